@@ -1,0 +1,108 @@
+// swift-tools-version:6.0
+// drippay-kiosk: a payment daemon for vending machines on the DripPay invoice API.
+// Targets follow the data's path: controller link -> vend session -> API / journal -> display.
+// The executable only wires them (KioskDaemon) and parses the command line.
+import PackageDescription
+
+let package = Package(
+    name: "drippay-kiosk",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "drippay-kiosk", targets: ["drippay-kiosk"]),
+        .executable(name: "drippay-bench", targets: ["drippay-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.25.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+    ],
+    targets: [
+        // MARK: C libraries (system packages, never vendored)
+        .systemLibrary(
+            name: "CQRencode", path: "Sources/CSystem/CQRencode", pkgConfig: "libqrencode",
+            providers: [.apt(["libqrencode-dev"]), .brew(["qrencode"])]),
+        .systemLibrary(
+            name: "CSerialPort", path: "Sources/CSystem/CSerialPort", pkgConfig: "libserialport",
+            providers: [.apt(["libserialport-dev"]), .brew(["libserialport"])]),
+        .systemLibrary(
+            name: "CSQLite", path: "Sources/CSystem/CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
+        .systemLibrary(
+            name: "CPNG", path: "Sources/CSystem/CPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        .systemLibrary(
+            name: "CFreeType", path: "Sources/CSystem/CFreeType", pkgConfig: "freetype2",
+            providers: [.apt(["libfreetype-dev"]), .brew(["freetype"])]),
+        // Linux kernel headers (termios, pty, framebuffer ioctls) behind one module.
+        .systemLibrary(name: "CLinuxShims", path: "Sources/CSystem/CLinuxShims"),
+
+        // MARK: Library targets
+        .target(name: "KioskCore"),
+        .target(
+            name: "KioskConfig",
+            dependencies: ["KioskCore", .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "ControllerLink",
+            dependencies: [
+                "KioskCore", "CSerialPort", "CLinuxShims",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(name: "ControllerSimulator", dependencies: ["ControllerLink", "KioskCore", "CLinuxShims"]),
+        .target(name: "VendSession", dependencies: ["KioskCore"]),
+        .target(
+            name: "DripPayAPI",
+            dependencies: [
+                "KioskCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
+            name: "DripPaySandbox",
+            dependencies: [
+                "KioskCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(name: "KioskJournal", dependencies: ["KioskCore", "CSQLite"]),
+        .target(
+            name: "KioskDisplay",
+            dependencies: ["KioskCore", "CQRencode", "CPNG", "CFreeType", "CLinuxShims"]),
+        .target(
+            name: "KioskDaemon",
+            dependencies: [
+                "KioskCore", "KioskConfig", "ControllerLink", "ControllerSimulator", "VendSession",
+                "DripPayAPI", "DripPaySandbox", "KioskJournal", "KioskDisplay",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+
+        // MARK: Executables
+        .executableTarget(
+            name: "drippay-kiosk",
+            dependencies: [
+                "KioskDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "drippay-bench",
+            dependencies: [
+                "KioskCore", "KioskConfig", "ControllerLink", "ControllerSimulator", "VendSession",
+                "DripPayAPI", "DripPaySandbox", "KioskJournal", "KioskDisplay", "KioskDaemon",
+            ],
+            path: "Benchmarks/drippay-bench"),
+
+        // MARK: Tests
+        .testTarget(name: "KioskCoreTests", dependencies: ["KioskCore"]),
+        .testTarget(name: "KioskConfigTests", dependencies: ["KioskConfig"]),
+        .testTarget(name: "ControllerLinkTests", dependencies: ["ControllerLink", "ControllerSimulator"]),
+        .testTarget(name: "VendSessionTests", dependencies: ["VendSession"]),
+        .testTarget(name: "DripPayAPITests", dependencies: ["DripPayAPI", "DripPaySandbox"]),
+        .testTarget(name: "KioskJournalTests", dependencies: ["KioskJournal"]),
+        .testTarget(name: "KioskDisplayTests", dependencies: ["KioskDisplay"]),
+        .testTarget(name: "KioskDaemonTests", dependencies: ["KioskDaemon"]),
+    ]
+)

@@ -1,0 +1,2 @@
+// KioskConfig: filled by its own issue. Placeholder so the package builds.
+import KioskCore

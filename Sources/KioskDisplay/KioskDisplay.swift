@@ -1,0 +1,2 @@
+// KioskDisplay: filled by its own issue. Placeholder so the package builds.
+import KioskCore
