@@ -41,8 +41,11 @@ let package = Package(
         // MARK: Library targets
         .target(name: "KioskCore"),
         .target(
-            name: "KioskConfig",
+            name: "KioskLogging",
             dependencies: ["KioskCore", .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "KioskConfig",
+            dependencies: ["KioskCore", "KioskLogging", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "ControllerLink",
             dependencies: [
@@ -74,7 +77,7 @@ let package = Package(
         .target(
             name: "KioskDaemon",
             dependencies: [
-                "KioskCore", "KioskConfig", "ControllerLink", "ControllerSimulator", "VendSession",
+                "KioskCore", "KioskConfig", "KioskLogging", "ControllerLink", "ControllerSimulator", "VendSession",
                 "DripPayAPI", "DripPaySandbox", "KioskJournal", "KioskDisplay",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -97,7 +100,7 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "KioskCoreTests", dependencies: ["KioskCore"]),
-        .testTarget(name: "KioskConfigTests", dependencies: ["KioskConfig"]),
+        .testTarget(name: "KioskConfigTests", dependencies: ["KioskConfig", "KioskLogging"]),
         .testTarget(name: "ControllerLinkTests", dependencies: ["ControllerLink", "ControllerSimulator"]),
         .testTarget(name: "VendSessionTests", dependencies: ["VendSession"]),
         .testTarget(name: "DripPayAPITests", dependencies: ["DripPayAPI", "DripPaySandbox"]),

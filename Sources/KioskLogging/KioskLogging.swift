@@ -1,0 +1,2 @@
+// KioskLogging: journald-prefixed stderr logging. Filled by the foundation issue.
+import KioskCore
