@@ -1,0 +1,123 @@
+import Foundation
+import Synchronization
+
+/// The daemon's metrics, rendered in the Prometheus text exposition format for node_exporter's
+/// textfile collector or a scrape. Counters only go up; the histogram has fixed buckets.
+public final class KioskMetrics: Sendable {
+    /// Upper bounds (seconds) of the payment-to-dispense latency buckets.
+    public static let latencyBuckets: [Double] = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+
+    private struct State {
+        var vendsByOutcome: [String: Int] = [:]
+        var apiRequests: [APIRequestKey: Int] = [:]
+        var rateLimited = 0
+        var serialReconnects = 0
+        var latencyCounts: [Int]
+        var latencySum: Double = 0
+        var latencyCount = 0
+        var refundsDue = 0
+        var journalBytes: Int64 = 0
+        var inService = false
+    }
+
+    private struct APIRequestKey: Hashable, Comparable {
+        var endpoint: String
+        var status: String
+        static func < (a: Self, b: Self) -> Bool { (a.endpoint, a.status) < (b.endpoint, b.status) }
+    }
+
+    private let state: Mutex<State>
+
+    public init() {
+        state = Mutex(State(latencyCounts: Array(repeating: 0, count: KioskMetrics.latencyBuckets.count)))
+    }
+
+    /// A session ended in `outcome` (a final session state, e.g. `dispensed`, `refund_due`).
+    public func vendEnded(outcome: String) {
+        state.withLock { $0.vendsByOutcome[outcome, default: 0] += 1 }
+    }
+
+    /// One API request finished: `endpoint` is a route name (`status`, `create`, ...), `status`
+    /// the HTTP status or an error class (`timeout`, `connection`).
+    public func apiRequest(endpoint: String, status: String) {
+        state.withLock {
+            $0.apiRequests[APIRequestKey(endpoint: endpoint, status: status), default: 0] += 1
+            if status == "429" { $0.rateLimited += 1 }
+        }
+    }
+
+    public func serialReconnected() { state.withLock { $0.serialReconnects += 1 } }
+
+    /// Time from the API answering `paid` to the dispense line written on the serial port.
+    public func paymentToDispense(_ duration: Duration) {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        state.withLock { s in
+            for (index, bound) in KioskMetrics.latencyBuckets.enumerated() where seconds <= bound {
+                s.latencyCounts[index] += 1
+            }
+            s.latencySum += seconds
+            s.latencyCount += 1
+        }
+    }
+
+    public func setRefundsDue(_ count: Int) { state.withLock { $0.refundsDue = count } }
+    public func setJournalBytes(_ bytes: Int64) { state.withLock { $0.journalBytes = bytes } }
+    public func setInService(_ value: Bool) { state.withLock { $0.inService = value } }
+
+    /// The metrics in Prometheus text format (version 0.0.4).
+    public func render() -> String {
+        let s = state.withLock { $0 }
+        var out = ""
+        func family(_ name: String, _ type: String, _ help: String) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+        }
+        family("drippay_kiosk_vends_total", "counter", "Vend sessions ended, by final state.")
+        for (outcome, count) in s.vendsByOutcome.sorted(by: { $0.key < $1.key }) {
+            out += "drippay_kiosk_vends_total{outcome=\"\(escape(outcome))\"} \(count)\n"
+        }
+        family("drippay_kiosk_api_requests_total", "counter", "DripPay API requests, by endpoint and HTTP status or error class.")
+        for (key, count) in s.apiRequests.sorted(by: { $0.key < $1.key }) {
+            out += "drippay_kiosk_api_requests_total{endpoint=\"\(escape(key.endpoint))\",status=\"\(escape(key.status))\"} \(count)\n"
+        }
+        family("drippay_kiosk_api_rate_limited_total", "counter", "API answers 429 Too Many Requests.")
+        out += "drippay_kiosk_api_rate_limited_total \(s.rateLimited)\n"
+        family("drippay_kiosk_serial_reconnects_total", "counter", "Times the controller's serial link came back after an outage.")
+        out += "drippay_kiosk_serial_reconnects_total \(s.serialReconnects)\n"
+        family("drippay_kiosk_payment_to_dispense_seconds", "histogram", "From the API answering paid to the dispense command on the serial line.")
+        for (index, bound) in KioskMetrics.latencyBuckets.enumerated() {
+            out += "drippay_kiosk_payment_to_dispense_seconds_bucket{le=\"\(formatBound(bound))\"} \(s.latencyCounts[index])\n"
+        }
+        out += "drippay_kiosk_payment_to_dispense_seconds_bucket{le=\"+Inf\"} \(s.latencyCount)\n"
+        out += "drippay_kiosk_payment_to_dispense_seconds_sum \(s.latencySum)\n"
+        out += "drippay_kiosk_payment_to_dispense_seconds_count \(s.latencyCount)\n"
+        family("drippay_kiosk_refunds_due", "gauge", "Paid sessions that could not be dispensed and await a manual refund.")
+        out += "drippay_kiosk_refunds_due \(s.refundsDue)\n"
+        family("drippay_kiosk_journal_bytes", "gauge", "Size of the SQLite journal file.")
+        out += "drippay_kiosk_journal_bytes \(s.journalBytes)\n"
+        family("drippay_kiosk_in_service", "gauge", "1 while the kiosk can take payments.")
+        out += "drippay_kiosk_in_service \(s.inService ? 1 : 0)\n"
+        return out
+    }
+
+    /// Writes the metrics to `path` atomically (temp file + rename), as node_exporter's textfile
+    /// collector requires: it must never read a half-written file.
+    public func writeTextfile(to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
+        try Data(render().utf8).write(to: temp)
+        guard rename(temp.path, url.path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(at: temp)
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "cannot rename metrics file into \(path): \(reason)"])
+        }
+    }
+
+    private func escape(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
+    }
+
+    private func formatBound(_ bound: Double) -> String {
+        bound == bound.rounded() ? String(Int(bound)) : String(bound)
+    }
+}

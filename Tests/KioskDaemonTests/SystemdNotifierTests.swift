@@ -1,0 +1,109 @@
+import Foundation
+import KioskDaemon
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A Unix datagram socket standing in for systemd's notify socket.
+final class NotifySocket {
+    let path: String
+    let fd: Int32
+
+    init() throws {
+        path = NSTemporaryDirectory() + "kiosk-notify-\(UUID().uuidString.prefix(8)).sock"
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// The next datagram, or nil after 5 s.
+    func receive() -> String? {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = recv(fd, &buffer, buffer.count, 0)
+        guard count > 0 else { return nil }
+        return String(decoding: buffer[..<count], as: UTF8.self)
+    }
+
+    deinit {
+        close(fd)
+        unlink(path)
+    }
+}
+
+@Suite struct SystemdNotifierTests {
+    @Test func sendsReadyAndStatusInOneDatagram() throws {
+        let socket = try NotifySocket()
+        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": socket.path])
+        #expect(notifier.notify(.ready, .status("waiting for customer")))
+        #expect(socket.receive() == "READY=1\nSTATUS=waiting for customer")
+    }
+
+    @Test func statusStaysOnOneLine() {
+        #expect(ServiceNotification.status("out of service:\nAPI unreachable").payload == "STATUS=out of service: API unreachable")
+    }
+
+    @Test func doesNothingWithoutNotifySocket() {
+        #expect(SystemdNotifier(environment: [:]).notify(.ready) == false)
+    }
+
+    @Test func readsTheWatchdogIntervalForThisProcessOnly() {
+        #expect(SystemdNotifier.watchdogInterval(environment: ["WATCHDOG_USEC": "30000000"]) == .seconds(30))
+        #expect(SystemdNotifier.watchdogInterval(environment: ["WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"]) == nil)
+        #expect(SystemdNotifier.watchdogInterval(environment: [:]) == nil)
+    }
+}
+
+@Suite struct MetricsTests {
+    @Test func rendersPrometheusTextWithEveryFamily() {
+        let metrics = KioskMetrics()
+        metrics.vendEnded(outcome: "dispensed")
+        metrics.vendEnded(outcome: "dispensed")
+        metrics.vendEnded(outcome: "refund_due")
+        metrics.apiRequest(endpoint: "status", status: "200")
+        metrics.apiRequest(endpoint: "create", status: "429")
+        metrics.serialReconnected()
+        metrics.paymentToDispense(.milliseconds(40))
+        metrics.paymentToDispense(.milliseconds(700))
+        metrics.setRefundsDue(1)
+        metrics.setJournalBytes(4096)
+        let text = metrics.render()
+        #expect(text.contains("drippay_kiosk_vends_total{outcome=\"dispensed\"} 2\n"))
+        #expect(text.contains("drippay_kiosk_vends_total{outcome=\"refund_due\"} 1\n"))
+        #expect(text.contains("drippay_kiosk_api_requests_total{endpoint=\"create\",status=\"429\"} 1\n"))
+        #expect(text.contains("drippay_kiosk_api_rate_limited_total 1\n"))
+        #expect(text.contains("drippay_kiosk_serial_reconnects_total 1\n"))
+        #expect(text.contains("drippay_kiosk_payment_to_dispense_seconds_bucket{le=\"0.05\"} 1\n"))
+        #expect(text.contains("drippay_kiosk_payment_to_dispense_seconds_bucket{le=\"1\"} 2\n"))
+        #expect(text.contains("drippay_kiosk_payment_to_dispense_seconds_bucket{le=\"+Inf\"} 2\n"))
+        #expect(text.contains("drippay_kiosk_payment_to_dispense_seconds_count 2\n"))
+        #expect(text.contains("drippay_kiosk_refunds_due 1\n"))
+        #expect(text.contains("drippay_kiosk_journal_bytes 4096\n"))
+        // Every sample line belongs to a family declared with # TYPE.
+        let declared = Set(text.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map { $0.split(separator: " ")[2] })
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let name = line.prefix { $0 != "{" && $0 != " " }
+            let family = declared.first { name == $0 || name.hasPrefix($0 + "_") }
+            #expect(family != nil, "\(line) has no # TYPE")
+        }
+    }
+
+    @Test func writesTheTextfileAtomically() throws {
+        let dir = NSTemporaryDirectory() + "kiosk-metrics-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let metrics = KioskMetrics()
+        metrics.vendEnded(outcome: "cancelled")
+        try metrics.writeTextfile(to: dir + "/kiosk.prom")
+        let written = try String(contentsOfFile: dir + "/kiosk.prom", encoding: .utf8)
+        #expect(written == metrics.render())
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["kiosk.prom"])
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+
+/// The shipped unit must pass `systemd-analyze verify` and score 2.5 or lower (lower is safer) in
+/// `systemd-analyze security`. Both need the systemd package (scripts/deps installs it).
+@Suite struct SystemdUnitTests {
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// The unit with its binary path pointed at one that exists here, since verify checks it.
+    func installedCopy() throws -> URL {
+        let unit = try String(contentsOf: Self.repoRoot.appendingPathComponent("systemd/drippay-kiosk.service"), encoding: .utf8)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kiosk-unit-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let copy = dir.appendingPathComponent("drippay-kiosk.service")
+        try unit.replacingOccurrences(of: "/usr/local/bin/drippay-kiosk", with: "/bin/true").write(to: copy, atomically: true, encoding: .utf8)
+        return copy
+    }
+
+    func systemdAnalyze(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func unitVerifiesCleanly() throws {
+        let copy = try installedCopy()
+        defer { try? FileManager.default.removeItem(at: copy.deletingLastPathComponent()) }
+        let result = try systemdAnalyze(["verify", copy.path])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.isEmpty, "systemd-analyze verify printed: \(result.output)")
+    }
+
+    @Test func unitExposureIsAtMostTwoPointFive() throws {
+        let copy = try installedCopy()
+        defer { try? FileManager.default.removeItem(at: copy.deletingLastPathComponent()) }
+        let result = try systemdAnalyze(["security", "--offline=true", "--no-pager", copy.path])
+        let line = try #require(result.output.split(separator: "\n").last { $0.contains("Overall exposure level") })
+        let score = try #require(line.split(separator: " ").compactMap { Double($0) }.first)
+        #expect(score <= 2.5, "\(line)")
+    }
+
+    @Test func unitHasTheOperationalSettingsTheSpecRequires() throws {
+        let unit = try String(contentsOf: Self.repoRoot.appendingPathComponent("systemd/drippay-kiosk.service"), encoding: .utf8)
+        for setting in [
+            "Type=notify", "Restart=on-failure", "RestartPreventExitStatus=78", "StateDirectory=drippay-kiosk",
+            "LoadCredential=drippay-token:", "ProtectSystem=strict", "NoNewPrivileges=yes", "DeviceAllow=/dev/ttyAMA0 rw",
+            "DeviceAllow=/dev/fb0 rw", "SystemCallFilter=@system-service",
+        ] {
+            #expect(unit.contains("\n" + setting), "missing \(setting)")
+        }
+        #expect(unit.range(of: #"\nWatchdogSec=\d+"#, options: .regularExpression) != nil)
+    }
+}
