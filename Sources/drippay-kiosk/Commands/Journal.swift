@@ -20,6 +20,9 @@ struct Journal: AsyncParsableCommand {
         subcommands: [List.self, Show.self, Refunds.self, Export.self],
         defaultSubcommand: List.self
     )
+
+    // Declared here too so that `journal --journal PATH list` works as well as `journal list --journal PATH`.
+    @OptionGroup var location: JournalLocation
 }
 
 /// Which journal to read.
