@@ -4,7 +4,10 @@ import KioskCore
 
 /// `drippay-bench journal`: commits per vend, time per durable update, file size with and without pruning.
 /// Runs in `$DRIPPAY_BENCH_DIR` (default: the temporary directory); put it on the disk you want measured.
+/// `drippay-bench journal vends` runs only the per-vend part, e.g. to count real fsyncs with
+/// `strace -f -c -e trace=fsync,fdatasync drippay-bench journal vends`.
 func runJournalBenchmarks() async throws {
+    let onlyVends = CommandLine.arguments.dropFirst(2).first == "vends"
     let base = ProcessInfo.processInfo.environment["DRIPPAY_BENCH_DIR"] ?? NSTemporaryDirectory()
     let dir = URL(fileURLWithPath: base).appendingPathComponent("drippay-bench-journal-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -56,6 +59,8 @@ func runJournalBenchmarks() async throws {
         print("  fsync-requiring commits: \(perVend(after.durableCommits, before.durableCommits))")
         print("  wall time per vend: \(format(elapsed / vends))")
     }
+
+    if onlyVends { return }
 
     // 2. Latency of one durable update.
     do {

@@ -158,4 +158,15 @@ struct JournalOpeningTests {
         #expect(throws: JournalError.self) { try reader.insert(makeRecord("T1"), event: "x", detail: "") }
         #expect(try reader.openSessions().isEmpty)
     }
+
+    @Test func closedJournalRefusesCalls() throws {
+        let dir = try TemporaryDirectory()
+        let journal = try Journal.open(path: dir.path("journal.sqlite"), machineID: "VVM-005")
+        journal.close()
+        let error = #expect(throws: JournalError.self) { try journal.openSessions() }
+        guard case .closed = error else {
+            Issue.record("expected closed, got \(String(describing: error))")
+            return
+        }
+    }
 }
