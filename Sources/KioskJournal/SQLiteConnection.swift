@@ -112,6 +112,12 @@ final class SQLiteConnection {
             sqlite3_close_v2(db)
             throw SQLiteError(code: code, message: message, sql: nil, path: path)
         }
+        // SQLite silently falls back to read-only for a write-protected file; the daemon must not.
+        if mode == .readWriteCreate && sqlite3_db_readonly(db, "main") == 1 {
+            sqlite3_close_v2(db)
+            throw SQLiteError(
+                code: SQLITE_READONLY, message: "the file is not writable by this user", sql: nil, path: path)
+        }
         handle = db
     }
 
