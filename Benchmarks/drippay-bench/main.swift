@@ -1,2 +1,7 @@
-// Benchmarks: filled by the issues that own each figure.
-print("no benchmarks yet")
+// Benchmarks: `drippay-bench <area>`; each area's figures come from its own file.
+switch CommandLine.arguments.dropFirst().first {
+case "journal":
+    try await runJournalBenchmarks()
+default:
+    print("usage: drippay-bench <area>   areas: journal")
+}

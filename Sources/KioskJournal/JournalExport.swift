@@ -1,0 +1,73 @@
+import Foundation
+import KioskCore
+
+/// Sessions as CSV or JSON for audits and bookkeeping. Amounts are exact decimal strings in the
+/// currency's minor digits (`1.50`), times ISO 8601 UTC with milliseconds; names match the journal's columns.
+public enum JournalExport {
+    /// The CSV columns, in order.
+    public static let columns = [
+        "trade_no", "vend_id", "product", "item_description", "price", "currency", "state", "reference",
+        "provider_invoice_id", "qr_payload", "created_at", "updated_at", "payment_deadline", "paid_at", "note",
+    ]
+
+    private static func fields(_ record: SessionRecord) -> [String?] {
+        [
+            record.tradeNo.rawValue, record.vendID.rawValue, record.product.rawValue, record.itemDescription,
+            record.price.decimalString, record.price.currency.code, record.state.rawValue, record.reference?.rawValue,
+            record.providerInvoiceID, record.qrPayload, record.createdAt.journalISO8601,
+            record.updatedAt.journalISO8601, record.paymentDeadline?.journalISO8601, record.paidAt?.journalISO8601,
+            record.note,
+        ]
+    }
+
+    /// RFC 4180 CSV: a header row, CRLF line ends, fields quoted when they hold `,` `"` CR or LF
+    /// (quotes doubled). A missing value is an empty field.
+    public static func csv(sessions: [SessionRecord]) -> String {
+        var lines = [columns.map(quoteCSV).joined(separator: ",")]
+        for record in sessions {
+            lines.append(fields(record).map { quoteCSV($0 ?? "") }.joined(separator: ","))
+        }
+        return lines.joined(separator: "\r\n") + "\r\n"
+    }
+
+    static func quoteCSV(_ field: String) -> String {
+        let needsQuotes = field.contains { $0 == "," || $0 == "\"" || $0 == "\r" || $0 == "\n" || $0 == "\r\n" }
+        guard needsQuotes else { return field }
+        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// A JSON array of objects with sorted keys; a missing value is `null` (every key always present).
+    public static func json(sessions: [SessionRecord]) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        let rows = sessions.map { ExportRow(keys: columns, values: fields($0)) }
+        // Encoding strings and nulls cannot fail.
+        return (try? encoder.encode(rows)) ?? Data("[]".utf8)
+    }
+
+    private struct ExportRow: Encodable {
+        let keys: [String]
+        let values: [String?]
+
+        struct Key: CodingKey {
+            let stringValue: String
+            init(stringValue: String) { self.stringValue = stringValue }
+            var intValue: Int? { nil }
+            init?(intValue: Int) { nil }
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Key.self)
+            for (key, value) in zip(keys, values) {
+                try container.encode(value, forKey: Key(stringValue: key))
+            }
+        }
+    }
+}
+
+extension Journal {
+    /// `JournalExport.csv(sessions:)`.
+    public func exportCSV(sessions: [SessionRecord]) -> String { JournalExport.csv(sessions: sessions) }
+    /// `JournalExport.json(sessions:)`.
+    public func exportJSON(sessions: [SessionRecord]) -> Data { JournalExport.json(sessions: sessions) }
+}

@@ -1,0 +1,68 @@
+/// One named schema step. Steps are append-only: a released step is never edited or reordered;
+/// a change to the schema is a new step at the end. `schema_migrations` records which ran.
+struct Migration: Sendable {
+    let identifier: String
+    let sql: String
+}
+
+enum JournalSchema {
+    /// Every step, in order.
+    static let migrations: [Migration] = [
+        Migration(
+            identifier: "v1-sessions-and-events",
+            sql: """
+                CREATE TABLE sessions (
+                    id INTEGER PRIMARY KEY,
+                    trade_no TEXT NOT NULL UNIQUE,
+                    vend_id TEXT NOT NULL,
+                    product TEXT NOT NULL,
+                    item_description TEXT NOT NULL,
+                    price_minor INTEGER NOT NULL CHECK (price_minor >= 0),
+                    currency TEXT NOT NULL,
+                    minor_digits INTEGER NOT NULL CHECK (minor_digits BETWEEN 0 AND 18),
+                    state TEXT NOT NULL,
+                    reference TEXT,
+                    provider_invoice_id TEXT,
+                    qr_payload TEXT,
+                    -- times: integer milliseconds since 1970-01-01T00:00:00Z (UTC)
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    payment_deadline INTEGER,
+                    paid_at INTEGER,
+                    note TEXT
+                );
+                CREATE INDEX sessions_vend_id ON sessions (vend_id);
+                CREATE INDEX sessions_state ON sessions (state);
+
+                -- Append-only history of every session; pruned only with its session.
+                CREATE TABLE session_events (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    trade_no TEXT NOT NULL REFERENCES sessions (trade_no) ON DELETE CASCADE,
+                    at INTEGER NOT NULL,
+                    state TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    detail TEXT NOT NULL
+                );
+                CREATE INDEX session_events_trade_no ON session_events (trade_no, id);
+
+                -- The last counter used in a trade number: monotonic, whatever the clock does.
+                CREATE TABLE trade_no_counter (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    last INTEGER NOT NULL
+                );
+                INSERT INTO trade_no_counter (id, last) VALUES (1, 0);
+
+                -- Defence in depth for the money-safety rules, also against hand edits:
+                -- a final session never changes, and events are never rewritten.
+                CREATE TRIGGER sessions_final_is_immutable BEFORE UPDATE ON sessions
+                WHEN OLD.state IN ('dispensed', 'cancelled', 'refund_due', 'dispense_unknown', 'failed')
+                BEGIN
+                    SELECT RAISE(ABORT, 'a session in a final state never changes');
+                END;
+                CREATE TRIGGER session_events_are_append_only BEFORE UPDATE ON session_events
+                BEGIN
+                    SELECT RAISE(ABORT, 'session events are append-only');
+                END;
+                """),
+    ]
+}
