@@ -73,6 +73,14 @@ public struct TOMLTable: Hashable, Sendable {
         if entries[key] == nil { keys.append(key) }
         entries[key] = node
     }
+
+    /// Moves the sub-table at `key` out (leaving a stand-in until `set` puts it back), so that
+    /// it can be changed without copying: a table with thousands of keys stays linear to build.
+    mutating func takeTable(_ key: String) -> (table: TOMLTable, line: Int, keyLine: Int)? {
+        guard let node = entries[key], case .table(let table) = node.value else { return nil }
+        entries[key] = TOMLNode(value: .boolean(false), line: node.line)
+        return (table, node.line, node.keyLine)
+    }
 }
 
 /// A syntax or structure error in a TOML file, at a line.
@@ -513,9 +521,9 @@ private struct Parser {
         let isLast = path.count == 1
         try visit(&table, key, isLast)
         if isLast { return }
-        guard let child = table[key], case .table(var sub) = child.value else { return }
-        try walk(&sub, path: path.dropFirst(), visit: visit)
-        table.set(key, TOMLNode(value: .table(sub), line: child.line, keyLine: child.keyLine))
+        guard var taken = table.takeTable(key) else { return }
+        defer { table.set(key, TOMLNode(value: .table(taken.table), line: taken.line, keyLine: taken.keyLine)) }
+        try walk(&taken.table, path: path.dropFirst(), visit: visit)
     }
 }
 
