@@ -43,6 +43,11 @@ public struct KioskConfiguration: Sendable, Hashable {
         self.configFile = configFile
     }
 
+    /// The API token for this config: the systemd credential when present, else `api.token_file`.
+    public func loadToken(environment: [String: String]) throws(TokenError) -> APIToken {
+        try TokenLoader.load(tokenFile: api.tokenFile, environment: environment)
+    }
+
     /// A few lines for `check-config` and the daemon's start-up log.
     public var summary: String {
         let s = serial

@@ -72,6 +72,10 @@ let brokenCases: [BrokenCase] = [
         config: [1: "# no machine_id here"],
         expected: ["$CONFIG:1: missing required key 'machine_id': the machine's id, sent to the API as machine_id"]),
     BrokenCase(
+        name: "empty machine_id",
+        config: [1: #"machine_id = """#],
+        expected: [#"$CONFIG:1: machine_id must be 1 to 64 printable characters, got """#]),
+    BrokenCase(
         name: "serial device in neither file",
         profile: [2: "# the device is left to the config"],
         expected: [

@@ -123,6 +123,14 @@ struct ConfigLoaderTests {
         ])
     }
 
+    @Test func repositoryProfilesAreFoundByWalkingUpFromANestedDirectory() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let nested = fixture.dir + "/a/b/c"
+        try FileManager.default.createDirectory(atPath: nested, withIntermediateDirectories: true)
+        #expect(ConfigLoader.findUpward("hardware-profiles", from: nested) == fixture.dir + "/hardware-profiles")
+    }
+
     @Test func missingConfigFileIsAProblemNotACrash() {
         let result = ConfigLoader.load(configFile: "/nonexistent/drippay/kiosk.toml", environment: [:], profileSearchPaths: [])
         guard case .failure(let problems) = result else {

@@ -77,6 +77,25 @@ struct TokenLoaderTests {
         }
     }
 
+    @Test func directoryInsteadOfATokenFileIsUnreadable() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        #expect(throws: TokenError.unreadable(file: fixture.dir, reason: "it is a directory")) {
+            try TokenLoader.load(tokenFile: fixture.dir, environment: [:])
+        }
+    }
+
+    @Test func configurationLoadsItsOwnToken() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        try fixture.write()
+        guard case .success(let config) = fixture.load() else {
+            Issue.record("the fixture config did not load")
+            return
+        }
+        #expect(try config.loadToken(environment: [:]).bearerValue == "12|s3cretTokenValue")
+    }
+
     @Test func tokenDescriptionIsRedacted() throws {
         let fixture = try Fixture()
         defer { fixture.remove() }
