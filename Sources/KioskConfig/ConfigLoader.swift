@@ -277,7 +277,7 @@ private struct Loader {
 
     // MARK: Building
 
-    mutating func build(
+    func build(
         _ f: inout Fields, items: [String: Located], itemOrder: [String], profileName: String, profileFile: String
     ) -> KioskConfiguration? {
         let machineID = f.string("machine_id", required: true, what: "the machine's id, sent to the API as machine_id")
