@@ -1,7 +1,16 @@
 // Benchmarks: `drippay-bench <area>`; each area's figures come from its own file.
-switch CommandLine.arguments.dropFirst().first {
-case "journal":
-    try await runJournalBenchmarks()
-default:
-    print("usage: drippay-bench <area>   areas: journal")
+let areas: [(name: String, run: () async throws -> Void)] = [
+    ("config", { try await runConfigBenchmarks() }),
+    ("journal", { try await runJournalBenchmarks() }),
+]
+let requested = CommandLine.arguments.dropFirst().first
+if let area = areas.first(where: { $0.name == requested }) {
+    try await area.run()
+} else if requested == nil || requested == "all" {
+    for area in areas {
+        print("== \(area.name)")
+        try await area.run()
+    }
+} else {
+    print("usage: drippay-bench [all | \(areas.map(\.name).joined(separator: " | "))]")
 }
