@@ -16,7 +16,11 @@ struct VendCoordinatorTests {
         defer { h.stop() }
         await h.coordinator.handle(.vendRequested(request()))
         #expect(await eventually { h.controller.commands == [.accept(v1)] })
-        #expect(h.screen.shown.get.first == .pay(qrPayload: "pay:ref-1", product: "Soda", price: cents(150), deadline: t0.addingTimeInterval(90)))
+        #expect(
+            await eventually {
+                h.screen.shown.get.first
+                    == .pay(qrPayload: "pay:ref-1", product: "Soda", price: cents(150), deadline: t0.addingTimeInterval(90))
+            })
         h.invoices.state.write { $0.status = .success(.paid) }
         #expect(await h.drive(step: .milliseconds(100)) { h.controller.dispenseCount == 1 })
         let log = h.log.get
@@ -76,7 +80,11 @@ struct VendCoordinatorTests {
         await h.coordinator.handle(.vendRequested(request()))
         #expect(await eventually { h.controller.commands == [.accept(v1)] })
         #expect(h.invoices.state.read(\.creates) == 0)
-        #expect(h.screen.shown.get == [.pay(qrPayload: "pay:ref-1", product: "Soda", price: cents(150), deadline: t0.addingTimeInterval(90))])
+        #expect(
+            await eventually {
+                h.screen.shown.get
+                    == [.pay(qrPayload: "pay:ref-1", product: "Soda", price: cents(150), deadline: t0.addingTimeInterval(90))]
+            })
         h.invoices.state.write { $0.status = .success(.paid) }
         #expect(await h.drive(step: .milliseconds(100)) { h.controller.dispenseCount == 1 })
     }
@@ -85,9 +93,11 @@ struct VendCoordinatorTests {
         let h = Harness(records: [invoicedRecord(tradeNo: "T-1", deadline: t0.addingTimeInterval(90))])
         defer { h.stop() }
         try await h.coordinator.recoverOnStart()
+        await h.idle(steps: 14, step: .seconds(1))
+        #expect(h.invoices.state.read(\.cancels) == 0, "kept for the 15 s grace")
+        #expect(h.invoices.state.read(\.statusCalls) > 0, "and polled meanwhile")
         #expect(await h.drive(step: .seconds(1), maxSteps: 100) { h.invoices.state.read(\.cancels) == 1 })
         #expect(h.clock.wallNow() >= t0.addingTimeInterval(15))
-        #expect(h.clock.wallNow() < t0.addingTimeInterval(20))
         #expect(await eventually { h.store.record("T-1")?.state == .cancelled })
         #expect(h.controller.commands.isEmpty)
     }
@@ -182,10 +192,28 @@ struct VendCoordinatorTests {
         await h.coordinator.handle(.vendRequested(request()))
         #expect(await eventually { h.controller.commands == [.accept(v1)] })
         h.invoices.state.write { $0.status = .failure(FakeError(description: "connection refused")) }
-        await h.idle(steps: 20, step: .seconds(1))
+        let before = h.invoices.state.read(\.statusCalls)
+        await h.idle(steps: 200, step: .milliseconds(100))
+        let failedPolls = h.invoices.state.read(\.statusCalls) - before
+        #expect(failedPolls > 3, "kept polling")
+        #expect(failedPolls < 40, "backed off (200 polls at the floor)")
         #expect(h.store.record("T-1")?.state == .invoiced)
+        #expect(h.controller.commands == [.accept(v1)])
         h.invoices.state.write { $0.status = .success(.paid) }
         #expect(await h.drive(step: .milliseconds(500)) { h.controller.dispenseCount == 1 })
+    }
+
+    @Test func aControllerRestartMidVendIsAnsweredReadyAndTheReclaimResumesTheSameInvoice() async {
+        let h = Harness()
+        defer { h.stop() }
+        await h.coordinator.handle(.vendRequested(request()))
+        #expect(await eventually { h.controller.commands == [.accept(v1)] })
+        await h.coordinator.handle(.hello(name: "rig", version: "2"))
+        await h.coordinator.handle(.vendRequested(request()))
+        #expect(await eventually { h.controller.commands == [.accept(v1), .ready, .accept(v1)] })
+        #expect(h.invoices.state.read(\.creates) == 1)
+        h.invoices.state.write { $0.status = .success(.paid) }
+        #expect(await h.drive(step: .milliseconds(100)) { h.controller.dispenseCount == 1 })
     }
 
     @Test func shutdownLeavesTheSessionInTheJournalForRecovery() async {
