@@ -53,6 +53,9 @@ public actor VendCoordinator {
 
     private let jobs: AsyncStream<Job>
     private let jobSink: AsyncStream<Job>.Continuation
+    /// Each session's API calls, timers and poll loop run in that session's own task group
+    /// (a child of `run()`); finishing its stream cancels them when the session leaves.
+    private var sessionJobSinks: [TradeNo: AsyncStream<Job>.Continuation] = [:]
     private let commands: AsyncStream<(ControllerCommand, TradeNo?)>
     private let commandSink: AsyncStream<(ControllerCommand, TradeNo?)>.Continuation
     private let screens: AsyncStream<ScreenIntent>
@@ -244,7 +247,7 @@ public actor VendCoordinator {
                 _ = try? store.appendEvent(tradeNo: tradeNo, event: event, detail: detail)
             case .createInvoice:
                 guard let record = machines[tradeNo]?.record else { return }
-                submit { [invoices, renderQR] in
+                submit(for: tradeNo) { [invoices, renderQR] in
                     let event: SessionEvent
                     do throws(InvoiceCreateFailure) {
                         let info = try await invoices.createInvoice(
@@ -256,7 +259,7 @@ public actor VendCoordinator {
                     await self.deliver(event, to: tradeNo)
                 }
             case .lookupInvoice(let lookup):
-                submit { [invoices, renderQR] in
+                submit(for: tradeNo) { [invoices, renderQR] in
                     let event: SessionEvent
                     do {
                         if let info = try await invoices.findInvoice(tradeNo: lookup) {
@@ -273,16 +276,16 @@ public actor VendCoordinator {
                 generation += 1
                 let current = generation
                 polling[tradeNo] = current
-                submit { await self.pollLoop(tradeNo, reference, generation: current) }
+                submit(for: tradeNo) { await self.pollLoop(tradeNo, reference, generation: current) }
             case .stopPolling:
                 polling[tradeNo] = nil
             case .cancelInvoice(let reference):
-                submit { [invoices] in
+                submit(for: tradeNo) { [invoices] in
                     let outcome = await invoices.cancel(reference)
                     await self.deliver(.cancelAnswered(outcome), to: tradeNo)
                 }
             case .checkStatus(let reference):
-                submit { [invoices] in
+                submit(for: tradeNo) { [invoices] in
                     let event: SessionEvent
                     do {
                         event = .statusPolled(try await invoices.status(of: reference))
@@ -297,7 +300,7 @@ public actor VendCoordinator {
                 let key = TimerKey(tradeNo: tradeNo, timer: timer)
                 timerGenerations[key] = current
                 let delay = Duration.milliseconds(Int64((max(0, at.timeIntervalSince(now())) * 1000).rounded(.up)))
-                submit {
+                submit(for: tradeNo) {
                     do { try await self.sleep(for: delay) } catch { return }
                     await self.timerFired(key, generation: current)
                 }
@@ -326,6 +329,7 @@ public actor VendCoordinator {
     private func forget(_ tradeNo: TradeNo, ending: SessionOutcome.Ending) {
         guard let machine = machines.removeValue(forKey: tradeNo) else { return }
         polling[tradeNo] = nil
+        sessionJobSinks.removeValue(forKey: tradeNo)?.finish()
         for timer in SessionTimer.allCases { timerGenerations[TimerKey(tradeNo: tradeNo, timer: timer)] = nil }
         if screenOwner == tradeNo { screenOwner = nil }
         outcomeSink.yield(SessionOutcome(record: machine.record, ending: ending))
@@ -387,8 +391,23 @@ public actor VendCoordinator {
         }
     }
 
-    private func submit(_ job: @escaping Job) {
-        jobSink.yield(job)
+    private func submit(for tradeNo: TradeNo, _ job: @escaping Job) {
+        if let sink = sessionJobSinks[tradeNo] {
+            sink.yield(job)
+            return
+        }
+        let (sessionJobs, sink) = AsyncStream<Job>.makeStream()
+        sessionJobSinks[tradeNo] = sink
+        sink.yield(job)
+        jobSink.yield {
+            await withDiscardingTaskGroup { group in
+                for await job in sessionJobs {
+                    group.addTask { await job() }
+                }
+                // The session left: its timers, poll loop and API calls still running are moot.
+                group.cancelAll()
+            }
+        }
     }
 
     private func sleep(for duration: Duration) async throws {

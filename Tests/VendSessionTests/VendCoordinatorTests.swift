@@ -46,6 +46,7 @@ struct VendCoordinatorTests {
         #expect(await h.drive(step: .milliseconds(100)) { h.controller.dispenseCount == 1 })
         await h.coordinator.handle(.dispensed(v1))
         #expect(await eventually { await h.coordinator.pollingCount() == 0 })
+        #expect(await eventually { h.clock.sleeperCount == 0 }, "the session's deadline timer and poll pause are cancelled")
         let afterVend = h.invoices.state.read(\.statusCalls)
         await h.idle(steps: 300, step: .seconds(1))
         #expect(h.invoices.state.read(\.statusCalls) == afterVend)
