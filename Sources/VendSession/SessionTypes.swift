@@ -18,11 +18,14 @@ public struct SessionPolicy: Hashable, Sendable {
     public var retryInitial: Duration
     /// The longest pause between such retries (back-off doubles up to this).
     public var retryMax: Duration
+    /// How long a result screen (cancelled, refund due) stays up before the idle screen returns.
+    public var resultScreenTime: Duration
 
     public init(
         paymentTimeout: Duration = .seconds(90), resumeGrace: Duration = .seconds(15),
         pollFloor: Duration = .milliseconds(100), pollBackoffMax: Duration = .seconds(5),
-        retryInitial: Duration = .seconds(1), retryMax: Duration = .seconds(60)
+        retryInitial: Duration = .seconds(1), retryMax: Duration = .seconds(60),
+        resultScreenTime: Duration = .seconds(5)
     ) {
         self.paymentTimeout = paymentTimeout
         self.resumeGrace = resumeGrace
@@ -30,6 +33,7 @@ public struct SessionPolicy: Hashable, Sendable {
         self.pollBackoffMax = pollBackoffMax
         self.retryInitial = retryInitial
         self.retryMax = retryMax
+        self.resultScreenTime = resultScreenTime
     }
 
     /// Back-off for the `attempt`-th retry (1-based): `retryInitial * 2^(attempt-1)`, capped.

@@ -84,7 +84,8 @@ public actor VendCoordinator {
         (jobs, jobSink) = AsyncStream.makeStream()
         (commands, commandSink) = AsyncStream.makeStream()
         (screens, screenSink) = AsyncStream.makeStream()
-        (outcomes, outcomeSink) = AsyncStream.makeStream()
+        // Bounded: a daemon that never reads outcomes must not grow without end.
+        (outcomes, outcomeSink) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(256))
     }
 
     // MARK: Entry points
@@ -331,8 +332,23 @@ public actor VendCoordinator {
         polling[tradeNo] = nil
         sessionJobSinks.removeValue(forKey: tradeNo)?.finish()
         for timer in SessionTimer.allCases { timerGenerations[TimerKey(tradeNo: tradeNo, timer: timer)] = nil }
-        if screenOwner == tradeNo { screenOwner = nil }
+        if screenOwner == tradeNo {
+            screenOwner = nil
+            if case .finished(let state) = ending, state != .dispensed {
+                // Leave the result up for a moment, then the idle screen (unless a new vend took it).
+                let pause = policy.resultScreenTime
+                jobSink.yield {
+                    do { try await self.sleep(for: pause) } catch { return }
+                    await self.showIdleIfFree()
+                }
+            }
+        }
         outcomeSink.yield(SessionOutcome(record: machine.record, ending: ending))
+    }
+
+    private func showIdleIfFree() {
+        guard screenOwner == nil else { return }
+        screenSink.yield(inService ? .idle : .outOfService(reason: outOfServiceReason))
     }
 
     private func timerFired(_ key: TimerKey, generation current: UInt64) {

@@ -62,6 +62,8 @@ struct VendCoordinatorTests {
         #expect(h.invoices.state.read(\.cancels) == 1)
         #expect(h.clock.wallNow() >= t0.addingTimeInterval(90))
         #expect(h.store.record("T-1")?.state == .cancelled)
+        #expect(await eventually { h.screen.shown.get.last == .cancelled(reason: "timeout") })
+        #expect(await h.drive(step: .seconds(1), maxSteps: 10) { h.screen.shown.get.last == .idle })
     }
 
     @Test func anAbortedVendIsCancelledAndDeniedAborted() async {
