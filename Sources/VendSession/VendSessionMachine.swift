@@ -78,6 +78,8 @@ public struct VendSessionMachine: Hashable, Sendable {
     /// Timers the machine asked for and still honours; a stale fire is ignored.
     public private(set) var timers: [SessionTimer: Date] = [:]
     private var retryAttempt = 0
+    /// The API's invoice total differs from the vend price: never dispense against it.
+    public private(set) var invoiceMismatch = false
     /// Consecutive failed status reads (for notes; the coordinator owns the poll back-off).
     public private(set) var pollFailures = 0
 
@@ -250,6 +252,7 @@ public struct VendSessionMachine: Hashable, Sendable {
         record.qrPayload = qrPayload
         if record.paymentDeadline == nil { record.paymentDeadline = now.adding(policy.paymentTimeout) }
         let deadline = record.paymentDeadline ?? now
+        invoiceMismatch = info.total != record.price
         switch info.status {
         case .paid:
             record.state = .invoiced
@@ -263,7 +266,7 @@ public struct VendSessionMachine: Hashable, Sendable {
         }
         phase = .awaitingPayment
         var effects = [transition(to: .invoiced, now: now, event: how, detail: "reference \(info.reference)")]
-        if info.total != record.price {
+        if invoiceMismatch {
             effects.append(
                 .log(event: "total_mismatch", detail: "invoice total \(info.total) != price \(record.price)"))
             return effects + beginCancel(.mismatch, now: now)
@@ -529,7 +532,7 @@ public struct VendSessionMachine: Hashable, Sendable {
     /// The one place that commands a dispense: journal `dispensing`, then `DISPENSE`.
     private mutating func decideDispense(now: Date) -> [SessionEffect] {
         precondition(record.state == .paid, "dispense decided outside paid")
-        if controllerWaiting, !denySent, !customerAborted, !dispenseCommanded {
+        if controllerWaiting, !denySent, !customerAborted, !dispenseCommanded, !invoiceMismatch {
             dispenseCommanded = true
             phase = .dispensing
             timers = [:]
@@ -539,12 +542,14 @@ public struct VendSessionMachine: Hashable, Sendable {
                 .show(.paid(product: record.itemDescription)),
             ]
         }
-        if !customerAborted, !denySent, let claim = claimDeadline, claim > now {
+        if !customerAborted, !denySent, !invoiceMismatch, let claim = claimDeadline, claim > now {
             phase = .awaitingClaim
             return schedule(.claimGrace, at: claim)
         }
         let why: String
-        if customerAborted {
+        if invoiceMismatch {
+            why = "paid, but the invoice total differs from the vend price \(record.price)"
+        } else if customerAborted {
             why = "paid after the customer aborted"
         } else if denySent {
             why = "paid after the controller was told the vend is over"

@@ -110,6 +110,23 @@ struct HappyPathTests {
         #expect(driver.state == .cancelled)
     }
 
+    @Test(arguments: [false, true])
+    func aPaymentOfAnInvoiceWhoseTotalIsNotThePriceIsRefundDueNeverDispensed(foundPaid: Bool) {
+        var driver = Driver(machine: VendSessionMachine(newSession: newRecord(), policy: policy))
+        driver.send(.start)
+        if foundPaid {
+            driver.send(.invoiceCreateFailed(.outcomeUnknown(message: "lost")))
+            driver.send(.invoiceFound(invoice(total: 15, status: .paid), qrPayload: "pay:ref-1"))
+        } else {
+            driver.send(.invoiceCreated(invoice(total: 15), qrPayload: "pay:ref-1"))
+            driver.send(.cancelAnswered(.alreadyPaid))
+            driver.send(.statusPolled(.paid))
+        }
+        #expect(driver.state == .refundDue)
+        #expect(driver.all.dispenseCount == 0)
+        #expect(driver.machine.record.note?.contains("total differs") == true)
+    }
+
     @Test func aStaleTimerIsIgnored() {
         var driver = Driver.invoiced()
         driver.advance(10)  // well before the deadline
