@@ -219,6 +219,47 @@ struct VendCoordinatorTests {
         #expect(await h.drive(step: .milliseconds(100)) { h.controller.dispenseCount == 1 })
     }
 
+    @Test func aCreateWithALostAnswerIsLookedUpAndTheFoundInvoiceUsedWithoutASecondCreate() async {
+        let h = Harness()
+        defer { h.stop() }
+        h.invoices.state.write {
+            $0.create = .failure(.outcomeUnknown(message: "read timeout"))
+            $0.find = .success(invoice())
+        }
+        await h.coordinator.handle(.vendRequested(request()))
+        #expect(await eventually { h.controller.commands == [.accept(v1)] })
+        #expect(h.invoices.state.read(\.creates) == 1)
+        #expect(h.invoices.state.read(\.finds) == 1)
+        #expect(h.store.record("T-1")?.reference == InvoiceReference("ref-1"))
+    }
+
+    @Test func aCreateTheAPICouldNotTakeIsDeniedUnavailable() async {
+        let h = Harness()
+        defer { h.stop() }
+        h.invoices.state.write { $0.create = .failure(.unavailable(message: "connection refused")) }
+        await h.coordinator.handle(.vendRequested(request()))
+        #expect(await eventually { h.controller.commands == [.deny(v1, .unavailable)] })
+        #expect(h.store.record("T-1")?.state == .failed)
+    }
+
+    @Test func aCancelTheAPICannotTakeIsRetriedInTheBackgroundWithoutBlockingTheNextVend() async {
+        let h = Harness()
+        defer { h.stop() }
+        h.invoices.state.write { $0.cancel = .failed("connection refused") }
+        await h.coordinator.handle(.vendRequested(request()))
+        #expect(await eventually { h.controller.commands == [.accept(v1)] })
+        #expect(await h.drive(step: .seconds(1), maxSteps: 200) { h.controller.commands.count == 2 })
+        #expect(h.controller.commands.last == .deny(v1, .timeout))
+        #expect(h.store.record("T-1")?.state == .invoiced)
+        #expect(h.store.record("T-1")?.note?.contains("cancel pending") == true)
+        h.invoices.state.write { $0.create = .success(invoice("ref-2")) }
+        await h.coordinator.handle(.vendRequested(request("v2")))
+        #expect(await eventually { h.controller.commands.last == .accept(vendID("v2")) })
+        h.invoices.state.write { $0.cancel = .cancelled }
+        #expect(await h.drive(step: .seconds(1), maxSteps: 60) { h.store.record("T-1")?.state == .cancelled })
+        #expect(h.invoices.state.read(\.cancels) >= 2)
+    }
+
     @Test func shutdownLeavesTheSessionInTheJournalForRecovery() async {
         let h = Harness()
         await h.coordinator.handle(.vendRequested(request()))
