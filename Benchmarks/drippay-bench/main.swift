@@ -2,6 +2,7 @@
 let areas: [(name: String, run: () async throws -> Void)] = [
     ("config", { try await runConfigBenchmarks() }),
     ("journal", { try await runJournalBenchmarks() }),
+    ("session", { try await runSessionBenchmarks() }),
 ]
 let requested = CommandLine.arguments.dropFirst().first
 if let area = areas.first(where: { $0.name == requested }) {

@@ -1,0 +1,45 @@
+import Foundation
+import KioskCore
+
+/// The DripPay API as the coordinator needs it. The real client (DripPayAPI) is adapted to it;
+/// it owns rate limiting (a `status` call may wait for budget) and retries of idempotent reads.
+public protocol InvoicePort: Sendable {
+    /// `POST /invoices` with one item. Typed failures say whether an invoice may exist.
+    func createInvoice(tradeNo: TradeNo, description: String, price: Money) async throws(InvoiceCreateFailure)
+        -> InvoiceInfo
+    /// Looks `trade_no` up in the invoice list; nil when the list holds no such invoice.
+    /// Throws when the list could not be read (then nothing is known).
+    func findInvoice(tradeNo: TradeNo) async throws -> InvoiceInfo?
+    /// `GET /invoices/{reference}/status`.
+    func status(of reference: InvoiceReference) async throws -> InvoiceStatusValue
+    /// `DELETE /invoices/{reference}`.
+    func cancel(_ reference: InvoiceReference) async -> CancelOutcome
+}
+
+/// The journal as the coordinator needs it (mirrors KioskJournal's API). Every call is durable
+/// when it returns; a throw means the write did not happen.
+public protocol SessionStore: Sendable {
+    func nextTradeNo(now: Date) throws -> TradeNo
+    func insert(_ record: SessionRecord, event: String, detail: String) throws
+    func update(_ record: SessionRecord, event: String, detail: String) throws
+    func appendEvent(tradeNo: TradeNo, event: String, detail: String) throws
+    func openSessions() throws -> [SessionRecord]
+    func latestSession(vendID: VendID) throws -> SessionRecord?
+}
+
+/// The serial link to the controller.
+public protocol ControllerPort: Sendable {
+    /// Writes one command; throws if the bytes could not be written.
+    func send(_ command: ControllerCommand) async throws
+}
+
+/// The display.
+public protocol ScreenPort: Sendable {
+    func show(_ intent: ScreenIntent) async
+}
+
+/// Renders the QR payload for an invoice (the config's `qr.payload` template).
+public typealias QRPayloadRenderer = @Sendable (InvoiceInfo, TradeNo) -> String
+
+/// The planogram: the invoice item description for a product code, nil when the machine does not sell it.
+public typealias Planogram = @Sendable (ProductCode) -> String?

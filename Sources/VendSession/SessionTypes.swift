@@ -1,0 +1,217 @@
+import Foundation
+import KioskCore
+
+/// Timing rules of a vend session. Plain values; the coordinator turns them into sleeps on its
+/// injected clock and the state machine into deadlines relative to the `now` it is given.
+public struct SessionPolicy: Hashable, Sendable {
+    /// How long a QR stays up before the vend is cancelled (`vend.payment_timeout_s`).
+    public var paymentTimeout: Duration
+    /// How long an open session waits to be re-claimed by the controller after a restart or
+    /// after the controller went away (`vend.resume_grace_s`).
+    public var resumeGrace: Duration
+    /// The shortest pause between two status polls of one invoice. The API client owns the real
+    /// rate limiter; this floor only keeps a fast fake or a cached answer from spinning.
+    public var pollFloor: Duration
+    /// The longest pause between polls while the API keeps failing.
+    public var pollBackoffMax: Duration
+    /// First pause before retrying a cancel, lookup or status re-check that could not reach the API.
+    public var retryInitial: Duration
+    /// The longest pause between such retries (back-off doubles up to this).
+    public var retryMax: Duration
+    /// How long a result screen (cancelled, refund due) stays up before the idle screen returns.
+    public var resultScreenTime: Duration
+
+    public init(
+        paymentTimeout: Duration = .seconds(90), resumeGrace: Duration = .seconds(15),
+        pollFloor: Duration = .milliseconds(100), pollBackoffMax: Duration = .seconds(5),
+        retryInitial: Duration = .seconds(1), retryMax: Duration = .seconds(60),
+        resultScreenTime: Duration = .seconds(5)
+    ) {
+        self.paymentTimeout = paymentTimeout
+        self.resumeGrace = resumeGrace
+        self.pollFloor = pollFloor
+        self.pollBackoffMax = pollBackoffMax
+        self.retryInitial = retryInitial
+        self.retryMax = retryMax
+        self.resultScreenTime = resultScreenTime
+    }
+
+    /// Back-off for the `attempt`-th retry (1-based): `retryInitial * 2^(attempt-1)`, capped.
+    public func retryDelay(attempt: Int) -> Duration {
+        var delay = retryInitial
+        var step = 1
+        while step < attempt, delay < retryMax {
+            delay = delay * 2
+            step += 1
+        }
+        return min(delay, retryMax)
+    }
+}
+
+/// An invoice's status as the API reports it. Anything but `paid` is "not paid"; anything but
+/// `paid`/`cancelled` is also "not final" (spec section 2).
+public enum InvoiceStatusValue: Hashable, Sendable, CustomStringConvertible {
+    case pending
+    case paid
+    case cancelled
+    case other(String)
+
+    /// Maps the API's `status` string.
+    public init(apiValue: String) {
+        switch apiValue {
+        case "pending": self = .pending
+        case "paid": self = .paid
+        case "cancelled": self = .cancelled
+        default: self = .other(apiValue)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .pending: return "pending"
+        case .paid: return "paid"
+        case .cancelled: return "cancelled"
+        case .other(let value): return value
+        }
+    }
+}
+
+/// What the session needs to know about one invoice at the API.
+public struct InvoiceInfo: Hashable, Sendable {
+    public var reference: InvoiceReference
+    public var providerInvoiceID: String?
+    /// The server's total (sum of item amounts); must equal the vend price.
+    public var total: Money
+    public var qrCodeImageURL: String?
+    public var status: InvoiceStatusValue
+
+    public init(
+        reference: InvoiceReference, providerInvoiceID: String?, total: Money, qrCodeImageURL: String?,
+        status: InvoiceStatusValue = .pending
+    ) {
+        self.reference = reference
+        self.providerInvoiceID = providerInvoiceID
+        self.total = total
+        self.qrCodeImageURL = qrCodeImageURL
+        self.status = status
+    }
+}
+
+/// Why `POST /invoices` did not give an invoice. The three cases need different handling:
+/// only `outcomeUnknown` may have created an invoice.
+public enum InvoiceCreateFailure: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The API answered and refused (422 validation, 401/403 token). Nothing was created.
+    /// `requestInvalid` is true when the request itself was wrong (422): the controller is told `invalid`.
+    case rejected(message: String, requestInvalid: Bool)
+    /// The API could not be reached and the request certainly did not arrive (connect refused,
+    /// DNS, 429/503 before processing). Nothing was created.
+    case unavailable(message: String)
+    /// The request may have reached the API but no answer came (timeout after sending, dropped
+    /// connection). An invoice may exist under the trade_no.
+    case outcomeUnknown(message: String)
+
+    public var description: String {
+        switch self {
+        case .rejected(let message, let invalid):
+            return "the API refused to create the invoice\(invalid ? " (invalid request)" : ""): \(message)"
+        case .unavailable(let message): return "the API is unavailable, no invoice was created: \(message)"
+        case .outcomeUnknown(let message):
+            return "the invoice create got no answer, an invoice may exist (looking it up by trade_no): \(message)"
+        }
+    }
+}
+
+/// What a `DELETE /invoices/{reference}` achieved.
+public enum CancelOutcome: Hashable, Sendable {
+    /// The invoice is cancelled (or already was).
+    case cancelled
+    /// The API refused because the invoice is already paid: the cancel lost the race.
+    case alreadyPaid
+    /// The cancel did not reach the API or the API failed; the invoice may still be payable.
+    case failed(String)
+}
+
+/// What the display should show. The display module renders it.
+public enum ScreenIntent: Hashable, Sendable {
+    /// Nothing to pay: the idle screen.
+    case idle
+    /// The QR code for an invoice, with the product, the price and the deadline for the countdown.
+    case pay(qrPayload: String, product: String, price: Money, deadline: Date)
+    /// Paid; the product is being released.
+    case paid(product: String)
+    /// The vend ended without a sale.
+    case cancelled(reason: String)
+    /// Paid but the product could not be released: the customer needs the trade_no for a refund.
+    case refundDue(tradeNo: TradeNo)
+    /// The daemon cannot take payments now.
+    case outOfService(reason: String)
+}
+
+/// Timers a session asks for. At most one of each kind is pending per session; a later request
+/// replaces the earlier one.
+public enum SessionTimer: Hashable, Sendable, CaseIterable {
+    /// The invoice's payment deadline: cancel if still unpaid.
+    case paymentDeadline
+    /// The end of the resume grace: an unclaimed session is cancelled (unpaid) or becomes refund due (paid).
+    case claimGrace
+    /// A retry of a cancel, lookup or status re-check that could not reach the API.
+    case retry
+}
+
+/// Something that happened to a session: from the controller, the API, the coordinator's timers.
+public enum SessionEvent: Hashable, Sendable {
+    /// A fresh request, already journaled as `requested`: create the invoice.
+    case start
+    /// `POST /invoices` answered; `qrPayload` is the rendered QR text for it.
+    case invoiceCreated(InvoiceInfo, qrPayload: String)
+    case invoiceCreateFailed(InvoiceCreateFailure)
+    /// A trade_no lookup found the invoice (with its current status).
+    case invoiceFound(InvoiceInfo, qrPayload: String)
+    /// A trade_no lookup read the invoice list and found nothing: no invoice was created.
+    case invoiceNotFound
+    /// A trade_no lookup could not reach the API.
+    case lookupFailed(String)
+    /// A status read (poll or re-check) answered.
+    case statusPolled(InvoiceStatusValue)
+    /// A status read could not reach the API or got a bad answer.
+    case pollFailed(String)
+    /// A timer the session asked for has fired.
+    case timerFired(SessionTimer)
+    /// The customer cancelled at the machine (`ABORT`).
+    case controllerAborted
+    /// The controller reported the product came out (`DISPENSED`).
+    case controllerDispensed
+    /// The controller reported dispensing failed (`FAILED`).
+    case controllerDispenseFailed(reason: String)
+    /// The controller is no longer waiting: link down, `HELLO` (restart) or peripheral disabled.
+    case controllerGone(reason: String)
+    /// The controller sent `VEND` again with this session's vend id.
+    case controllerReclaimed(VendRequest)
+    /// `DELETE /invoices/{reference}` answered.
+    case cancelAnswered(CancelOutcome)
+    /// The `DISPENSE` command was written to the controller.
+    case dispenseSent
+    /// The `DISPENSE` command could not be written.
+    case dispenseSendFailed(String)
+}
+
+/// What the session asks its executor to do, in order. `persist` must be durable before the
+/// executor runs the next effect: that is how "journal the decision before DISPENSE" holds.
+public enum SessionEffect: Hashable, Sendable {
+    /// Write the record (and an event row) to the journal; stop if this fails.
+    case persist(SessionRecord, event: String, detail: String)
+    /// Add an event row to the journal without changing the record.
+    case log(event: String, detail: String)
+    case createInvoice
+    case lookupInvoice(TradeNo)
+    case startPolling(InvoiceReference)
+    case stopPolling
+    case cancelInvoice(InvoiceReference)
+    /// One status read (after a cancel) whose answer comes back as `statusPolled`/`pollFailed`.
+    case checkStatus(InvoiceReference)
+    case startTimer(SessionTimer, at: Date)
+    case show(ScreenIntent)
+    case send(ControllerCommand)
+    /// The session reached a final state; the executor forgets it.
+    case finished(SessionState)
+}

@@ -1,0 +1,432 @@
+import Foundation
+import KioskCore
+
+/// How a session left the coordinator.
+public struct SessionOutcome: Hashable, Sendable {
+    public enum Ending: Hashable, Sendable {
+        /// The session reached this final state (journaled).
+        case finished(SessionState)
+        /// The journal could not be written; the session was dropped from memory as the journal
+        /// last holds it, and recovery on the next start settles it.
+        case parked(reason: String)
+    }
+
+    public let record: SessionRecord
+    public let ending: Ending
+}
+
+/// Runs vend sessions: feeds controller events, API answers and timers to each session's
+/// `VendSessionMachine` and carries out the effects through the ports, in order. One vend at a
+/// time is served to the controller; sessions that only wait for the API (a cancel to retry,
+/// a recovery grace) run alongside without blocking new vends.
+///
+/// Effects run synchronously on the actor (journal writes are synchronous and durable), API
+/// calls and timers run as child tasks of `run()`, and controller/screen output goes through
+/// FIFO queues drained by `run()`. So a `persist` always precedes the `DISPENSE` it authorises,
+/// and commands reach the controller in the order the machines produced them.
+public actor VendCoordinator {
+    public typealias Job = @Sendable () async -> Void
+
+    private let invoices: any InvoicePort
+    private let store: any SessionStore
+    private let controller: any ControllerPort
+    private let screen: any ScreenPort
+    private let renderQR: QRPayloadRenderer
+    private let planogram: Planogram
+    private let policy: SessionPolicy
+    /// Sleeps on the injected clock (a `ContinuousClock` in the daemon, a `ManualClock` in tests).
+    private let sleeper: @Sendable (Duration) async throws -> Void
+    private let now: @Sendable () -> Date
+
+    private var machines: [TradeNo: VendSessionMachine] = [:]
+    private var polling: [TradeNo: UInt64] = [:]
+    private var timerGenerations: [TimerKey: UInt64] = [:]
+    private var generation: UInt64 = 0
+    private var screenOwner: TradeNo?
+    private var inService = true
+    private var outOfServiceReason = ""
+
+    private struct TimerKey: Hashable {
+        let tradeNo: TradeNo
+        let timer: SessionTimer
+    }
+
+    private let jobs: AsyncStream<Job>
+    private let jobSink: AsyncStream<Job>.Continuation
+    /// Each session's API calls, timers and poll loop run in that session's own task group
+    /// (a child of `run()`); finishing its stream cancels them when the session leaves.
+    private var sessionJobSinks: [TradeNo: AsyncStream<Job>.Continuation] = [:]
+    private let commands: AsyncStream<(ControllerCommand, TradeNo?)>
+    private let commandSink: AsyncStream<(ControllerCommand, TradeNo?)>.Continuation
+    private let screens: AsyncStream<ScreenIntent>
+    private let screenSink: AsyncStream<ScreenIntent>.Continuation
+    /// Every session that leaves the coordinator, in order.
+    public nonisolated let outcomes: AsyncStream<SessionOutcome>
+    private let outcomeSink: AsyncStream<SessionOutcome>.Continuation
+
+    /// - Parameters:
+    ///   - clock: drives every timer and poll pause (`ContinuousClock()` in the daemon).
+    ///   - now: wall time for deadlines and journal timestamps (`Date.init` in the daemon).
+    public init<C: Clock>(
+        invoices: any InvoicePort, store: any SessionStore, controller: any ControllerPort, screen: any ScreenPort,
+        renderQR: @escaping QRPayloadRenderer, planogram: @escaping Planogram, policy: SessionPolicy,
+        clock: C, now: @escaping @Sendable () -> Date
+    ) where C.Duration == Duration {
+        self.invoices = invoices
+        self.store = store
+        self.controller = controller
+        self.screen = screen
+        self.renderQR = renderQR
+        self.planogram = planogram
+        self.policy = policy
+        self.sleeper = { duration in try await clock.sleep(for: duration) }
+        self.now = now
+        (jobs, jobSink) = AsyncStream.makeStream()
+        (commands, commandSink) = AsyncStream.makeStream()
+        (screens, screenSink) = AsyncStream.makeStream()
+        // Bounded: a daemon that never reads outcomes must not grow without end.
+        (outcomes, outcomeSink) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(256))
+    }
+
+    // MARK: Entry points
+
+    /// Runs API calls, polling, timers and output until cancelled. Call once. On cancellation
+    /// the sessions in flight are simply left: the journal holds them and recovery settles them.
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.drainCommands() }
+            group.addTask { await self.drainScreens() }
+            for await job in jobs {
+                group.addTask { await job() }
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// A controller event from the controller link.
+    public func handle(_ event: ControllerEvent) async {
+        switch event {
+        case .ping:
+            enqueue(.pong)
+        case .malformed(_, let reason):
+            enqueue(.error(message: reason))
+        case .hello(let name, let version):
+            controllerGone("controller restarted (HELLO \(name) \(version))")
+            enqueue(inService ? .ready : .outOfService(reason: outOfServiceReason))
+        case .unavailable(let reason):
+            controllerGone("controller disabled payments: \(reason)")
+        case .vendRequested(let request):
+            vendRequested(request)
+        case .vendAborted(let id):
+            route(id, .controllerAborted)
+        case .dispensed(let id):
+            route(id, .controllerDispensed)
+        case .dispenseFailed(let id, let reason):
+            route(id, .controllerDispenseFailed(reason: reason))
+        }
+    }
+
+    /// The serial link went down or came back.
+    public func linkChanged(up: Bool) async {
+        if !up { controllerGone("serial link down") }
+    }
+
+    /// Whether the daemon can take payments (API reachable, token abilities). A change is told
+    /// to the controller (`READY` / `OUT-OF-SERVICE`) and shown.
+    public func setService(available: Bool, reason: String) async {
+        guard available != inService || (!available && reason != outOfServiceReason) else { return }
+        inService = available
+        outOfServiceReason = available ? "" : reason
+        enqueue(available ? .ready : .outOfService(reason: reason))
+        if screenOwner == nil { screenSink.yield(available ? .idle : .outOfService(reason: reason)) }
+    }
+
+    /// Settles every session the journal holds open (product.md section 4). Call before `run()`
+    /// starts taking controller events. Throws when the journal cannot be read.
+    public func recoverOnStart() async throws {
+        for record in try store.openSessions() where machines[record.tradeNo] == nil {
+            let (machine, effects) = VendSessionMachine.recover(record, policy: policy, now: now())
+            machines[record.tradeNo] = machine
+            execute(effects, for: record.tradeNo)
+        }
+    }
+
+    /// The sessions in memory (open ones), ordered by trade_no.
+    public func openSessions() -> [VendSessionMachine] {
+        machines.values.sorted { $0.record.tradeNo < $1.record.tradeNo }
+    }
+
+    /// How many sessions are being polled right now (zero while idle).
+    public func pollingCount() -> Int { polling.count }
+
+    // MARK: Controller events
+
+    private func vendRequested(_ request: VendRequest) {
+        if let tradeNo = machines.first(where: { $0.value.record.vendID == request.id })?.key {
+            deliver(.controllerReclaimed(request), to: tradeNo)
+            return
+        }
+        let previous: SessionRecord?
+        do {
+            previous = try store.latestSession(vendID: request.id)
+        } catch {
+            enqueue(.deny(request.id, .error))
+            return
+        }
+        if let previous {
+            if previous.state.isFinal {
+                _ = try? store.appendEvent(
+                    tradeNo: previous.tradeNo, event: "duplicate_vend", detail: "VEND \(request.id) after the session ended")
+                enqueue(.deny(request.id, .duplicateID))
+                return
+            }
+            // Open in the journal but not in memory (recovery not run for it): recover, then re-claim.
+            let (machine, effects) = VendSessionMachine.recover(previous, policy: policy, now: now())
+            machines[previous.tradeNo] = machine
+            execute(effects, for: previous.tradeNo)
+            deliver(.controllerReclaimed(request), to: previous.tradeNo)
+            return
+        }
+        guard inService, !machines.values.contains(where: \.controllerWaiting) else {
+            enqueue(.deny(request.id, .unavailable))
+            return
+        }
+        guard let description = planogram(request.product), request.price.minorUnits > 0 else {
+            enqueue(.deny(request.id, .invalid))
+            return
+        }
+        let at = now()
+        let record: SessionRecord
+        do {
+            let tradeNo = try store.nextTradeNo(now: at)
+            record = SessionRecord(
+                tradeNo: tradeNo, vendID: request.id, product: request.product, itemDescription: description,
+                price: request.price, state: .requested, createdAt: at, updatedAt: at)
+            try store.insert(
+                record, event: "requested", detail: "VEND \(request.id) \(request.product) \(request.price)")
+        } catch {
+            enqueue(.deny(request.id, .error))
+            return
+        }
+        machines[record.tradeNo] = VendSessionMachine(newSession: record, policy: policy)
+        deliver(.start, to: record.tradeNo)
+    }
+
+    private func route(_ id: VendID, _ event: SessionEvent) {
+        guard let tradeNo = machines.first(where: { $0.value.record.vendID == id })?.key else { return }
+        deliver(event, to: tradeNo)
+    }
+
+    private func controllerGone(_ reason: String) {
+        for (tradeNo, machine) in machines where machine.controllerWaiting {
+            deliver(.controllerGone(reason: reason), to: tradeNo)
+        }
+    }
+
+    // MARK: Running machines
+
+    private func deliver(_ event: SessionEvent, to tradeNo: TradeNo) {
+        guard var machine = machines[tradeNo] else { return }
+        let effects = machine.handle(event, now: now())
+        machines[tradeNo] = machine
+        execute(effects, for: tradeNo)
+    }
+
+    /// Carries out effects in order; stops at the first journal write that fails.
+    private func execute(_ effects: [SessionEffect], for tradeNo: TradeNo) {
+        for effect in effects {
+            switch effect {
+            case .persist(let record, let event, let detail):
+                do {
+                    try store.update(record, event: event, detail: detail)
+                } catch {
+                    journalFailed(tradeNo, unwritten: record, error: error)
+                    return
+                }
+            case .log(let event, let detail):
+                // An audit line; a failure to add it changes nothing about the session.
+                _ = try? store.appendEvent(tradeNo: tradeNo, event: event, detail: detail)
+            case .createInvoice:
+                guard let record = machines[tradeNo]?.record else { return }
+                submit(for: tradeNo) { [invoices, renderQR] in
+                    let event: SessionEvent
+                    do throws(InvoiceCreateFailure) {
+                        let info = try await invoices.createInvoice(
+                            tradeNo: record.tradeNo, description: record.itemDescription, price: record.price)
+                        event = .invoiceCreated(info, qrPayload: renderQR(info, record.tradeNo))
+                    } catch {
+                        event = .invoiceCreateFailed(error)
+                    }
+                    await self.deliver(event, to: tradeNo)
+                }
+            case .lookupInvoice(let lookup):
+                submit(for: tradeNo) { [invoices, renderQR] in
+                    let event: SessionEvent
+                    do {
+                        if let info = try await invoices.findInvoice(tradeNo: lookup) {
+                            event = .invoiceFound(info, qrPayload: renderQR(info, lookup))
+                        } else {
+                            event = .invoiceNotFound
+                        }
+                    } catch {
+                        event = .lookupFailed(String(describing: error))
+                    }
+                    await self.deliver(event, to: tradeNo)
+                }
+            case .startPolling(let reference):
+                generation += 1
+                let current = generation
+                polling[tradeNo] = current
+                submit(for: tradeNo) { await self.pollLoop(tradeNo, reference, generation: current) }
+            case .stopPolling:
+                polling[tradeNo] = nil
+            case .cancelInvoice(let reference):
+                submit(for: tradeNo) { [invoices] in
+                    let outcome = await invoices.cancel(reference)
+                    await self.deliver(.cancelAnswered(outcome), to: tradeNo)
+                }
+            case .checkStatus(let reference):
+                submit(for: tradeNo) { [invoices] in
+                    let event: SessionEvent
+                    do {
+                        event = .statusPolled(try await invoices.status(of: reference))
+                    } catch {
+                        event = .pollFailed(String(describing: error))
+                    }
+                    await self.deliver(event, to: tradeNo)
+                }
+            case .startTimer(let timer, let at):
+                generation += 1
+                let current = generation
+                let key = TimerKey(tradeNo: tradeNo, timer: timer)
+                timerGenerations[key] = current
+                let delay = Duration.milliseconds(Int64((max(0, at.timeIntervalSince(now())) * 1000).rounded(.up)))
+                submit(for: tradeNo) {
+                    do { try await self.sleep(for: delay) } catch { return }
+                    await self.timerFired(key, generation: current)
+                }
+            case .show(let intent):
+                if case .pay = intent { screenOwner = tradeNo }
+                if screenOwner == tradeNo { screenSink.yield(intent) }
+            case .send(let command):
+                enqueue(command, for: tradeNo)
+            case .finished(let state):
+                forget(tradeNo, ending: .finished(state))
+            }
+        }
+    }
+
+    /// A journal write failed: never go on (no DISPENSE without its record). The session is
+    /// dropped from memory as the journal last holds it; recovery on the next start settles it.
+    private func journalFailed(_ tradeNo: TradeNo, unwritten record: SessionRecord, error: any Error) {
+        guard let machine = machines[tradeNo] else { return }
+        let dispenseWentOut = machine.dispenseCommanded && record.state != .dispensing
+        if machine.controllerWaiting, !machine.denySent, !dispenseWentOut {
+            enqueue(.deny(machine.record.vendID, .error))
+        }
+        forget(tradeNo, ending: .parked(reason: "journal write failed (\(record.state.rawValue)): \(error)"))
+    }
+
+    private func forget(_ tradeNo: TradeNo, ending: SessionOutcome.Ending) {
+        guard let machine = machines.removeValue(forKey: tradeNo) else { return }
+        polling[tradeNo] = nil
+        sessionJobSinks.removeValue(forKey: tradeNo)?.finish()
+        for timer in SessionTimer.allCases { timerGenerations[TimerKey(tradeNo: tradeNo, timer: timer)] = nil }
+        if screenOwner == tradeNo {
+            screenOwner = nil
+            if case .finished(let state) = ending, state != .dispensed {
+                // Leave the result up for a moment, then the idle screen (unless a new vend took it).
+                let pause = policy.resultScreenTime
+                jobSink.yield {
+                    do { try await self.sleep(for: pause) } catch { return }
+                    await self.showIdleIfFree()
+                }
+            }
+        }
+        outcomeSink.yield(SessionOutcome(record: machine.record, ending: ending))
+    }
+
+    private func showIdleIfFree() {
+        guard screenOwner == nil else { return }
+        screenSink.yield(inService ? .idle : .outOfService(reason: outOfServiceReason))
+    }
+
+    private func timerFired(_ key: TimerKey, generation current: UInt64) {
+        guard timerGenerations[key] == current else { return }  // replaced or session ended
+        timerGenerations[key] = nil
+        deliver(.timerFired(key.timer), to: key.tradeNo)
+    }
+
+    /// Polls one invoice back to back (the API client paces `status` by its rate limiter), with
+    /// the policy's floor between calls and a back-off while the API fails. Ends as soon as the
+    /// session stops polling, so nothing polls while idle.
+    private func pollLoop(_ tradeNo: TradeNo, _ reference: InvoiceReference, generation current: UInt64) async {
+        var failures = 0
+        while !Task.isCancelled, polling[tradeNo] == current {
+            var delay = policy.pollFloor
+            do {
+                let status = try await invoices.status(of: reference)
+                failures = 0
+                // Delivered even if polling stopped meanwhile: a late `paid` must not be lost.
+                deliver(.statusPolled(status), to: tradeNo)
+            } catch {
+                failures += 1
+                deliver(.pollFailed(String(describing: error)), to: tradeNo)
+                for _ in 0..<min(failures, 16) where delay < policy.pollBackoffMax { delay = delay * 2 }
+                delay = min(delay, policy.pollBackoffMax)
+            }
+            guard polling[tradeNo] == current else { return }
+            do { try await sleep(for: delay) } catch { return }
+        }
+    }
+
+    // MARK: Output
+
+    private func enqueue(_ command: ControllerCommand, for tradeNo: TradeNo? = nil) {
+        commandSink.yield((command, tradeNo))
+    }
+
+    private func drainCommands() async {
+        for await (command, tradeNo) in commands {
+            do {
+                try await controller.send(command)
+                if case .dispense = command, let tradeNo { deliver(.dispenseSent, to: tradeNo) }
+            } catch {
+                if case .dispense = command, let tradeNo {
+                    deliver(.dispenseSendFailed(String(describing: error)), to: tradeNo)
+                } else if let tradeNo {
+                    _ = try? store.appendEvent(tradeNo: tradeNo, event: "send_failed", detail: "\(command): \(error)")
+                }
+            }
+        }
+    }
+
+    private func drainScreens() async {
+        for await intent in screens {
+            await screen.show(intent)
+        }
+    }
+
+    private func submit(for tradeNo: TradeNo, _ job: @escaping Job) {
+        if let sink = sessionJobSinks[tradeNo] {
+            sink.yield(job)
+            return
+        }
+        let (sessionJobs, sink) = AsyncStream<Job>.makeStream()
+        sessionJobSinks[tradeNo] = sink
+        sink.yield(job)
+        jobSink.yield {
+            await withDiscardingTaskGroup { group in
+                for await job in sessionJobs {
+                    group.addTask { await job() }
+                }
+                // The session left: its timers, poll loop and API calls still running are moot.
+                group.cancelAll()
+            }
+        }
+    }
+
+    private func sleep(for duration: Duration) async throws {
+        try await sleeper(duration)
+    }
+}

@@ -1,0 +1,221 @@
+import Foundation
+import KioskCore
+import Testing
+import VendSession
+
+/// Lock-protected state for fakes that are called from the coordinator's tasks.
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func read<T>(_ body: (Value) throws -> T) rethrows -> T { try lock.withLock { try body(value) } }
+    func write<T>(_ body: (inout Value) throws -> T) rethrows -> T { try lock.withLock { try body(&value) } }
+    var get: Value { lock.withLock { value } }
+}
+
+/// One ordered log shared by the fake store and the fake controller, to assert call order.
+typealias CallLog = Locked<[String]>
+
+struct FakeError: Error, CustomStringConvertible {
+    let description: String
+}
+
+final class FakeInvoices: InvoicePort, @unchecked Sendable {
+    struct State {
+        var create: Result<InvoiceInfo, InvoiceCreateFailure> = .success(invoice())
+        var find: Result<InvoiceInfo?, FakeError> = .success(nil)
+        var status: Result<InvoiceStatusValue, FakeError> = .success(.pending)
+        var cancel: CancelOutcome = .cancelled
+        var creates = 0
+        var finds = 0
+        var statusCalls = 0
+        var cancels = 0
+    }
+    let state = Locked(State())
+    let log: CallLog
+    init(log: CallLog) { self.log = log }
+
+    func createInvoice(tradeNo: TradeNo, description: String, price: Money) async throws(InvoiceCreateFailure)
+        -> InvoiceInfo
+    {
+        log.write { $0.append("api.create \(tradeNo)") }
+        return try state.write { s in
+            s.creates += 1
+            return s.create
+        }.get()
+    }
+
+    func findInvoice(tradeNo: TradeNo) async throws -> InvoiceInfo? {
+        log.write { $0.append("api.find \(tradeNo)") }
+        return try state.write { s in
+            s.finds += 1
+            return s.find
+        }.get()
+    }
+
+    func status(of reference: InvoiceReference) async throws -> InvoiceStatusValue {
+        try state.write { s in
+            s.statusCalls += 1
+            return s.status
+        }.get()
+    }
+
+    func cancel(_ reference: InvoiceReference) async -> CancelOutcome {
+        log.write { $0.append("api.cancel \(reference)") }
+        return state.write { s in
+            s.cancels += 1
+            // A cancel that took effect makes the status cancelled, as at the real API.
+            if s.cancel == .cancelled { s.status = .success(.cancelled) }
+            return s.cancel
+        }
+    }
+}
+
+final class FakeStore: SessionStore, @unchecked Sendable {
+    struct State {
+        var records: [TradeNo: SessionRecord] = [:]
+        var events: [(TradeNo, String)] = []
+        var next = 0
+        /// Updates to this state fail (a full disk, say).
+        var failUpdatesTo: SessionState?
+    }
+    let state = Locked(State())
+    let log: CallLog
+    init(log: CallLog, records: [SessionRecord] = []) {
+        self.log = log
+        state.write { s in for record in records { s.records[record.tradeNo] = record } }
+    }
+
+    func nextTradeNo(now: Date) throws -> TradeNo {
+        state.write { s in
+            s.next += 1
+            return TradeNo("T-\(s.next)")
+        }
+    }
+
+    func insert(_ record: SessionRecord, event: String, detail: String) throws {
+        log.write { $0.append("store.insert \(record.tradeNo) \(record.state.rawValue)") }
+        state.write { s in
+            s.records[record.tradeNo] = record
+            s.events.append((record.tradeNo, event))
+        }
+    }
+
+    func update(_ record: SessionRecord, event: String, detail: String) throws {
+        try state.write { s in
+            if s.failUpdatesTo == record.state { throw FakeError(description: "disk full") }
+            s.records[record.tradeNo] = record
+            s.events.append((record.tradeNo, event))
+        }
+        log.write { $0.append("store.update \(record.tradeNo) \(record.state.rawValue)") }
+    }
+
+    func appendEvent(tradeNo: TradeNo, event: String, detail: String) throws {
+        state.write { $0.events.append((tradeNo, event)) }
+    }
+
+    func openSessions() throws -> [SessionRecord] {
+        state.read { $0.records.values.filter { !$0.state.isFinal }.sorted { $0.tradeNo < $1.tradeNo } }
+    }
+
+    func latestSession(vendID: VendID) throws -> SessionRecord? {
+        state.read { $0.records.values.filter { $0.vendID == vendID }.max { $0.createdAt < $1.createdAt } }
+    }
+
+    func record(_ tradeNo: String) -> SessionRecord? { state.read { $0.records[TradeNo(tradeNo)] } }
+}
+
+final class FakeController: ControllerPort, @unchecked Sendable {
+    let sent = Locked<[ControllerCommand]>([])
+    let log: CallLog
+    init(log: CallLog) { self.log = log }
+
+    func send(_ command: ControllerCommand) async throws {
+        log.write { $0.append("controller.send \(command)") }
+        sent.write { $0.append(command) }
+    }
+
+    var commands: [ControllerCommand] { sent.get }
+    var dispenseCount: Int { commands.filter { if case .dispense = $0 { return true } else { return false } }.count }
+}
+
+final class FakeScreen: ScreenPort, @unchecked Sendable {
+    let shown = Locked<[ScreenIntent]>([])
+    func show(_ intent: ScreenIntent) async { shown.write { $0.append(intent) } }
+}
+
+/// A coordinator wired to fakes and a manual clock, with `run()` running.
+struct Harness {
+    let clock: ManualClock
+    let log: CallLog
+    let invoices: FakeInvoices
+    let store: FakeStore
+    let controller: FakeController
+    let screen: FakeScreen
+    let coordinator: VendCoordinator
+    let outcomes: Locked<[SessionOutcome]>
+    let runTask: Task<Void, Never>
+    let collector: Task<Void, Never>
+
+    init(records: [SessionRecord] = []) {
+        let clock = ManualClock(epoch: t0)
+        let log = CallLog([])
+        let invoices = FakeInvoices(log: log)
+        let store = FakeStore(log: log, records: records)
+        let controller = FakeController(log: log)
+        let screen = FakeScreen()
+        let coordinator = VendCoordinator(
+            invoices: invoices, store: store, controller: controller, screen: screen,
+            renderQR: { info, _ in "pay:\(info.reference)" },
+            planogram: { $0.rawValue == "5" ? "Soda" : nil }, policy: policy, clock: clock,
+            now: { clock.wallNow() })
+        let outcomes = Locked<[SessionOutcome]>([])
+        self.clock = clock
+        self.log = log
+        self.invoices = invoices
+        self.store = store
+        self.controller = controller
+        self.screen = screen
+        self.coordinator = coordinator
+        self.outcomes = outcomes
+        runTask = Task { try? await coordinator.run() }
+        collector = Task {
+            for await outcome in coordinator.outcomes { outcomes.write { $0.append(outcome) } }
+        }
+    }
+
+    func stop() {
+        runTask.cancel()
+        collector.cancel()
+    }
+
+    /// Advances the manual clock in `step`s, letting the coordinator's tasks run between steps,
+    /// until `condition` holds (or `maxSteps`). Returns whether it held.
+    func drive(step: Duration, maxSteps: Int = 2000, until condition: () async -> Bool) async -> Bool {
+        for _ in 0..<maxSteps {
+            if await condition() { return true }
+            clock.advance(by: step)
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+        return await condition()
+    }
+
+    /// Advances the manual clock `steps` times by `step`, letting tasks run in between.
+    func idle(steps: Int, step: Duration) async {
+        for _ in 0..<steps {
+            clock.advance(by: step)
+            try? await Task.sleep(for: .microseconds(200))
+        }
+    }
+}
+
+/// Waits (in real time, bounded) until `condition` holds.
+func eventually(timeout: Duration = .seconds(5), _ condition: () async -> Bool) async -> Bool {
+    let clock = ContinuousClock()
+    let end = clock.now.advanced(by: timeout)
+    while clock.now < end {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(1))
+    }
+    return await condition()
+}

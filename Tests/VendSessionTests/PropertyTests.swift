@@ -1,0 +1,112 @@
+import Foundation
+import KioskCore
+import Testing
+import VendSession
+
+/// A small seeded generator (SplitMix64) so every failure reproduces from its seed.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+@Suite("Vend session: money-safety properties over random event sequences")
+struct PropertyTests {
+    static let events: [SessionEvent] = [
+        .start,
+        .invoiceCreated(invoice(), qrPayload: "pay:ref-1"),
+        .invoiceCreated(invoice(total: 1), qrPayload: "pay:ref-1"),
+        .invoiceCreateFailed(.rejected(message: "422", requestInvalid: true)),
+        .invoiceCreateFailed(.unavailable(message: "down")),
+        .invoiceCreateFailed(.outcomeUnknown(message: "lost")),
+        .invoiceFound(invoice(), qrPayload: "pay:ref-1"),
+        .invoiceFound(invoice(status: .paid), qrPayload: "pay:ref-1"),
+        .invoiceFound(invoice(status: .cancelled), qrPayload: "pay:ref-1"),
+        .invoiceNotFound,
+        .lookupFailed("down"),
+        .statusPolled(.pending), .statusPolled(.paid), .statusPolled(.paid), .statusPolled(.cancelled),
+        .statusPolled(.other("weird")),
+        .pollFailed("down"),
+        .timerFired(.paymentDeadline), .timerFired(.claimGrace), .timerFired(.retry),
+        .controllerAborted, .controllerDispensed, .controllerDispenseFailed(reason: "jam"),
+        .controllerGone(reason: "HELLO"), .controllerReclaimed(request()), .controllerReclaimed(request(price: 99)),
+        .cancelAnswered(.cancelled), .cancelAnswered(.alreadyPaid), .cancelAnswered(.failed("down")),
+        .dispenseSent, .dispenseSendFailed("EIO"),
+    ]
+
+    static func startingMachine(_ choice: Int, now: Date) -> VendSessionMachine {
+        let deadline = t0.addingTimeInterval(90)
+        switch choice {
+        case 0: return VendSessionMachine(newSession: newRecord(), policy: policy)
+        case 1: return VendSessionMachine.recover(newRecord(), policy: policy, now: now).machine
+        case 2: return VendSessionMachine.recover(invoicedRecord(deadline: deadline), policy: policy, now: now).machine
+        case 3:
+            var record = invoicedRecord(deadline: deadline)
+            record.state = .paid
+            return VendSessionMachine.recover(record, policy: policy, now: now).machine
+        default:
+            var record = invoicedRecord(deadline: deadline)
+            record.state = .dispensing
+            return VendSessionMachine.recover(record, policy: policy, now: now).machine
+        }
+    }
+
+    @Test func atMostOneDispenseOnlyAfterPaidAndPaidSessionsNeverForgotten() {
+        var rng = SplitMix64(seed: 0xD21B_9A7)
+        for sequence in 0..<5000 {
+            let startChoice = Int.random(in: 0..<5, using: &rng)
+            var now = t0
+            var machine = Self.startingMachine(startChoice, now: now)
+            var dispenses = 0
+            var sawPaidStatus = startChoice == 3  // a recovered `paid` record was paid before the crash
+            var finalRecord: SessionRecord? = machine.record.state.isFinal ? machine.record : nil
+            var lastPersisted: SessionState?
+            let length = Int.random(in: 1..<40, using: &rng)
+            for _ in 0..<length {
+                now = now.addingTimeInterval(Double(Int.random(in: 0..<20, using: &rng)))
+                let event = Self.events.randomElement(using: &rng)!
+                if event == .statusPolled(.paid) || event == .invoiceFound(invoice(status: .paid), qrPayload: "pay:ref-1") {
+                    sawPaidStatus = true
+                }
+                let effects = machine.handle(event, now: now)
+                for (index, effect) in effects.enumerated() {
+                    if case .persist(let record, _, _) = effect { lastPersisted = record.state }
+                    if case .send(.dispense) = effect {
+                        dispenses += 1
+                        #expect(sawPaidStatus, "dispense without a paid status (sequence \(sequence))")
+                        #expect(lastPersisted == .dispensing, "dispense not journaled first (sequence \(sequence))")
+                        #expect(index > 0)
+                    }
+                }
+                if let finalRecord {
+                    #expect(machine.record == finalRecord, "a final state changed (sequence \(sequence))")
+                } else if machine.record.state.isFinal {
+                    finalRecord = machine.record
+                }
+            }
+            #expect(dispenses <= 1, "more than one dispense (sequence \(sequence))")
+            // Let every timer run out and the controller go: a paid session must settle as one of
+            // the paid outcomes and never anything else.
+            for _ in 0..<6 {
+                now = now.addingTimeInterval(3600)
+                dispenses += machine.handle(.controllerGone(reason: "end"), now: now).dispenseCount
+                for timer in SessionTimer.allCases { dispenses += machine.handle(.timerFired(timer), now: now).dispenseCount }
+                dispenses += machine.handle(.controllerReclaimed(request()), now: now).dispenseCount
+            }
+            #expect(dispenses <= 1, "more than one dispense after the sequence (sequence \(sequence))")
+            if let finalRecord { #expect(machine.record == finalRecord, "a final state changed (sequence \(sequence))") }
+            if machine.record.paidAt != nil || startChoice >= 3 {
+                let state = machine.record.state
+                #expect(
+                    [.dispensed, .refundDue, .dispenseUnknown].contains(state),
+                    "paid session ended \(state) (sequence \(sequence))")
+            }
+        }
+    }
+}
