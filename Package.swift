@@ -59,6 +59,8 @@ let package = Package(
             dependencies: [
                 "KioskCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(
@@ -87,8 +89,9 @@ let package = Package(
         .executableTarget(
             name: "drippay-kiosk",
             dependencies: [
-                "KioskDaemon",
+                "KioskDaemon", "DripPayAPI", "DripPaySandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
             name: "drippay-bench",
