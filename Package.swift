@@ -106,7 +106,11 @@ let package = Package(
         .testTarget(name: "KioskConfigTests", dependencies: ["KioskConfig", "KioskLogging"]),
         .testTarget(name: "ControllerLinkTests", dependencies: ["ControllerLink", "ControllerSimulator"]),
         .testTarget(name: "VendSessionTests", dependencies: ["VendSession"]),
-        .testTarget(name: "DripPayAPITests", dependencies: ["DripPayAPI", "DripPaySandbox"]),
+        .testTarget(
+            name: "DripPayAPITests",
+            dependencies: [
+                "DripPayAPI", "DripPaySandbox", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]),
         .testTarget(name: "KioskJournalTests", dependencies: ["KioskJournal"]),
         .testTarget(name: "KioskDisplayTests", dependencies: ["KioskDisplay"]),
         .testTarget(name: "KioskDaemonTests", dependencies: ["KioskDaemon"]),

@@ -49,7 +49,7 @@ struct JSONNode {
     }
 
     func int() throws(DecodeFailure) -> Int {
-        if value is String || value is Bool { throw DecodeFailure(expected: "field '\(path)' to be an integer") }
+        if value is String { throw DecodeFailure(expected: "field '\(path)' to be an integer") }
         guard let n = value as? NSNumber, let i = Int(exactly: n.doubleValue) else {
             throw DecodeFailure(expected: "field '\(path)' to be an integer")
         }
