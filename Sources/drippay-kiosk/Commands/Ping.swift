@@ -43,7 +43,8 @@ struct Ping: AsyncParsableCommand {
         do {
             client = try DripPayClient(baseURL: baseURL, token: APIToken(token), requestTimeout: .seconds(timeout))
         } catch {
-            throw ValidationError("\(error)")
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode.failure
         }
         let report = await pingReport(client: client)
         print(report.text)

@@ -32,14 +32,16 @@ struct Sandbox: AsyncParsableCommand {
         let sandbox = APISandbox(tokens: [token: Set(Ability.allCases)])
         if let autoPayAfter { await sandbox.setAutoPay(after: .seconds(autoPayAfter)) }
         try await sandbox.start(port: port)
-        print("DripPay API sandbox")
-        print("  base URL: \(await sandbox.baseURL)")
-        print("  token:    \(token)")
-        print("  pay page: \(await sandbox.payURL(for: InvoiceReference("<reference>")))")
-        if let autoPayAfter { print("  auto-pay: new invoices are paid after \(autoPayAfter) s") }
-        print("Ctrl-C to stop.")
+        var banner = "DripPay API sandbox\n"
+        banner += "  base URL: \(await sandbox.baseURL)\n"
+        banner += "  token:    \(token)\n"
+        banner += "  pay page: \(await sandbox.payURL(for: InvoiceReference("<reference>")))\n"
+        if let autoPayAfter { banner += "  auto-pay: new invoices are paid after \(autoPayAfter) s\n" }
+        banner += "Ctrl-C to stop.\n"
+        // Unbuffered, so a script reading a pipe sees the base URL at once.
+        FileHandle.standardOutput.write(Data(banner.utf8))
         let signal = await Self.firstSignal([SIGINT, SIGTERM])
-        print("stopping (signal \(signal))")
+        FileHandle.standardOutput.write(Data("stopping (signal \(signal))\n".utf8))
         await sandbox.stop()
     }
 
