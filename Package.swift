@@ -110,6 +110,7 @@ let package = Package(
             name: "DripPayAPITests",
             dependencies: [
                 "DripPayAPI", "DripPaySandbox", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
         .testTarget(name: "KioskJournalTests", dependencies: ["KioskJournal"]),
         .testTarget(name: "KioskDisplayTests", dependencies: ["KioskDisplay"]),
