@@ -301,6 +301,22 @@ struct ClientSandboxTests {
         #expect(await f.sandbox.invoices().count == 1)
     }
 
+    @Test func aTimedOutCreateWhoseLookupAlsoFailsReportsAnUnknownOutcomeAndIsFoundLater() async throws {
+        let f = try await Fixture.start(timeout: .milliseconds(200))
+        defer { Task { await f.finish() } }
+        await f.sandbox.setLatency(.milliseconds(600))
+        let error = await #expect(throws: DripPayError.self) {
+            _ = try await f.client.createReconciling(sodaRequest("T-slow"))
+        }
+        guard case .timeout(let endpoint, _)? = error else { Issue.record("got \(String(describing: error))"); return }
+        #expect(endpoint == Endpoint(method: "POST", path: "/invoices"))
+        #expect(error?.outcomeUnknown == true)
+        await f.sandbox.setLatency(nil)
+        let found = try await f.client.reconcile(tradeNo: TradeNo("T-slow"))
+        #expect(found != nil)
+        #expect(await f.sandbox.liveInvoiceCount(tradeNo: "T-slow") == 1)
+    }
+
     @Test func reconciliationKeepsTheOldestLiveInvoiceAndCancelsDuplicates() async throws {
         let f = try await Fixture.start()
         defer { Task { await f.finish() } }

@@ -49,7 +49,7 @@ func sodaRequest(_ tradeNo: String, amounts: [Int64] = [150]) -> CreateInvoiceRe
 
 /// A clock whose sleeps return at once, jumping time forward to the deadline, and recording
 /// each sleep: waits become visible without slowing the tests.
-final class JumpClock: Clock, @unchecked Sendable {
+final class JumpClock: Clock {
     struct Instant: InstantProtocol {
         var offset: Duration
         func advanced(by d: Duration) -> Instant { Instant(offset: offset + d) }
