@@ -159,13 +159,15 @@ public struct DripPayClient: Sendable {
 
     // MARK: Recovery by trade_no
 
-    /// Every invoice with this trade_no on the first `maxPages` pages of 100 (newest first).
-    public func findInvoices(tradeNo: TradeNo, maxPages: Int = 3) async throws -> [Invoice] {
+    /// Every invoice with this trade_no (and machine_id, when given: trade_nos are unique per
+    /// machine only, and another machine's invoice must never be touched) on the first
+    /// `maxPages` pages of 100, newest first.
+    public func findInvoices(tradeNo: TradeNo, machineID: String? = nil, maxPages: Int = 3) async throws -> [Invoice] {
         var found: [Invoice] = []
         var page = 1
         while page <= maxPages {
             let result = try await listInvoices(page: page, perPage: 100)
-            found += result.data.filter { $0.tradeNo == tradeNo }
+            found += result.data.filter { $0.tradeNo == tradeNo && (machineID == nil || $0.machineID == machineID) }
             if page >= result.meta.lastPage || result.data.isEmpty { break }
             page += 1
         }
@@ -174,8 +176,8 @@ public struct DripPayClient: Sendable {
 
     /// The invoice that stands for this trade_no: a paid one if any, else the oldest live one
     /// (pending or unknown status), else nil. Searches the newest `maxPages` pages of 100.
-    public func findInvoice(tradeNo: TradeNo, maxPages: Int = 3) async throws -> Invoice? {
-        Self.keeper(of: try await findInvoices(tradeNo: tradeNo, maxPages: maxPages))
+    public func findInvoice(tradeNo: TradeNo, machineID: String? = nil, maxPages: Int = 3) async throws -> Invoice? {
+        Self.keeper(of: try await findInvoices(tradeNo: tradeNo, machineID: machineID, maxPages: maxPages))
     }
 
     /// Among invoices of one trade_no (newest first), the one to keep.
@@ -186,8 +188,8 @@ public struct DripPayClient: Sendable {
 
     /// Finds the invoice standing for this trade_no and cancels every other pending one with the
     /// same trade_no. Returns nil when there is none.
-    public func reconcile(tradeNo: TradeNo, maxPages: Int = 3) async throws -> Invoice? {
-        let matches = try await findInvoices(tradeNo: tradeNo, maxPages: maxPages)
+    public func reconcile(tradeNo: TradeNo, machineID: String? = nil, maxPages: Int = 3) async throws -> Invoice? {
+        let matches = try await findInvoices(tradeNo: tradeNo, machineID: machineID, maxPages: maxPages)
         guard let keeper = Self.keeper(of: matches) else { return nil }
         try await cancelDuplicates(of: keeper, among: matches)
         return keeper
@@ -226,7 +228,8 @@ public struct DripPayClient: Sendable {
                 let created = try await createInvoice(request)
                 if attempt > 1 {
                     do {
-                        let matches = try await findInvoices(tradeNo: request.tradeNo, maxPages: maxPages)
+                        let matches = try await findInvoices(
+                            tradeNo: request.tradeNo, machineID: request.machineID, maxPages: maxPages)
                         try await cancelDuplicates(of: created, among: matches)
                     } catch {
                         logger.warning(
@@ -241,7 +244,7 @@ public struct DripPayClient: Sendable {
                     metadata: ["trade_no": "\(request.tradeNo)", "error": "\(createError)"])
                 let found: Invoice?
                 do {
-                    found = try await reconcile(tradeNo: request.tradeNo, maxPages: maxPages)
+                    found = try await reconcile(tradeNo: request.tradeNo, machineID: request.machineID, maxPages: maxPages)
                 } catch is CancellationError {
                     throw CancellationError()
                 } catch {

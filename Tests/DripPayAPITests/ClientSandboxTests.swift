@@ -330,6 +330,20 @@ struct ClientSandboxTests {
         #expect(await f.sandbox.liveInvoiceCount(tradeNo: "T-other") == 1)
     }
 
+    @Test func reconciliationNeverTouchesAnotherMachinesInvoiceWithTheSameTradeNo() async throws {
+        let f = try await Fixture.start()
+        defer { Task { await f.finish() } }
+        let other = CreateInvoiceRequest(
+            machineID: "VVM-OTHER", tradeNo: TradeNo("T-shared"), currency: usd,
+            items: [.init(description: "Soda", amount: Money(minorUnits: 150, currency: usd))])
+        let theirs = try await f.client.createInvoice(other)
+        await f.sandbox.injectCreateFault(.dropAfterCommit)
+        let ours = try await f.client.createReconciling(sodaRequest("T-shared"))
+        #expect(ours.reference != theirs.reference)
+        #expect(ours.machineID == "VVM-005")
+        #expect(await f.sandbox.liveInvoiceCount(tradeNo: "T-shared") == 2)
+    }
+
     @Test func reconciliationPrefersAPaidInvoice() async throws {
         let f = try await Fixture.start()
         defer { Task { await f.finish() } }
