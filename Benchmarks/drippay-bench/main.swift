@@ -1,5 +1,6 @@
 // Benchmarks: `drippay-bench <area>`; each area's figures come from its own file.
 let areas: [(name: String, run: () async throws -> Void)] = [
+    ("api", { try await runAPIBenchmarks() }),
     ("config", { try await runConfigBenchmarks() }),
     ("journal", { try await runJournalBenchmarks() }),
     ("session", { try await runSessionBenchmarks() }),
