@@ -9,9 +9,9 @@ struct Ports: AsyncParsableCommand {
         commandName: "ports",
         abstract: "List serial ports (device, description, USB VID:PID, manufacturer, serial number).",
         discussion: """
-            Put the device of your controller's adapter into the config's [serial] device.
-            USB adapters (Qibixx MDB-USB, USB-serial cables) appear as /dev/ttyUSB* or /dev/ttyACM*;
-            prefer their stable /dev/serial/by-id/... link. The Qibixx MDB Pi HAT is on the
+            Put the device of your controller's adapter into the config's [serial] device. \
+            USB adapters (Qibixx MDB-USB, USB-serial cables) appear as /dev/ttyUSB* or /dev/ttyACM*; \
+            prefer their stable /dev/serial/by-id/... link. The Qibixx MDB Pi HAT is on the \
             Raspberry Pi's UART: /dev/ttyAMA0 or /dev/serial0.
             """)
 
