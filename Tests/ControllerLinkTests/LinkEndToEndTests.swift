@@ -178,4 +178,26 @@ struct LinkEndToEndTests {
         }
         await h.stop()
     }
+
+    @Test func concurrentSendsArriveAsWholeLines() async throws {
+        let h = try await LinkHarness.start(.vmcLine)
+        try await h.recorder.up()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for n in 0..<100 {
+                group.addTask {
+                    try await h.link.send(.error(message: "message \(n) " + String(repeating: "x", count: 200)))
+                }
+            }
+            try await group.waitForAll()
+        }
+        var seen: Set<Int> = []
+        for _ in 0..<100 {
+            let line = try await h.simulator.waitForLine(matching: "an ERROR line") { $0.hasPrefix("ERROR message ") }
+            let fields = line.split(separator: " ")
+            #expect(fields.count == 4 && fields[3] == Substring(String(repeating: "x", count: 200)))
+            if fields.count > 2, let n = Int(fields[2]) { seen.insert(n) }
+        }
+        #expect(seen == Set(0..<100))
+        await h.stop()
+    }
 }
