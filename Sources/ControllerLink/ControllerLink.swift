@@ -53,6 +53,7 @@ public actor ControllerLink {
     private var codec: any ControllerCodec
     private var framer: LineFramer
     private var channel: SerialChannel?
+    private var started = false
 
     public init(options: SerialOptions, codec: any ControllerCodec, logger: Logger, backoff: Backoff = .standard) {
         self.options = options
@@ -105,8 +106,10 @@ public actor ControllerLink {
         logger.debug("controller link: sent \(lines.joined(separator: " | "))")
     }
 
-    /// Opens, reads and reopens the device until the task is cancelled.
+    /// Opens, reads and reopens the device until the task is cancelled. Call it once per link.
     public func run() async throws {
+        precondition(!started, "ControllerLink.run() runs once per link")
+        started = true
         defer {
             channel?.close()
             channel = nil
