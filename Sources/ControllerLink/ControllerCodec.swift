@@ -13,11 +13,15 @@ public protocol ControllerCodec: Sendable {
     var maxLineBytes: Int { get }
     /// What the link appends to every line it writes.
     var lineTerminator: String { get }
+    /// The device was (re)opened: whatever the controller's side remembered may be gone
+    /// (a re-plugged adapter starts from scratch).
+    mutating func linkDidOpen()
 }
 
 extension ControllerCodec {
     public var maxLineBytes: Int { 256 }
     public var lineTerminator: String { "\n" }
+    public mutating func linkDidOpen() {}
 }
 
 /// Text made safe for one field of a line protocol: printable ASCII only (anything else

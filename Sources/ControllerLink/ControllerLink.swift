@@ -136,6 +136,7 @@ public actor ControllerLink {
             failures = 0
             channel = opened
             framer = LineFramer(maxLineBytes: codec.maxLineBytes)
+            codec.linkDidOpen()
             logger.notice("controller link \(down ? "back up" : "up") on \(device)")
             down = false
             continuation.yield(.up(device: device))

@@ -18,6 +18,9 @@ import KioskCore
 /// | back to IDLE/ENABLED after approval with no result | `.dispenseFailed(id, reason: "no vend result ...")` |
 /// | `r,ACK`, `c,1`, `c,0`, `d,...`, `D,...` | nothing |
 /// | anything else | `.malformed` |
+///
+/// `.ready` sends `C,1` unless the board already enabled the peripheral on this connection
+/// and the machine reports it enabled: answering each hello with another `C,1` could loop.
 public struct QibixxMDBCodec: ControllerCodec {
     /// The name `.hello` carries for this protocol.
     public static let controllerName = "qibixx-mdb"
@@ -33,6 +36,8 @@ public struct QibixxMDBCodec: ControllerCodec {
     /// The vend request the machine is waiting on, and whether the daemon approved it.
     private var pending: VendID?
     private var approved = false
+    /// The board sent `C,1` (and no `C,0` since) on this connection.
+    private var boardEnabled = false
     /// After `C,STOP` the adapter may answer `c,ERR,...` when no session was left to stop.
     private var stopUnanswered = false
 
@@ -163,13 +168,26 @@ public struct QibixxMDBCodec: ControllerCodec {
         return String(bytes)
     }
 
+    /// A reopened device may be a power-cycled adapter: forget its state (not the pending
+    /// vend, which the adapter's next status lines settle).
+    public mutating func linkDidOpen() {
+        state = .unknown
+        boardEnabled = false
+        stopUnanswered = false
+    }
+
     // MARK: board -> adapter
 
     public mutating func encode(_ command: ControllerCommand) -> [String] {
         switch command {
         case .ready:
+            // Already enabled and the machine reports it ready: a second C,1 could restart
+            // the adapter's setup and bring another hello, so the answer to hello would loop.
+            if boardEnabled && (state == .enabled || state == .idle || state == .vend) { return [] }
+            boardEnabled = true
             return ["C,1"]
         case .outOfService:
+            boardEnabled = false
             return ["C,0"]
         case .dispense(let id, let price):
             // Approving anything but the vend the machine waits on would give credit for

@@ -153,4 +153,34 @@ struct QibixxMDBCodecTests {
             #expect(!reason.isEmpty)
         }
     }
+
+    @Test func readyAfterHelloFromAnAdapterTheBoardEnabledSendsNothing() {
+        var codec = makeMDBCodec()
+        #expect(codec.encode(.ready) == ["C,1"])
+        #expect(decodeAll(&codec, ["c,1", "c,STATUS,INACTIVE", "c,STATUS,DISABLED", "c,STATUS,ENABLED"]).last
+            == .hello(name: "qibixx-mdb", version: "ENABLED"))
+        #expect(codec.encode(.ready).isEmpty)
+    }
+
+    @Test func helloFromAnAdapterTheBoardNeverEnabledIsAnsweredWithEnable() {
+        var codec = makeMDBCodec()
+        _ = codec.decode("c,STATUS,ENABLED")
+        #expect(codec.encode(.ready) == ["C,1"])
+    }
+
+    @Test func readyAfterOutOfServiceEnablesAgain() {
+        var codec = makeMDBCodec()
+        _ = codec.encode(.ready)
+        _ = codec.decode("c,STATUS,ENABLED")
+        #expect(codec.encode(.outOfService(reason: "API down")) == ["C,0"])
+        #expect(codec.encode(.ready) == ["C,1"])
+    }
+
+    @Test func reopenedLinkForgetsTheEnable() {
+        var codec = makeMDBCodec()
+        _ = codec.encode(.ready)
+        _ = codec.decode("c,STATUS,ENABLED")
+        codec.linkDidOpen()
+        #expect(codec.encode(.ready) == ["C,1"])
+    }
 }
