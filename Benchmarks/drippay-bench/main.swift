@@ -2,6 +2,7 @@
 let areas: [(name: String, run: () async throws -> Void)] = [
     ("api", { try await runAPIBenchmarks() }),
     ("config", { try await runConfigBenchmarks() }),
+    ("controller", { try await runControllerBenchmarks() }),
     ("journal", { try await runJournalBenchmarks() }),
     ("session", { try await runSessionBenchmarks() }),
 ]
