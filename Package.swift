@@ -115,5 +115,9 @@ let package = Package(
         .testTarget(name: "KioskJournalTests", dependencies: ["KioskJournal"]),
         .testTarget(name: "KioskDisplayTests", dependencies: ["KioskDisplay"]),
         .testTarget(name: "KioskDaemonTests", dependencies: ["KioskDaemon"]),
+        // Spawns the built drippay-kiosk binary against the in-process sandbox and a simulated controller.
+        .testTarget(
+            name: "KioskIntegrationTests",
+            dependencies: ["KioskCore", "KioskConfig", "KioskJournal", "DripPaySandbox", "ControllerSimulator"]),
     ]
 )
