@@ -11,7 +11,7 @@ extension KioskIntegration {
         @Test("cancel-vs-payment race: a payment landing as the deadline passes is never lost (dispensed or refund due)")
         func paymentAtTheDeadlineIsNeverLost() async throws {
             try await withKioskRig { rig in
-                try await rig.startDaemonAndWaitForLink()
+                try await rig.startDaemonAndWaitUntilReady()
                 #expect(try await rig.hello() == "READY")
                 // payment_timeout_s = 3. From 2 s after ACCEPT every API answer is 1 s late (the
                 // request is carried out on arrival), so the last polls cannot see a payment made
@@ -115,7 +115,7 @@ extension KioskIntegration {
         @Test("API down: the controller is told OUT-OF-SERVICE; back up: READY by itself, and a vend works")
         func apiOutageAndRecovery() async throws {
             try await withKioskRig { rig in
-                try await rig.startDaemonAndWaitForLink()
+                try await rig.startDaemonAndWaitUntilReady()
                 #expect(try await rig.hello() == "READY")
                 let from = await rig.lines.count
                 await rig.sandbox.goDown()

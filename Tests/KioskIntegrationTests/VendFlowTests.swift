@@ -12,7 +12,7 @@ extension KioskIntegration {
         /// Starts the daemon, checks the controller is told READY, and sends `VEND id 5 1.50`;
         /// returns the daemon's answer to it (`ACCEPT id` or `DENY id ...`).
         static func startAndVend(_ rig: KioskRig, id: String, price: String = "1.50") async throws -> String {
-            try await rig.startDaemonAndWaitForLink()
+            try await rig.startDaemonAndWaitUntilReady()
             #expect(try await rig.hello() == "READY")
             return try await rig.send("VEND \(id) 5 \(price)", thenWaitFor: "ACCEPT/DENY \(id)") {
                 $0 == "ACCEPT \(id)" || $0.hasPrefix("DENY \(id) ")
@@ -152,7 +152,7 @@ extension KioskIntegration {
                 #expect(try await Self.startAndVend(rig, id: "back1") == "ACCEPT back1")
                 let reference = try await rig.reference(vendID: "back1")
                 await rig.killDaemon()
-                try await rig.startDaemonAndWaitForLink()
+                try await rig.startDaemonAndWaitUntilReady()
                 let answer = try await rig.send("VEND back1 5 1.50", thenWaitFor: "ACCEPT/DENY back1") {
                     $0 == "ACCEPT back1" || $0.hasPrefix("DENY back1")
                 }

@@ -152,15 +152,25 @@ actor KioskRig {
     }
 
     /// Starts the daemon and waits until it answers on the serial line (PING -> PONG), which it
-    /// does once it has opened the device. PING changes no session, unlike HELLO.
-    func startDaemonAndWaitForLink(timeout: Duration = .seconds(20)) async throws {
+    /// does once it has opened the device, and then until it tells the controller `READY` (after
+    /// its API check and recovery). PING changes no session, unlike HELLO.
+    func startDaemonAndWaitUntilReady(timeout: Duration = .seconds(20)) async throws {
+        let from = await lines.count
         try startDaemon()
         try await waitForLink(timeout: timeout)
+        try await waitForReady(from: from, timeout: timeout)
+    }
+
+    /// Waits for `READY` at or after line `from` (the daemon announces it unprompted once in service).
+    func waitForReady(from: Int, timeout: Duration = .seconds(20)) async throws {
+        _ = try await lines.first(from: from, matching: "READY", timeout: timeout) { $0 == "READY" }
     }
 
     /// Sends `PING` every 250 ms until a `PONG` arrives: bytes written before the daemon opened the
     /// pty may be discarded when it opens, so one PING is not enough.
-    func waitForLink(timeout: Duration = .seconds(20)) async throws {
+    /// Returns the index of that PONG: every later line was written by this daemon process.
+    @discardableResult
+    func waitForLink(timeout: Duration = .seconds(20)) async throws -> Int {
         let deadline = ContinuousClock.now + timeout
         let from = await lines.count
         while ContinuousClock.now < deadline {
@@ -168,8 +178,8 @@ actor KioskRig {
                 throw RigError.setup("the daemon exited before answering PING: \(await daemon.waitForExit(timeout: .zero).map(\.description) ?? "?")")
             }
             try await simulator.ping()
-            if (try? await lines.first(from: from, matching: "PONG", timeout: .milliseconds(250), { $0 == "PONG" })) != nil {
-                return
+            if let pong = try? await lines.first(from: from, matching: "PONG", timeout: .milliseconds(250), { $0 == "PONG" }) {
+                return pong.index
             }
         }
         throw RigError.timedOut("the daemon to answer PING with PONG", after: timeout)
@@ -208,7 +218,7 @@ actor KioskRig {
     /// Stops the current daemon (if any) with SIGTERM, then starts a new one on the same journal.
     func restartDaemon() async throws {
         if daemon != nil { try await stopDaemon() }
-        try await startDaemonAndWaitForLink()
+        try await startDaemonAndWaitUntilReady()
     }
 
     var daemonHasExited: Bool {
