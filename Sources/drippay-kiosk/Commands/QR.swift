@@ -43,11 +43,8 @@ struct QR: AsyncParsableCommand {
         let options = DisplayOptions(
             output: output, device: device, width: width, height: height, bitsPerPixel: bitsPerPixel, pngPath: pngPath,
             errorCorrection: errorCorrection)
-        do {
-            try await drawTestScreen(options: options, payload: text)
-        } catch let error as DisplayError {
-            throw ValidationError(error.description)
-        }
+        // A DisplayError's description says what to fix; ArgumentParser prints it as is.
+        try await drawTestScreen(options: options, payload: text)
         if output == .terminal { print("") }
         if output == .png { print("wrote \(pngPath)") }
     }
