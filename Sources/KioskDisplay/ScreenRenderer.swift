@@ -33,6 +33,7 @@ public final class ScreenRenderer {
         return code
     }
 
+    /// `screen` drawn on a fresh `width` x `height` canvas (at least 64x64).
     public func render(_ screen: Screen, width: Int, height: Int) throws(DisplayError) -> Canvas {
         guard width >= 64, height >= 64 else { throw .invalidGeometry(width: width, height: height) }
         switch screen {

@@ -23,11 +23,11 @@ public actor TerminalOutput: DisplayOutput {
     }
 
     public func show(_ screen: Screen) throws(DisplayError) {
-        defer { lastScreen = screen }
         if case .pay(let new) = screen, case .pay(let old)? = lastScreen, new.isTick(of: old) {
             guard isTerminal, new != old else { return }
             // Carriage return + erase line: the cursor sits at the end of the status line.
             try emit("\r\u{1B}[2K" + ScreenText.timeLeft(new))
+            lastScreen = screen
             return
         }
         var qr: QRCode?
@@ -47,6 +47,8 @@ public actor TerminalOutput: DisplayOutput {
         } else {
             try emit(lines.joined(separator: "\n") + "\n")
         }
+        // Only a screen that was fully written counts as shown: after a failure the next one redraws.
+        lastScreen = screen
     }
 
     private func emit(_ text: String) throws(DisplayError) {

@@ -93,6 +93,27 @@ struct PixelFormatTests {
         #expect(format.pack(RGB(0, 0, 255)) == 0x001F)
     }
 
+    @Test("channels go where the driver reports them, e.g. red in the low byte")
+    func reportedOffsets() {
+        let format = PixelFormat(
+            bitsPerPixel: 32, red: .init(offset: 0, length: 8), green: .init(offset: 8, length: 8),
+            blue: .init(offset: 16, length: 8))
+        #expect(format.isSupported)
+        #expect(format.pack(RGB(0x11, 0x22, 0x33)) == 0x0033_2211)
+    }
+
+    @Test("channels wider than 8 bits or outside the pixel are not supported")
+    func unsupportedLayouts() {
+        let wide = PixelFormat(
+            bitsPerPixel: 32, red: .init(offset: 20, length: 10), green: .init(offset: 10, length: 10),
+            blue: .init(offset: 0, length: 10))
+        #expect(!wide.isSupported)
+        let outside = PixelFormat(
+            bitsPerPixel: 16, red: .init(offset: 16, length: 5), green: .init(offset: 5, length: 6),
+            blue: .init(offset: 0, length: 5))
+        #expect(!outside.isSupported)
+    }
+
     @Test("frames honour a stride longer than the visible line")
     func strideIsRespected() {
         let format = PixelFormat.standard(bitsPerPixel: 32)!
