@@ -3,6 +3,7 @@ let areas: [(name: String, run: () async throws -> Void)] = [
     ("api", { try await runAPIBenchmarks() }),
     ("config", { try await runConfigBenchmarks() }),
     ("controller", { try await runControllerBenchmarks() }),
+    ("display", { try await runDisplayBenchmarks() }),
     ("journal", { try await runJournalBenchmarks() }),
     ("latency", { try await runLatencyBenchmarks() }),
     ("session", { try await runSessionBenchmarks() }),
