@@ -119,7 +119,12 @@ extension KioskIntegration {
                 #expect(try await rig.hello() == "READY")
                 let from = await rig.lines.count
                 await rig.sandbox.goDown()
-                // A customer arrives while the API is down: the vend cannot be taken.
+                // A customer arrives while the API is down: the vend cannot be taken. The failed
+                // create is the daemon's evidence that the API is unreachable: from then on the
+                // controller must hear OUT-OF-SERVICE promptly (product.md section 7), not only at
+                // the next in-service health ping up to a minute later, while it still believes READY.
+                // (Fails against the daemon of 11:10 UTC, which re-checks /ping every 60 s in
+                // service and does not react to a failed request.)
                 try await rig.simulator.vend(id: "down1", product: "5", price: "1.50")
                 let deny = try await rig.lines.first(from: from, matching: "DENY down1", timeout: .seconds(15)) {
                     $0.hasPrefix("DENY down1") || $0 == "ACCEPT down1"

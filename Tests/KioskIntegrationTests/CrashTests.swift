@@ -29,10 +29,13 @@ extension KioskIntegration {
             var invoices = 0
             var paidInvoices = 0
             var dispenseLines = 0
+            /// Where the kills landed: the protocol step waited for (or why none was).
+            var killsAt: [String: Int] = [:]
 
             var description: String {
                 "seed \(seed): \(kills) kills over \(lifetimes) daemon lifetimes, \(vends) vends, \(invoices) invoices "
-                    + "(\(paidInvoices) paid), \(dispenseLines) DISPENSE lines, sessions \(sessionsByState.sorted { $0.key < $1.key })"
+                    + "(\(paidInvoices) paid), \(dispenseLines) DISPENSE lines, sessions \(sessionsByState.sorted { $0.key < $1.key }), "
+                    + "kills after \(killsAt.sorted { $0.key < $1.key })"
             }
         }
 
@@ -84,8 +87,9 @@ extension KioskIntegration {
                         }
                     }
                     for lifetime in 1...kills {
-                        try await Self.lifetime(lifetime, rig: rig, machine: machine, rng: &rng, label: label)
+                        let point = try await Self.lifetime(lifetime, rig: rig, machine: machine, rng: &rng, label: label)
                         figures.kills += 1
+                        figures.killsAt[point, default: 0] += 1
                     }
                     jobSink.finish()
                 }
@@ -113,10 +117,10 @@ extension KioskIntegration {
         }
 
         /// One daemon lifetime: start, let the machine act, wait for a random protocol step, wait
-        /// a random 0-300 ms more, SIGKILL.
+        /// a random 0-300 ms more, SIGKILL. Returns where the kill landed.
         static func lifetime(
             _ number: Int, rig: KioskRig, machine: SimulatedMachine, rng: inout SeededGenerator, label: String
-        ) async throws {
+        ) async throws -> String {
             let from = await rig.lines.count
             try await rig.startDaemon()
             let pong = try await rig.waitForLink(timeout: .seconds(30))
@@ -124,7 +128,7 @@ extension KioskIntegration {
                 // Killed during start-up: API check and recovery in flight, nothing claimed yet.
                 try await Task.sleep(for: rng.milliseconds(0...300))
                 await rig.killDaemon()
-                return
+                return "start-up"
             }
             // A machine waits for READY before it takes the next customer.
             try await rig.waitForReady(from: from, timeout: .seconds(30))
@@ -134,17 +138,21 @@ extension KioskIntegration {
             let settle = number % 20 == 0
             let step = SimulatedMachine.Step.allCases.randomElement(using: &rng)!
             let extra = rng.milliseconds(0...300)
-            try await withThrowingTaskGroup(of: Void.self) { group in
+            return try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await machine.react() }
                 let steps = try await machine.beginLifetime(number, linkIndex: linkIndex, maySendNewVend: !settle)
+                let point: String
                 if settle {
                     try await Task.sleep(for: .seconds(rig.options.resumeGraceSeconds) + .milliseconds(1_500))
+                    point = "settling"
                 } else {
-                    _ = await Self.first(step, in: steps, timeout: .milliseconds(2_500))
+                    let reached = await Self.first(step, in: steps, timeout: .milliseconds(2_500))
+                    point = reached ? "\(step)" : "\(step) (not reached in 2.5 s)"
                 }
                 try await Task.sleep(for: extra)
                 await rig.killDaemon()
                 group.cancelAll()
+                return point
             }
         }
 
