@@ -56,6 +56,10 @@ extension KioskIntegration {
                 #expect(try await rig.stopDaemon() == .exited(0))
                 let invoices = await rig.sandbox.invoices()
                 #expect(invoices.allSatisfy { $0.status != .pending })
+                // The race really happened: at least one cancel reached the sandbox after the payment
+                // ("Only pending invoices can be cancelled.", 422) and the session still ended paid.
+                let deletes = await rig.sandbox.requests().filter { $0.method == "DELETE" }
+                #expect(deletes.contains { $0.status == 422 }, "no cancel lost the race: \(deletes)")
             }
         }
 
