@@ -59,6 +59,8 @@ let package = Package(
             dependencies: [
                 "KioskCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(
@@ -88,8 +90,9 @@ let package = Package(
         .executableTarget(
             name: "drippay-kiosk",
             dependencies: [
-                "KioskDaemon",
+                "KioskDaemon", "DripPayAPI", "DripPaySandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
             name: "drippay-bench",
@@ -104,7 +107,12 @@ let package = Package(
         .testTarget(name: "KioskConfigTests", dependencies: ["KioskConfig", "KioskLogging"]),
         .testTarget(name: "ControllerLinkTests", dependencies: ["ControllerLink", "ControllerSimulator"]),
         .testTarget(name: "VendSessionTests", dependencies: ["VendSession"]),
-        .testTarget(name: "DripPayAPITests", dependencies: ["DripPayAPI", "DripPaySandbox"]),
+        .testTarget(
+            name: "DripPayAPITests",
+            dependencies: [
+                "DripPayAPI", "DripPaySandbox", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
         .testTarget(name: "KioskJournalTests", dependencies: ["KioskJournal"]),
         .testTarget(name: "KioskDisplayTests", dependencies: ["KioskDisplay"]),
         .testTarget(name: "KioskDaemonTests", dependencies: ["KioskDaemon"]),

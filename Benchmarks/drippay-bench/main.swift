@@ -1,6 +1,9 @@
 // Benchmarks: `drippay-bench <area>`; each area's figures come from its own file.
 let areas: [(name: String, run: () async throws -> Void)] = [
+    ("api", { try await runAPIBenchmarks() }),
     ("config", { try await runConfigBenchmarks() }),
+    ("controller", { try await runControllerBenchmarks() }),
+    ("display", { try await runDisplayBenchmarks() }),
     ("journal", { try await runJournalBenchmarks() }),
     ("session", { try await runSessionBenchmarks() }),
     ("daemon", { try await runDaemonBenchmarks() }),

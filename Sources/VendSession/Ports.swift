@@ -11,7 +11,7 @@ public protocol InvoicePort: Sendable {
     /// Throws when the list could not be read (then nothing is known).
     func findInvoice(tradeNo: TradeNo) async throws -> InvoiceInfo?
     /// `GET /invoices/{reference}/status`.
-    func status(of reference: InvoiceReference) async throws -> InvoiceStatusValue
+    func status(of reference: InvoiceReference) async throws -> InvoiceStatus
     /// `DELETE /invoices/{reference}`.
     func cancel(_ reference: InvoiceReference) async -> CancelOutcome
 }

@@ -48,34 +48,6 @@ public struct SessionPolicy: Hashable, Sendable {
     }
 }
 
-/// An invoice's status as the API reports it. Anything but `paid` is "not paid"; anything but
-/// `paid`/`cancelled` is also "not final" (spec section 2).
-public enum InvoiceStatusValue: Hashable, Sendable, CustomStringConvertible {
-    case pending
-    case paid
-    case cancelled
-    case other(String)
-
-    /// Maps the API's `status` string.
-    public init(apiValue: String) {
-        switch apiValue {
-        case "pending": self = .pending
-        case "paid": self = .paid
-        case "cancelled": self = .cancelled
-        default: self = .other(apiValue)
-        }
-    }
-
-    public var description: String {
-        switch self {
-        case .pending: return "pending"
-        case .paid: return "paid"
-        case .cancelled: return "cancelled"
-        case .other(let value): return value
-        }
-    }
-}
-
 /// What the session needs to know about one invoice at the API.
 public struct InvoiceInfo: Hashable, Sendable {
     public var reference: InvoiceReference
@@ -83,11 +55,11 @@ public struct InvoiceInfo: Hashable, Sendable {
     /// The server's total (sum of item amounts); must equal the vend price.
     public var total: Money
     public var qrCodeImageURL: String?
-    public var status: InvoiceStatusValue
+    public var status: InvoiceStatus
 
     public init(
         reference: InvoiceReference, providerInvoiceID: String?, total: Money, qrCodeImageURL: String?,
-        status: InvoiceStatusValue = .pending
+        status: InvoiceStatus = .pending
     ) {
         self.reference = reference
         self.providerInvoiceID = providerInvoiceID
@@ -172,7 +144,7 @@ public enum SessionEvent: Hashable, Sendable {
     /// A trade_no lookup could not reach the API.
     case lookupFailed(String)
     /// A status read (poll or re-check) answered.
-    case statusPolled(InvoiceStatusValue)
+    case statusPolled(InvoiceStatus)
     /// A status read could not reach the API or got a bad answer.
     case pollFailed(String)
     /// A timer the session asked for has fired.

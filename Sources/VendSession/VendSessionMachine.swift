@@ -303,7 +303,7 @@ public struct VendSessionMachine: Hashable, Sendable {
         }
     }
 
-    private mutating func statusRead(_ status: InvoiceStatusValue, now: Date) -> [SessionEffect] {
+    private mutating func statusRead(_ status: InvoiceStatus, now: Date) -> [SessionEffect] {
         pollFailures = 0
         switch phase {
         case .awaitingPayment, .cancelling, .rechecking:

@@ -24,7 +24,7 @@ final class FakeInvoices: InvoicePort, @unchecked Sendable {
     struct State {
         var create: Result<InvoiceInfo, InvoiceCreateFailure> = .success(invoice())
         var find: Result<InvoiceInfo?, FakeError> = .success(nil)
-        var status: Result<InvoiceStatusValue, FakeError> = .success(.pending)
+        var status: Result<InvoiceStatus, FakeError> = .success(.pending)
         var cancel: CancelOutcome = .cancelled
         var creates = 0
         var finds = 0
@@ -53,7 +53,7 @@ final class FakeInvoices: InvoicePort, @unchecked Sendable {
         }.get()
     }
 
-    func status(of reference: InvoiceReference) async throws -> InvoiceStatusValue {
+    func status(of reference: InvoiceReference) async throws -> InvoiceStatus {
         try state.write { s in
             s.statusCalls += 1
             return s.status

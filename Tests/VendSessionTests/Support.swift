@@ -37,7 +37,7 @@ func invoicedRecord(tradeNo: String = "T-1", id: String = "v1", deadline: Date, 
     return record
 }
 
-func invoice(_ reference: String = "ref-1", total: Int64 = 150, status: InvoiceStatusValue = .pending) -> InvoiceInfo {
+func invoice(_ reference: String = "ref-1", total: Int64 = 150, status: InvoiceStatus = .pending) -> InvoiceInfo {
     InvoiceInfo(
         reference: InvoiceReference(reference), providerInvoiceID: "strike-1", total: cents(total),
         qrCodeImageURL: "https://img/\(reference)", status: status)

@@ -82,8 +82,8 @@ struct HappyPathTests {
         #expect(driver.all.dispenseCount == 1)
     }
 
-    @Test(arguments: [InvoiceStatusValue.pending, .other("expired"), .other("")])
-    func statusesOtherThanPaidNeverDispense(status: InvoiceStatusValue) {
+    @Test(arguments: [InvoiceStatus.pending, .other("expired"), .other("")])
+    func statusesOtherThanPaidNeverDispense(status: InvoiceStatus) {
         var driver = Driver.invoiced()
         for _ in 0..<3 { driver.send(.statusPolled(status)) }
         #expect(driver.all.dispenseCount == 0)

@@ -1,9 +1,62 @@
 import ArgumentParser
+import DripPaySandbox
+import Dispatch
+import Foundation
+import KioskCore
 
+/// `drippay-kiosk sandbox`: the built-in fake DripPay API, in the foreground.
 struct Sandbox: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "sandbox", abstract: "Not yet available.")
+    static let configuration = CommandConfiguration(
+        commandName: "sandbox",
+        abstract: "Runs the built-in fake DripPay API on 127.0.0.1 until SIGINT/SIGTERM.",
+        discussion: """
+            Behaves like the real API (tokens, abilities, validation, rate limits, pagination).
+            Pay an invoice by opening http://127.0.0.1:PORT/pay/<reference>, or use --auto-pay-after.
+            Faults for manual testing: POST /_sandbox/faults/{server-errors?count=N&status=500,
+            garbage?count=N, rate-limit?count=N&retry_after=S, latency?ms=N, drop-next-create?commit=1};
+            POST /_sandbox/invoices/<reference>/pay; POST /_sandbox/auto-pay?after_ms=N;
+            GET /_sandbox/invoices; GET /_sandbox/requests.
+            """)
+
+    @Option(help: "Port on 127.0.0.1 (0 = any free port).")
+    var port: Int = 8080
+
+    @Option(help: "The token to accept, '{id}|{secret}' (default: a generated one). It has every ability.")
+    var token: String?
+
+    @Option(help: "Pay every new invoice this many seconds after it is created.")
+    var autoPayAfter: Int?
 
     func run() async throws {
-        throw ValidationError("'sandbox' is not yet available in this build.")
+        let token = self.token ?? APISandbox.generateToken()
+        let sandbox = APISandbox(tokens: [token: Set(Ability.allCases)])
+        if let autoPayAfter { await sandbox.setAutoPay(after: .seconds(autoPayAfter)) }
+        try await sandbox.start(port: port)
+        var banner = "DripPay API sandbox\n"
+        banner += "  base URL: \(await sandbox.baseURL)\n"
+        banner += "  token:    \(token)\n"
+        banner += "  pay page: \(await sandbox.payURL(for: InvoiceReference("<reference>")))\n"
+        if let autoPayAfter { banner += "  auto-pay: new invoices are paid after \(autoPayAfter) s\n" }
+        banner += "Ctrl-C to stop.\n"
+        // Unbuffered, so a script reading a pipe sees the base URL at once.
+        FileHandle.standardOutput.write(Data(banner.utf8))
+        let signal = await Self.firstSignal([SIGINT, SIGTERM])
+        FileHandle.standardOutput.write(Data("stopping (signal \(signal))\n".utf8))
+        await sandbox.stop()
+    }
+
+    /// Waits for the first of these signals (their default action is turned off).
+    static func firstSignal(_ signals: [Int32]) async -> Int32 {
+        let (stream, continuation) = AsyncStream<Int32>.makeStream()
+        let sources = signals.map { number -> DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { continuation.yield(number) }
+            source.resume()
+            return source
+        }
+        defer { sources.forEach { $0.cancel() } }
+        for await number in stream { return number }
+        return 0
     }
 }

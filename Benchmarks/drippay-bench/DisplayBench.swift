@@ -1,0 +1,42 @@
+import Foundation
+import KioskCore
+import KioskDisplay
+
+/// `drippay-bench display`: time to render and write one pay screen on each output, median of 50.
+func runDisplayBenchmarks() async throws {
+    let runs = 50
+    let dir = NSTemporaryDirectory() + "drippay-bench-display-\(getpid())"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let devNull = open("/dev/null", O_WRONLY)
+    defer { close(devNull) }
+    let invoice = "lnbc25u1p" + String(repeating: "qpzry9x8gf2tvdw0s3jn54khce6mua7l", count: 13).prefix(391)
+
+    let cases: [(String, any DisplayOutput)] = [
+        ("png 480x320", try PNGOutput(options: DisplayOptions(output: .png, width: 480, height: 320, pngPath: dir + "/s.png"))),
+        ("png 1024x600", try PNGOutput(options: DisplayOptions(output: .png, width: 1024, height: 600, pngPath: dir + "/l.png"))),
+        ("framebuffer file 480x320 32bpp", try FramebufferOutput(
+            options: DisplayOptions(output: .framebuffer, device: dir + "/fb32", width: 480, height: 320, bitsPerPixel: 32))),
+        ("framebuffer file 480x320 16bpp", try FramebufferOutput(
+            options: DisplayOptions(output: .framebuffer, device: dir + "/fb16", width: 480, height: 320, bitsPerPixel: 16))),
+        ("framebuffer file 1024x600 32bpp", try FramebufferOutput(
+            options: DisplayOptions(output: .framebuffer, device: dir + "/fbl", width: 1024, height: 600, bitsPerPixel: 32))),
+        ("terminal to /dev/null", TerminalOutput(fileDescriptor: devNull, isTerminal: false)),
+    ]
+    print("display: render + write one pay screen (400-char Lightning invoice), median of \(runs) runs")
+    let clock = ContinuousClock()
+    for (name, output) in cases {
+        var times: [Duration] = []
+        for run in 0..<runs {
+            // A new payload each run, so no output can skip the work as an unchanged screen.
+            let screen = Screen.pay(PayScreen(
+                qrPayload: String(invoice.dropLast(4)) + String(1000 + run), product: "Sparkling water 0.5 l",
+                price: Money(minorUnits: 250, currency: Currency(code: "USD", minorDigits: 2)), secondsLeft: 120 - run))
+            times.append(try await clock.measure { try await output.show(screen) })
+        }
+        times.sort()
+        let median = times[runs / 2]
+        let ms = Double(median.components.attoseconds) / 1e15 + Double(median.components.seconds) * 1000
+        print("  \(name.padding(toLength: 34, withPad: " ", startingAt: 0)) \(String(format: "%8.2f", ms)) ms")
+    }
+}

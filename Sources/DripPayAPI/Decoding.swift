@@ -1,0 +1,181 @@
+import Foundation
+import KioskCore
+
+/// What a response lacked: the JSON path and what was expected there.
+struct DecodeFailure: Error {
+    let expected: String
+}
+
+/// A strict walk over parsed JSON that knows where it is, so a missing or mistyped field is
+/// reported by its path (`data.items[0].amount`).
+struct JSONNode {
+    let value: Any
+    let path: String
+
+    static func parse(_ bytes: [UInt8]) throws(DecodeFailure) -> JSONNode {
+        do {
+            let value = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
+            return JSONNode(value: value, path: "")
+        } catch {
+            let preview = String(decoding: bytes.prefix(60), as: UTF8.self)
+            throw DecodeFailure(expected: "a JSON body, got '\(preview)\(bytes.count > 60 ? "..." : "")'")
+        }
+    }
+
+    private func child(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    func field(_ key: String) throws(DecodeFailure) -> JSONNode {
+        guard let object = value as? [String: Any] else {
+            throw DecodeFailure(expected: "\(path.isEmpty ? "the body" : "field '\(path)'") to be a JSON object")
+        }
+        guard let v = object[key] else { throw DecodeFailure(expected: "field '\(child(key))' is missing") }
+        return JSONNode(value: v, path: child(key))
+    }
+
+    /// The field, or nil when it is absent or `null`.
+    func optionalField(_ key: String) throws(DecodeFailure) -> JSONNode? {
+        guard let object = value as? [String: Any] else {
+            throw DecodeFailure(expected: "\(path.isEmpty ? "the body" : "field '\(path)'") to be a JSON object")
+        }
+        guard let v = object[key], !(v is NSNull) else { return nil }
+        return JSONNode(value: v, path: child(key))
+    }
+
+    var isNull: Bool { value is NSNull }
+
+    func string() throws(DecodeFailure) -> String {
+        guard let s = value as? String else { throw DecodeFailure(expected: "field '\(path)' to be a string") }
+        return s
+    }
+
+    func int() throws(DecodeFailure) -> Int {
+        if value is String { throw DecodeFailure(expected: "field '\(path)' to be an integer") }
+        guard let n = value as? NSNumber, let i = Int(exactly: n.doubleValue) else {
+            throw DecodeFailure(expected: "field '\(path)' to be an integer")
+        }
+        return i
+    }
+
+    func array() throws(DecodeFailure) -> [JSONNode] {
+        guard let a = value as? [Any] else { throw DecodeFailure(expected: "field '\(path)' to be an array") }
+        return a.enumerated().map { JSONNode(value: $1, path: "\(path)[\($0)]") }
+    }
+
+    func optionalString(_ key: String) throws(DecodeFailure) -> String? { try optionalField(key)?.string() }
+    func string(_ key: String) throws(DecodeFailure) -> String { try field(key).string() }
+
+    func timestamp(_ key: String) throws(DecodeFailure) -> Timestamp {
+        let node = try field(key)
+        let text = try node.string()
+        guard let t = Timestamp(iso8601: text) else {
+            throw DecodeFailure(expected: "field '\(node.path)' to be an ISO-8601 timestamp with offset, got '\(text)'")
+        }
+        return t
+    }
+
+    /// A decimal amount string (`1.00`); `Money` when the currency is known fiat and the amount exact.
+    func amount(_ key: String, currency: Currency?) throws(DecodeFailure) -> Amount {
+        let node = try field(key)
+        let text = try node.string()
+        guard isDecimal(text) else {
+            throw DecodeFailure(expected: "field '\(node.path)' to be a decimal string such as \"1.00\", got '\(text)'")
+        }
+        let money = currency.flatMap { try? Money(parsing: text, currency: $0, allowingTrailingZeros: true) }
+        return Amount(decimal: text, money: money)
+    }
+}
+
+/// Digits with an optional fraction: the only amount syntax the API uses.
+func isDecimal(_ text: String) -> Bool {
+    let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+    let digits: (Substring) -> Bool = { !$0.isEmpty && $0.utf8.allSatisfy { $0 >= 48 && $0 <= 57 } }
+    return digits(parts[0]) && (parts.count == 1 || digits(parts[1]))
+}
+
+extension Invoice {
+    init(json node: JSONNode) throws(DecodeFailure) {
+        let currencyCode = try node.string("currency")
+        let currency = Currency(iso: currencyCode)
+        reference = InvoiceReference(try node.string("reference"))
+        provider = try node.string("provider")
+        providerAccountUsername = try node.optionalString("provider_account_username")
+        providerInvoiceID = try node.string("provider_invoice_id")
+        machineID = try node.string("machine_id")
+        tradeNo = TradeNo(try node.string("trade_no"))
+        self.currencyCode = currencyCode
+        total = try node.amount("total", currency: currency)
+        status = InvoiceStatus(apiValue: try node.string("status"))
+        statusLabel = try node.string("status_label")
+        qrCodeImageURL = try node.optionalString("qr_code_image_url")
+        var items: [InvoiceItem] = []
+        for item in try node.field("items").array() {
+            items.append(
+                InvoiceItem(
+                    reference: try item.string("reference"), description: try item.string("description"),
+                    amount: try item.amount("amount", currency: currency), createdAt: try item.timestamp("created_at")))
+        }
+        self.items = items
+        if let p = try node.optionalField("payment") {
+            let amount = try p.field("amount")
+            let amountText = try amount.string()
+            guard isDecimal(amountText) else {
+                throw DecodeFailure(expected: "field '\(amount.path)' to be a decimal string, got '\(amountText)'")
+            }
+            let completed = try p.optionalField("completed_at")
+            var completedAt: Timestamp?
+            if let completed {
+                let text = try completed.string()
+                guard let t = Timestamp(iso8601: text) else {
+                    throw DecodeFailure(expected: "field '\(completed.path)' to be an ISO-8601 timestamp, got '\(text)'")
+                }
+                completedAt = t
+            }
+            payment = Payment(
+                amount: amountText, currency: try p.string("currency"), status: try p.string("status"),
+                statusLabel: try p.string("status_label"), completedAt: completedAt)
+        } else {
+            _ = try node.field("payment")  // must be present, even if null
+            payment = nil
+        }
+        createdAt = try node.timestamp("created_at")
+        updatedAt = try node.timestamp("updated_at")
+    }
+}
+
+extension InvoicePage {
+    init(json node: JSONNode) throws(DecodeFailure) {
+        var data: [Invoice] = []
+        for item in try node.field("data").array() { data.append(try Invoice(json: item)) }
+        self.data = data
+        let l = try node.field("links")
+        links = PageLinks(
+            first: try l.optionalString("first"), last: try l.optionalString("last"),
+            prev: try l.optionalString("prev"), next: try l.optionalString("next"))
+        let m = try node.field("meta")
+        meta = PageMeta(
+            currentPage: try m.field("current_page").int(), from: try m.optionalField("from")?.int(),
+            lastPage: try m.field("last_page").int(), perPage: try m.field("per_page").int(),
+            to: try m.optionalField("to")?.int(), total: try m.field("total").int())
+    }
+}
+
+extension PingResponse {
+    init(json node: JSONNode) throws(DecodeFailure) {
+        message = try node.string("message")
+        abilityLabels = try node.field("abilities").array().map { (n) throws(DecodeFailure) in try n.string() }
+    }
+}
+
+/// The `message` and `errors` of a Laravel error body, when there is one.
+struct LaravelError {
+    var message: String?
+    var fields: [String: [String]] = [:]
+
+    init(bytes: [UInt8]) {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else { return }
+        message = object["message"] as? String
+        if let errors = object["errors"] as? [String: Any] {
+            for (k, v) in errors { fields[k] = (v as? [Any])?.compactMap { $0 as? String } ?? [] }
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import KioskCore
+
+/// One API endpoint as called: the method and the path below the base URL (`GET /invoices/{ref}/status`).
+public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
+    public let method: String
+    public let path: String
+
+    public init(method: String, path: String) {
+        self.method = method
+        self.path = path
+    }
+
+    public var description: String { "\(method) \(path)" }
+}
+
+/// Why a DripPay API call failed. Every description names the endpoint and what to do; none
+/// ever contains the token.
+public enum DripPayError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The base URL is not usable: not a URL, or plain http:// to a host that is not loopback.
+    case invalidBaseURL(String, reason: String)
+    /// 401: the token is unknown, revoked or missing.
+    case unauthenticated(Endpoint)
+    /// 403: the token lacks the ability the endpoint needs.
+    case forbidden(Endpoint, ability: Ability?)
+    /// 404: no such invoice (or it was cancelled: cancelled invoices are soft-deleted).
+    case notFound(Endpoint)
+    /// 422: the request was refused; `fields` maps a field (`items.0.amount`) to its messages.
+    case validation(Endpoint, message: String, fields: [String: [String]])
+    /// 429: too many requests; the budget for this endpoint pauses for `retryAfter` seconds.
+    case rateLimited(Endpoint, retryAfter: Int)
+    /// 5xx: the server failed. For a create, the invoice may nevertheless exist.
+    case server(Endpoint, status: Int)
+    /// Any other status the API is not documented to answer.
+    case unexpectedStatus(Endpoint, status: Int)
+    /// No answer within the request timeout.
+    case timeout(Endpoint, after: Duration)
+    /// The connection was refused, reset or closed before an answer arrived.
+    case connectionFailed(Endpoint, detail: String)
+    /// The answer was not what the API documents.
+    case malformedResponse(Endpoint, expected: String)
+
+    /// The endpoint the failed call was for (nil for a bad base URL).
+    public var endpoint: Endpoint? {
+        switch self {
+        case .invalidBaseURL: return nil
+        case .unauthenticated(let e), .forbidden(let e, _), .notFound(let e), .validation(let e, _, _),
+            .rateLimited(let e, _), .server(let e, _), .unexpectedStatus(let e, _), .timeout(let e, _),
+            .connectionFailed(let e, _), .malformedResponse(let e, _):
+            return e
+        }
+    }
+
+    /// True when trying again later may succeed (network trouble, 5xx, 429); false when a person
+    /// must change something (token, abilities, request).
+    public var isTransient: Bool {
+        switch self {
+        case .rateLimited, .server, .timeout, .connectionFailed: return true
+        case .invalidBaseURL, .unauthenticated, .forbidden, .notFound, .validation, .unexpectedStatus,
+            .malformedResponse:
+            return false
+        }
+    }
+
+    /// True when the request may have been carried out although no usable answer came back:
+    /// a create that failed this way must be reconciled by its trade_no, never blindly repeated.
+    /// A 5xx counts: Laravel may commit the invoice and fail afterwards (or a proxy times out).
+    public var outcomeUnknown: Bool {
+        switch self {
+        case .server, .timeout, .connectionFailed: return true
+        default: return false
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .invalidBaseURL(let url, let reason):
+            return "API base URL '\(url)' is not usable: \(reason). Set [api] base_url to https://<host>/api/v1."
+        case .unauthenticated(let e):
+            return "\(e): the API refused the token (401 Unauthenticated). Check that the token file holds a valid, unrevoked '{id}|{secret}' token."
+        case .forbidden(let e, let ability):
+            let need = ability.map { "the '\($0.rawValue)' ability" } ?? "an ability it lacks"
+            return "\(e): the token lacks \(need) (403). Create a token with list-invoice, view-invoice, create-invoice and cancel-invoice at /api-keys."
+        case .notFound(let e):
+            return "\(e): no such invoice (404); it may have been cancelled (cancelled invoices are soft-deleted)."
+        case .validation(let e, let message, let fields):
+            let detail = fields.keys.sorted().map { "\($0): \(fields[$0]!.joined(separator: " "))" }.joined(separator: "; ")
+            return "\(e): the API refused the request (422): \(message)\(detail.isEmpty ? "" : " [\(detail)]"). Check machine_id, currency and the item amounts."
+        case .rateLimited(let e, let retryAfter):
+            return "\(e): rate limited (429); requests to this endpoint pause for \(retryAfter) s. Lower requests_per_minute if this repeats."
+        case .server(let e, let status):
+            return "\(e): the API failed with HTTP \(status); will retry. If it persists, check the DripPay service status."
+        case .unexpectedStatus(let e, let status):
+            return "\(e): the API answered HTTP \(status), which it does not document. Check [api] base_url points at /api/v1."
+        case .timeout(let e, let after):
+            return "\(e): no answer within \(formatSeconds(after)) s (request_timeout_s); check the network to the API."
+        case .connectionFailed(let e, let detail):
+            return "\(e): connection failed (\(detail)); check the network and [api] base_url."
+        case .malformedResponse(let e, let expected):
+            return "\(e): the answer is not what the API documents: \(expected). Check [api] base_url points at the DripPay API."
+        }
+    }
+}

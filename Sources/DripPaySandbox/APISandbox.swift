@@ -1,0 +1,230 @@
+import Foundation
+import KioskCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A fake DripPay API on 127.0.0.1 that behaves like the real Laravel/Sanctum application:
+/// tokens and abilities, validation, fixed-window throttles, the Laravel paginator, soft-deleting
+/// cancel. It also simulates payment (a pay page per invoice, auto-pay, `pay(_:)`) and injects
+/// faults (latency, 5xx, dropped creates, garbage bodies, 429 storms, going down) for tests, and
+/// records what it saw for assertions.
+///
+/// Cancelled invoices are soft-deleted as Laravel's `SoftDeletes` does: afterwards the invoice
+/// answers 404 and leaves the list, unless `cancelledInvoicesVisible` is set. Cancelling a paid
+/// invoice answers 422 `{"message":"Only pending invoices can be cancelled."}`.
+public actor APISandbox {
+    private var state: SandboxState
+    private let logger: Logger
+    private let clock = ContinuousClock()
+    private let clockOrigin: ContinuousClock.Instant
+    private var serverTask: Task<Void, Never>?
+    private var boundPort: Int?
+
+    /// - Parameters:
+    ///   - tokens: token value (`{id}|{secret}`) -> its abilities.
+    ///   - requestsPerMinute, statusRequestsPerMinute: the server's fixed-window limits per token.
+    ///   - throttleWindow: the window length (60 s on the real API; shorter in tests).
+    public init(
+        tokens: [String: Set<Ability>], requestsPerMinute: Int = 60, statusRequestsPerMinute: Int = 600,
+        throttleWindow: Duration = .seconds(60), cancelledInvoicesVisible: Bool = false,
+        logger: Logger = Logger(label: "drippay-kiosk.sandbox")
+    ) {
+        state = SandboxState(
+            tokens: tokens, requestsPerMinute: requestsPerMinute, statusRequestsPerMinute: statusRequestsPerMinute,
+            throttleWindow: throttleWindow, cancelledInvoicesVisible: cancelledInvoicesVisible)
+        self.logger = logger
+        clockOrigin = clock.now
+    }
+
+    /// A fresh token in the API's `{id}|{secret}` format.
+    public static func generateToken() -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        var generator = SystemRandomNumberGenerator()
+        return "\(Int.random(in: 1...999, using: &generator))|"
+            + String((0..<40).map { _ in alphabet.randomElement(using: &generator)! })
+    }
+
+    // MARK: Lifecycle
+
+    /// Binds 127.0.0.1:`port` (0 = any free port) and serves until `stop()`. Returns the bound port.
+    @discardableResult
+    public func start(port: Int = 0) async throws -> Int {
+        precondition(serverTask == nil, "the sandbox is already running")
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                        wrappingChannelSynchronously: channel)
+                }
+            }
+        guard let bound = server.channel.localAddress?.port else {
+            try? await server.channel.close()
+            throw SandboxError.bindFailed(port: port)
+        }
+        boundPort = bound
+        state.origin = "http://127.0.0.1:\(bound)"
+        serverTask = Task { await self.serve(server) }
+        logger.info("sandbox listening", metadata: ["base_url": "\(baseURL)"])
+        return bound
+    }
+
+    /// Closes the listening socket and every open connection.
+    public func stop() async {
+        guard let task = serverTask else { return }
+        serverTask = nil
+        task.cancel()
+        await task.value
+    }
+
+    /// Goes down: connections are refused (and open ones closed) until `comeUp()`.
+    public func goDown() async { await stop() }
+
+    /// Comes back up on the same port.
+    public func comeUp() async throws {
+        guard let boundPort else { throw SandboxError.neverStarted }
+        try await start(port: boundPort)
+    }
+
+    /// True while serving.
+    public var isUp: Bool { serverTask != nil }
+
+    /// The bound port (nil before `start`).
+    public var port: Int? { boundPort }
+
+    /// `http://127.0.0.1:PORT/api/v1`.
+    public var baseURL: String { "\(state.origin)/api/v1" }
+
+    /// Where a customer pays this invoice (what the demo's QR encodes).
+    public func payURL(for reference: InvoiceReference) -> String { "\(state.origin)/pay/\(reference.rawValue)" }
+
+    // MARK: Payment
+
+    /// Pays a pending invoice. Returns false when it is unknown, cancelled or already paid.
+    @discardableResult
+    public func pay(_ reference: InvoiceReference) -> Bool {
+        let index = state.byReference[reference.rawValue.lowercased()]
+        let before = index.map { state.invoices[$0].status }
+        return before == .pending && state.pay(reference: reference.rawValue.lowercased(), now: Date()) == .paid
+    }
+
+    /// Pays every new invoice this long after its creation (nil: never).
+    public func setAutoPay(after delay: Duration?) { state.autoPayAfter = delay }
+
+    // MARK: Faults
+
+    /// Delays every API answer by `latency` (the request is carried out first, then answered late).
+    public func setLatency(_ latency: Duration?) { state.faults.latency = latency }
+
+    /// The next `count` API requests answer `status` (5xx) without doing anything.
+    public func failNextRequests(_ count: Int, status: Int = 500) {
+        state.faults.serverErrors = count
+        state.faults.serverErrorStatus = status
+    }
+
+    /// The next `count` API requests answer 200 with a body that is not JSON.
+    public func answerGarbage(next count: Int) { state.faults.garbage = count }
+
+    /// The next `count` authenticated API requests answer 429 with `Retry-After: retryAfter`.
+    public func forceRateLimit(next count: Int, retryAfter: Int) {
+        state.faults.rateLimitStorm = count
+        state.faults.rateLimitRetryAfter = retryAfter
+    }
+
+    /// Queues a fault for the next valid `POST /invoices`.
+    public func injectCreateFault(_ fault: CreateFault) { state.faults.createFaults.append(fault) }
+
+    /// Adds or replaces a token.
+    public func setToken(_ token: String, abilities: Set<Ability>) { state.tokens[token] = abilities }
+
+    // MARK: Inspection
+
+    /// Every request seen (bounded to the most recent 50 000), oldest first.
+    public func requests() -> [SandboxRequestRecord] { state.requests }
+
+    /// Every invoice ever created, cancelled ones included, oldest first.
+    public func invoices() -> [SandboxInvoice] {
+        state.settleAutoPay(now: Date())
+        return state.invoices
+    }
+
+    /// How many pending or paid invoices carry this trade_no.
+    public func liveInvoiceCount(tradeNo: String) -> Int {
+        state.settleAutoPay(now: Date())
+        return state.invoices.filter { $0.tradeNo == tradeNo && $0.isLive }.count
+    }
+
+    // MARK: Serving
+
+    private func handle(_ request: SandboxRequest) -> (SandboxOutcome, Duration?) {
+        let outcome = state.handle(request, monotonic: clockOrigin.duration(to: clock.now), now: Date())
+        return (outcome, request.path.hasPrefix("/api/") ? state.faults.latency : nil)
+    }
+
+    private nonisolated func serve(
+        _ server: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
+    ) async {
+        do {
+            try await server.executeThenClose { inbound in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await connection in inbound {
+                        group.addTask { await self.serveConnection(connection) }
+                    }
+                }
+            }
+        } catch {
+            if !Task.isCancelled { logger.error("sandbox server stopped", metadata: ["error": "\(error)"]) }
+        }
+    }
+
+    private nonisolated func serveConnection(
+        _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+    ) async {
+        try? await connection.executeThenClose { inbound, outbound in
+            var head: HTTPRequestHead?
+            var body: [UInt8] = []
+            for try await part in inbound {
+                switch part {
+                case .head(let h):
+                    head = h
+                    body = []
+                case .body(let bytes):
+                    body += bytes.readableBytesView
+                case .end:
+                    guard let h = head else { return }
+                    let request = SandboxRequest(
+                        method: h.method.rawValue, uri: h.uri, headers: h.headers.map { ($0.name, $0.value) },
+                        body: body)
+                    let (outcome, latency) = await self.handle(request)
+                    if let latency { try await Task.sleep(for: latency) }
+                    guard case .respond(let r) = outcome else { return }  // drop: close unanswered
+                    var headers = HTTPHeaders(r.headers)
+                    headers.add(name: "Content-Length", value: "\(r.body.count)")
+                    if !h.isKeepAlive { headers.add(name: "Connection", value: "close") }
+                    let status = HTTPResponseStatus(statusCode: r.status)
+                    try await outbound.write(.head(HTTPResponseHead(version: h.version, status: status, headers: headers)))
+                    try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: r.body))))
+                    try await outbound.write(.end(nil))
+                    if !h.isKeepAlive { return }
+                }
+            }
+        }
+    }
+}
+
+/// Why the sandbox could not serve.
+public enum SandboxError: Error, CustomStringConvertible {
+    case bindFailed(port: Int)
+    case neverStarted
+
+    public var description: String {
+        switch self {
+        case .bindFailed(let port): return "sandbox: could not bind 127.0.0.1:\(port); choose another --port"
+        case .neverStarted: return "sandbox: comeUp() before start()"
+        }
+    }
+}

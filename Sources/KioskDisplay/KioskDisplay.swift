@@ -1,2 +1,0 @@
-// KioskDisplay: filled by its own issue. Placeholder so the package builds.
-import KioskCore

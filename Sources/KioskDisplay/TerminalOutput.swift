@@ -1,0 +1,119 @@
+import Glibc
+import KioskCore
+
+/// Draws screens as text: the QR with Unicode half blocks plus the product, price and countdown.
+///
+/// The whole screen is written only when it changes. A countdown tick rewrites just the status
+/// line on a tty and writes nothing when the output is a pipe or a file, so logs stay readable.
+public actor TerminalOutput: DisplayOutput {
+    private let fd: Int32
+    private let isTerminal: Bool
+    private let errorCorrection: QRErrorCorrection
+    private var lastScreen: Screen?
+    private var lastQR: (payload: String, code: QRCode)?
+
+    /// - Parameters:
+    ///   - fileDescriptor: where to write (not closed by this output); stdout by default.
+    ///   - isTerminal: whether `fileDescriptor` is a tty; asked with `isatty` when nil. A tty gets
+    ///     colours (dark modules on white) and in-place countdown updates.
+    public init(fileDescriptor: Int32 = STDOUT_FILENO, isTerminal: Bool? = nil, errorCorrection: QRErrorCorrection = .M) {
+        self.fd = fileDescriptor
+        self.isTerminal = isTerminal ?? (isatty(fileDescriptor) == 1)
+        self.errorCorrection = errorCorrection
+    }
+
+    public func show(_ screen: Screen) throws(DisplayError) {
+        if case .pay(let new) = screen, case .pay(let old)? = lastScreen, new.isTick(of: old) {
+            guard isTerminal, new != old else { return }
+            // Carriage return + erase line: the cursor sits at the end of the status line.
+            try emit("\r\u{1B}[2K" + ScreenText.timeLeft(new))
+            lastScreen = screen
+            return
+        }
+        var qr: QRCode?
+        if case .pay(let pay) = screen {
+            if let lastQR, lastQR.payload == pay.qrPayload {
+                qr = lastQR.code
+            } else {
+                let code = try QRCode(payload: pay.qrPayload, errorCorrection: errorCorrection)
+                lastQR = (pay.qrPayload, code)
+                qr = code
+            }
+        }
+        let lines = TerminalArt.lines(for: screen, qr: qr, colors: isTerminal)
+        if isTerminal {
+            // Home + clear, then the screen with the status line last and no newline after it.
+            try emit("\u{1B}[H\u{1B}[2J" + lines.joined(separator: "\n"))
+        } else {
+            try emit(lines.joined(separator: "\n") + "\n")
+        }
+        // Only a screen that was fully written counts as shown: after a failure the next one redraws.
+        lastScreen = screen
+    }
+
+    private func emit(_ text: String) throws(DisplayError) {
+        let bytes = Array(text.utf8)
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .terminalWriteFailed(errno: errno)
+            }
+            written += n
+        }
+    }
+}
+
+/// The text form of each screen (pure: tested without a terminal).
+public enum TerminalArt {
+    /// The QR with a 4-module quiet zone, two module rows per text row: `▀` top dark, `▄` bottom
+    /// dark, `█` both, space neither. With `colors`, each line is wrapped in black-on-white so dark
+    /// modules stay dark on a dark terminal theme.
+    public static func qrLines(_ code: QRCode, colors: Bool) -> [String] {
+        let quiet = QRLayout.quietZone
+        let range = -quiet..<(code.size + quiet)
+        var lines: [String] = []
+        var y = -quiet
+        while y < code.size + quiet {
+            var line = colors ? "\u{1B}[30;107m" : ""
+            for x in range {
+                switch (code.isDark(x, y), code.isDark(x, y + 1)) {
+                case (true, true): line += "█"
+                case (true, false): line += "▀"
+                case (false, true): line += "▄"
+                case (false, false): line += " "
+                }
+            }
+            if colors { line += "\u{1B}[0m" }
+            lines.append(line)
+            y += 2
+        }
+        return lines
+    }
+
+    /// All lines of `screen`; for a pay screen `qr` is its encoded payload and the last line is the
+    /// countdown status line.
+    public static func lines(for screen: Screen, qr: QRCode?, colors: Bool) -> [String] {
+        switch screen {
+        case .pay(let pay):
+            var lines = qr.map { qrLines($0, colors: colors) } ?? []
+            lines += [
+                "",
+                ScreenText.scanToPay + ": " + pay.product,
+                "Price: " + ScreenText.price(pay.price),
+                "Payload: " + pay.qrPayload,
+                ScreenText.timeLeft(pay),
+            ]
+            return lines
+        case .idle(let message):
+            return ["== " + message + " =="]
+        case .paid(let product):
+            return ["== " + ScreenText.paidHeading + " ==", ScreenText.dispensing(product)]
+        case .cancelled(let reason):
+            return ["== " + ScreenText.cancelledHeading + " ==", reason]
+        case .outOfService(let reason):
+            return ["== " + ScreenText.outOfServiceHeading + " ==", reason]
+        }
+    }
+}

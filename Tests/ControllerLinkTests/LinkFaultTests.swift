@@ -1,0 +1,128 @@
+import ControllerLink
+import ControllerSimulator
+import Foundation
+import KioskCore
+import Logging
+import Testing
+
+@Suite("ControllerLink faults and recovery")
+struct LinkFaultTests {
+    private static func isDown(_ event: LinkEvent) -> Bool { if case .down = event { true } else { false } }
+    private static func isUp(_ event: LinkEvent) -> Bool { if case .up = event { true } else { false } }
+
+    @Test func unplugReportsDownAndReplugRecovers() async throws {
+        let h = try await LinkHarness.start(.vmcLine)
+        try await h.recorder.up()
+        for round in 1...3 {
+            await h.simulator.unplug()
+            let reason = try await h.recorder.down()
+            #expect(reason.contains(h.simulator.devicePath), "round \(round): \(reason)")
+            await #expect(throws: LinkError.notConnected(device: h.simulator.devicePath)) {
+                try await h.link.send(.ready)
+            }
+            try await h.simulator.plug()
+            try await h.recorder.up()
+            // Traffic flows again in both directions.
+            try await h.simulator.ping()
+            #expect(try await h.recorder.controller() == .ping)
+            try await h.link.send(.pong)
+            try await h.simulator.waitForLine("PONG")
+        }
+        await h.stop()
+    }
+
+    @Test func replugInOneStepIsNoticedAndRecovered() async throws {
+        let h = try await LinkHarness.start(.qibixxMDB)
+        try await h.recorder.up()
+        try await h.simulator.replug()
+        try await h.recorder.down()
+        try await h.recorder.up()
+        try await h.link.send(.ready)
+        try await h.simulator.waitForLine("C,1")
+        await h.stop()
+    }
+
+    @Test func deviceMissingAtStartAppearsLater() async throws {
+        let h = try await LinkHarness.start(.vmcLine, plugged: false)
+        let reason = try await h.recorder.down()
+        #expect(reason.contains("does not exist"))
+        #expect(reason.contains("drippay-kiosk ports"))
+        await #expect(throws: LinkError.self) { try await h.link.send(.ready) }
+        try await Task.sleep(for: .milliseconds(150))  // several retries happen meanwhile
+        try await h.simulator.plug()
+        try await h.recorder.up()
+        try await h.simulator.hello()
+        #expect(try await h.recorder.controller() == .hello(name: "sim-vmc", version: "1.0"))
+        await h.stop()
+    }
+
+    @Test func anOutageIsReportedAndLoggedOnceDespiteRetries() async throws {
+        let h = try await LinkHarness.start(.vmcLine)
+        try await h.recorder.up()
+        await h.simulator.unplug()
+        try await h.recorder.down()
+        try await Task.sleep(for: .milliseconds(300))  // ~10 retries at 10-80 ms
+        #expect(await h.recorder.count(where: Self.isDown) == 1)
+        let outageLogs = h.logs.messages(atLeast: .warning)
+        #expect(outageLogs.count == 1, "\(outageLogs)")
+        try await h.simulator.plug()
+        try await h.recorder.up()
+        #expect(h.logs.messages(atLeast: .notice).contains { $0.contains("back up") })
+        await h.stop()
+    }
+
+    @Test func cancellingRunFinishesTheEventStream() async throws {
+        let h = try await LinkHarness.start(.vmcLine)
+        try await h.recorder.up()
+        h.task.cancel()
+        _ = await h.task.result
+        #expect(await h.link.isUp == false)
+        await #expect(throws: LinkError.self) { try await h.link.send(.ready) }
+        await h.simulator.shutdown()
+    }
+
+    @Test func backoffDoublesUpToTheCap() {
+        let backoff = ControllerLink.Backoff.standard
+        #expect(backoff.delay(afterFailures: 1) == .milliseconds(100))
+        #expect(backoff.delay(afterFailures: 2) == .milliseconds(200))
+        #expect(backoff.delay(afterFailures: 4) == .milliseconds(800))
+        #expect(backoff.delay(afterFailures: 7) == .seconds(5))
+        #expect(backoff.delay(afterFailures: 1000) == .seconds(5))
+    }
+
+    @Test func openingAMissingPathNamesTheDeviceAndWhatToDo() {
+        let path = "/dev/drippay-no-such-device-\(UInt32.random(in: 0...UInt32.max))"
+        #expect(throws: LinkError.deviceMissing(device: path)) { try SerialChannel.open(SerialOptions(device: path)) }
+        #expect(LinkError.deviceMissing(device: path).description.contains("check the cable"))
+        #expect(LinkError.permissionDenied(device: path).description.contains("dialout"))
+    }
+
+    @Test func openingSomethingThatIsNotATerminalIsRefused() throws {
+        let file = NSTemporaryDirectory() + "/drippay-not-a-tty-\(UInt32.random(in: 0...UInt32.max))"
+        #expect(FileManager.default.createFile(atPath: file, contents: Data()))
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        #expect(throws: LinkError.notATerminal(device: file)) { try SerialChannel.open(SerialOptions(device: file)) }
+        #expect(throws: LinkError.notATerminal(device: "/dev/null")) { try SerialChannel.open(SerialOptions(device: "/dev/null")) }
+    }
+
+    @Test func unsupportedLineSettingsAreRefusedOnAPty() async throws {
+        let simulator = try await ControllerSimulator.plugged(kind: .vmcLine)
+        #expect(throws: LinkError.self) {
+            try SerialChannel.open(SerialOptions(device: simulator.devicePath, baud: 12345))
+        }
+        #expect(throws: LinkError.self) {
+            try SerialChannel.open(SerialOptions(device: simulator.devicePath, dataBits: 9))
+        }
+        let channel = try SerialChannel.open(SerialOptions(device: simulator.devicePath, baud: 9600, parity: .even, stopBits: 2))
+        channel.close()
+        await simulator.shutdown()
+    }
+
+    @Test func simulatorWaitTimesOut() async throws {
+        let simulator = try await ControllerSimulator.plugged(kind: .vmcLine)
+        await #expect(throws: SimulatorError.self) {
+            try await simulator.waitForLine("NEVER", timeout: .milliseconds(50))
+        }
+        await simulator.shutdown()
+    }
+}

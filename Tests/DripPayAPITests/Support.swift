@@ -1,0 +1,72 @@
+import AsyncHTTPClient
+import DripPaySandbox
+import KioskCore
+import Synchronization
+import Testing
+
+@testable import DripPayAPI
+
+/// One HTTP client for the tests, failing fast on a refused connection (no connect retries)
+/// so that "sandbox down" shows as a refused connection rather than a timeout.
+let testHTTPClient: HTTPClient = {
+    var configuration = HTTPClient.Configuration()
+    configuration.connectionPool.retryConnectionEstablishment = false
+    return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+}()
+
+let fullToken = "7|FullAbilitiesTokenSecret0123456789"
+let viewOnlyToken = "8|ViewOnlyTokenSecret0123456789"
+let usd = Currency(iso: "USD")!
+
+/// A running sandbox and a client for it; stopped by `finish()`.
+struct Fixture {
+    let sandbox: APISandbox
+    let client: DripPayClient
+
+    static func start(
+        token: String = fullToken, timeout: Duration = .seconds(2), sandboxRequestsPerMinute: Int = 10_000,
+        clock: any Clock<Duration> = ContinuousClock(), cancelledVisible: Bool = false
+    ) async throws -> Fixture {
+        let sandbox = APISandbox(
+            tokens: [fullToken: Set(Ability.allCases), viewOnlyToken: [.viewInvoice]],
+            requestsPerMinute: sandboxRequestsPerMinute, statusRequestsPerMinute: 10_000,
+            cancelledInvoicesVisible: cancelledVisible)
+        try await sandbox.start()
+        let client = try DripPayClient(
+            baseURL: await sandbox.baseURL, token: APIToken(token), requestTimeout: timeout,
+            requestsPerMinute: 10_000, statusRequestsPerMinute: 10_000, httpClient: testHTTPClient, clock: clock)
+        return Fixture(sandbox: sandbox, client: client)
+    }
+
+    func finish() async { await sandbox.stop() }
+}
+
+func sodaRequest(_ tradeNo: String, amounts: [Int64] = [150]) -> CreateInvoiceRequest {
+    CreateInvoiceRequest(
+        machineID: "VVM-005", tradeNo: TradeNo(tradeNo), currency: usd,
+        items: amounts.map { .init(description: "Soda", amount: Money(minorUnits: $0, currency: usd)) })
+}
+
+/// A clock whose sleeps return at once, jumping time forward to the deadline, and recording
+/// each sleep: waits become visible without slowing the tests.
+final class JumpClock: Clock {
+    struct Instant: InstantProtocol {
+        var offset: Duration
+        func advanced(by d: Duration) -> Instant { Instant(offset: offset + d) }
+        func duration(to other: Instant) -> Duration { other.offset - offset }
+        static func < (a: Instant, b: Instant) -> Bool { a.offset < b.offset }
+    }
+
+    private let state = Mutex<(now: Duration, sleeps: [Duration])>((.zero, []))
+    var now: Instant { Instant(offset: state.withLock { $0.now }) }
+    var minimumResolution: Duration { .nanoseconds(1) }
+    /// How long each sleep lasted.
+    var sleeps: [Duration] { state.withLock { $0.sleeps } }
+
+    func sleep(until deadline: Instant, tolerance: Duration?) async throws {
+        state.withLock {
+            $0.sleeps.append(deadline.offset - $0.now)
+            if deadline.offset > $0.now { $0.now = deadline.offset }
+        }
+    }
+}
