@@ -140,10 +140,10 @@ public struct DripPayInvoicePort: InvoicePort {
         return Self.info(invoice, total: total)
     }
 
-    public func status(of reference: InvoiceReference) async throws -> InvoiceStatusValue {
-        let status: InvoiceStatusValue
+    public func status(of reference: InvoiceReference) async throws -> InvoiceStatus {
+        let status: InvoiceStatus
         do {
-            status = InvoiceStatusValue(apiValue: try await client.status(reference).apiValue)
+            status = InvoiceStatus(apiValue: try await client.status(reference).apiValue)
         } catch DripPayError.notFound {
             // Cancelled invoices are soft-deleted: the API answers 404 for them from then on.
             return .cancelled
@@ -188,7 +188,7 @@ public struct DripPayInvoicePort: InvoicePort {
     static func info(_ invoice: Invoice, total: Money) -> InvoiceInfo {
         InvoiceInfo(
             reference: invoice.reference, providerInvoiceID: invoice.providerInvoiceID, total: total,
-            qrCodeImageURL: invoice.qrCodeImageURL, status: InvoiceStatusValue(apiValue: invoice.status.apiValue))
+            qrCodeImageURL: invoice.qrCodeImageURL, status: InvoiceStatus(apiValue: invoice.status.apiValue))
     }
 
     /// A trade_no lookup found an invoice it cannot use.
