@@ -104,7 +104,10 @@ private func benchRunBinary(_ binary: String) async throws {
     let before = contextSwitches(pid)
     try await Task.sleep(for: .seconds(10))
     let after = contextSwitches(pid)
-    print("run binary: idle context switches in 10 s    \(after - before) (all threads, voluntary + involuntary)")
+    let idle = switchesBetween(before, after)
+    print(
+        "run binary: idle context switches in 10 s    \(idle.switches) over \(after.count) threads "
+            + "(voluntary + involuntary; \(idle.started) threads started, \(idle.exited) exited: a lower bound)")
     let stopStart = clock.now
     process.terminate()  // SIGTERM
     process.waitUntilExit()
@@ -156,13 +159,23 @@ private func rssKiB(_ pid: Int32) -> Int? {
     statusField("/proc/\(pid)/status", "VmRSS:")
 }
 
-/// Voluntary + involuntary context switches summed over every thread of a process.
-private func contextSwitches(_ pid: Int32) -> Int {
+/// Voluntary + involuntary context switches of each thread of a process, by thread id.
+private func contextSwitches(_ pid: Int32) -> [String: Int] {
     let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
-    return tasks.reduce(0) { sum, tid in
+    var result: [String: Int] = [:]
+    for tid in tasks {
         let path = "/proc/\(pid)/task/\(tid)/status"
-        return sum + (statusField(path, "voluntary_ctxt_switches:") ?? 0) + (statusField(path, "nonvoluntary_ctxt_switches:") ?? 0)
+        result[tid] = (statusField(path, "voluntary_ctxt_switches:") ?? 0) + (statusField(path, "nonvoluntary_ctxt_switches:") ?? 0)
     }
+    return result
+}
+
+/// Switches between two samples: threads present in both count their difference, new threads
+/// all of theirs; threads that exited meanwhile are lost (so this is a lower bound).
+private func switchesBetween(_ before: [String: Int], _ after: [String: Int]) -> (switches: Int, started: Int, exited: Int) {
+    var switches = 0
+    for (tid, count) in after { switches += count - (before[tid] ?? 0) }
+    return (switches, after.keys.filter { before[$0] == nil }.count, before.keys.filter { after[$0] == nil }.count)
 }
 
 private func statusField(_ path: String, _ key: String) -> Int? {

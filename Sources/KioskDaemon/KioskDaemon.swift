@@ -142,7 +142,8 @@ public final class KioskDaemon: Service, Sendable {
         let config = configuration
         let notifier = SystemdNotifier(environment: options.environment)
         let status = StatusBoard(notifier: notifier)
-        logger.info("starting\n\(config.summary)")
+        logger.info("starting drippay-kiosk run with \(config.configFile)")
+        for line in config.summary.split(separator: "\n") { logger.info("\(line)") }
 
         // Journal first: without it nothing may happen.
         let journal: Journal
@@ -261,7 +262,7 @@ public final class KioskDaemon: Service, Sendable {
             // Start-up: the link's first open attempt, the API check, recovery, then READY.
             _ = await linkSeen.wait(until: { linkEvents.value > 0 }, timeout: options.linkSettle)
             let problem = await Self.apiProblem(client: client)
-            gate.submit(.api(problem))
+            await gate.apply(.api(problem))
             do {
                 try await coordinator.recoverOnStart()
             } catch {

@@ -97,6 +97,9 @@ final class ServiceGate: Sendable {
     private let metrics: KioskMetrics
     private let logger: Logger
     private let available = Atomic<Bool>(false)
+    private let submitted = Locked<UInt64>(0)
+    private let appliedCount = Locked<UInt64>(0)
+    private let applied = Pulse()
 
     init(
         coordinator: VendCoordinator, controller: any ControllerPort, status: StatusBoard, metrics: KioskMetrics,
@@ -113,7 +116,23 @@ final class ServiceGate: Sendable {
     /// Whether the kiosk takes payments now (as last applied).
     var isAvailable: Bool { available.load(ordering: .relaxed) }
 
-    func submit(_ change: Change) { sink.yield(change) }
+    func submit(_ change: Change) {
+        submitted.update { count in
+            count += 1
+            sink.yield(change)
+        }
+    }
+
+    /// Submits a change and waits (bounded) until it and every earlier one were applied, so a
+    /// status sent next reflects it.
+    func apply(_ change: Change, timeout: Duration = .seconds(2)) async {
+        let mine = submitted.update { count -> UInt64 in
+            count += 1
+            sink.yield(change)
+            return count
+        }
+        _ = await applied.wait(until: { self.appliedCount.value >= mine }, timeout: timeout)
+    }
 
     /// Applies changes until cancelled.
     func run() async {
@@ -161,6 +180,8 @@ final class ServiceGate: Sendable {
                     logger.warning("could not tell the controller the service state: \(error)")
                 }
             }
+            appliedCount.update { $0 += 1 }
+            applied.signal()
         }
     }
 

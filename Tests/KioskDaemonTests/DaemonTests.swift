@@ -3,6 +3,8 @@ import DripPaySandbox
 import Foundation
 import KioskCore
 import KioskJournal
+import Logging
+import ServiceLifecycle
 import Testing
 import VendSession
 
@@ -168,5 +170,56 @@ import VendSession
         #expect(report.vends.map(\.invoiceStatus) == ["paid", "cancelled", "cancelled"])
         #expect(report.pendingInvoices == 0)
         #expect(report.ok)
+    }
+}
+
+@Suite struct DaemonShutdownTests {
+    @Test func shutdownLetsADispenseInFlightFinish() async throws {
+        let harness = try await DaemonHarness()
+        let daemon = KioskDaemon(configuration: harness.configuration, token: harness.token, options: harness.options())
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [daemon], logger: Logger(label: "test")))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            tasks.addTask {
+                try await Task.sleep(for: .seconds(20))
+                throw HarnessError.shutdownTimedOut
+            }
+            try await harness.simulator.waitForLine("READY")
+            try await harness.simulator.vend(id: "4", product: "5", price: "1.50")
+            try await harness.simulator.waitForLine("ACCEPT 4")
+            let invoice = try #require(await harness.sandbox.invoices().first)
+            #expect(await harness.sandbox.pay(InvoiceReference(invoice.reference)))
+            try await harness.simulator.waitForLine("DISPENSE 4")
+            await group.triggerGracefulShutdown()
+            // Told to stop taking vends, the daemon still hears how the dispense ended.
+            try await harness.simulator.waitForLine("OUT-OF-SERVICE shutting down")
+            try await harness.simulator.dispensed(id: "4")
+            try await tasks.next()
+            tasks.cancelAll()
+        }
+        #expect(harness.outcomes.withLock { $0.first?.ending } == .finished(.dispensed))
+        let journal = try Journal.open(path: harness.configuration.journal.path, machineID: "DEMO-1")
+        #expect(try journal.openSessions().isEmpty)
+        journal.close()
+        await harness.tearDown()
+    }
+}
+
+@Suite struct RunCommandTests {
+    @Test func aConfigProblemExits78WithoutStarting() async throws {
+        let directory = NSTemporaryDirectory() + "kiosk-run-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = directory + "/kiosk.toml"
+        try "machine_id = \"M-1\"\nprofile = \"simulator\"\n".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(await DaemonCommand.run(configFile: file, environment: [:]) == 78)
+        #expect(!FileManager.default.fileExists(atPath: directory + "/journal.sqlite"))
+    }
+
+    @Test func aReadableTokenFileExits78() async throws {
+        let harness = try await DaemonHarness()
+        chmod(harness.configuration.api.tokenFile, 0o644)
+        #expect(await DaemonCommand.run(configFile: harness.configuration.configFile, environment: [:]) == 78)
+        await harness.tearDown()
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KioskDaemon
+import KioskLogging
 
 /// `drippay-kiosk demo`: the whole flow with no hardware and no account.
 struct Demo: AsyncParsableCommand {
@@ -24,6 +25,8 @@ struct Demo: AsyncParsableCommand {
     var paymentTimeout: Int = 6
 
     func run() async throws {
+        // The screens and the narration tell the story; only errors are logged.
+        KioskLogging.bootstrap(level: .error, token: nil)
         let report = try await KioskDemo.run(paymentTimeout: max(2, paymentTimeout)) { line in
             FileHandle.standardOutput.write(Data(("\n» " + line + "\n").utf8))
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KioskConfig
 import KioskDaemon
 
 /// `drippay-kiosk run`: the daemon.
@@ -38,5 +39,23 @@ struct Run: AsyncParsableCommand {
         }
         let status = await DaemonCommand.run(configFile: file, environment: environment)
         if status != 0 { throw ExitCode(status) }
+    }
+}
+
+/// The config file from `--config` or `$DRIPPAY_KIOSK_CONFIG`, nil when neither is given.
+func configFile(_ option: String?) -> String? {
+    let file = option ?? ProcessInfo.processInfo.environment["DRIPPAY_KIOSK_CONFIG"]
+    return (file?.isEmpty ?? true) ? nil : file
+}
+
+/// Loads and checks a config file for a command; its problems are printed to stderr as
+/// `FILE:LINE: message` and the command exits 78, as `check-config` and `run` do.
+func loadConfiguration(_ file: String) throws -> KioskConfiguration {
+    switch ConfigLoader.load(configFile: file) {
+    case .success(let configuration):
+        return configuration
+    case .failure(let problems):
+        FileHandle.standardError.write(Data((problems.description + "\n").utf8))
+        throw ExitCode(ConfigProblems.exitCode)
     }
 }
