@@ -81,6 +81,7 @@ let package = Package(
             dependencies: [
                 "KioskCore", "KioskConfig", "KioskLogging", "ControllerLink", "ControllerSimulator", "VendSession",
                 "DripPayAPI", "DripPaySandbox", "KioskJournal", "KioskDisplay",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),

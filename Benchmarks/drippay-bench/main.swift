@@ -7,9 +7,13 @@ let areas: [(name: String, run: () async throws -> Void)] = [
     ("journal", { try await runJournalBenchmarks() }),
     ("latency", { try await runLatencyBenchmarks() }),
     ("session", { try await runSessionBenchmarks() }),
+    ("daemon", { try await runDaemonBenchmarks() }),
 ]
 let requested = CommandLine.arguments.dropFirst().first
-if let area = areas.first(where: { $0.name == requested }) {
+if requested == "daemon-child", CommandLine.arguments.count > 2 {
+    // The daemon benchmark's child process (see DaemonBench.swift).
+    try await runDaemonChild(configFile: CommandLine.arguments[2])
+} else if let area = areas.first(where: { $0.name == requested }) {
     try await area.run()
 } else if requested == nil || requested == "all" {
     for area in areas {

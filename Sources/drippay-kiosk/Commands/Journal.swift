@@ -12,7 +12,8 @@ struct Journal: AsyncParsableCommand {
         discussion: """
             Opens the journal read-only; safe to run while the daemon is running.
             Examples:
-              drippay-kiosk journal list --journal /var/lib/drippay-kiosk/journal.sqlite --state refund_due
+              drippay-kiosk journal list --config /etc/drippay-kiosk/kiosk.toml --state refund_due
+              drippay-kiosk journal list --journal /var/lib/drippay-kiosk/journal.sqlite
               drippay-kiosk journal show VVM-005-20261125T101530Z-000042 --journal ...
               drippay-kiosk journal refunds --journal ...
               drippay-kiosk journal export --format csv --output sessions.csv --journal ...
@@ -30,17 +31,20 @@ struct JournalLocation: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The journal file.", valueName: "path"))
     var journal: String?
 
-    @Option(name: .long, help: ArgumentHelp("The daemon's config file (not yet available: use --journal).", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The daemon's config file: reads its [journal] path. Defaults to $DRIPPAY_KIOSK_CONFIG.", valueName: "file"))
     var config: String?
 
     func open() throws -> KioskJournal.Journal {
         if let journal { return try KioskJournal.Journal.openReadOnly(path: journal) }
-        if config != nil {
-            throw ValidationError("--config is not yet available for 'journal'; pass --journal PATH instead.")
+        if let file = configFile(config) {
+            return try KioskJournal.Journal.openReadOnly(path: try loadConfiguration(file).journal.path)
         }
         throw ValidationError(
-            "say which journal to read: --journal PATH (the daemon's [journal] path, "
-                + "by default /var/lib/drippay-kiosk/journal.sqlite).")
+            "say which journal to read: --config FILE (or DRIPPAY_KIOSK_CONFIG), or --journal PATH (the daemon's "
+                + "[journal] path, by default /var/lib/drippay-kiosk/journal.sqlite).")
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DripPayAPI
 import Foundation
+import KioskConfig
 import KioskCore
 
 /// `drippay-kiosk ping`: is the API reachable, and does the token have what the daemon needs?
@@ -12,10 +13,17 @@ struct Ping: AsyncParsableCommand {
             Prints the abilities the token has and names any the daemon needs but lacks
             (list-invoice, view-invoice, create-invoice, cancel-invoice). Exit 0 when the API
             answers and nothing is missing; 1 otherwise.
-            Until the config loader is wired in, give --base-url and --token-file.
+            The API URL, token and timeout come from the config file ([api]; the token from
+            $CREDENTIALS_DIRECTORY/drippay-token or [api] token_file); --base-url and
+            --token-file override them or stand in for a config.
+            Examples:
+              drippay-kiosk ping --config /etc/drippay-kiosk/kiosk.toml
+              drippay-kiosk ping --base-url https://drippay-dev.com/api/v1 --token-file ./token
             """)
 
-    @Option(name: .customLong("config"), help: "The daemon's config file (not yet read by this command).")
+    @Option(
+        name: .customLong("config"),
+        help: ArgumentHelp("The daemon's config file. Defaults to $DRIPPAY_KIOSK_CONFIG.", valueName: "file"))
     var config: String?
 
     @Option(help: "The API base URL, e.g. https://drippay-dev.com/api/v1 (http:// only for loopback).")
@@ -24,24 +32,31 @@ struct Ping: AsyncParsableCommand {
     @Option(help: "A file holding the token '{id}|{secret}'.")
     var tokenFile: String?
 
-    @Option(help: "Request timeout in seconds.")
-    var timeout: Int = 10
+    @Option(help: "Request timeout in seconds (default: [api] request_timeout_s, else 10).")
+    var timeout: Int?
 
     func run() async throws {
-        guard let baseURL, let tokenFile else {
-            throw ValidationError(
-                "give --base-url and --token-file (reading them from --config is not wired in this build yet)")
+        let configuration = try configFile(config).map(loadConfiguration)
+        guard let baseURL = baseURL ?? configuration?.api.baseURL else {
+            throw ValidationError("give --config FILE (or set DRIPPAY_KIOSK_CONFIG), or --base-url and --token-file")
         }
-        let token: String
+        let token: APIToken
         do {
-            token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        } catch {
-            throw ValidationError("\(tokenFile): cannot read the token file (\(error.localizedDescription))")
+            if let tokenFile {
+                token = try TokenLoader.read(tokenFile, checkMode: false)
+            } else if let configuration {
+                token = try configuration.loadToken(environment: ProcessInfo.processInfo.environment)
+            } else {
+                throw ValidationError("give --token-file FILE (or --config FILE)")
+            }
+        } catch let error as TokenError {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode(ConfigProblems.exitCode)
         }
-        guard !token.isEmpty else { throw ValidationError("\(tokenFile): the token file is empty") }
+        let seconds = timeout ?? configuration?.api.requestTimeoutSeconds ?? 10
         let client: DripPayClient
         do {
-            client = try DripPayClient(baseURL: baseURL, token: APIToken(token), requestTimeout: .seconds(timeout))
+            client = try DripPayClient(baseURL: baseURL, token: token, requestTimeout: .seconds(seconds))
         } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode.failure

@@ -1,9 +1,61 @@
 import ArgumentParser
+import Foundation
+import KioskConfig
+import KioskDaemon
 
+/// `drippay-kiosk run`: the daemon.
 struct Run: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "run", abstract: "Not yet available.")
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Runs the kiosk daemon until SIGTERM or SIGINT.",
+        discussion: """
+            Loads the config and its hardware profile, the API token, opens the journal, the \
+            serial link and the display, checks the API with /ping, settles sessions left open by \
+            a crash, then tells systemd READY=1 and serves vends. While the API is unreachable, \
+            the token lacks abilities or the serial link is down, the kiosk is out of service \
+            (the controller and the display are told) and comes back by itself.
+
+            SIGTERM/SIGINT: stops taking vends, lets a dispense in flight finish (up to 5 s), \
+            leaves anything else in the journal for the next start, exits 0.
+
+            Exit status: 0 after a clean shutdown; 78 when the config or the token has a problem \
+            (each printed as FILE:LINE: message); 1 on a fatal fault (journal unusable, display \
+            cannot be opened). Log level: DRIPPAY_KIOSK_LOG_LEVEL (default info).
+
+            Example:
+              drippay-kiosk run --config /etc/drippay-kiosk/kiosk.toml
+            """
+    )
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The config file (TOML). Defaults to $DRIPPAY_KIOSK_CONFIG.", valueName: "file"))
+    var config: String?
 
     func run() async throws {
-        throw ValidationError("'run' is not yet available in this build.")
+        let environment = ProcessInfo.processInfo.environment
+        guard let file = config ?? environment["DRIPPAY_KIOSK_CONFIG"], !file.isEmpty else {
+            throw ValidationError("Give the config file with --config FILE or set DRIPPAY_KIOSK_CONFIG.")
+        }
+        let status = await DaemonCommand.run(configFile: file, environment: environment)
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+/// The config file from `--config` or `$DRIPPAY_KIOSK_CONFIG`, nil when neither is given.
+func configFile(_ option: String?) -> String? {
+    let file = option ?? ProcessInfo.processInfo.environment["DRIPPAY_KIOSK_CONFIG"]
+    return (file?.isEmpty ?? true) ? nil : file
+}
+
+/// Loads and checks a config file for a command; its problems are printed to stderr as
+/// `FILE:LINE: message` and the command exits 78, as `check-config` and `run` do.
+func loadConfiguration(_ file: String) throws -> KioskConfiguration {
+    switch ConfigLoader.load(configFile: file) {
+    case .success(let configuration):
+        return configuration
+    case .failure(let problems):
+        FileHandle.standardError.write(Data((problems.description + "\n").utf8))
+        throw ExitCode(ConfigProblems.exitCode)
     }
 }

@@ -1,0 +1,225 @@
+import ControllerSimulator
+import DripPaySandbox
+import Foundation
+import KioskConfig
+import KioskCore
+import KioskDaemon
+import ServiceLifecycle
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The daemon as a process:
+///
+/// 1. the real `drippay-kiosk run` binary (next to this one) against the sandbox and a simulated
+///    controller: start-up time to `READY=1`, idle RSS, idle wake-ups (context switches of all
+///    its threads over 10 s), shutdown time on SIGTERM;
+/// 2. 10,000 paid vends through the daemon library in a child process of its own
+///    (`drippay-bench daemon-child`), whose only difference from `run` is that the client-side
+///    request budgets are off and the sandbox's limits are raised — FOR THE BENCHMARK ONLY
+///    (at the API's 60 creates a minute, 10,000 vends would take 2.8 hours): RSS at 1k and 10k.
+func runDaemonBenchmarks() async throws {
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("drippay-kiosk").path
+    if FileManager.default.isExecutableFile(atPath: binary) {
+        try await benchRunBinary(binary)
+    } else {
+        print("skipped the run-binary figures: \(binary) not built (swift build --product drippay-kiosk)")
+    }
+    let vends = Int(ProcessInfo.processInfo.environment["DAEMON_BENCH_VENDS"] ?? "") ?? 10_000
+    try await benchManyVends(vends: vends)
+}
+
+/// `drippay-bench daemon-child CONFIG`: the daemon library with client budgets off (benchmark only).
+func runDaemonChild(configFile: String) async throws {
+    guard case .success(let configuration) = ConfigLoader.load(configFile: configFile, environment: [:]) else {
+        print("daemon-child: cannot load \(configFile)")
+        exit(78)
+    }
+    let token = try configuration.loadToken(environment: [:])
+    let daemon = KioskDaemon(
+        configuration: configuration, token: token,
+        options: KioskDaemonOptions(environment: ProcessInfo.processInfo.environment, clientRateLimited: false))
+    let group = ServiceGroup(
+        configuration: ServiceGroupConfiguration(
+            services: [daemon], gracefulShutdownSignals: [.sigterm], logger: .init(label: "bench-child")))
+    try await group.run()
+}
+
+private struct Rig {
+    let sandbox: APISandbox
+    let simulator: ControllerSimulator
+    let directory: String
+    let configFile: String
+
+    static func make(autoPay: Bool, raisedLimits: Bool) async throws -> Rig {
+        let token = APISandbox.generateToken()
+        let sandbox =
+            raisedLimits
+            ? APISandbox(tokens: [token: Set(Ability.allCases)], requestsPerMinute: 10_000_000, statusRequestsPerMinute: 10_000_000)
+            : APISandbox(tokens: [token: Set(Ability.allCases)])
+        let port = try await sandbox.start(port: 0)
+        if autoPay { await sandbox.setAutoPay(after: .zero) }
+        let simulator = try await ControllerSimulator.plugged(kind: .vmcLine)
+        let directory = NSTemporaryDirectory() + "drippay-daemon-bench-\(UUID().uuidString.prefix(8))"
+        let (configuration, _) = try KioskDemo.writeConfig(
+            directory: directory, port: port, token: token, device: simulator.devicePath, paymentTimeout: 60,
+            display: "none")
+        return Rig(sandbox: sandbox, simulator: simulator, directory: directory, configFile: configuration.configFile)
+    }
+
+    func tearDown() async {
+        await simulator.shutdown()
+        await sandbox.stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+private func benchRunBinary(_ binary: String) async throws {
+    let rig = try await Rig.make(autoPay: false, raisedLimits: false)
+    let notify = try BenchNotifySocket()
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = ["run", "--config", rig.configFile]
+    var environment = ProcessInfo.processInfo.environment
+    environment["NOTIFY_SOCKET"] = notify.path
+    environment["DRIPPAY_KIOSK_LOG_LEVEL"] = "warning"
+    process.environment = environment
+    process.standardError = FileHandle.nullDevice
+    let clock = ContinuousClock()
+    let started = clock.now
+    try process.run()
+    guard notify.waitFor("READY=1", timeout: .seconds(15)) else {
+        process.terminate()
+        print("the daemon did not send READY=1 within 15 s")
+        return
+    }
+    let ready = started.duration(to: clock.now)
+    try await rig.simulator.waitForLine("READY", timeout: .seconds(5))
+    print("run binary: start to READY=1                 \(ms(ready)) ms (spawn, config, journal, serial, /ping, recovery)")
+    try await Task.sleep(for: .seconds(1))
+    let pid = process.processIdentifier
+    print("run binary: idle RSS                         \(rssKiB(pid) ?? -1) KiB")
+    let before = contextSwitches(pid)
+    try await Task.sleep(for: .seconds(10))
+    let after = contextSwitches(pid)
+    let idle = switchesBetween(before, after)
+    print(
+        "run binary: idle context switches in 10 s    \(idle.switches) over \(after.count) threads "
+            + "(voluntary + involuntary; \(idle.started) threads started, \(idle.exited) exited: a lower bound)")
+    let stopStart = clock.now
+    process.terminate()  // SIGTERM
+    process.waitUntilExit()
+    print("run binary: SIGTERM to exit                  \(ms(stopStart.duration(to: clock.now))) ms, exit status \(process.terminationStatus)")
+    notify.close()
+    await rig.tearDown()
+}
+
+private func benchManyVends(vends: Int) async throws {
+    let rig = try await Rig.make(autoPay: true, raisedLimits: true)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+    process.arguments = ["daemon-child", rig.configFile]
+    var environment = ProcessInfo.processInfo.environment
+    environment["NOTIFY_SOCKET"] = nil
+    process.environment = environment
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let pid = process.processIdentifier
+    try await rig.simulator.waitForLine("READY", timeout: .seconds(15))
+    try await Task.sleep(for: .seconds(1))
+    print("daemon child: idle RSS                       \(rssKiB(pid) ?? -1) KiB")
+    print("daemon child: \(vends) paid vends, sandbox auto-pays at once; client budgets OFF, sandbox limits raised (benchmark only)")
+    let clock = ContinuousClock()
+    let start = clock.now
+    for n in 1...vends {
+        try await rig.simulator.sendLine("VEND b\(n) 5 1.50")
+        let line = "DISPENSE b\(n)"
+        try await rig.simulator.waitForLine(line, timeout: .seconds(10))
+        try await rig.simulator.sendLine("DISPENSED b\(n)")
+        if n == 1_000 || n == vends {
+            let elapsed = start.duration(to: clock.now)
+            let rate = Double(n) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            print("daemon child: RSS after \(n) vends            \(rssKiB(pid) ?? -1) KiB (\(Int(rate)) vends/s so far)")
+        }
+    }
+    process.terminate()
+    process.waitUntilExit()
+    print("daemon child: exit status after SIGTERM      \(process.terminationStatus)")
+    await rig.tearDown()
+}
+
+private func ms(_ d: Duration) -> String {
+    String(format: "%.1f", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
+}
+
+/// VmRSS of a process, KiB.
+private func rssKiB(_ pid: Int32) -> Int? {
+    statusField("/proc/\(pid)/status", "VmRSS:")
+}
+
+/// Voluntary + involuntary context switches of each thread of a process, by thread id.
+private func contextSwitches(_ pid: Int32) -> [String: Int] {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+    var result: [String: Int] = [:]
+    for tid in tasks {
+        let path = "/proc/\(pid)/task/\(tid)/status"
+        result[tid] = (statusField(path, "voluntary_ctxt_switches:") ?? 0) + (statusField(path, "nonvoluntary_ctxt_switches:") ?? 0)
+    }
+    return result
+}
+
+/// Switches between two samples: threads present in both count their difference, new threads
+/// all of theirs; threads that exited meanwhile are lost (so this is a lower bound).
+private func switchesBetween(_ before: [String: Int], _ after: [String: Int]) -> (switches: Int, started: Int, exited: Int) {
+    var switches = 0
+    for (tid, count) in after { switches += count - (before[tid] ?? 0) }
+    return (switches, after.keys.filter { before[$0] == nil }.count, before.keys.filter { after[$0] == nil }.count)
+}
+
+private func statusField(_ path: String, _ key: String) -> Int? {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix(key) {
+        return Int(line.dropFirst(key.count).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")
+    }
+    return nil
+}
+
+/// A notify socket for the spawned daemon (blocking reads with a short timeout; the benchmark
+/// has nothing else to do meanwhile).
+private final class BenchNotifySocket {
+    let path: String
+    private let fd: Int32
+
+    init() throws {
+        path = NSTemporaryDirectory() + "bench-notify-\(UUID().uuidString.prefix(8)).sock"
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        var timeout = timeval(tv_sec: 0, tv_usec: 50_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    func waitFor(_ line: String, timeout: Duration) -> Bool {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while ContinuousClock.now < deadline {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            guard count > 0 else { continue }
+            if String(decoding: buffer[..<count], as: UTF8.self).split(separator: "\n").contains(Substring(line)) { return true }
+        }
+        return false
+    }
+
+    func close() {
+        _ = Glibc.close(fd)
+        unlink(path)
+    }
+}

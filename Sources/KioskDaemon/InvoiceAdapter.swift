@@ -1,0 +1,205 @@
+import DripPayAPI
+import Foundation
+import KioskCore
+import Synchronization
+import VendSession
+
+/// Counts every API request in the metrics by endpoint and HTTP status (or `timeout` /
+/// `connection` when no answer came), around the client's real transport.
+public struct MeteredTransport: DripPayTransport {
+    private let inner: any DripPayTransport
+    private let metrics: KioskMetrics
+    private let baseURL: String
+
+    public init(_ inner: any DripPayTransport, metrics: KioskMetrics, baseURL: String) {
+        self.inner = inner
+        self.metrics = metrics
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        self.baseURL = base
+    }
+
+    public func send(_ request: HTTPExchange, timeout: Duration) async throws -> HTTPAnswer {
+        let endpoint = Self.endpointName(method: request.method, url: request.url, baseURL: baseURL)
+        do {
+            let answer = try await inner.send(request, timeout: timeout)
+            metrics.apiRequest(endpoint: endpoint, status: String(answer.status))
+            return answer
+        } catch TransportFailure.timeout {
+            metrics.apiRequest(endpoint: endpoint, status: "timeout")
+            throw TransportFailure.timeout
+        } catch let failure as TransportFailure {
+            metrics.apiRequest(endpoint: endpoint, status: "connection")
+            throw failure
+        }
+    }
+
+    /// The route name of a request: `ping`, `list`, `create`, `view`, `status`, `cancel`.
+    static func endpointName(method: String, url: String, baseURL: String) -> String {
+        var path = url.hasPrefix(baseURL) ? String(url.dropFirst(baseURL.count)) : url
+        if let query = path.firstIndex(of: "?") { path = String(path[..<query]) }
+        let parts = path.split(separator: "/")
+        switch (method, parts.count) {
+        case ("GET", 1) where parts[0] == "ping": return "ping"
+        case ("GET", 1): return "list"
+        case ("POST", 1): return "create"
+        case ("GET", 2): return "view"
+        case ("DELETE", 2): return "cancel"
+        case ("GET", 3) where parts[2] == "status": return "status"
+        default: return "other"
+        }
+    }
+}
+
+/// Measures payment-to-dispense latency: from the API's `paid` answer to the `DISPENSE` line
+/// written on the serial port. One vend is served to the controller at a time, so the latest
+/// `paid` answer belongs to the next dispense.
+public final class DispenseLatency: Sendable {
+    private let paidAt = Mutex<ContinuousClock.Instant?>(nil)
+    private let metrics: KioskMetrics
+
+    public init(metrics: KioskMetrics) { self.metrics = metrics }
+
+    /// The API answered `paid`; the first answer per vend counts.
+    func paid() {
+        paidAt.withLock { if $0 == nil { $0 = .now } }
+    }
+
+    /// The dispense line was written.
+    func dispensed() {
+        guard let start = paidAt.withLock({ value -> ContinuousClock.Instant? in
+            defer { value = nil }
+            return value
+        }) else { return }
+        metrics.paymentToDispense(start.duration(to: .now))
+    }
+}
+
+/// The DripPay client as the coordinator's `InvoicePort`. Creates go through
+/// `createReconciling` (a lost answer is looked up by trade_no, never blindly repeated);
+/// failures are sorted by whether an invoice may exist.
+public struct DripPayInvoicePort: InvoicePort {
+    private let client: DripPayClient
+    private let machineID: String
+    private let latency: DispenseLatency?
+
+    public init(client: DripPayClient, machineID: String, latency: DispenseLatency? = nil) {
+        self.client = client
+        self.machineID = machineID
+        self.latency = latency
+    }
+
+    public func createInvoice(tradeNo: TradeNo, description: String, price: Money) async throws(InvoiceCreateFailure)
+        -> InvoiceInfo
+    {
+        let request = CreateInvoiceRequest(
+            machineID: machineID, tradeNo: tradeNo, currency: price.currency,
+            items: [CreateInvoiceRequest.Item(description: description, amount: price)])
+        let invoice: Invoice
+        do {
+            invoice = try await client.createReconciling(request)
+        } catch let error as DripPayError {
+            throw Self.createFailure(error)
+        } catch {
+            // Cancelled while waiting: the request may have gone out.
+            throw .outcomeUnknown(message: "create interrupted: \(error)")
+        }
+        guard let info = Self.info(invoice, price: price) else {
+            throw .outcomeUnknown(
+                message: "POST /invoices: the invoice \(invoice.reference) has a total '\(invoice.total.decimal)' that is not an amount in \(price.currency.code)")
+        }
+        return info
+    }
+
+    /// Sorts a create failure (after `createReconciling` has already tried a lookup).
+    static func createFailure(_ error: DripPayError) -> InvoiceCreateFailure {
+        switch error {
+        case .validation:
+            return .rejected(message: error.description, requestInvalid: true)
+        case .unauthenticated, .forbidden, .invalidBaseURL, .notFound:
+            return .rejected(message: error.description, requestInvalid: false)
+        case .rateLimited:
+            // Laravel throttles before the controller runs: nothing was created.
+            return .unavailable(message: error.description)
+        case .connectionFailed(_, let detail) where detail.contains("connection refused"):
+            // Refused at connect: the request never left this machine.
+            return .unavailable(message: error.description)
+        case .server, .timeout, .connectionFailed, .unexpectedStatus, .malformedResponse:
+            return .outcomeUnknown(message: error.description)
+        }
+    }
+
+    public func findInvoice(tradeNo: TradeNo) async throws -> InvoiceInfo? {
+        // `reconcile` also cancels pending duplicates of the same trade_no.
+        guard let invoice = try await client.reconcile(tradeNo: tradeNo) else { return nil }
+        let currency = Currency(iso: invoice.currencyCode) ?? Currency(code: invoice.currencyCode, minorDigits: 2)
+        guard let total = invoice.total.money ?? (try? Money(parsing: invoice.total.decimal, currency: currency, allowingTrailingZeros: true))
+        else {
+            throw LookupError.badTotal(tradeNo: tradeNo, reference: invoice.reference, total: invoice.total.decimal)
+        }
+        return Self.info(invoice, total: total)
+    }
+
+    public func status(of reference: InvoiceReference) async throws -> InvoiceStatus {
+        let status: InvoiceStatus
+        do {
+            status = InvoiceStatus(apiValue: try await client.status(reference).apiValue)
+        } catch DripPayError.notFound {
+            // Cancelled invoices are soft-deleted: the API answers 404 for them from then on.
+            return .cancelled
+        }
+        if status == .paid { latency?.paid() }
+        return status
+    }
+
+    public func cancel(_ reference: InvoiceReference) async -> CancelOutcome {
+        do {
+            try await client.cancel(reference)
+            return .cancelled
+        } catch DripPayError.notFound {
+            // Cancelled invoices are soft-deleted: 404 means it is cancelled already.
+            return .cancelled
+        } catch DripPayError.validation(_, let message, _) {
+            // "Only pending invoices can be cancelled.": ask what it is now.
+            do {
+                switch try await client.status(reference) {
+                case .paid:
+                    latency?.paid()
+                    return .alreadyPaid
+                case .cancelled: return .cancelled
+                default: return .failed("DELETE /invoices/\(reference) refused (\(message)) and the invoice is not paid")
+                }
+            } catch DripPayError.notFound {
+                return .cancelled
+            } catch {
+                return .failed("DELETE /invoices/\(reference) refused (\(message)); status re-check failed: \(error)")
+            }
+        } catch {
+            return .failed(String(describing: error))
+        }
+    }
+
+    static func info(_ invoice: Invoice, price: Money) -> InvoiceInfo? {
+        guard let total = invoice.total.money ?? (try? Money(parsing: invoice.total.decimal, currency: price.currency, allowingTrailingZeros: true))
+        else { return nil }
+        return info(invoice, total: total)
+    }
+
+    static func info(_ invoice: Invoice, total: Money) -> InvoiceInfo {
+        InvoiceInfo(
+            reference: invoice.reference, providerInvoiceID: invoice.providerInvoiceID, total: total,
+            qrCodeImageURL: invoice.qrCodeImageURL, status: InvoiceStatus(apiValue: invoice.status.apiValue))
+    }
+
+    /// A trade_no lookup found an invoice it cannot use.
+    enum LookupError: Error, CustomStringConvertible {
+        case badTotal(tradeNo: TradeNo, reference: InvoiceReference, total: String)
+
+        var description: String {
+            switch self {
+            case .badTotal(let tradeNo, let reference, let total):
+                return "GET /invoices: invoice \(reference) for trade_no \(tradeNo) has a total '\(total)' that is not an amount; check it at the API"
+            }
+        }
+    }
+}

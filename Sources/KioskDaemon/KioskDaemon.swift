@@ -1,0 +1,410 @@
+import AsyncHTTPClient
+import ControllerLink
+import DripPayAPI
+import Foundation
+import KioskConfig
+import KioskCore
+import KioskDisplay
+import KioskJournal
+import Logging
+import ServiceLifecycle
+import Synchronization
+import VendSession
+
+/// Why the daemon could not start or had to stop. Each says what to do.
+public enum DaemonError: Error, CustomStringConvertible {
+    /// The journal could not be opened (corrupt, unwritable, wrong schema).
+    case journal(path: String, JournalError)
+    /// The display could not be opened (framebuffer, fonts, PNG directory).
+    case display(DisplayError)
+    /// The API client could not be set up (base URL).
+    case api(DripPayError)
+    /// The open sessions in the journal could not be read for recovery.
+    case recovery(path: String, any Error)
+
+    public var description: String {
+        switch self {
+        case .journal(let path, let error):
+            return "cannot use the journal \(path): \(error). The journal is the only record of payments: "
+                + "do not delete it; inspect it with `drippay-kiosk journal list --journal \(path)` "
+                + "or move it aside and keep it for the audit."
+        case .display(let error):
+            return "cannot open the display: \(error). Check [display] in the config or the profile."
+        case .api(let error):
+            return "\(error)"
+        case .recovery(let path, let error):
+            return "cannot read the open sessions of the journal \(path) for recovery: \(error)"
+        }
+    }
+}
+
+/// Things tests, the demo and the benchmark inject; the defaults are production's.
+public struct KioskDaemonOptions: Sendable {
+    /// `NOTIFY_SOCKET`, `WATCHDOG_USEC`, `WATCHDOG_PID`.
+    public var environment: [String: String]
+    /// Replaces the configured display output (tests: none; the demo: a terminal on a chosen fd).
+    public var display: (any DisplayOutput)?
+    /// Sees every screen the daemon draws.
+    public var onScreen: @Sendable (ScreenIntent) -> Void
+    /// Sees every session that ends.
+    public var onOutcome: @Sendable (SessionOutcome) -> Void
+    /// `/ping` period while in service and while out of service.
+    public var healthInterval: Duration
+    public var outOfServiceHealthInterval: Duration
+    /// How long shutdown waits for a dispense in flight to be reported.
+    public var dispenseDrain: Duration
+    /// How often the metrics textfile is rewritten (also after each vend).
+    public var metricsInterval: Duration
+    /// Serial reopen back-off.
+    public var linkBackoff: ControllerLink.Backoff
+    /// How long start-up waits for the serial link's first open attempt before going on.
+    public var linkSettle: Duration
+    /// False only for the benchmark: no client-side request budgets (the server's own limits still apply).
+    public var clientRateLimited: Bool
+
+    public init(
+        environment: [String: String] = ProcessInfo.processInfo.environment, display: (any DisplayOutput)? = nil,
+        onScreen: @escaping @Sendable (ScreenIntent) -> Void = { _ in },
+        onOutcome: @escaping @Sendable (SessionOutcome) -> Void = { _ in },
+        healthInterval: Duration = .seconds(60), outOfServiceHealthInterval: Duration = .seconds(5),
+        dispenseDrain: Duration = .seconds(5), metricsInterval: Duration = .seconds(15),
+        linkBackoff: ControllerLink.Backoff = .standard, linkSettle: Duration = .seconds(2),
+        clientRateLimited: Bool = true
+    ) {
+        self.environment = environment
+        self.display = display
+        self.onScreen = onScreen
+        self.onOutcome = onOutcome
+        self.healthInterval = healthInterval
+        self.outOfServiceHealthInterval = outOfServiceHealthInterval
+        self.dispenseDrain = dispenseDrain
+        self.metricsInterval = metricsInterval
+        self.linkBackoff = linkBackoff
+        self.linkSettle = linkSettle
+        self.clientRateLimited = clientRateLimited
+    }
+}
+
+/// The kiosk daemon as a swift-service-lifecycle `Service`: the journal, the serial link, the
+/// API client and the display wired to the `VendCoordinator`, plus health checks, the systemd
+/// protocol (READY, STATUS, WATCHDOG, STOPPING), metrics and journal pruning.
+///
+/// `run()` starts everything, serves vends until graceful shutdown (SIGTERM/SIGINT through the
+/// `ServiceGroup`), then stops taking vends, lets a dispense in flight finish for a bounded time,
+/// leaves anything else in the journal for recovery, and returns.
+public final class KioskDaemon: Service, Sendable {
+    public let configuration: KioskConfiguration
+    public let metrics = KioskMetrics()
+    private let token: APIToken
+    private let options: KioskDaemonOptions
+    private let logger: Logger
+
+    public init(
+        configuration: KioskConfiguration, token: APIToken, options: KioskDaemonOptions = KioskDaemonOptions(),
+        logger: Logger = Logger(label: "drippay-kiosk.daemon")
+    ) {
+        self.configuration = configuration
+        self.token = token
+        self.options = options
+        self.logger = logger
+    }
+
+    /// The required abilities the `/ping` answer lacks, or the problem reaching it.
+    static func apiProblem(client: DripPayClient) async -> ServiceProblem? {
+        let ping = "\(client.baseURL)/ping"
+        do {
+            let pong = try await client.ping()
+            let missing = requiredAbilities.filter { !pong.abilities.contains($0) }
+            guard missing.isEmpty else {
+                let names = missing.map(\.rawValue).joined(separator: ", ")
+                return ServiceProblem(
+                    reason: "token lacks abilities",
+                    detail: "token lacks abilities: \(names) (create a token with list-invoice, view-invoice, create-invoice, cancel-invoice)")
+            }
+            return nil
+        } catch DripPayError.connectionFailed(_, let detail) {
+            return ServiceProblem(reason: "API unreachable", detail: "API unreachable (\(ping): \(detail))")
+        } catch DripPayError.timeout(_, let after) {
+            return ServiceProblem(reason: "API unreachable", detail: "API unreachable (\(ping): no answer within \(after))")
+        } catch DripPayError.server(_, let status) {
+            return ServiceProblem(reason: "API unavailable", detail: "API unavailable (\(ping): HTTP \(status))")
+        } catch DripPayError.rateLimited {
+            return nil  // the API answered: it is up; the client's budget now pauses
+        } catch DripPayError.unauthenticated {
+            return ServiceProblem(
+                reason: "API token refused", detail: "API token refused (\(ping): 401); check the token file or credential")
+        } catch {
+            return ServiceProblem(reason: "API check failed", detail: "API check failed (\(ping)): \(error)")
+        }
+    }
+
+    public func run() async throws {
+        let config = configuration
+        let notifier = SystemdNotifier(environment: options.environment)
+        let status = StatusBoard(notifier: notifier)
+        logger.info("starting drippay-kiosk run with \(config.configFile)")
+        for line in config.summary.split(separator: "\n") { logger.info("\(line)") }
+
+        // Journal first: without it nothing may happen.
+        let journal: Journal
+        do {
+            journal = try Journal.open(path: config.journal.path, machineID: config.machineID)
+        } catch {
+            throw DaemonError.journal(path: config.journal.path, error)
+        }
+        defer { journal.close() }
+        prune(journal)
+
+        let display: any DisplayOutput
+        if let injected = options.display {
+            display = injected
+        } else {
+            do {
+                display = try makeDisplayOutput(options: config.display)
+            } catch {
+                throw DaemonError.display(error)
+            }
+        }
+
+        let latency = DispenseLatency(metrics: metrics)
+        let client: DripPayClient
+        do {
+            let transport = MeteredTransport(
+                AsyncHTTPClientTransport(client: .shared, logger: Logger(label: "drippay-kiosk.api")), metrics: metrics,
+                baseURL: config.api.baseURL)
+            client = try DripPayClient(
+                baseURL: config.api.baseURL, token: token, requestTimeout: .seconds(config.api.requestTimeoutSeconds),
+                requestsPerMinute: config.api.requestsPerMinute,
+                statusRequestsPerMinute: config.api.statusRequestsPerMinute, transport: transport,
+                logger: Logger(label: "drippay-kiosk.api"), rateLimited: options.clientRateLimited)
+        } catch {
+            throw DaemonError.api(error)
+        }
+
+        // MDB has no vend ids: number them under a prefix unique to this start.
+        let idPrefix = "M" + String(Int(Date().timeIntervalSince1970), radix: 36)
+        let vendIDs = VendIDSequence(prefix: idPrefix)
+        let link = ControllerLink(
+            options: config.serial, protocol: config.controller.protocolKind, currency: config.currency,
+            makeVendID: { vendIDs.make() }, logger: Logger(label: "drippay-kiosk.serial"),
+            backoff: options.linkBackoff)
+
+        let commandSent = Pulse()
+        let shutdownAnnounced = Locked(false)
+        let controller = LinkControllerPort(link: link, latency: latency) { command in
+            if case .outOfService(reason: "shutting down") = command { shutdownAnnounced.set(true) }
+            commandSent.signal()
+        }
+        let onScreen = options.onScreen
+        let screen = DisplayScreenPort(output: display, logger: Logger(label: "drippay-kiosk.display")) { intent in
+            status.screenShown(intent)
+            onScreen(intent)
+        }
+        let template = config.qr.payload
+        let machineID = config.machineID
+        let items = config.vend.items
+        let coordinator = VendCoordinator(
+            invoices: DripPayInvoicePort(client: client, machineID: config.machineID, latency: latency),
+            store: JournalSessionStore(journal: journal), controller: controller, screen: screen,
+            renderQR: { info, tradeNo in
+                template.render([
+                    .reference: info.reference.rawValue, .providerInvoiceID: info.providerInvoiceID ?? "",
+                    .total: info.total.decimalString, .currency: info.total.currency.code,
+                    .qrCodeImageURL: info.qrCodeImageURL ?? "", .tradeNo: tradeNo.rawValue, .machineID: machineID,
+                ])
+            },
+            planogram: { items[$0] },
+            policy: SessionPolicy(
+                paymentTimeout: .seconds(config.vend.paymentTimeoutSeconds),
+                resumeGrace: .seconds(config.vend.resumeGraceSeconds)),
+            clock: ContinuousClock(), now: Date.init)
+        let gate = ServiceGate(
+            coordinator: coordinator, controller: controller, status: status, metrics: metrics,
+            logger: logger)
+        let linkSeen = Pulse()
+        let linkEvents = Locked(0)
+        let sessionEnded = Pulse()
+        refreshJournalMetrics(journal)
+
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await coordinator.run() }
+            group.addTask { await screen.run() }
+            group.addTask { await gate.run() }
+            group.addTask { try await link.run() }
+            group.addTask {
+                var wasUp = false
+                var isDown = false
+                for await event in link.events {
+                    switch event {
+                    case .up:
+                        if wasUp && isDown { self.metrics.serialReconnected() }
+                        wasUp = true
+                        isDown = false
+                        gate.submit(.serialUp)
+                    case .down(let reason):
+                        isDown = true
+                        gate.submit(.serialDown(ServiceProblem(reason: "serial link down", detail: "serial link down (\(reason))")))
+                        await coordinator.linkChanged(up: false)
+                    case .controller(let event):
+                        await coordinator.handle(event)
+                    }
+                    linkEvents.update { $0 += 1 }
+                    linkSeen.signal()
+                }
+            }
+            group.addTask {
+                for await outcome in coordinator.outcomes {
+                    self.sessionEnded(outcome, journal: journal)
+                    sessionEnded.signal()
+                }
+            }
+
+            // Start-up: the link's first open attempt, the API check, recovery, then READY.
+            _ = await linkSeen.wait(until: { linkEvents.value > 0 }, timeout: options.linkSettle)
+            let problem = await Self.apiProblem(client: client)
+            await gate.apply(.api(problem))
+            do {
+                try await coordinator.recoverOnStart()
+            } catch {
+                throw DaemonError.recovery(path: config.journal.path, error)
+            }
+            let openCount = await coordinator.openSessions().count
+            if openCount > 0 { logger.notice("recovering \(openCount) open session(s) from the journal") }
+            notifier.notify(.ready, .status(status.text))
+            logger.notice("ready")
+
+            group.addTask { await self.healthLoop(client: client, gate: gate) }
+            group.addTask { await self.metricsLoop(journal: journal) }
+            group.addTask { await self.pruneLoop(journal: journal) }
+            if let interval = SystemdNotifier.watchdogInterval(environment: options.environment) {
+                group.addTask {
+                    await self.watchdogLoop(interval: interval, notifier: notifier, coordinator: coordinator, journal: journal)
+                }
+            }
+
+            do {
+                try await gracefulShutdown()
+            } catch {
+                group.cancelAll()  // cancelled without a graceful shutdown: just stop
+                return
+            }
+
+            // Graceful shutdown: no new vends, a dispense in flight may finish, the rest is parked.
+            notifier.notify(.stopping, .status("shutting down"))
+            logger.notice("shutting down: no new vends")
+            gate.submit(.shuttingDown)
+            _ = await commandSent.wait(until: { shutdownAnnounced.value }, timeout: .seconds(1))
+            let drained = await sessionEnded.wait(
+                until: {
+                    await coordinator.openSessions().allSatisfy {
+                        !($0.record.state == .dispensing || ($0.record.state == .paid && $0.controllerWaiting))
+                    }
+                }, timeout: options.dispenseDrain)
+            if !drained { logger.warning("a dispense did not finish in time; the journal keeps it for recovery") }
+            let parked = await coordinator.openSessions()
+            for session in parked {
+                logger.notice(
+                    "session left open in the journal for recovery",
+                    metadata: ["trade_no": "\(session.record.tradeNo)", "state": "\(session.record.state.rawValue)"])
+            }
+            refreshJournalMetrics(journal)
+            writeMetrics()
+            gate.finish()
+            group.cancelAll()
+        }
+        logger.notice("stopped")
+    }
+
+    // MARK: Loops
+
+    private func healthLoop(client: DripPayClient, gate: ServiceGate) async {
+        while !Task.isCancelled {
+            let pause = gate.isAvailable ? options.healthInterval : options.outOfServiceHealthInterval
+            do { try await Task.sleep(for: pause) } catch { return }
+            gate.submit(.api(await Self.apiProblem(client: client)))
+        }
+    }
+
+    /// `WATCHDOG=1` only while a round trip into the coordinator and a journal query both finish
+    /// within half the interval: a hung actor or journal stops the pings and systemd restarts us.
+    private func watchdogLoop(
+        interval: Duration, notifier: SystemdNotifier, coordinator: VendCoordinator, journal: Journal
+    ) async {
+        let half = interval / 2
+        while !Task.isCancelled {
+            let healthy = await withTimeout(half) {
+                _ = await coordinator.pollingCount()
+                return (try? journal.counts()) != nil
+            }
+            if healthy == true {
+                notifier.notify(.watchdog)
+            } else {
+                logger.error("main loop unhealthy (coordinator or journal did not answer within \(half)); no watchdog ping")
+            }
+            do { try await Task.sleep(for: half) } catch { return }
+        }
+    }
+
+    private func metricsLoop(journal: Journal) async {
+        guard configuration.metrics.textfile != nil else { return }
+        while !Task.isCancelled {
+            refreshJournalMetrics(journal)
+            writeMetrics()
+            do { try await Task.sleep(for: options.metricsInterval) } catch { return }
+        }
+    }
+
+    private func pruneLoop(journal: Journal) async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: .seconds(86_400)) } catch { return }
+            prune(journal)
+        }
+    }
+
+    // MARK: Pieces
+
+    private func sessionEnded(_ outcome: SessionOutcome, journal: Journal) {
+        let record = outcome.record
+        switch outcome.ending {
+        case .finished(let state):
+            metrics.vendEnded(outcome: state.rawValue)
+            let level: Logger.Level = (state == .refundDue || state == .dispenseUnknown) ? .warning : .info
+            logger.log(
+                level: level, "session ended",
+                metadata: [
+                    "trade_no": "\(record.tradeNo)", "vend": "\(record.vendID)", "state": "\(state.rawValue)",
+                    "note": "\(record.note ?? "")",
+                ])
+        case .parked(let reason):
+            metrics.vendEnded(outcome: "parked")
+            logger.error("session parked: \(reason)", metadata: ["trade_no": "\(record.tradeNo)", "vend": "\(record.vendID)"])
+        }
+        refreshJournalMetrics(journal)
+        writeMetrics()
+        options.onOutcome(outcome)
+    }
+
+    private func refreshJournalMetrics(_ journal: Journal) {
+        if let counts = try? journal.counts() { metrics.setRefundsDue(counts[.refundDue] ?? 0) }
+        metrics.setJournalBytes(journal.fileSizeBytes())
+    }
+
+    private func writeMetrics() {
+        guard let path = configuration.metrics.textfile else { return }
+        do {
+            try metrics.writeTextfile(to: path)
+        } catch {
+            logger.warning("cannot write the metrics textfile \(path): \(error)")
+        }
+    }
+
+    private func prune(_ journal: Journal) {
+        let cutoff = Date().addingTimeInterval(-Double(configuration.journal.retentionDays) * 86_400)
+        do {
+            let removed = try journal.prune(finishedBefore: cutoff)
+            if removed > 0 { logger.info("pruned \(removed) ended session(s) older than \(configuration.journal.retentionDays) days") }
+        } catch {
+            logger.warning("journal pruning failed: \(error)")
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import Synchronization
+
+/// Wakes waiters when something changed (a session ended, a link event came, a command went
+/// out), so the daemon waits for events with a bound instead of polling. A waiter passes the
+/// generation it saw before checking its condition; a change in between wakes it at once, so a
+/// signal is never missed.
+final class Pulse: Sendable {
+    private struct State {
+        var generation: UInt64 = 0
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextID = 0
+    }
+
+    private let state = Mutex(State())
+
+    /// The current generation; pass it to `wait(after:timeout:)` after checking a condition.
+    var generation: UInt64 { state.withLock { $0.generation } }
+
+    /// Something changed: wake every waiter.
+    func signal() {
+        let woken = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.generation &+= 1
+            defer { s.waiters.removeAll() }
+            return Array(s.waiters.values)
+        }
+        for waiter in woken { waiter.resume() }
+    }
+
+    /// Returns once the generation moved past `seen`, after `timeout`, or when cancelled.
+    func wait(after seen: UInt64, timeout: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.waitForSignal(after: seen) }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Waits until `condition` holds (checked after each signal) or `timeout` passed; returns
+    /// whether it holds.
+    func wait(until condition: @Sendable () async -> Bool, timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        while true {
+            let seen = generation
+            if await condition() { return true }
+            let left = ContinuousClock.now.duration(to: deadline)
+            if left <= .zero || Task.isCancelled { return false }
+            await wait(after: seen, timeout: left)
+        }
+    }
+
+    private func waitForSignal(after seen: UInt64) async {
+        let id = state.withLock { s -> Int in
+            s.nextID += 1
+            return s.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { s -> Bool in
+                    if s.generation != seen || Task.isCancelled { return true }
+                    s.waiters[id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.resume()
+        }
+    }
+}
+
+/// Runs `operation`, giving up after `timeout`; nil when it did not finish in time.
+func withTimeout<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Sendable () async -> T) async -> T? {
+    await withTaskGroup(of: T?.self) { group in
+        group.addTask { await operation() }
+        group.addTask {
+            try? await Task.sleep(for: timeout)
+            return nil
+        }
+        let first = await group.next() ?? nil
+        group.cancelAll()
+        return first
+    }
+}
+
+/// A value shared between tasks behind a lock (a class, so closures can capture it).
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+
+    init(_ value: Value) { mutex = Mutex(value) }
+
+    var value: Value { mutex.withLock { $0 } }
+
+    func set(_ value: Value) { mutex.withLock { $0 = value } }
+
+    func update<T: Sendable>(_ change: (inout Value) -> T) -> T { mutex.withLock { change(&$0) } }
+}

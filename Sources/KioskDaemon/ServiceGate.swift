@@ -1,0 +1,189 @@
+import ControllerLink
+import KioskCore
+import Logging
+import Synchronization
+import VendSession
+
+/// Why the kiosk cannot take payments: a short reason for the controller and the screen, and
+/// the detail a technician reads in `systemctl status` and the log.
+public struct ServiceProblem: Hashable, Sendable {
+    public var reason: String
+    public var detail: String
+
+    public init(reason: String, detail: String) {
+        self.reason = reason
+        self.detail = detail
+    }
+}
+
+/// The line `systemctl status` shows: out of service with its cause, else what the customer is
+/// doing. Sent only when it changes.
+final class StatusBoard: Sendable {
+    private struct State {
+        var outOfService: String?
+        var activity = "waiting for customer"
+        var last: String?
+    }
+
+    private let state = Mutex(State())
+    private let notifier: SystemdNotifier
+
+    init(notifier: SystemdNotifier) { self.notifier = notifier }
+
+    var text: String { state.withLock { Self.render($0) } }
+
+    func setOutOfService(_ detail: String?) {
+        publish { $0.outOfService = detail }
+    }
+
+    func screenShown(_ intent: ScreenIntent) {
+        let activity: String?
+        switch intent {
+        case .idle, .outOfService: activity = "waiting for customer"
+        case .pay(_, let product, let price, _): activity = "customer paying: \(price) (\(product))"
+        case .paid(let product): activity = "dispensing \(product)"
+        case .cancelled(let reason): activity = "vend ended without sale: \(reason)"
+        case .refundDue(let tradeNo): activity = "refund due for trade_no \(tradeNo)"
+        }
+        if let activity { publish { $0.activity = activity } }
+    }
+
+    private func publish(_ change: (inout State) -> Void) {
+        let text = state.withLock { s -> String? in
+            change(&s)
+            let text = Self.render(s)
+            guard text != s.last else { return nil }
+            s.last = text
+            return text
+        }
+        if let text { notifier.notify(.status(text)) }
+    }
+
+    private static func render(_ s: State) -> String {
+        if let reason = s.outOfService { return "out of service: \(reason)" }
+        return s.activity
+    }
+}
+
+/// Decides whether the kiosk takes payments from its causes (API, serial link, shutdown) and
+/// tells the coordinator, which tells the controller and the screen. Changes are applied in
+/// order by `run()`, one at a time.
+final class ServiceGate: Sendable {
+    enum Change: Sendable {
+        case api(ServiceProblem?)
+        case serialDown(ServiceProblem)
+        /// The link (re)opened: the controller must hear whether payments work now, even if
+        /// nothing changed (it may have restarted or just been plugged in).
+        case serialUp
+        case shuttingDown
+    }
+
+    private struct Causes {
+        var api: ServiceProblem? = ServiceProblem(reason: "starting up", detail: "starting up: checking the API")
+        var serial: ServiceProblem? = ServiceProblem(reason: "starting up", detail: "starting up: opening the serial link")
+        var shuttingDown = false
+
+        var current: ServiceProblem? {
+            if shuttingDown { return ServiceProblem(reason: "shutting down", detail: "shutting down") }
+            return serial ?? api
+        }
+    }
+
+    private let changes: AsyncStream<Change>
+    private let sink: AsyncStream<Change>.Continuation
+    private let coordinator: VendCoordinator
+    private let controller: any ControllerPort
+    private let status: StatusBoard
+    private let metrics: KioskMetrics
+    private let logger: Logger
+    private let available = Atomic<Bool>(false)
+    private let submitted = Locked<UInt64>(0)
+    private let appliedCount = Locked<UInt64>(0)
+    private let applied = Pulse()
+
+    init(
+        coordinator: VendCoordinator, controller: any ControllerPort, status: StatusBoard, metrics: KioskMetrics,
+        logger: Logger
+    ) {
+        self.coordinator = coordinator
+        self.controller = controller
+        self.status = status
+        self.metrics = metrics
+        self.logger = logger
+        (changes, sink) = AsyncStream.makeStream()
+    }
+
+    /// Whether the kiosk takes payments now (as last applied).
+    var isAvailable: Bool { available.load(ordering: .relaxed) }
+
+    func submit(_ change: Change) {
+        submitted.update { count in
+            count += 1
+            sink.yield(change)
+        }
+    }
+
+    /// Submits a change and waits (bounded) until it and every earlier one were applied, so a
+    /// status sent next reflects it.
+    func apply(_ change: Change, timeout: Duration = .seconds(2)) async {
+        let mine = submitted.update { count -> UInt64 in
+            count += 1
+            sink.yield(change)
+            return count
+        }
+        _ = await applied.wait(until: { self.appliedCount.value >= mine }, timeout: timeout)
+    }
+
+    /// Applies changes until cancelled.
+    func run() async {
+        var causes = Causes()
+        // What the coordinator believes (it starts in service, reason ""): it tells the
+        // controller only when this changes, so `serialUp` must announce the state otherwise.
+        var coordinatorInService = true
+        var coordinatorReason = ""
+        var logged = causes.current
+        status.setOutOfService(causes.current?.detail)
+        for await change in changes {
+            var announce = false
+            switch change {
+            case .api(let problem): causes.api = problem
+            case .serialDown(let problem): causes.serial = problem
+            case .serialUp:
+                causes.serial = nil
+                announce = true
+            case .shuttingDown: causes.shuttingDown = true
+            }
+            let problem = causes.current
+            let nowAvailable = problem == nil
+            if problem != logged {
+                if let problem, problem.reason == "starting up" {
+                    logger.info("\(problem.detail)")
+                } else if let problem {
+                    logger.warning("out of service: \(problem.detail)")
+                } else {
+                    logger.notice("in service: taking payments")
+                }
+                logged = problem
+            }
+            available.store(nowAvailable, ordering: .relaxed)
+            metrics.setInService(nowAvailable)
+            status.setOutOfService(problem?.detail)
+            let reason = problem?.reason ?? ""
+            if nowAvailable != coordinatorInService || (!nowAvailable && reason != coordinatorReason) {
+                coordinatorInService = nowAvailable
+                coordinatorReason = reason
+                await coordinator.setService(available: nowAvailable, reason: reason)
+            } else if announce {
+                do {
+                    try await controller.send(nowAvailable ? .ready : .outOfService(reason: reason))
+                } catch {
+                    logger.warning("could not tell the controller the service state: \(error)")
+                }
+            }
+            appliedCount.update { $0 += 1 }
+            applied.signal()
+        }
+    }
+
+    func finish() { sink.finish() }
+}

@@ -1,0 +1,107 @@
+import DripPayAPI
+import DripPaySandbox
+import Foundation
+import KioskCore
+import KioskDisplay
+import Logging
+import Testing
+import VendSession
+
+@testable import KioskDaemon
+
+@Suite struct AdapterTests {
+    @Test func routesAreNamedForTheMetrics() {
+        let base = "http://127.0.0.1:1/api/v1"
+        #expect(MeteredTransport.endpointName(method: "GET", url: base + "/ping", baseURL: base) == "ping")
+        #expect(MeteredTransport.endpointName(method: "GET", url: base + "/invoices?page=1&per_page=100", baseURL: base) == "list")
+        #expect(MeteredTransport.endpointName(method: "POST", url: base + "/invoices", baseURL: base) == "create")
+        #expect(MeteredTransport.endpointName(method: "GET", url: base + "/invoices/abc", baseURL: base) == "view")
+        #expect(MeteredTransport.endpointName(method: "GET", url: base + "/invoices/abc/status", baseURL: base) == "status")
+        #expect(MeteredTransport.endpointName(method: "DELETE", url: base + "/invoices/abc", baseURL: base) == "cancel")
+    }
+
+    @Test func createFailuresAreSortedByWhetherAnInvoiceMayExist() {
+        let e = Endpoint(method: "POST", path: "/invoices")
+        func kind(_ error: DripPayError) -> String {
+            switch DripPayInvoicePort.createFailure(error) {
+            case .rejected(_, let invalid): return invalid ? "invalid" : "rejected"
+            case .unavailable: return "unavailable"
+            case .outcomeUnknown: return "unknown"
+            }
+        }
+        #expect(kind(.validation(e, message: "bad", fields: [:])) == "invalid")
+        #expect(kind(.forbidden(e, ability: .createInvoice)) == "rejected")
+        #expect(kind(.unauthenticated(e)) == "rejected")
+        #expect(kind(.connectionFailed(e, detail: "connection refused")) == "unavailable")
+        #expect(kind(.rateLimited(e, retryAfter: 5)) == "unavailable")
+        #expect(kind(.connectionFailed(e, detail: "connection reset")) == "unknown")
+        #expect(kind(.timeout(e, after: .seconds(10))) == "unknown")
+        #expect(kind(.server(e, status: 502)) == "unknown")
+    }
+
+    @Test func cancellingAPaidInvoiceReportsAlreadyPaid() async throws {
+        let token = APISandbox.generateToken()
+        let sandbox = APISandbox(tokens: [token: Set(Ability.allCases)])
+        let port = try await sandbox.start(port: 0)
+        let metrics = KioskMetrics()
+        let base = "http://127.0.0.1:\(port)/api/v1"
+        let client = try DripPayClient(
+            baseURL: base, token: APIToken(token), requestTimeout: .seconds(5),
+            transport: MeteredTransport(
+                AsyncHTTPClientTransport(client: .shared, logger: Logger(label: "test")), metrics: metrics, baseURL: base))
+        let port_ = DripPayInvoicePort(client: client, machineID: "T-1")
+        let usd = Currency(code: "USD", minorDigits: 2)
+        let info = try await port_.createInvoice(
+            tradeNo: TradeNo("T-1-a"), description: "Soda", price: Money(minorUnits: 150, currency: usd))
+        #expect(info.total == Money(minorUnits: 150, currency: usd))
+        #expect(await sandbox.pay(info.reference))
+        #expect(try await port_.status(of: info.reference) == .paid)
+        #expect(await port_.cancel(info.reference) == .alreadyPaid)
+
+        let second = try await port_.createInvoice(
+            tradeNo: TradeNo("T-1-b"), description: "Soda", price: Money(minorUnits: 100, currency: usd))
+        #expect(await port_.cancel(second.reference) == .cancelled)
+        #expect(await port_.cancel(second.reference) == .cancelled, "a second cancel (404, soft-deleted) is still cancelled")
+        let text = metrics.render()
+        #expect(text.contains("endpoint=\"create\""))
+        #expect(text.contains("endpoint=\"cancel\",status=\"404\"} 1"))
+        await sandbox.stop()
+    }
+
+    @Test func payScreenCountsDownFromTheDeadline() {
+        let now = Date(timeIntervalSince1970: 1_000_000)
+        let usd = Currency(code: "USD", minorDigits: 2)
+        let intent = ScreenIntent.pay(
+            qrPayload: "x", product: "Soda", price: Money(minorUnits: 150, currency: usd), deadline: now.addingTimeInterval(65))
+        guard case .pay(let pay) = DisplayScreenPort.screen(for: intent, now: now) else {
+            Issue.record("not a pay screen")
+            return
+        }
+        #expect(pay.secondsLeft == 65)
+        #expect(pay.countdown == "1:05")
+        guard case .pay(let late) = DisplayScreenPort.screen(for: intent, now: now.addingTimeInterval(100)) else { return }
+        #expect(late.secondsLeft == 0)
+    }
+
+    @Test func countdownTicksWhileThePayScreenIsUpAndStopsOnTheNext() async throws {
+        let display = RecordingDisplay()
+        let port = DisplayScreenPort(output: display, logger: Logger(label: "test"))
+        let usd = Currency(code: "USD", minorDigits: 2)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await port.run() }
+            await port.show(.pay(qrPayload: "x", product: "Soda", price: Money(minorUnits: 150, currency: usd), deadline: Date().addingTimeInterval(30)))
+            try await Task.sleep(for: .milliseconds(2_500))
+            await port.show(.idle)
+            try await Task.sleep(for: .milliseconds(1_300))
+            group.cancelAll()
+        }
+        let shown = await display.shown
+        let pays = shown.compactMap { screen -> Int? in
+            if case .pay(let p) = screen { return p.secondsLeft }
+            return nil
+        }
+        #expect(pays.count >= 2, "the first draw plus at least one tick")
+        #expect(pays == pays.sorted(by: >), "the countdown only goes down")
+        #expect(shown.last == .idle(message: "Choose a product"), "no tick after the next screen")
+    }
+}

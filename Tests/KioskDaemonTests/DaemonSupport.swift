@@ -1,0 +1,164 @@
+import ControllerSimulator
+import DripPaySandbox
+import Foundation
+import KioskConfig
+import KioskCore
+import KioskDisplay
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+import VendSession
+
+@testable import KioskDaemon
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Collects every datagram sent to a test NOTIFY_SOCKET on its own thread (a blocking recv
+/// must not sit on the test's cooperative threads).
+final class NotifyCollector: Sendable {
+    let path: String
+    private let fd: Int32
+    private let messages = Mutex<[String]>([])
+    private let running = Atomic<Bool>(true)
+    private let pulse = Pulse()
+
+    init() throws {
+        path = NSTemporaryDirectory() + "kiosk-notify-\(UUID().uuidString.prefix(8)).sock"
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let thread = Thread { [self] in
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while running.load(ordering: .relaxed) {
+                let count = recv(fd, &buffer, buffer.count, 0)
+                guard count > 0 else { continue }
+                let text = String(decoding: buffer[..<count], as: UTF8.self)
+                messages.withLock { $0.append(contentsOf: text.split(separator: "\n").map(String.init)) }
+                pulse.signal()
+            }
+            close(fd)
+            unlink(path)
+        }
+        thread.start()
+    }
+
+    /// Every `KEY=VALUE` line received so far.
+    var lines: [String] { messages.withLock { $0 } }
+
+    /// Waits until a line satisfies `matches`; returns it, or nil after `timeout`.
+    func waitFor(_ timeout: Duration = .seconds(5), _ matches: @escaping @Sendable (String) -> Bool) async -> String? {
+        _ = await pulse.wait(until: { self.lines.contains(where: matches) }, timeout: timeout)
+        return lines.first(where: matches)
+    }
+
+    func stop() { running.store(false, ordering: .relaxed) }
+}
+
+enum HarnessError: Error {
+    case shutdownTimedOut
+}
+
+/// A display that records what it was asked to draw.
+actor RecordingDisplay: DisplayOutput {
+    private(set) var shown: [Screen] = []
+    func show(_ screen: Screen) async throws { shown.append(screen) }
+}
+
+/// The real pieces for one daemon test: the sandbox on loopback, a simulated vmc-line
+/// controller on a pty, a temp dir with a token, a config and a journal.
+final class DaemonHarness: Sendable {
+    let sandbox: APISandbox
+    let simulator: ControllerSimulator
+    let directory: String
+    let configuration: KioskConfiguration
+    let token: APIToken
+    let screens = Mutex<[ScreenIntent]>([])
+    let outcomes = Mutex<[SessionOutcome]>([])
+    let changed = Pulse()
+
+    init(abilities: Set<Ability> = Set(Ability.allCases), paymentTimeout: Int = 30, resumeGrace: Int = 10) async throws {
+        let value = APISandbox.generateToken()
+        sandbox = APISandbox(tokens: [value: abilities])
+        let port = try await sandbox.start(port: 0)
+        simulator = try await ControllerSimulator.plugged(kind: .vmcLine)
+        directory = NSTemporaryDirectory() + "kiosk-daemon-test-\(UUID().uuidString.prefix(8))"
+        (configuration, token) = try KioskDemo.writeConfig(
+            directory: directory, port: port, token: value, device: simulator.devicePath, paymentTimeout: paymentTimeout,
+            resumeGrace: resumeGrace, display: "none")
+    }
+
+    func options(environment: [String: String] = [:], healthInterval: Duration = .seconds(60), outOfServiceHealth: Duration = .milliseconds(200))
+        -> KioskDaemonOptions
+    {
+        KioskDaemonOptions(
+            environment: environment, display: NoDisplayOutput(),
+            onScreen: { intent in
+                self.screens.withLock { $0.append(intent) }
+                self.changed.signal()
+            },
+            onOutcome: { outcome in
+                self.outcomes.withLock { $0.append(outcome) }
+                self.changed.signal()
+            },
+            healthInterval: healthInterval, outOfServiceHealthInterval: outOfServiceHealth,
+            linkBackoff: .init(initial: .milliseconds(50), maximum: .milliseconds(200)))
+    }
+
+    /// Runs a daemon in a ServiceGroup around `body`, then shuts it down gracefully and expects
+    /// it to return without error within 10 s.
+    func withDaemon(
+        _ options: KioskDaemonOptions, _ body: @escaping @Sendable (KioskDaemon) async throws -> Void
+    ) async throws {
+        let daemon = KioskDaemon(configuration: configuration, token: token, options: options)
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [daemon], logger: Logger(label: "test")))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            do {
+                try await body(daemon)
+            } catch {
+                await group.triggerGracefulShutdown()
+                _ = try? await tasks.next()
+                throw error
+            }
+            // Bounded: a daemon that does not stop within 10 s of the shutdown fails the test.
+            tasks.addTask {
+                try await Task.sleep(for: .seconds(10))
+                throw HarnessError.shutdownTimedOut
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.next()
+            tasks.cancelAll()
+        }
+    }
+
+    func outcome(of id: String, timeout: Duration = .seconds(5)) async -> SessionOutcome? {
+        _ = await changed.wait(
+            until: { self.outcomes.withLock { $0.contains { $0.record.vendID.rawValue == id } } }, timeout: timeout)
+        return outcomes.withLock { list in list.first { $0.record.vendID.rawValue == id } }
+    }
+
+    func screen(timeout: Duration = .seconds(5), _ matches: @escaping @Sendable (ScreenIntent) -> Bool) async -> ScreenIntent? {
+        _ = await changed.wait(until: { self.screens.withLock { $0.contains(where: matches) } }, timeout: timeout)
+        return screens.withLock { $0.last(where: matches) }
+    }
+
+    /// How many lines the daemon wrote that equal `line`.
+    func count(_ line: String) async -> Int { await simulator.received.filter { $0 == line }.count }
+
+    func tearDown() async {
+        await simulator.shutdown()
+        await sandbox.stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
