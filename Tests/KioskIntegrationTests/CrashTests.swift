@@ -4,10 +4,6 @@ import KioskCore
 import KioskJournal
 import Testing
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 extension KioskIntegration {
     /// The money-safety rules (product.md section 3) under SIGKILL: the daemon is killed at random
     /// points of many vends and restarted on the same journal each time, while a simulated machine
@@ -17,7 +13,9 @@ extension KioskIntegration {
     ///
     /// Environment: `KIOSK_CRASH_SEED` replays a run (the seed is printed), `KIOSK_CRASH_KILLS`
     /// (default 200, in total) and `KIOSK_CRASH_RIGS` (default 2 independent rigs run side by
-    /// side, each with its own sandbox, controller and journal, sharing the kills).
+    /// side, each with its own sandbox, controller and journal, sharing the kills). A seed replays
+    /// every random choice (kill points, delays, customers, machine restarts); the interleaving with
+    /// the daemon's own timing can still differ from run to run.
     @Suite("Crash")
     struct CrashTests {
         struct Figures: Sendable, CustomStringConvertible {
@@ -51,7 +49,9 @@ extension KioskIntegration {
                 for index in 0..<rigs {
                     let kills = totalKills / rigs + (index < totalKills % rigs ? 1 : 0)
                     let rigSeed = seed &+ UInt64(index) &* 0x9E37_79B9
-                    group.addTask { try await Self.crashRun(seed: rigSeed, kills: kills, label: "rig \(index)") }
+                    group.addTask {
+                        try await Self.crashRun(seed: rigSeed, kills: kills, label: "rig \(index) of KIOSK_CRASH_SEED=\(seed)")
+                    }
                 }
                 var all: [Figures] = []
                 for try await figures in group { all.append(figures) }
