@@ -184,8 +184,20 @@ public actor VendCoordinator {
             let (machine, effects) = VendSessionMachine.recover(previous, policy: policy, now: now())
             machines[previous.tradeNo] = machine
             execute(effects, for: previous.tradeNo)
+            guard machines[previous.tradeNo] != nil else {
+                // Recovery settled it at once (a dispense of unknown outcome): the vend is over.
+                enqueue(.deny(request.id, .duplicateID), for: previous.tradeNo)
+                return
+            }
             deliver(.controllerReclaimed(request), to: previous.tradeNo)
             return
+        }
+        // A controller that asks for another vend no longer waits for the result of a DISPENSE (its
+        // DISPENSED/FAILED was lost): that outcome is unknown, and it must not block every later vend.
+        for (tradeNo, machine) in machines where machine.phase == .dispensing {
+            deliver(
+                .controllerGone(reason: "VEND \(request.id) while the result of DISPENSE \(machine.record.vendID) was awaited"),
+                to: tradeNo)
         }
         guard inService, !machines.values.contains(where: \.controllerWaiting) else {
             enqueue(.deny(request.id, .unavailable))
@@ -290,6 +302,8 @@ public actor VendCoordinator {
                     let event: SessionEvent
                     do {
                         event = .statusPolled(try await invoices.status(of: reference))
+                    } catch is InvoiceNotFound {
+                        event = .invoiceGone
                     } catch {
                         event = .pollFailed(String(describing: error))
                     }
@@ -369,6 +383,8 @@ public actor VendCoordinator {
                 failures = 0
                 // Delivered even if polling stopped meanwhile: a late `paid` must not be lost.
                 deliver(.statusPolled(status), to: tradeNo)
+            } catch is InvoiceNotFound {
+                deliver(.invoiceGone, to: tradeNo)
             } catch {
                 failures += 1
                 deliver(.pollFailed(String(describing: error)), to: tradeNo)

@@ -50,12 +50,14 @@ public struct VendSessionMachine: Hashable, Sendable {
         case unclaimed
         /// The API's invoice does not match the vend (wrong total).
         case mismatch
+        /// A status read answered 404 (cancelled elsewhere): the cancel and re-check confirm it.
+        case gone
 
         var denyReason: DenyReason {
             switch self {
             case .timeout, .unclaimed: return .timeout
             case .aborted: return .aborted
-            case .mismatch: return .error
+            case .mismatch, .gone: return .error
             }
         }
     }
@@ -205,9 +207,14 @@ public struct VendSessionMachine: Hashable, Sendable {
             return statusRead(status, now: now)
         case .pollFailed(let message):
             return pollFailed(message, now: now)
+        case .invoiceGone:
+            return invoiceGone(now: now)
         case .timerFired(let timer):
-            // A millisecond of slack: the executor's clock and `now` may round differently.
-            guard let due = timers[timer], due <= now.addingTimeInterval(0.001) else { return [] }
+            // Only a timer still pending counts (a replaced or cleared one is stale). Its executor
+            // sleeps on a monotonic clock, so a fire that looks early against the wall clock
+            // (stepped back by NTP on a board without RTC) is still due: ignoring it would leave
+            // the session open for ever.
+            guard timers[timer] != nil else { return [] }
             timers[timer] = nil
             return timerFired(timer, now: now)
         case .controllerAborted:
@@ -354,6 +361,21 @@ public struct VendSessionMachine: Hashable, Sendable {
         }
     }
 
+    /// A 404 for our reference. After our cancel it is the cancel's proof (soft delete). While
+    /// awaiting payment it is never trusted alone: cancel (404 -> cancelled, 422 -> re-check) and
+    /// let the re-check decide, so a stray 404 cannot make a paid invoice be forgotten.
+    private mutating func invoiceGone(now: Date) -> [SessionEffect] {
+        pollFailures = 0
+        switch phase {
+        case .rechecking:
+            return statusRead(.cancelled, now: now)
+        case .awaitingPayment:
+            return [.log(event: "invoice_gone", detail: "status answered 404")] + beginCancel(.gone, now: now)
+        default:
+            return []
+        }
+    }
+
     private mutating func timerFired(_ timer: SessionTimer, now: Date) -> [SessionEffect] {
         switch (timer, phase) {
         case (.paymentDeadline, .awaitingPayment):
@@ -418,21 +440,19 @@ public struct VendSessionMachine: Hashable, Sendable {
 
     private mutating func reclaimed(_ request: VendRequest, now: Date) -> [SessionEffect] {
         guard request.id == record.vendID, request.product == record.product, request.price == record.price else {
-            return [
-                .log(event: "reclaim_mismatch", detail: "VEND \(request.id) \(request.product) \(request.price)"),
-                .send(.deny(request.id, .duplicateID)),
-            ]
+            return [.log(event: "reclaim_mismatch", detail: "VEND \(request.id) \(request.product) \(request.price)")]
+                + denyReclaim(request, now: now)
         }
         switch phase {
         case .creating, .lookingUp:
-            guard !denySent, !customerAborted else { return [.send(.deny(request.id, .duplicateID))] }
+            guard !denySent, !customerAborted else { return denyReclaim(request, now: now) }
             controllerWaiting = true
             claimDeadline = nil
             return [.log(event: "reclaimed", detail: "while \(phase)")]
         case .awaitingPayment:
             guard let deadline = record.paymentDeadline, deadline > now, let payload = record.qrPayload,
                 !customerAborted
-            else { return [.send(.deny(request.id, .duplicateID))] }
+            else { return denyReclaim(request, now: now) }
             controllerWaiting = true
             denySent = false
             claimDeadline = nil
@@ -443,15 +463,27 @@ public struct VendSessionMachine: Hashable, Sendable {
                 .send(.accept(record.vendID)),
             ]
         case .awaitingClaim:
-            guard !customerAborted else { return [.send(.deny(request.id, .duplicateID))] }
+            guard !customerAborted else { return denyReclaim(request, now: now) }
             controllerWaiting = true
             denySent = false
             claimDeadline = nil
             timers[.claimGrace] = nil
             return [.log(event: "reclaimed", detail: "paid vend re-claimed")] + decideDispense(now: now)
         case .cancelling, .rechecking, .dispensing, .ended:
-            return [.send(.deny(request.id, .duplicateID))]
+            return denyReclaim(request, now: now)
         }
+    }
+
+    /// Answers a `VEND` for this vend id with `DENY duplicate-id`. That releases the controller, so
+    /// no `DISPENSE` may follow for this vend (a payment from now on is refund due), and an invoice
+    /// still awaiting payment is cancelled at once. A `DISPENSE` already out still awaits its result.
+    private mutating func denyReclaim(_ request: VendRequest, now: Date) -> [SessionEffect] {
+        var effects: [SessionEffect] = [.send(.deny(request.id, .duplicateID))]
+        guard phase != .dispensing, phase != .ended else { return effects }
+        denySent = true
+        controllerWaiting = false
+        if phase == .awaitingPayment { effects += beginCancel(.unclaimed, now: now) }
+        return effects
     }
 
     private mutating func cancelAnswered(_ outcome: CancelOutcome, now: Date) -> [SessionEffect] {

@@ -32,7 +32,7 @@ struct PropertyTests {
         .lookupFailed("down"),
         .statusPolled(.pending), .statusPolled(.paid), .statusPolled(.paid), .statusPolled(.cancelled),
         .statusPolled(.other("weird")),
-        .pollFailed("down"),
+        .pollFailed("down"), .invoiceGone,
         .timerFired(.paymentDeadline), .timerFired(.claimGrace), .timerFired(.retry),
         .controllerAborted, .controllerDispensed, .controllerDispenseFailed(reason: "jam"),
         .controllerGone(reason: "HELLO"), .controllerReclaimed(request()), .controllerReclaimed(request(price: 99)),
@@ -57,8 +57,19 @@ struct PropertyTests {
         }
     }
 
+    /// Answers from a world that finally cooperates (API reachable, controller gone): each is
+    /// ignored unless the session waits for it. Used to check that every session ends.
+    static let settling: [SessionEvent] = [
+        .invoiceCreateFailed(.unavailable(message: "down")), .invoiceNotFound, .cancelAnswered(.cancelled),
+        .statusPolled(.cancelled),
+    ]
+
     @Test func atMostOneDispenseOnlyAfterPaidAndPaidSessionsNeverForgotten() {
         var rng = SplitMix64(seed: 0xD21B_9A7)
+        var reachedPaid = 0
+        var reachedDispensing = 0
+        var reachedRefundDue = 0
+        var reachedCancelled = 0
         for sequence in 0..<5000 {
             let startChoice = Int.random(in: 0..<5, using: &rng)
             var now = t0
@@ -67,6 +78,9 @@ struct PropertyTests {
             var sawPaidStatus = startChoice == 3  // a recovered `paid` record was paid before the crash
             var finalRecord: SessionRecord? = machine.record.state.isFinal ? machine.record : nil
             var lastPersisted: SessionState?
+            // A DENY for the vend releases the controller; only a later VEND (re-claim) may be
+            // answered with DISPENSE.
+            var deniedSinceLastVend = false
             let length = Int.random(in: 1..<40, using: &rng)
             for _ in 0..<length {
                 now = now.addingTimeInterval(Double(Int.random(in: 0..<20, using: &rng)))
@@ -74,11 +88,16 @@ struct PropertyTests {
                 if event == .statusPolled(.paid) || event == .invoiceFound(invoice(status: .paid), qrPayload: "pay:ref-1") {
                     sawPaidStatus = true
                 }
+                if event == .controllerReclaimed(request()) { deniedSinceLastVend = false }
                 let effects = machine.handle(event, now: now)
+                if effects.persistedStates.contains(.paid) { reachedPaid += 1 }
+                if effects.persistedStates.contains(.dispensing) { reachedDispensing += 1 }
                 for (index, effect) in effects.enumerated() {
                     if case .persist(let record, _, _) = effect { lastPersisted = record.state }
+                    if case .send(.deny) = effect { deniedSinceLastVend = true }
                     if case .send(.dispense) = effect {
                         dispenses += 1
+                        #expect(!deniedSinceLastVend, "DISPENSE after DENY for the same VEND (sequence \(sequence))")
                         #expect(sawPaidStatus, "dispense without a paid status (sequence \(sequence))")
                         #expect(lastPersisted == .dispensing, "dispense not journaled first (sequence \(sequence))")
                         #expect(index > 0)
@@ -98,7 +117,11 @@ struct PropertyTests {
                 dispenses += machine.handle(.controllerGone(reason: "end"), now: now).dispenseCount
                 for timer in SessionTimer.allCases { dispenses += machine.handle(.timerFired(timer), now: now).dispenseCount }
                 dispenses += machine.handle(.controllerReclaimed(request()), now: now).dispenseCount
+                for answer in Self.settling { dispenses += machine.handle(answer, now: now).dispenseCount }
             }
+            #expect(!machine.isOpen, "session never ended: \(machine.phase) (sequence \(sequence))")
+            if machine.record.state == .refundDue { reachedRefundDue += 1 }
+            if machine.record.state == .cancelled { reachedCancelled += 1 }
             #expect(dispenses <= 1, "more than one dispense after the sequence (sequence \(sequence))")
             if let finalRecord { #expect(machine.record == finalRecord, "a final state changed (sequence \(sequence))") }
             if machine.record.paidAt != nil || startChoice >= 3 {
@@ -108,5 +131,12 @@ struct PropertyTests {
                     "paid session ended \(state) (sequence \(sequence))")
             }
         }
+        // The generator must reach the states the rules are about, not only the early exits.
+        print("property reach of 5000: paid \(reachedPaid), dispensing \(reachedDispensing), "
+            + "refund_due \(reachedRefundDue), cancelled \(reachedCancelled)")
+        #expect(reachedPaid >= 500)
+        #expect(reachedDispensing >= 250)
+        #expect(reachedRefundDue >= 250)
+        #expect(reachedCancelled >= 250)
     }
 }
