@@ -146,3 +146,40 @@ struct VendAnswerTests {
         #expect(h.controller.dispenseCount == 0)
     }
 }
+
+@Suite("Vend coordinator: a session parked by a journal failure is settled without a restart")
+struct ParkedSessionTests {
+    let v1 = vendID("v1")
+
+    @Test func aPaymentWhoseJournalWriteFailedBecomesRefundDueOnceTheJournalHeals() async {
+        let h = Harness()
+        defer { h.stop() }
+        await h.coordinator.handle(.vendRequested(request()))
+        #expect(await eventually { h.controller.commands == [.accept(v1)] })
+        h.store.state.write { $0.failUpdatesTo = .paid }
+        h.invoices.state.write { $0.status = .success(.paid) }
+        #expect(await h.drive(step: .milliseconds(100)) { h.controller.commands.count == 2 })
+        #expect(h.controller.commands == [.accept(v1), .deny(v1, .error)])
+        #expect(h.store.record("T-1")?.state == .invoiced)
+        // The QR of the parked session comes down.
+        #expect(await h.drive(step: .seconds(1), maxSteps: 20) { h.screen.shown.get.last == .idle })
+        h.store.state.write { $0.failUpdatesTo = nil }
+        #expect(await h.drive(step: .seconds(1), maxSteps: 200) { h.store.record("T-1")?.state == .refundDue })
+        #expect(h.controller.dispenseCount == 0)
+        #expect(await eventually { await h.coordinator.openSessions().isEmpty })
+    }
+
+    @Test func anAbandonedInvoiceWhoseJournalWriteFailedIsCancelledOnceTheJournalHeals() async {
+        let h = Harness()
+        defer { h.stop() }
+        await h.coordinator.handle(.vendRequested(request()))
+        #expect(await eventually { h.controller.commands == [.accept(v1)] })
+        h.store.state.write { $0.failUpdatesTo = .cancelled }
+        await h.coordinator.handle(.vendAborted(v1))
+        #expect(await eventually { h.outcomes.get.count == 1 })
+        #expect(h.store.record("T-1")?.state == .invoiced)
+        h.store.state.write { $0.failUpdatesTo = nil }
+        #expect(await h.drive(step: .seconds(1), maxSteps: 200) { h.store.record("T-1")?.state == .cancelled })
+        #expect(h.controller.dispenseCount == 0)
+    }
+}

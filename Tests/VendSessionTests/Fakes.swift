@@ -69,7 +69,9 @@ final class FakeInvoices: InvoicePort, @unchecked Sendable {
         log.write { $0.append("api.cancel \(reference)") }
         return state.write { s in
             s.cancels += 1
-            // A cancel that took effect makes the status cancelled, as at the real API.
+            // As at the real API: a paid invoice cannot be cancelled (422), and a cancel that took
+            // effect makes the status cancelled.
+            if case .success(.paid) = s.status { return .alreadyPaid }
             if s.cancel == .cancelled { s.status = .success(.cancelled) }
             return s.cancel
         }
