@@ -337,10 +337,13 @@ public struct VendSessionMachine: Hashable, Sendable {
                 effects.append(.log(event: "unknown_status", detail: "status '\(value)' treated as not paid"))
             }
             if phase == .rechecking {
-                // The cancel did not take effect; try again after a pause.
+                // The cancel did not take effect; try again after a pause. The controller is told
+                // now: it must not wait on an API that may never confirm (an unknown status can
+                // last for ever), or every later VEND would be denied. A payment that lands
+                // meanwhile is refund due.
                 phase = .cancelling
                 effects.append(.log(event: "cancel_not_effective", detail: "status \(status) after cancel"))
-                effects += scheduleRetry(now: now)
+                effects += parkForRetry(note: "cancel not effective (\(cancelCause?.rawValue ?? "?")): status \(status)", now: now)
             }
             return effects
         }

@@ -183,3 +183,26 @@ struct ParkedSessionTests {
         #expect(h.controller.dispenseCount == 0)
     }
 }
+
+/// A cancel that does not take effect must not keep the controller waiting: it is told now, and
+/// the cancel is retried in the background (otherwise every later VEND is denied unavailable).
+@Suite("Vend session: an ineffective cancel releases the controller")
+struct IneffectiveCancelTests {
+    @Test(arguments: [InvoiceStatus.pending, .other("expired")])
+    func aReCheckThatIsNotFinalAfterTheTimeoutCancelReleasesTheControllerAndRetries(status: InvoiceStatus) {
+        var driver = Driver.invoiced()
+        driver.advance(90)
+        driver.fire(.paymentDeadline)
+        driver.send(.cancelAnswered(.alreadyPaid))
+        let effects = driver.send(.statusPolled(status))
+        #expect(effects.denies == [.timeout])
+        #expect(!driver.machine.controllerWaiting)
+        #expect(effects.contains(timer: .retry))
+        // The retry cancels again; a payment that lands now is refund due, never dispensed.
+        #expect(driver.fire(.retry).contains(.cancelInvoice(InvoiceReference("ref-1"))))
+        driver.send(.cancelAnswered(.alreadyPaid))
+        let paid = driver.send(.statusPolled(.paid))
+        #expect(paid.dispenseCount == 0)
+        #expect(paid.finishedState == .refundDue)
+    }
+}
