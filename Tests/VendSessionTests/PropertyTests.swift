@@ -139,4 +139,43 @@ struct PropertyTests {
         #expect(reachedRefundDue >= 250)
         #expect(reachedCancelled >= 250)
     }
+
+    /// An API that never settles anything answers every cancel one way and every status read one way.
+    static let unhelpfulCancels: [SessionEvent] = [
+        .cancelAnswered(.failed("down")), .cancelAnswered(.alreadyPaid), .cancelAnswered(.cancelled),
+    ]
+    static let unhelpfulStatuses: [SessionEvent] = [
+        .pollFailed("down"), .statusPolled(.other("expired")), .statusPolled(.pending),
+    ]
+
+    /// Rule 5: whatever happened before, once the payment deadline has passed the controller is
+    /// never left waiting on the API (else every later VEND is denied). Only a DISPENSE that went
+    /// out waits, for the controller's own DISPENSED/FAILED.
+    @Test func theControllerIsNeverLeftWaitingOnAnAPIThatDoesNotSettle() {
+        var rng = SplitMix64(seed: 0x5EED_0FF)
+        for sequence in 0..<5000 {
+            let startChoice = Int.random(in: 0..<5, using: &rng)
+            var now = t0
+            var machine = Self.startingMachine(startChoice, now: now)
+            let cancelAnswer = Self.unhelpfulCancels.randomElement(using: &rng)!
+            let statusAnswer = Self.unhelpfulStatuses.randomElement(using: &rng)!
+            for _ in 0..<Int.random(in: 1..<30, using: &rng) {
+                now = now.addingTimeInterval(Double(Int.random(in: 0..<20, using: &rng)))
+                _ = machine.handle(Self.events.randomElement(using: &rng)!, now: now)
+            }
+            for _ in 0..<6 {
+                now = now.addingTimeInterval(3600)
+                for timer in SessionTimer.allCases { _ = machine.handle(.timerFired(timer), now: now) }
+                for answer in [
+                    SessionEvent.invoiceCreateFailed(.outcomeUnknown(message: "lost")), .lookupFailed("down"),
+                    cancelAnswer, statusAnswer,
+                ] {
+                    _ = machine.handle(answer, now: now)
+                }
+            }
+            #expect(
+                !machine.controllerWaiting || machine.phase == .dispensing,
+                "controller left waiting in \(machine.phase) (sequence \(sequence))")
+        }
+    }
 }
