@@ -206,3 +206,30 @@ struct IneffectiveCancelTests {
         #expect(paid.finishedState == .refundDue)
     }
 }
+
+@Suite("Vend coordinator: controller lines in the wrong order")
+struct ControllerOrderTests {
+    let v1 = vendID("v1")
+
+    @Test func abortAndResultsForOtherIdsAfterDispenseChangeNothingAndTheRightResultEndsTheVend() async {
+        let h = Harness()
+        defer { h.stop() }
+        await h.coordinator.handle(.vendRequested(request()))
+        #expect(await eventually { h.controller.commands == [.accept(v1)] })
+        h.invoices.state.write { $0.status = .success(.paid) }
+        #expect(await h.drive(step: .milliseconds(100)) { h.controller.dispenseCount == 1 })
+        await h.coordinator.handle(.vendAborted(v1))
+        await h.coordinator.handle(.dispensed(vendID("v9")))
+        await h.coordinator.handle(.dispenseFailed(vendID("v9"), reason: "jam"))
+        await h.coordinator.handle(.vendRequested(request()))  // v1 again: a duplicate, no second DISPENSE
+        #expect(await eventually { h.controller.commands.last == .deny(v1, .duplicateID) })
+        #expect(h.store.record("T-1")?.state == .dispensing)
+        await h.coordinator.handle(.dispensed(v1))
+        #expect(await eventually { h.store.record("T-1")?.state == .dispensed })
+        await h.coordinator.handle(.dispenseFailed(v1, reason: "late"))
+        await h.idle(steps: 20, step: .seconds(1))
+        #expect(h.store.record("T-1")?.state == .dispensed)
+        #expect(h.controller.dispenseCount == 1)
+        #expect(h.invoices.state.read(\.cancels) == 0)
+    }
+}
