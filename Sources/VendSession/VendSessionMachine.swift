@@ -272,6 +272,12 @@ public struct VendSessionMachine: Hashable, Sendable {
             break
         }
         phase = .awaitingPayment
+        if invoiceMismatch {
+            // The mismatch is known only in memory: journal the invoice as never payable here (no
+            // QR, deadline passed), so that recovery after a crash cancels it instead of resuming it.
+            record.qrPayload = nil
+            record.paymentDeadline = now
+        }
         var effects = [transition(to: .invoiced, now: now, event: how, detail: "reference \(info.reference)")]
         if invoiceMismatch {
             effects.append(
@@ -557,6 +563,13 @@ public struct VendSessionMachine: Hashable, Sendable {
         record.paidAt = now
         timers[.paymentDeadline] = nil
         timers[.retry] = nil
+        if invoiceMismatch {
+            // Straight to refund due: a journaled `paid` would let recovery dispense against it.
+            return end(
+                .refundDue, now: now, event: "refund_due",
+                note: "paid (\(source)), but the invoice total differs from the vend price \(record.price)",
+                deny: .error, screen: .refundDue(tradeNo: record.tradeNo))
+        }
         let effects: [SessionEffect] = [
             transition(to: .paid, now: now, event: "paid", detail: source),
             .stopPolling,
@@ -591,7 +604,10 @@ public struct VendSessionMachine: Hashable, Sendable {
         } else {
             why = "paid while no controller waits for the vend"
         }
-        return end(.refundDue, now: now, event: "refund_due", note: why, screen: .refundDue(tradeNo: record.tradeNo))
+        // A controller still waiting (mismatch, abort) is answered: no sale.
+        return end(
+            .refundDue, now: now, event: "refund_due", note: why, deny: .error,
+            screen: .refundDue(tradeNo: record.tradeNo))
     }
 
     private mutating func transition(to state: SessionState, now: Date, event: String, detail: String)

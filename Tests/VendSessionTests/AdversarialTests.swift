@@ -233,3 +233,73 @@ struct ControllerOrderTests {
         #expect(h.invoices.state.read(\.cancels) == 0)
     }
 }
+
+/// The "invoice total differs from the price" decision lives only in memory: a crash after any
+/// journal write of such a session must not let recovery dispense against that invoice.
+@Suite("Vend session: a total mismatch survives a crash")
+struct MismatchCrashTests {
+    /// Every record the effects journal, as recovery would find it after a crash right after it.
+    func journaledRecords(_ effects: [SessionEffect]) -> [SessionRecord] {
+        effects.compactMap { if case .persist(let record, _, _) = $0 { return record } else { return nil } }
+            .filter { !$0.state.isFinal }
+    }
+
+    /// Recovers `record`, lets the controller re-claim the vend, and lets the invoice be paid.
+    func dispensesAfterRecovery(_ record: SessionRecord) -> Int {
+        var now = t0.addingTimeInterval(2)
+        var (machine, effects) = VendSessionMachine.recover(record, policy: policy, now: now)
+        effects += machine.handle(.controllerReclaimed(request()), now: now)
+        for event: SessionEvent in [
+            .invoiceFound(invoice(total: 15, status: .paid), qrPayload: "pay:ref-1"), .statusPolled(.paid),
+            .cancelAnswered(.alreadyPaid), .statusPolled(.paid),
+        ] {
+            now = now.addingTimeInterval(1)
+            effects += machine.handle(event, now: now)
+        }
+        effects += machine.handle(.controllerReclaimed(request()), now: now)
+        return effects.dispenseCount
+    }
+
+    @Test func aCrashAfterAMismatchedInvoiceWasJournaledNeverDispensesAgainstIt() throws {
+        var driver = Driver(machine: VendSessionMachine(newSession: newRecord(), policy: policy))
+        driver.send(.start)
+        let created = driver.send(.invoiceCreated(invoice(total: 15), qrPayload: "pay:ref-1"))
+        let records = journaledRecords(created)
+        #expect(!records.isEmpty)
+        for record in records { #expect(dispensesAfterRecovery(record) == 0, "recovered from \(record.state)") }
+    }
+
+    @Test func aCrashAfterAMismatchedPaidInvoiceWasJournaledNeverDispensesAgainstIt() throws {
+        var driver = Driver(machine: VendSessionMachine(newSession: newRecord(), policy: policy))
+        driver.send(.start)
+        driver.send(.invoiceCreateFailed(.outcomeUnknown(message: "lost")))
+        let found = driver.send(.invoiceFound(invoice(total: 15, status: .paid), qrPayload: "pay:ref-1"))
+        #expect(found.finishedState == .refundDue)
+        for record in journaledRecords(found) {
+            #expect(dispensesAfterRecovery(record) == 0, "recovered from \(record.state)")
+        }
+    }
+}
+
+@Suite("Vend session: a waiting controller is answered when a payment becomes refund due")
+struct RefundDueAnswerTests {
+    @Test func aMismatchedInvoiceFoundPaidWhileTheControllerWaitsIsDeniedError() {
+        var driver = Driver(machine: VendSessionMachine(newSession: newRecord(), policy: policy))
+        driver.send(.start)
+        driver.send(.invoiceCreateFailed(.outcomeUnknown(message: "lost")))
+        let found = driver.send(.invoiceFound(invoice(total: 15, status: .paid), qrPayload: "pay:ref-1"))
+        #expect(found.finishedState == .refundDue)
+        #expect(found.denies == [.error])
+    }
+
+    @Test func aMismatchedInvoicePaidDuringItsCancelWhileTheControllerWaitsIsDeniedError() {
+        var driver = Driver(machine: VendSessionMachine(newSession: newRecord(), policy: policy))
+        driver.send(.start)
+        driver.send(.invoiceCreated(invoice(total: 15), qrPayload: "pay:ref-1"))
+        driver.send(.cancelAnswered(.alreadyPaid))
+        let paid = driver.send(.statusPolled(.paid))
+        #expect(paid.finishedState == .refundDue)
+        #expect(paid.denies == [.error])
+        #expect(driver.all.dispenseCount == 0)
+    }
+}
