@@ -178,4 +178,64 @@ struct PropertyTests {
                 "controller left waiting in \(machine.phase) (sequence \(sequence))")
         }
     }
+
+    /// Rules 1-3 across a crash: the process dies after any step, recovery starts from the last
+    /// journaled record and the events go on. At most one DISPENSE in all, only after a paid
+    /// status, and a session whose journal ever said paid ends dispensed, refund due or unknown.
+    @Test func atMostOneDispenseAcrossACrashAtAnyStep() {
+        var rng = SplitMix64(seed: 0xC4A5_11)
+        var crashesAfterPaid = 0
+        for sequence in 0..<5000 {
+            var now = t0
+            var machine = VendSessionMachine(newSession: newRecord(), policy: policy)
+            var journal = machine.record
+            var journaledPaid = false
+            var dispenses = 0
+            var sawPaidStatus = false
+            let length = Int.random(in: 2..<40, using: &rng)
+            let crashAt = Int.random(in: 0..<length, using: &rng)
+            for step in 0..<length {
+                if step == crashAt {
+                    if journaledPaid { crashesAfterPaid += 1 }
+                    now = now.addingTimeInterval(Double(Int.random(in: 1..<60, using: &rng)))
+                    let recovered = VendSessionMachine.recover(journal, policy: policy, now: now)
+                    machine = recovered.machine
+                    for case .persist(let record, _, _) in recovered.effects { journal = record }
+                }
+                now = now.addingTimeInterval(Double(Int.random(in: 0..<20, using: &rng)))
+                let event = step == 0 ? SessionEvent.start : Self.events.randomElement(using: &rng)!
+                if event == .statusPolled(.paid) || event == .invoiceFound(invoice(status: .paid), qrPayload: "pay:ref-1")
+                    || event == .invoiceFound(invoice(total: 1, status: .paid), qrPayload: "pay:ref-1")
+                {
+                    sawPaidStatus = true
+                }
+                for effect in machine.handle(event, now: now) {
+                    if case .persist(let record, _, _) = effect {
+                        journal = record
+                        if record.state == .paid || record.state == .dispensing { journaledPaid = true }
+                    }
+                    if case .send(.dispense) = effect {
+                        dispenses += 1
+                        #expect(sawPaidStatus, "dispense without a paid status (sequence \(sequence))")
+                    }
+                }
+            }
+            for _ in 0..<6 {
+                now = now.addingTimeInterval(3600)
+                var effects = machine.handle(.controllerGone(reason: "end"), now: now)
+                for timer in SessionTimer.allCases { effects += machine.handle(.timerFired(timer), now: now) }
+                effects += machine.handle(.controllerReclaimed(request()), now: now)
+                for answer in Self.settling { effects += machine.handle(answer, now: now) }
+                dispenses += effects.dispenseCount
+                for case .persist(let record, _, _) in effects { journal = record }
+            }
+            #expect(dispenses <= 1, "more than one dispense across a crash (sequence \(sequence))")
+            if journaledPaid {
+                #expect(
+                    [.dispensed, .refundDue, .dispenseUnknown].contains(journal.state),
+                    "paid session journaled \(journal.state) at the end (sequence \(sequence))")
+            }
+        }
+        #expect(crashesAfterPaid >= 200, "the generator must crash sessions after payment")
+    }
 }
