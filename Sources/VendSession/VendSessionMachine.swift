@@ -12,7 +12,11 @@ import KioskCore
 ///    `paid` moves a session to `paid`. A cancel refused as "already paid" triggers a status
 ///    re-check; it does not authorise a dispense by itself.
 /// 4. No orphan invoices: an abandoned invoice is cancelled; a cancel the API cannot take is
-///    retried with back-off and the session stays `invoiced` (with a note) until it is.
+///    retried with back-off and the session stays `invoiced` (with a note) until it is. A 404 for
+///    our reference (`invoiceGone`: cancelled invoices are soft-deleted) confirms a cancel; while
+///    awaiting payment it starts a cancel and re-check, never ends the vend by itself.
+/// 5. No wedge: whenever the API cannot settle a cancel, the controller is released at once
+///    (`DENY`); a `DENY` for the vend, however caused, means no `DISPENSE` may follow it.
 ///
 /// Timeout and the cancel/payment race: at the deadline the machine cancels first and tells the
 /// controller nothing yet. Only when the cancel is confirmed and a status re-check says
