@@ -103,22 +103,26 @@ let package = Package(
             path: "Benchmarks/drippay-bench"),
 
         // MARK: Tests
+        // Helpers shared by the test targets only (seeded generator, child processes).
+        .target(name: "KioskTestSupport", path: "Tests/KioskTestSupport"),
         .testTarget(name: "KioskCoreTests", dependencies: ["KioskCore"]),
-        .testTarget(name: "KioskConfigTests", dependencies: ["KioskConfig", "KioskLogging"]),
-        .testTarget(name: "ControllerLinkTests", dependencies: ["ControllerLink", "ControllerSimulator"]),
-        .testTarget(name: "VendSessionTests", dependencies: ["VendSession"]),
+        .testTarget(name: "KioskConfigTests", dependencies: ["KioskTestSupport", "KioskConfig", "KioskLogging"]),
+        .testTarget(name: "ControllerLinkTests", dependencies: ["KioskTestSupport", "ControllerLink", "ControllerSimulator"]),
+        .testTarget(name: "VendSessionTests", dependencies: ["KioskTestSupport", "VendSession"]),
         .testTarget(
             name: "DripPayAPITests",
-            dependencies: [
+            dependencies: ["KioskTestSupport", 
                 "DripPayAPI", "DripPaySandbox", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
         .testTarget(name: "KioskJournalTests", dependencies: ["KioskJournal"]),
-        .testTarget(name: "KioskDisplayTests", dependencies: ["KioskDisplay"]),
-        .testTarget(name: "KioskDaemonTests", dependencies: ["KioskDaemon"]),
+        .testTarget(name: "KioskDisplayTests", dependencies: ["KioskTestSupport", "KioskDisplay"]),
+        .testTarget(name: "KioskDaemonTests", dependencies: ["KioskTestSupport", "KioskDaemon"]),
         // Spawns the built drippay-kiosk binary against the in-process sandbox and a simulated controller.
         .testTarget(
             name: "KioskIntegrationTests",
-            dependencies: ["KioskCore", "KioskConfig", "KioskJournal", "DripPaySandbox", "ControllerSimulator"]),
+            dependencies: [
+                "KioskTestSupport", "KioskCore", "KioskConfig", "KioskJournal", "DripPaySandbox", "ControllerSimulator",
+            ]),
     ]
 )

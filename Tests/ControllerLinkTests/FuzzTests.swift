@@ -1,19 +1,7 @@
+import KioskTestSupport
 import ControllerLink
 import KioskCore
 import Testing
-
-/// SplitMix64: a small seeded generator, so every fuzz failure replays exactly.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 private let tokenAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
@@ -52,7 +40,7 @@ struct FuzzTests {
     // MARK: framer
 
     @Test func framerOutputDoesNotDependOnHowBytesAreSplit() {
-        var g = SeededGenerator(seed: 0xF00D)
+        var g = SplitMix64(seed: 0xF00D)
         for _ in 0..<2000 {
             let length = Int.random(in: 0...600, using: &g)
             let stream: [UInt8] = (0..<length).map { _ in
@@ -87,7 +75,7 @@ struct FuzzTests {
     }
 
     @Test func framerReportsEachOverlongLineExactlyOnce() {
-        var g = SeededGenerator(seed: 42)
+        var g = SplitMix64(seed: 42)
         for _ in 0..<1000 {
             let limit = Int.random(in: 4...40, using: &g)
             var expectedErrors = 0
@@ -136,7 +124,7 @@ struct FuzzTests {
     }
 
     @Test func vmcLineEventsRoundTripThroughTheWire() {
-        var g = SeededGenerator(seed: 7)
+        var g = SplitMix64(seed: 7)
         var codec = VMCLineCodec(currency: Self.usd)
         for _ in 0..<3000 {
             let event = randomEvent(&g)
@@ -146,7 +134,7 @@ struct FuzzTests {
     }
 
     @Test func vmcLineCommandsRoundTripThroughTheWire() {
-        var g = SeededGenerator(seed: 8)
+        var g = SplitMix64(seed: 8)
         var codec = VMCLineCodec(currency: Self.usd)
         for _ in 0..<3000 {
             let command = randomCommand(&g)
@@ -158,7 +146,7 @@ struct FuzzTests {
     }
 
     @Test func vmcLineMutatedLinesNeverCrashAndBadOnesAreReported() {
-        var g = SeededGenerator(seed: 9)
+        var g = SplitMix64(seed: 9)
         var codec = VMCLineCodec(currency: Self.usd)
         var malformed = 0
         for _ in 0..<5000 {
@@ -187,7 +175,7 @@ struct FuzzTests {
     }
 
     @Test func vmcLineRandomBytesAreAlwaysMalformedOrValid() {
-        var g = SeededGenerator(seed: 10)
+        var g = SplitMix64(seed: 10)
         var codec = VMCLineCodec(currency: Self.usd)
         for _ in 0..<3000 {
             let bytes = (0..<Int.random(in: 0...80, using: &g)).map { _ in UInt8.random(in: 0...255, using: &g) }
@@ -201,7 +189,7 @@ struct FuzzTests {
     // MARK: qibixx-mdb
 
     @Test func mdbRandomSessionsKeepMoneySafetyInvariants() {
-        var g = SeededGenerator(seed: 11)
+        var g = SplitMix64(seed: 11)
         let sequence = VendIDSequence(prefix: "f")
         var codec = QibixxMDBCodec(currency: Self.usd, makeVendID: { sequence.make() })
         var requested: Set<VendID> = []
@@ -261,7 +249,7 @@ struct FuzzTests {
     }
 
     @Test func mdbCommandsRoundTripThroughTheWire() {
-        var g = SeededGenerator(seed: 12)
+        var g = SplitMix64(seed: 12)
         let sequence = VendIDSequence(prefix: "rt")
         var codec = QibixxMDBCodec(currency: Self.usd, makeVendID: { sequence.make() })
         _ = codec.decode("c,STATUS,ENABLED")

@@ -1,3 +1,4 @@
+import KioskTestSupport
 import Testing
 
 @testable import DripPayAPI
@@ -56,7 +57,7 @@ struct RateBudgetTests {
     /// same size would allow nearly twice as many across a window boundary.
     @Test(arguments: [1, 5, 60, 600])
     func neverMoreThanTheLimitInAnySixtySecondWindow(limit: Int) {
-        var rng = SplitMix(seed: UInt64(limit) &* 7919)
+        var rng = SplitMix64(seed: UInt64(limit) &* 7919)
         var budget = RateBudget(limit: limit)  // default window: 61 s
         var now = Duration.zero
         var sent: [Duration] = []
@@ -79,18 +80,5 @@ struct RateBudgetTests {
             maxInWindow = max(maxInWindow, j - i)
         }
         #expect(maxInWindow <= limit)
-    }
-}
-
-/// A small deterministic generator for property tests.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,3 +1,4 @@
+import KioskTestSupport
 import Foundation
 import Testing
 
@@ -23,43 +24,24 @@ private struct Outcome {
 }
 
 /// Runs the executable with a bounded wait so that a hang fails the test instead of the suite.
-private func runKiosk(_ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
+private func runKiosk(_ arguments: [String], environment: [String: String] = [:]) async throws -> Outcome {
     let executable = try #require(kioskExecutable(), "drippay-kiosk is not built next to the tests; run `swift build` first")
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     env["CREDENTIALS_DIRECTORY"] = nil
     env["DRIPPAY_KIOSK_CONFIG"] = nil
     for (k, v) in environment { env[k] = v }
-    process.environment = env
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    let finished = DispatchSemaphore(value: 0)
-    process.terminationHandler = { _ in finished.signal() }
-    try process.run()
-    // The output is a few lines, well under a pipe's buffer, so waiting before reading is safe.
-    if finished.wait(timeout: .now() + 30) == .timedOut {
-        process.terminate()
-        Issue.record("drippay-kiosk \(arguments.joined(separator: " ")) did not finish within 30 s")
-        finished.wait()
-    }
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    return Outcome(
-        status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-        stderr: String(decoding: stderr, as: UTF8.self))
+    let result = try await ChildProcess.run(executable, arguments, environment: env, timeout: .seconds(30))
+    if result.timedOut { Issue.record("drippay-kiosk \(arguments.joined(separator: " ")) did not finish within 30 s") }
+    return Outcome(status: result.status, stdout: result.stdout, stderr: result.stderr)
 }
 
 @Suite("check-config command")
 struct CheckConfigCommandTests {
-    @Test func invalidConfigPrintsFileLineProblemsAndExits78() throws {
+    @Test func invalidConfigPrintsFileLineProblemsAndExits78() async throws {
         let fixture = try Fixture()
         defer { fixture.remove() }
         try fixture.write(config: [3: #"currency = "XYZ""#, 8: "requests_per_minute = 61"])
-        let outcome = try runKiosk(["check-config", "--config", fixture.configFile])
+        let outcome = try await runKiosk(["check-config", "--config", fixture.configFile])
         #expect(outcome.status == 78)
         #expect(outcome.stdout == """
             \(fixture.configFile):3: unknown currency "XYZ"; use an ISO 4217 code such as USD, EUR, GBP, CHF, JPY
@@ -69,11 +51,11 @@ struct CheckConfigCommandTests {
         #expect(outcome.stderr.contains("2 problems in \(fixture.configFile)"))
     }
 
-    @Test func validConfigPrintsASummaryAndExits0() throws {
+    @Test func validConfigPrintsASummaryAndExits0() async throws {
         let fixture = try Fixture()
         defer { fixture.remove() }
         try fixture.write()
-        let outcome = try runKiosk(["check-config"], environment: ["DRIPPAY_KIOSK_CONFIG": fixture.configFile])
+        let outcome = try await runKiosk(["check-config"], environment: ["DRIPPAY_KIOSK_CONFIG": fixture.configFile])
         #expect(outcome.status == 0)
         #expect(outcome.stdout.hasPrefix("\(fixture.configFile): OK\n"))
         #expect(outcome.stdout.contains("profile:    test-hat -> \(fixture.profileFile)"))
@@ -81,11 +63,11 @@ struct CheckConfigCommandTests {
         #expect(outcome.stdout.contains("token:      \(fixture.tokenFile)"))
     }
 
-    @Test func shippedExampleIsAcceptedByTheCommandWithACredential() throws {
+    @Test func shippedExampleIsAcceptedByTheCommandWithACredential() async throws {
         let fixture = try Fixture()
         defer { fixture.remove() }
         try fixture.writeToken("12|exampletoken", mode: 0o400, at: fixture.dir + "/drippay-token")
-        let outcome = try runKiosk(
+        let outcome = try await runKiosk(
             ["check-config", "--config", repositoryRoot + "/examples/kiosk.toml"],
             environment: ["CREDENTIALS_DIRECTORY": fixture.dir])
         #expect(outcome.status == 0, "\(outcome.stdout)\(outcome.stderr)")

@@ -1,4 +1,5 @@
 import Foundation
+import KioskTestSupport
 import Testing
 
 /// The shipped unit must pass `systemd-analyze verify` and score 2.5 or lower (lower is safer) in
@@ -17,31 +18,23 @@ import Testing
         return copy
     }
 
-    func systemdAnalyze(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    func systemdAnalyze(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let result = try await ChildProcess.run("/usr/bin/systemd-analyze", arguments, timeout: .seconds(60))
+        return (result.status, result.stdout + result.stderr)
     }
 
-    @Test func unitVerifiesCleanly() throws {
+    @Test func unitVerifiesCleanly() async throws {
         let copy = try installedCopy()
         defer { try? FileManager.default.removeItem(at: copy.deletingLastPathComponent()) }
-        let result = try systemdAnalyze(["verify", copy.path])
+        let result = try await systemdAnalyze(["verify", copy.path])
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.isEmpty, "systemd-analyze verify printed: \(result.output)")
     }
 
-    @Test func unitExposureIsAtMostTwoPointFive() throws {
+    @Test func unitExposureIsAtMostTwoPointFive() async throws {
         let copy = try installedCopy()
         defer { try? FileManager.default.removeItem(at: copy.deletingLastPathComponent()) }
-        let result = try systemdAnalyze(["security", "--offline=true", "--no-pager", copy.path])
+        let result = try await systemdAnalyze(["security", "--offline=true", "--no-pager", copy.path])
         let line = try #require(result.output.split(separator: "\n").last { $0.contains("Overall exposure level") })
         let score = try #require(line.split(separator: " ").compactMap { Double($0) }.first)
         #expect(score <= 2.5, "\(line)")

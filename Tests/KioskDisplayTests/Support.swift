@@ -1,3 +1,4 @@
+import KioskTestSupport
 import Foundation
 import KioskCore
 @testable import KioskDisplay
@@ -34,21 +35,10 @@ func payScreen(_ payload: String, seconds: Int = 95) -> Screen {
 
 /// Decodes every barcode in the image at `path` with zbar, independently of libqrencode.
 /// Returns nil when zbar finds nothing. Bounded by a timeout so a stuck decoder fails the test.
-func zbarDecode(_ path: String) throws -> String? {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/zbarimg")
-    process.arguments = ["--raw", "-q", path]
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let watchdog = DispatchWorkItem { if process.isRunning { process.terminate() } }
-    DispatchQueue.global().asyncAfter(deadline: .now() + 20, execute: watchdog)
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    watchdog.cancel()
-    guard process.terminationStatus == 0 else { return nil }
-    var bytes = [UInt8](data)
+func zbarDecode(_ path: String) async throws -> String? {
+    let result = try await ChildProcess.run("/usr/bin/zbarimg", ["--raw", "-q", path], timeout: .seconds(20))
+    guard result.status == 0, !result.timedOut else { return nil }
+    var bytes = result.stdoutBytes
     // zbarimg --raw ends each symbol with a newline.
     if bytes.last == 0x0A { bytes.removeLast() }
     return String(decoding: bytes, as: UTF8.self)

@@ -2,6 +2,7 @@ import DripPaySandbox
 import Foundation
 import KioskCore
 import KioskJournal
+import KioskTestSupport
 import Testing
 
 extension KioskIntegration {
@@ -75,7 +76,7 @@ extension KioskIntegration {
             // throttle the run to a crawl (rate limits are tested elsewhere).
             options.sandboxThrottleWindow = .seconds(1)
             return try await withKioskRig(options) { rig in
-                var rng = SeededGenerator(seed: seed)
+                var rng = SplitMix64(seed: seed)
                 var figures = Figures(seed: seed)
                 let (jobs, jobSink) = AsyncStream<@Sendable () async -> Void>.makeStream()
                 let machine = SimulatedMachine(rig: rig, seed: seed ^ 0xA5A5_A5A5, jobs: jobSink)
@@ -119,7 +120,7 @@ extension KioskIntegration {
         /// One daemon lifetime: start, let the machine act, wait for a random protocol step, wait
         /// a random 0-300 ms more, SIGKILL. Returns where the kill landed.
         static func lifetime(
-            _ number: Int, rig: KioskRig, machine: SimulatedMachine, rng: inout SeededGenerator, label: String
+            _ number: Int, rig: KioskRig, machine: SimulatedMachine, rng: inout SplitMix64, label: String
         ) async throws -> String {
             let from = await rig.lines.count
             try await rig.startDaemon()

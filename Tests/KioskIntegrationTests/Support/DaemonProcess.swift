@@ -1,4 +1,5 @@
 import Foundation
+import KioskTestSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -46,10 +47,10 @@ enum RepoPaths {
     }
 }
 
-/// One spawned child process (the daemon, or a one-shot command), with its stdout/stderr in files.
+/// One spawned daemon process, with its stdout/stderr in files, that a test can signal and wait for.
 ///
 /// The exit is learned from Foundation's termination handler; every wait is bounded.
-actor ChildProcess {
+actor DaemonProcess {
     nonisolated let pid: Int32
     nonisolated let stdoutPath: String
     nonisolated let stderrPath: String
@@ -144,19 +145,11 @@ actor ChildProcess {
     }
 }
 
-/// Runs a one-shot command of the binary to its end (bounded) and returns its exit and stdout.
+/// Runs a one-shot command of the binary (`journal refunds ...`) to its end, bounded, off the
+/// cooperative thread pool.
 func runKioskCommand(
-    _ arguments: [String], in directory: String, timeout: Duration = .seconds(20)
-) async throws -> (ending: ProcessEnding, stdout: String, stderr: String) {
-    let prefix = directory + "/cmd-\(UUID().uuidString.prefix(8))"
-    let child = try ChildProcess(
-        executable: try KioskBinary.path(), arguments: arguments, directory: directory, logPrefix: prefix,
-        environment: KioskRig.childEnvironment())
-    guard let ending = await child.waitForExit(timeout: timeout) else {
-        await child.killAndWait()
-        throw RigError.timedOut("drippay-kiosk \(arguments.joined(separator: " ")) to finish", after: timeout)
-    }
-    let out = (try? String(contentsOfFile: child.stdoutPath, encoding: .utf8)) ?? ""
-    let err = (try? String(contentsOfFile: child.stderrPath, encoding: .utf8)) ?? ""
-    return (ending, out, err)
+    _ arguments: [String], timeout: Duration = .seconds(20)
+) async throws -> ChildProcessResult {
+    try await ChildProcess.run(
+        try KioskBinary.path(), arguments, environment: KioskRig.childEnvironment(), timeout: timeout)
 }

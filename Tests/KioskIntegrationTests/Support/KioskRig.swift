@@ -38,7 +38,7 @@ actor KioskRig {
     nonisolated let journalPath: String
     nonisolated let tokenPath: String
     nonisolated let baseURL: String
-    private(set) var daemon: ChildProcess?
+    private(set) var daemon: DaemonProcess?
     /// How many daemon processes were started (names their log files).
     private(set) var lifetimes = 0
     /// The stderr of every lifetime, for failure messages.
@@ -144,7 +144,7 @@ actor KioskRig {
     func startDaemon() throws {
         precondition(daemon == nil, "the daemon is already running")
         lifetimes += 1
-        let child = try ChildProcess(
+        let child = try DaemonProcess(
             executable: try KioskBinary.path(), arguments: ["run", "--config", configPath], directory: directory,
             logPrefix: directory + "/daemon-\(lifetimes)", environment: Self.childEnvironment())
         stderrPaths.append(child.stderrPath)

@@ -1,5 +1,6 @@
 import Foundation
 import KioskCore
+import KioskTestSupport
 
 /// A vending machine's behaviour on top of the simulated controller, for the crash test: one vend
 /// at a time; a vend still waiting when the daemon comes back is re-sent (`VEND` with the same
@@ -47,7 +48,7 @@ actor SimulatedMachine {
     }
 
     private let rig: KioskRig
-    private var rng: SeededGenerator
+    private var rng: SplitMix64
     private let jobs: AsyncStream<@Sendable () async -> Void>.Continuation
     private(set) var vends: [String: Vend] = [:]
     private(set) var order: [String] = []
@@ -67,7 +68,7 @@ actor SimulatedMachine {
     /// `jobs` runs payments and aborts later, inside the test's task group.
     init(rig: KioskRig, seed: UInt64, jobs: AsyncStream<@Sendable () async -> Void>.Continuation) {
         self.rig = rig
-        rng = SeededGenerator(seed: seed)
+        rng = SplitMix64(seed: seed)
         self.jobs = jobs
     }
 
