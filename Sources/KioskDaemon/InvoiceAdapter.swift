@@ -10,10 +10,17 @@ public struct MeteredTransport: DripPayTransport {
     private let inner: any DripPayTransport
     private let metrics: KioskMetrics
     private let baseURL: String
+    private let onTransportFailure: @Sendable () -> Void
 
-    public init(_ inner: any DripPayTransport, metrics: KioskMetrics, baseURL: String) {
+    /// - Parameter onTransportFailure: called when a request got no HTTP answer at all (refused,
+    ///   reset, timed out): the daemon then checks the API at once instead of at its next health ping.
+    public init(
+        _ inner: any DripPayTransport, metrics: KioskMetrics, baseURL: String,
+        onTransportFailure: @escaping @Sendable () -> Void = {}
+    ) {
         self.inner = inner
         self.metrics = metrics
+        self.onTransportFailure = onTransportFailure
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
         self.baseURL = base
@@ -27,9 +34,11 @@ public struct MeteredTransport: DripPayTransport {
             return answer
         } catch TransportFailure.timeout {
             metrics.apiRequest(endpoint: endpoint, status: "timeout")
+            onTransportFailure()
             throw TransportFailure.timeout
         } catch let failure as TransportFailure {
             metrics.apiRequest(endpoint: endpoint, status: "connection")
+            onTransportFailure()
             throw failure
         }
     }

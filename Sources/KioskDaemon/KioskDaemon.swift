@@ -167,11 +167,14 @@ public final class KioskDaemon: Service, Sendable {
         }
 
         let latency = DispenseLatency(metrics: metrics)
+        // A request that got no answer wakes the health check, so the controller hears
+        // OUT-OF-SERVICE within seconds of the API going away, not at the next periodic ping.
+        let apiTrouble = Pulse()
         let client: DripPayClient
         do {
             let transport = MeteredTransport(
                 AsyncHTTPClientTransport(client: .shared, logger: Logger(label: "drippay-kiosk.api")), metrics: metrics,
-                baseURL: config.api.baseURL)
+                baseURL: config.api.baseURL, onTransportFailure: { apiTrouble.signal() })
             client = try DripPayClient(
                 baseURL: config.api.baseURL, token: token, requestTimeout: .seconds(config.api.requestTimeoutSeconds),
                 requestsPerMinute: config.api.requestsPerMinute,
@@ -273,7 +276,7 @@ public final class KioskDaemon: Service, Sendable {
             notifier.notify(.ready, .status(status.text))
             logger.notice("ready")
 
-            group.addTask { await self.healthLoop(client: client, gate: gate) }
+            group.addTask { await self.healthLoop(client: client, gate: gate, trouble: apiTrouble) }
             group.addTask { await self.metricsLoop(journal: journal) }
             group.addTask { await self.pruneLoop(journal: journal) }
             if let interval = SystemdNotifier.watchdogInterval(environment: options.environment) {
@@ -317,11 +320,22 @@ public final class KioskDaemon: Service, Sendable {
 
     // MARK: Loops
 
-    private func healthLoop(client: DripPayClient, gate: ServiceGate) async {
+    /// `/ping` every `healthInterval` in service (`outOfServiceHealthInterval` out of it), and at
+    /// once when a request got no answer. Checks are at least `outOfServiceHealthInterval` apart,
+    /// so a burst of failures costs one ping, well within the 60/min budget.
+    private func healthLoop(client: DripPayClient, gate: ServiceGate, trouble: Pulse) async {
+        var seen = trouble.generation
         while !Task.isCancelled {
             let pause = gate.isAvailable ? options.healthInterval : options.outOfServiceHealthInterval
-            do { try await Task.sleep(for: pause) } catch { return }
+            await trouble.wait(after: seen, timeout: pause)
+            if Task.isCancelled { return }
+            let woken = trouble.generation != seen
             gate.submit(.api(await Self.apiProblem(client: client)))
+            // Read after the check, so the check's own failure does not wake the next one.
+            seen = trouble.generation
+            if woken {
+                do { try await Task.sleep(for: options.outOfServiceHealthInterval) } catch { return }
+            }
         }
     }
 
