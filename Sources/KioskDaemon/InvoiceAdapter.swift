@@ -144,10 +144,12 @@ public struct DripPayInvoicePort: InvoicePort {
     public func status(of reference: InvoiceReference) async throws -> InvoiceStatus {
         let status: InvoiceStatus
         do {
-            status = InvoiceStatus(apiValue: try await client.status(reference).apiValue)
+            status = try await client.status(reference)
         } catch DripPayError.notFound {
-            // Cancelled invoices are soft-deleted: the API answers 404 for them from then on.
-            return .cancelled
+            // Cancelled invoices are soft-deleted: the API answers 404 for them from then on. The
+            // session decides what that means (after our own cancel: cancelled; otherwise it
+            // cancels and re-checks, so a stray 404 can never hide a payment).
+            throw InvoiceNotFound(reference: reference)
         }
         if status == .paid { latency?.paid(reference) }
         return status

@@ -369,6 +369,7 @@ public final class Journal: Sendable {
     /// `dispensing` only from `paid` (only a payment authorises a dispense); `dispensed` and
     /// `dispense_unknown` only from `dispensing`; a paid session ends only as dispensed, refund due or
     /// dispense unknown (a paid invoice is never forgotten). Staying in the same state is allowed.
+    /// The invoice reference, once journaled, never changes (no orphan invoices).
     static func checkTransition(from stored: SessionRecord, to record: SessionRecord, path: String) throws(JournalError) {
         let from = stored.state
         let to = record.state
@@ -397,6 +398,11 @@ public final class Journal: Sendable {
         if stored.vendID != record.vendID { throw .identityChanged(tradeNo, field: "vend_id", path: path) }
         if stored.product != record.product { throw .identityChanged(tradeNo, field: "product", path: path) }
         if stored.price != record.price { throw .identityChanged(tradeNo, field: "price", path: path) }
+        // Rule 4: the journaled invoice is the one recovery cancels or settles; replacing or
+        // dropping it would orphan an invoice that may be paid.
+        if let reference = stored.reference, record.reference != reference {
+            throw .identityChanged(tradeNo, field: "reference", path: path)
+        }
         if JournalTime.milliseconds(stored.createdAt) != JournalTime.milliseconds(record.createdAt) {
             throw .identityChanged(tradeNo, field: "created_at", path: path)
         }

@@ -26,7 +26,8 @@ public enum JournalError: Error, Sendable, CustomStringConvertible {
     case transitionRefused(TradeNo, from: SessionState, to: SessionState, rule: String, path: String)
     /// The file is an SQLite database of something else: it has tables but no `schema_migrations`.
     case foreignDatabase(path: String, tables: [String])
-    /// `update` tried to change what identifies the sale (vend id, product, price, creation time).
+    /// `update` tried to change what identifies the sale (vend id, product, price, creation time,
+    /// invoice reference once set).
     case identityChanged(TradeNo, field: String, path: String)
     /// A write on a journal opened read-only.
     case readOnly(path: String)

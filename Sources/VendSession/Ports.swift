@@ -10,10 +10,27 @@ public protocol InvoicePort: Sendable {
     /// Looks `trade_no` up in the invoice list; nil when the list holds no such invoice.
     /// Throws when the list could not be read (then nothing is known).
     func findInvoice(tradeNo: TradeNo) async throws -> InvoiceInfo?
-    /// `GET /invoices/{reference}/status`.
+    /// `GET /invoices/{reference}/status`. Throws `InvoiceNotFound` when the API answers 404:
+    /// DripPay soft-deletes cancelled invoices, so our own reference answers 404 once cancelled.
     func status(of reference: InvoiceReference) async throws -> InvoiceStatus
-    /// `DELETE /invoices/{reference}`.
+    /// `DELETE /invoices/{reference}`. A 404 means the invoice is already cancelled (soft-deleted):
+    /// `.cancelled`. A refusal because the invoice is not pending (422): `.alreadyPaid` (the
+    /// session re-checks the status before believing it).
     func cancel(_ reference: InvoiceReference) async -> CancelOutcome
+}
+
+/// The API answered 404 for an invoice reference this machine holds. DripPay cancels by soft
+/// delete, so this means the invoice is cancelled and can no longer be paid. An adapter of
+/// `InvoicePort.status(of:)` must throw this (not a generic error) for a 404, or a session whose
+/// invoice was cancelled would re-check it for ever.
+public struct InvoiceNotFound: Error, Hashable, Sendable, CustomStringConvertible {
+    public let reference: InvoiceReference
+
+    public init(reference: InvoiceReference) { self.reference = reference }
+
+    public var description: String {
+        "the API answered 404 for invoice \(reference): it was cancelled (soft-deleted) or never existed"
+    }
 }
 
 /// The journal as the coordinator needs it (mirrors KioskJournal's API). Every call is durable

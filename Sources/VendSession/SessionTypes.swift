@@ -147,6 +147,8 @@ public enum SessionEvent: Hashable, Sendable {
     case statusPolled(InvoiceStatus)
     /// A status read could not reach the API or got a bad answer.
     case pollFailed(String)
+    /// A status read answered 404 (`InvoiceNotFound`): the invoice is cancelled (soft-deleted).
+    case invoiceGone
     /// A timer the session asked for has fired.
     case timerFired(SessionTimer)
     /// The customer cancelled at the machine (`ABORT`).

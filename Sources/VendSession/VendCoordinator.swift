@@ -184,8 +184,20 @@ public actor VendCoordinator {
             let (machine, effects) = VendSessionMachine.recover(previous, policy: policy, now: now())
             machines[previous.tradeNo] = machine
             execute(effects, for: previous.tradeNo)
+            guard machines[previous.tradeNo] != nil else {
+                // Recovery settled it at once (a dispense of unknown outcome): the vend is over.
+                enqueue(.deny(request.id, .duplicateID), for: previous.tradeNo)
+                return
+            }
             deliver(.controllerReclaimed(request), to: previous.tradeNo)
             return
+        }
+        // A controller that asks for another vend no longer waits for the result of a DISPENSE (its
+        // DISPENSED/FAILED was lost): that outcome is unknown, and it must not block every later vend.
+        for (tradeNo, machine) in machines where machine.phase == .dispensing {
+            deliver(
+                .controllerGone(reason: "VEND \(request.id) while the result of DISPENSE \(machine.record.vendID) was awaited"),
+                to: tradeNo)
         }
         guard inService, !machines.values.contains(where: \.controllerWaiting) else {
             enqueue(.deny(request.id, .unavailable))
@@ -290,6 +302,8 @@ public actor VendCoordinator {
                     let event: SessionEvent
                     do {
                         event = .statusPolled(try await invoices.status(of: reference))
+                    } catch is InvoiceNotFound {
+                        event = .invoiceGone
                     } catch {
                         event = .pollFailed(String(describing: error))
                     }
@@ -320,11 +334,40 @@ public actor VendCoordinator {
     /// dropped from memory as the journal last holds it; recovery on the next start settles it.
     private func journalFailed(_ tradeNo: TradeNo, unwritten record: SessionRecord, error: any Error) {
         guard let machine = machines[tradeNo] else { return }
-        let dispenseWentOut = machine.dispenseCommanded && record.state != .dispensing
+        // The machine decides `paid` and `dispensing` in one batch: if either write failed, the
+        // DISPENSE after them never went out. Only a later write (dispensed, ...) follows a DISPENSE.
+        let dispenseWentOut = machine.dispenseCommanded && record.state != .dispensing && record.state != .paid
         if machine.controllerWaiting, !machine.denySent, !dispenseWentOut {
             enqueue(.deny(machine.record.vendID, .error))
         }
         forget(tradeNo, ending: .parked(reason: "journal write failed (\(record.state.rawValue)): \(error)"))
+        scheduleResettle(tradeNo)
+    }
+
+    /// A parked session is settled again from the journal once it can be written: while the daemon
+    /// runs, a paid invoice must not wait for a restart to become refund due (rule 2), nor an
+    /// abandoned one to be cancelled at the API (rule 4).
+    private func scheduleResettle(_ tradeNo: TradeNo) {
+        let pause = policy.retryMax
+        jobSink.yield {
+            do { try await self.sleep(for: pause) } catch { return }
+            await self.resettle(tradeNo)
+        }
+    }
+
+    private func resettle(_ tradeNo: TradeNo) {
+        guard machines[tradeNo] == nil else { return }  // a re-claim recovered it meanwhile
+        let record: SessionRecord?
+        do {
+            record = try store.openSessions().first { $0.tradeNo == tradeNo }
+        } catch {
+            scheduleResettle(tradeNo)
+            return
+        }
+        guard let record else { return }
+        let (machine, effects) = VendSessionMachine.recover(record, policy: policy, now: now())
+        machines[tradeNo] = machine
+        execute(effects, for: tradeNo)
     }
 
     private func forget(_ tradeNo: TradeNo, ending: SessionOutcome.Ending) {
@@ -334,8 +377,9 @@ public actor VendCoordinator {
         for timer in SessionTimer.allCases { timerGenerations[TimerKey(tradeNo: tradeNo, timer: timer)] = nil }
         if screenOwner == tradeNo {
             screenOwner = nil
-            if case .finished(let state) = ending, state != .dispensed {
-                // Leave the result up for a moment, then the idle screen (unless a new vend took it).
+            if ending != .finished(.dispensed) {
+                // Leave the result up for a moment, then the idle screen (unless a new vend took it);
+                // a parked session's QR must not stay up either.
                 let pause = policy.resultScreenTime
                 jobSink.yield {
                     do { try await self.sleep(for: pause) } catch { return }
@@ -369,6 +413,8 @@ public actor VendCoordinator {
                 failures = 0
                 // Delivered even if polling stopped meanwhile: a late `paid` must not be lost.
                 deliver(.statusPolled(status), to: tradeNo)
+            } catch is InvoiceNotFound {
+                deliver(.invoiceGone, to: tradeNo)
             } catch {
                 failures += 1
                 deliver(.pollFailed(String(describing: error)), to: tradeNo)

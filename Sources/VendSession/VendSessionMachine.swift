@@ -12,7 +12,11 @@ import KioskCore
 ///    `paid` moves a session to `paid`. A cancel refused as "already paid" triggers a status
 ///    re-check; it does not authorise a dispense by itself.
 /// 4. No orphan invoices: an abandoned invoice is cancelled; a cancel the API cannot take is
-///    retried with back-off and the session stays `invoiced` (with a note) until it is.
+///    retried with back-off and the session stays `invoiced` (with a note) until it is. A 404 for
+///    our reference (`invoiceGone`: cancelled invoices are soft-deleted) confirms a cancel; while
+///    awaiting payment it starts a cancel and re-check, never ends the vend by itself.
+/// 5. No wedge: whenever the API cannot settle a cancel, the controller is released at once
+///    (`DENY`); a `DENY` for the vend, however caused, means no `DISPENSE` may follow it.
 ///
 /// Timeout and the cancel/payment race: at the deadline the machine cancels first and tells the
 /// controller nothing yet. Only when the cancel is confirmed and a status re-check says
@@ -50,12 +54,14 @@ public struct VendSessionMachine: Hashable, Sendable {
         case unclaimed
         /// The API's invoice does not match the vend (wrong total).
         case mismatch
+        /// A status read answered 404 (cancelled elsewhere): the cancel and re-check confirm it.
+        case gone
 
         var denyReason: DenyReason {
             switch self {
             case .timeout, .unclaimed: return .timeout
             case .aborted: return .aborted
-            case .mismatch: return .error
+            case .mismatch, .gone: return .error
             }
         }
     }
@@ -205,9 +211,14 @@ public struct VendSessionMachine: Hashable, Sendable {
             return statusRead(status, now: now)
         case .pollFailed(let message):
             return pollFailed(message, now: now)
+        case .invoiceGone:
+            return invoiceGone(now: now)
         case .timerFired(let timer):
-            // A millisecond of slack: the executor's clock and `now` may round differently.
-            guard let due = timers[timer], due <= now.addingTimeInterval(0.001) else { return [] }
+            // Only a timer still pending counts (a replaced or cleared one is stale). Its executor
+            // sleeps on a monotonic clock, so a fire that looks early against the wall clock
+            // (stepped back by NTP on a board without RTC) is still due: ignoring it would leave
+            // the session open for ever.
+            guard timers[timer] != nil else { return [] }
             timers[timer] = nil
             return timerFired(timer, now: now)
         case .controllerAborted:
@@ -265,6 +276,12 @@ public struct VendSessionMachine: Hashable, Sendable {
             break
         }
         phase = .awaitingPayment
+        if invoiceMismatch {
+            // The mismatch is known only in memory: journal the invoice as never payable here (no
+            // QR, deadline passed), so that recovery after a crash cancels it instead of resuming it.
+            record.qrPayload = nil
+            record.paymentDeadline = now
+        }
         var effects = [transition(to: .invoiced, now: now, event: how, detail: "reference \(info.reference)")]
         if invoiceMismatch {
             effects.append(
@@ -330,10 +347,13 @@ public struct VendSessionMachine: Hashable, Sendable {
                 effects.append(.log(event: "unknown_status", detail: "status '\(value)' treated as not paid"))
             }
             if phase == .rechecking {
-                // The cancel did not take effect; try again after a pause.
+                // The cancel did not take effect; try again after a pause. The controller is told
+                // now: it must not wait on an API that may never confirm (an unknown status can
+                // last for ever), or every later VEND would be denied. A payment that lands
+                // meanwhile is refund due.
                 phase = .cancelling
                 effects.append(.log(event: "cancel_not_effective", detail: "status \(status) after cancel"))
-                effects += scheduleRetry(now: now)
+                effects += parkForRetry(note: "cancel not effective (\(cancelCause?.rawValue ?? "?")): status \(status)", now: now)
             }
             return effects
         }
@@ -349,6 +369,21 @@ public struct VendSessionMachine: Hashable, Sendable {
             var effects: [SessionEffect] = [.log(event: "recheck_failed", detail: message)]
             effects += parkForRetry(note: "cancel sent, status re-check failed: \(message)", now: now)
             return effects
+        default:
+            return []
+        }
+    }
+
+    /// A 404 for our reference. After our cancel it is the cancel's proof (soft delete). While
+    /// awaiting payment it is never trusted alone: cancel (404 -> cancelled, 422 -> re-check) and
+    /// let the re-check decide, so a stray 404 cannot make a paid invoice be forgotten.
+    private mutating func invoiceGone(now: Date) -> [SessionEffect] {
+        pollFailures = 0
+        switch phase {
+        case .rechecking:
+            return statusRead(.cancelled, now: now)
+        case .awaitingPayment:
+            return [.log(event: "invoice_gone", detail: "status answered 404")] + beginCancel(.gone, now: now)
         default:
             return []
         }
@@ -418,21 +453,19 @@ public struct VendSessionMachine: Hashable, Sendable {
 
     private mutating func reclaimed(_ request: VendRequest, now: Date) -> [SessionEffect] {
         guard request.id == record.vendID, request.product == record.product, request.price == record.price else {
-            return [
-                .log(event: "reclaim_mismatch", detail: "VEND \(request.id) \(request.product) \(request.price)"),
-                .send(.deny(request.id, .duplicateID)),
-            ]
+            return [.log(event: "reclaim_mismatch", detail: "VEND \(request.id) \(request.product) \(request.price)")]
+                + denyReclaim(request, now: now)
         }
         switch phase {
         case .creating, .lookingUp:
-            guard !denySent, !customerAborted else { return [.send(.deny(request.id, .duplicateID))] }
+            guard !denySent, !customerAborted else { return denyReclaim(request, now: now) }
             controllerWaiting = true
             claimDeadline = nil
             return [.log(event: "reclaimed", detail: "while \(phase)")]
         case .awaitingPayment:
             guard let deadline = record.paymentDeadline, deadline > now, let payload = record.qrPayload,
                 !customerAborted
-            else { return [.send(.deny(request.id, .duplicateID))] }
+            else { return denyReclaim(request, now: now) }
             controllerWaiting = true
             denySent = false
             claimDeadline = nil
@@ -443,15 +476,27 @@ public struct VendSessionMachine: Hashable, Sendable {
                 .send(.accept(record.vendID)),
             ]
         case .awaitingClaim:
-            guard !customerAborted else { return [.send(.deny(request.id, .duplicateID))] }
+            guard !customerAborted else { return denyReclaim(request, now: now) }
             controllerWaiting = true
             denySent = false
             claimDeadline = nil
             timers[.claimGrace] = nil
             return [.log(event: "reclaimed", detail: "paid vend re-claimed")] + decideDispense(now: now)
         case .cancelling, .rechecking, .dispensing, .ended:
-            return [.send(.deny(request.id, .duplicateID))]
+            return denyReclaim(request, now: now)
         }
+    }
+
+    /// Answers a `VEND` for this vend id with `DENY duplicate-id`. That releases the controller, so
+    /// no `DISPENSE` may follow for this vend (a payment from now on is refund due), and an invoice
+    /// still awaiting payment is cancelled at once. A `DISPENSE` already out still awaits its result.
+    private mutating func denyReclaim(_ request: VendRequest, now: Date) -> [SessionEffect] {
+        var effects: [SessionEffect] = [.send(.deny(request.id, .duplicateID))]
+        guard phase != .dispensing, phase != .ended else { return effects }
+        denySent = true
+        controllerWaiting = false
+        if phase == .awaitingPayment { effects += beginCancel(.unclaimed, now: now) }
+        return effects
     }
 
     private mutating func cancelAnswered(_ outcome: CancelOutcome, now: Date) -> [SessionEffect] {
@@ -522,6 +567,13 @@ public struct VendSessionMachine: Hashable, Sendable {
         record.paidAt = now
         timers[.paymentDeadline] = nil
         timers[.retry] = nil
+        if invoiceMismatch {
+            // Straight to refund due: a journaled `paid` would let recovery dispense against it.
+            return end(
+                .refundDue, now: now, event: "refund_due",
+                note: "paid (\(source)), but the invoice total differs from the vend price \(record.price)",
+                deny: .error, screen: .refundDue(tradeNo: record.tradeNo))
+        }
         let effects: [SessionEffect] = [
             transition(to: .paid, now: now, event: "paid", detail: source),
             .stopPolling,
@@ -556,7 +608,10 @@ public struct VendSessionMachine: Hashable, Sendable {
         } else {
             why = "paid while no controller waits for the vend"
         }
-        return end(.refundDue, now: now, event: "refund_due", note: why, screen: .refundDue(tradeNo: record.tradeNo))
+        // A controller still waiting (mismatch, abort) is answered: no sale.
+        return end(
+            .refundDue, now: now, event: "refund_due", note: why, deny: .error,
+            screen: .refundDue(tradeNo: record.tradeNo))
     }
 
     private mutating func transition(to state: SessionState, now: Date, event: String, detail: String)

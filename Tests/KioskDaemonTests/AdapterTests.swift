@@ -62,6 +62,11 @@ import VendSession
             tradeNo: TradeNo("T-1-b"), description: "Soda", price: Money(minorUnits: 100, currency: usd))
         #expect(await port_.cancel(second.reference) == .cancelled)
         #expect(await port_.cancel(second.reference) == .cancelled, "a second cancel (404, soft-deleted) is still cancelled")
+        // A status read of a soft-deleted invoice is a 404: the session, not the adapter, decides
+        // what it means, so the adapter reports it as such rather than as "cancelled".
+        await #expect(throws: InvoiceNotFound(reference: second.reference)) {
+            try await port_.status(of: second.reference)
+        }
         let text = metrics.render()
         #expect(text.contains("endpoint=\"create\""))
         #expect(text.contains("endpoint=\"cancel\",status=\"404\"} 1"))

@@ -183,6 +183,25 @@ struct JournalSessionTests {
         #expect(try journal.session(tradeNo: original.tradeNo)?.price == Money(minorUnits: 150, currency: usd))
     }
 
+    /// Rule 4 (no orphan invoices): a session's invoice, once journaled, is the one recovery
+    /// cancels or settles; replacing or dropping it would forget an invoice that may be paid.
+    @Test(arguments: [InvoiceReference("ref-other"), nil])
+    func invoiceReferenceNeverChangesOnceJournaled(replacement: InvoiceReference?) throws {
+        var record = makeRecord("T1")
+        try journal.insert(record, event: "vend_requested", detail: "")
+        record.state = .invoiced
+        record.reference = InvoiceReference("ref-1")
+        try journal.update(record, event: "invoice_created", detail: "")
+        record.reference = replacement
+        let error = #expect(throws: JournalError.self) { try journal.update(record, event: "x", detail: "") }
+        guard case .identityChanged(_, let field, _) = error else {
+            Issue.record("expected identityChanged, got \(String(describing: error))")
+            return
+        }
+        #expect(field == "reference")
+        #expect(try journal.session(tradeNo: record.tradeNo)?.reference == InvoiceReference("ref-1"))
+    }
+
     @Test func appendEventRecordsWithoutChangingTheSession() throws {
         let record = makeRecord("T1", state: .invoiced)
         try journal.insert(record, event: "invoice_created", detail: "")

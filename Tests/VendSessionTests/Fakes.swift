@@ -26,6 +26,8 @@ final class FakeInvoices: InvoicePort, @unchecked Sendable {
         var find: Result<InvoiceInfo?, FakeError> = .success(nil)
         var status: Result<InvoiceStatus, FakeError> = .success(.pending)
         var cancel: CancelOutcome = .cancelled
+        /// Like the sandbox and Laravel soft deletes: a cancelled invoice answers 404.
+        var cancelledAnswers404 = false
         var creates = 0
         var finds = 0
         var statusCalls = 0
@@ -56,15 +58,20 @@ final class FakeInvoices: InvoicePort, @unchecked Sendable {
     func status(of reference: InvoiceReference) async throws -> InvoiceStatus {
         try state.write { s in
             s.statusCalls += 1
-            return s.status
-        }.get()
+            if s.cancelledAnswers404, case .success(.cancelled) = s.status {
+                throw InvoiceNotFound(reference: reference)
+            }
+            return try s.status.get()
+        }
     }
 
     func cancel(_ reference: InvoiceReference) async -> CancelOutcome {
         log.write { $0.append("api.cancel \(reference)") }
         return state.write { s in
             s.cancels += 1
-            // A cancel that took effect makes the status cancelled, as at the real API.
+            // As at the real API: a paid invoice cannot be cancelled (422), and a cancel that took
+            // effect makes the status cancelled.
+            if case .success(.paid) = s.status { return .alreadyPaid }
             if s.cancel == .cancelled { s.status = .success(.cancelled) }
             return s.cancel
         }
@@ -157,8 +164,12 @@ struct Harness {
     let runTask: Task<Void, Never>
     let collector: Task<Void, Never>
 
+    /// Seconds added to the wall clock the coordinator reads (a stepped system clock: NTP, no RTC).
+    let wallStep: Locked<TimeInterval>
+
     init(records: [SessionRecord] = []) {
         let clock = ManualClock(epoch: t0)
+        let wallStep = Locked<TimeInterval>(0)
         let log = CallLog([])
         let invoices = FakeInvoices(log: log)
         let store = FakeStore(log: log, records: records)
@@ -168,9 +179,10 @@ struct Harness {
             invoices: invoices, store: store, controller: controller, screen: screen,
             renderQR: { info, _ in "pay:\(info.reference)" },
             planogram: { $0.rawValue == "5" ? "Soda" : nil }, policy: policy, clock: clock,
-            now: { clock.wallNow() })
+            now: { clock.wallNow().addingTimeInterval(wallStep.get) })
         let outcomes = Locked<[SessionOutcome]>([])
         self.clock = clock
+        self.wallStep = wallStep
         self.log = log
         self.invoices = invoices
         self.store = store

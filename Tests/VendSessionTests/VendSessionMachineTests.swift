@@ -127,11 +127,12 @@ struct HappyPathTests {
         #expect(driver.machine.record.note?.contains("total differs") == true)
     }
 
-    @Test func aStaleTimerIsIgnored() {
+    @Test func aTimerThatWasNeverScheduledIsIgnored() {
         var driver = Driver.invoiced()
-        driver.advance(10)  // well before the deadline
-        #expect(driver.send(.timerFired(.paymentDeadline)).isEmpty)
+        driver.advance(10)
         #expect(driver.send(.timerFired(.retry)).isEmpty)
+        #expect(driver.send(.timerFired(.claimGrace)).isEmpty)
+        #expect(driver.machine.phase == .awaitingPayment)
     }
 }
 
@@ -394,12 +395,13 @@ struct ControllerTests {
         #expect(driver.state == .dispensed)
     }
 
-    @Test func aVendWithTheSameIdButAnotherProductIsDeniedAndChangesNothing() {
+    @Test func aVendWithTheSameIdButAnotherProductIsDeniedReleasesTheControllerAndCancels() {
         var driver = Driver.invoiced()
-        let before = driver.machine
         let other = driver.send(.controllerReclaimed(request(product: "7")))
         #expect(other.commands == [.deny(vendID("v1"), .duplicateID)])
-        #expect(driver.machine == before)
+        #expect(other.contains(.cancelInvoice(InvoiceReference("ref-1"))))
+        #expect(!driver.machine.controllerWaiting)
+        #expect(driver.machine.record.product == product("5"))
     }
 
     @Test func aVendForASessionBeingCancelledIsDeniedAsDuplicate() {
