@@ -138,10 +138,13 @@ private func benchManyVends(vends: Int) async throws {
         let line = "DISPENSE b\(n)"
         try await rig.simulator.waitForLine(line, timeout: .seconds(10))
         try await rig.simulator.sendLine("DISPENSED b\(n)")
-        if n == 1_000 || n == vends {
+        if n % 1_000 == 0 || n == vends {
             let elapsed = start.duration(to: clock.now)
             let rate = Double(n) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-            print("daemon child: RSS after \(n) vends            \(rssKiB(pid) ?? -1) KiB (\(Int(rate)) vends/s so far)")
+            let anon = statusField("/proc/\(pid)/status", "RssAnon:") ?? -1
+            let file = statusField("/proc/\(pid)/status", "RssFile:") ?? -1
+            let journalKiB = ((try? FileManager.default.attributesOfItem(atPath: rig.directory + "/journal.sqlite")[.size] as? Int) ?? 0) / 1024
+            print("daemon child: RSS after \(n) vends  \(rssKiB(pid) ?? -1) KiB (anon \(anon), file \(file); journal \(journalKiB) KiB; \(Int(rate)) vends/s)")
         }
     }
     process.terminate()

@@ -62,23 +62,24 @@ public struct MeteredTransport: DripPayTransport {
 
 /// Measures payment-to-dispense latency: from the API's `paid` answer to the `DISPENSE` line
 /// written on the serial port. One vend is served to the controller at a time, so the latest
-/// `paid` answer belongs to the next dispense.
+/// invoice read as paid belongs to the next dispense; a paid invoice that never dispensed
+/// (refund due) is replaced by the next one rather than inflating its figure.
 public final class DispenseLatency: Sendable {
-    private let paidAt = Mutex<ContinuousClock.Instant?>(nil)
+    private let lastPaid = Mutex<(reference: InvoiceReference, at: ContinuousClock.Instant)?>(nil)
     private let metrics: KioskMetrics
 
     public init(metrics: KioskMetrics) { self.metrics = metrics }
 
-    /// The API answered `paid`; the first answer per vend counts.
-    func paid() {
-        paidAt.withLock { if $0 == nil { $0 = .now } }
+    /// The API answered `paid` for `reference`; the first answer per invoice counts.
+    func paid(_ reference: InvoiceReference) {
+        lastPaid.withLock { if $0?.reference != reference { $0 = (reference, .now) } }
     }
 
     /// The dispense line was written.
     func dispensed() {
-        guard let start = paidAt.withLock({ value -> ContinuousClock.Instant? in
+        guard let start = lastPaid.withLock({ value -> ContinuousClock.Instant? in
             defer { value = nil }
-            return value
+            return value?.at
         }) else { return }
         metrics.paymentToDispense(start.duration(to: .now))
     }
@@ -159,7 +160,7 @@ public struct DripPayInvoicePort: InvoicePort {
             // cancels and re-checks, so a stray 404 can never hide a payment).
             throw InvoiceNotFound(reference: reference)
         }
-        if status == .paid { latency?.paid() }
+        if status == .paid { latency?.paid(reference) }
         return status
     }
 
@@ -175,7 +176,7 @@ public struct DripPayInvoicePort: InvoicePort {
             do {
                 switch try await client.status(reference) {
                 case .paid:
-                    latency?.paid()
+                    latency?.paid(reference)
                     return .alreadyPaid
                 case .cancelled: return .cancelled
                 default: return .failed("DELETE /invoices/\(reference) refused (\(message)) and the invoice is not paid")
