@@ -119,8 +119,17 @@ private func benchRunBinary(_ binary: String) async throws {
 private func benchManyVends(vends: Int) async throws {
     let rig = try await Rig.make(autoPay: true, raisedLimits: true)
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-    process.arguments = ["daemon-child", rig.configFile]
+    // DAEMON_BENCH_WRAPPER (e.g. "/usr/bin/heaptrack -o /tmp/child"): run the child under a
+    // profiler. The figures are then the profiler's process, not the child's: use it to trace
+    // allocations, not to measure RSS.
+    let wrapper = ProcessInfo.processInfo.environment["DAEMON_BENCH_WRAPPER"]?.split(separator: " ").map(String.init) ?? []
+    if let tool = wrapper.first {
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = Array(wrapper.dropFirst()) + [CommandLine.arguments[0], "daemon-child", rig.configFile]
+    } else {
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+        process.arguments = ["daemon-child", rig.configFile]
+    }
     var environment = ProcessInfo.processInfo.environment
     environment["NOTIFY_SOCKET"] = nil
     process.environment = environment
@@ -146,6 +155,13 @@ private func benchManyVends(vends: Int) async throws {
             let journalKiB = ((try? FileManager.default.attributesOfItem(atPath: rig.directory + "/journal.sqlite")[.size] as? Int) ?? 0) / 1024
             print("daemon child: RSS after \(n) vends  \(rssKiB(pid) ?? -1) KiB (anon \(anon), file \(file); journal \(journalKiB) KiB; \(Int(rate)) vends/s)")
         }
+    }
+    // DAEMON_BENCH_SETTLE=SECONDS: stay idle that long, then read the figures again (memory
+    // held by timers of finished vends comes back once their deadlines have passed).
+    if let settle = Int(ProcessInfo.processInfo.environment["DAEMON_BENCH_SETTLE"] ?? ""), settle > 0 {
+        try await Task.sleep(for: .seconds(settle))
+        let anon = statusField("/proc/\(pid)/status", "RssAnon:") ?? -1
+        print("daemon child: RSS after \(settle) s idle      \(rssKiB(pid) ?? -1) KiB (anon \(anon))")
     }
     process.terminate()
     process.waitUntilExit()
