@@ -39,6 +39,7 @@ public final class DisplayScreenPort: ScreenPort {
 
     private let output: any DisplayOutput
     private let now: @Sendable () -> Date
+    private let sleep: @Sendable (Duration) async throws -> Void
     private let logger: Logger
     private let observer: @Sendable (ScreenIntent) -> Void
     private let draws: AsyncStream<Draw>
@@ -46,13 +47,17 @@ public final class DisplayScreenPort: ScreenPort {
     /// Bumped on every new screen; a countdown ticker stops once it is no longer current.
     private let generation = Atomic<UInt64>(0)
 
-    /// - Parameter observer: sees every intent as it is drawn (status line, demo, tests).
+    /// - Parameters:
+    ///   - observer: sees every intent as it is drawn (status line, demo, tests).
+    ///   - sleep: waits between countdown ticks; tests pass a manual clock's.
     public init(
         output: any DisplayOutput, now: @escaping @Sendable () -> Date = Date.init, logger: Logger,
-        observer: @escaping @Sendable (ScreenIntent) -> Void = { _ in }
+        observer: @escaping @Sendable (ScreenIntent) -> Void = { _ in },
+        sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
     ) {
         self.output = output
         self.now = now
+        self.sleep = sleep
         self.logger = logger
         self.observer = observer
         (draws, drawSink) = AsyncStream.makeStream()
@@ -87,7 +92,7 @@ public final class DisplayScreenPort: ScreenPort {
 
     private func tick(generation mine: UInt64, until deadline: Date) async {
         while !Task.isCancelled, generation.load(ordering: .sequentiallyConsistent) == mine, now() < deadline {
-            do { try await Task.sleep(for: .seconds(1)) } catch { return }
+            do { try await sleep(.seconds(1)) } catch { return }
             guard generation.load(ordering: .sequentiallyConsistent) == mine else { return }
             drawSink.yield(.tick(generation: mine))
         }
