@@ -399,7 +399,7 @@ public final class KioskDaemon: Service, Sendable {
     }
 
     private func refreshJournalMetrics(_ journal: Journal) {
-        if let counts = try? journal.counts() { metrics.setRefundsDue(counts[.refundDue] ?? 0) }
+        if let refundsDue = try? journal.count(state: .refundDue) { metrics.setRefundsDue(refundsDue) }
         metrics.setJournalBytes(journal.fileSizeBytes())
     }
 

@@ -551,6 +551,15 @@ public final class Journal: Sendable {
         }
     }
 
+    /// How many sessions are in `state`. Reads the state index only, so the daemon can refresh
+    /// its refunds-due gauge after every vend without scanning the whole journal.
+    public func count(state: SessionState) throws(JournalError) -> Int {
+        try withConnection(writing: false) { connection in
+            let rows = try connection.query("SELECT count(*) FROM sessions WHERE state = ?", [.text(state.rawValue)])
+            return Int(rows.first?.int64(0) ?? 0)
+        }
+    }
+
     /// How many sessions are in each state (every state present, zero included).
     public func counts() throws(JournalError) -> [SessionState: Int] {
         let path = self.path

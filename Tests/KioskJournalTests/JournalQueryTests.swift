@@ -105,6 +105,15 @@ struct JournalQueryTests {
         #expect(counts[.dispensed] == 2 && counts[.refundDue] == 1 && counts[.invoiced] == 1 && counts[.paid] == 0)
     }
 
+    @Test func countOfOneStateMatchesTheFullCounts() throws {
+        try seed([.dispensed, .dispensed, .refundDue, .invoiced])
+        let counts = try journal.counts()
+        for state in SessionState.allCases {
+            #expect(try journal.count(state: state) == counts[state], "\(state)")
+        }
+        #expect(try journal.count(state: .dispensed) == 2)
+    }
+
     @Test func statisticsCountOneDurableCommitPerWrite() throws {
         let before = journal.statistics
         try journal.insert(makeRecord("T1"), event: "x", detail: "")
