@@ -20,15 +20,32 @@ import Glibc
 ///    (`drippay-bench daemon-child`), whose only difference from `run` is that the client-side
 ///    request budgets are off and the sandbox's limits are raised — FOR THE BENCHMARK ONLY
 ///    (at the API's 60 creates a minute, 10,000 vends would take 2.8 hours): RSS at 1k and 10k.
+///
+/// `DAEMON_BENCH_BINARIES="static=PATH dynamic=PATH ..."` runs part 1 for each of those binaries
+/// instead, one after the other in this run, each line labelled (a label may repeat, to
+/// alternate rounds; Benchmarks/static-vs-dynamic.sh compares the packaged static binary with a
+/// dynamic one). `DAEMON_BENCH_VENDS=0` skips part 2.
 func runDaemonBenchmarks() async throws {
-    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("drippay-kiosk").path
-    if FileManager.default.isExecutableFile(atPath: binary) {
-        try await benchRunBinary(binary)
+    let environment = ProcessInfo.processInfo.environment
+    if let list = environment["DAEMON_BENCH_BINARIES"] {
+        for entry in list.split(separator: " ") {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, FileManager.default.isExecutableFile(atPath: parts[1]) else {
+                print("DAEMON_BENCH_BINARIES: '\(entry)' is not LABEL=PATH of an executable")
+                exit(64)
+            }
+            try await benchRunBinary(parts[1], label: " (\(parts[0]))")
+        }
     } else {
-        print("skipped the run-binary figures: \(binary) not built (swift build --product drippay-kiosk)")
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("drippay-kiosk").path
+        if FileManager.default.isExecutableFile(atPath: binary) {
+            try await benchRunBinary(binary, label: "")
+        } else {
+            print("skipped the run-binary figures: \(binary) not built (swift build --product drippay-kiosk)")
+        }
     }
-    let vends = Int(ProcessInfo.processInfo.environment["DAEMON_BENCH_VENDS"] ?? "") ?? 10_000
-    try await benchManyVends(vends: vends)
+    let vends = Int(environment["DAEMON_BENCH_VENDS"] ?? "") ?? 10_000
+    if vends > 0 { try await benchManyVends(vends: vends) }
 }
 
 /// `drippay-bench daemon-child CONFIG`: the daemon library with client budgets off (benchmark only).
@@ -76,7 +93,7 @@ private struct Rig {
     }
 }
 
-private func benchRunBinary(_ binary: String) async throws {
+private func benchRunBinary(_ binary: String, label: String) async throws {
     let rig = try await Rig.make(autoPay: false, raisedLimits: false)
     let notify = try BenchNotifySocket()
     let process = Process()
@@ -92,26 +109,28 @@ private func benchRunBinary(_ binary: String) async throws {
     try process.run()
     guard notify.waitFor("READY=1", timeout: .seconds(15)) else {
         process.terminate()
-        print("the daemon did not send READY=1 within 15 s")
+        print("the daemon\(label) did not send READY=1 within 15 s")
         return
     }
     let ready = started.duration(to: clock.now)
     try await rig.simulator.waitForLine("READY", timeout: .seconds(5))
-    print("run binary: start to READY=1                 \(ms(ready)) ms (spawn, config, journal, serial, /ping, recovery)")
+    print("run binary\(label): start to READY=1                 \(ms(ready)) ms (spawn, config, journal, serial, /ping, recovery)")
     try await Task.sleep(for: .seconds(1))
     let pid = process.processIdentifier
-    print("run binary: idle RSS                         \(rssKiB(pid) ?? -1) KiB")
+    let anon = statusField("/proc/\(pid)/status", "RssAnon:") ?? -1
+    let file = statusField("/proc/\(pid)/status", "RssFile:") ?? -1
+    print("run binary\(label): idle RSS                         \(rssKiB(pid) ?? -1) KiB (anon \(anon), file \(file))")
     let before = contextSwitches(pid)
     try await Task.sleep(for: .seconds(10))
     let after = contextSwitches(pid)
     let idle = switchesBetween(before, after)
     print(
-        "run binary: idle context switches in 10 s    \(idle.switches) over \(after.count) threads "
+        "run binary\(label): idle context switches in 10 s    \(idle.switches) over \(after.count) threads "
             + "(voluntary + involuntary; \(idle.started) threads started, \(idle.exited) exited: a lower bound)")
     let stopStart = clock.now
     process.terminate()  // SIGTERM
     process.waitUntilExit()
-    print("run binary: SIGTERM to exit                  \(ms(stopStart.duration(to: clock.now))) ms, exit status \(process.terminationStatus)")
+    print("run binary\(label): SIGTERM to exit                  \(ms(stopStart.duration(to: clock.now))) ms, exit status \(process.terminationStatus)")
     notify.close()
     await rig.tearDown()
 }

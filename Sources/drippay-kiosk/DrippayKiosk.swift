@@ -10,6 +10,7 @@ struct DrippayKiosk: AsyncParsableCommand {
             Start with `drippay-kiosk demo` to see a whole vend with no hardware and no account.
             On a machine: `check-config`, then `ping`, then `run` (usually under systemd).
             """,
+        version: kioskVersion,
         subcommands: [
             Run.self, CheckConfig.self, Ping.self, Ports.self, Journal.self, Demo.self, Sandbox.self, QR.self,
         ]

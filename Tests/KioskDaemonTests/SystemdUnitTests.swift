@@ -14,7 +14,7 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kiosk-unit-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let copy = dir.appendingPathComponent("drippay-kiosk.service")
-        try unit.replacingOccurrences(of: "/usr/local/bin/drippay-kiosk", with: "/bin/true").write(to: copy, atomically: true, encoding: .utf8)
+        try unit.replacingOccurrences(of: "/usr/bin/drippay-kiosk", with: "/bin/true").write(to: copy, atomically: true, encoding: .utf8)
         return copy
     }
 

@@ -1,0 +1,40 @@
+#!/bin/sh
+# The packaged binary (Swift runtime and Foundation linked in, scripts/package) against a dynamic
+# one built from the same sources with the same flags but without --static-swift-stdlib (what
+# `swift build -c release` made before the package): sizes and shared libraries, then start to
+# READY=1 and idle RSS of both, alternating, in one run of `drippay-bench daemon`.
+# Slow the first time (a release build). ROUNDS=N (default 3) rounds of each.
+set -eu
+cd "$(dirname "$0")/.."
+rounds=${ROUNDS:-3}
+scripts/package >/dev/null
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cp .build-release/deb/debian/drippay-kiosk/usr/bin/drippay-kiosk "$tmp/static"
+
+# The same scratch path and flags as scripts/package, less --static-swift-stdlib: only the link differs.
+set -- swift build -c release --product drippay-kiosk --scratch-path .build-release --disable-local-rpath \
+    -Xswiftc -DDRIPPAY_KIOSK_PACKAGED -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now -Xlinker -z -Xlinker noexecstack
+"$@" >&2
+cp "$("$@" --show-bin-path)/drippay-kiosk" "$tmp/dynamic"
+strip --remove-section=.comment --remove-section=.note --strip-unneeded "$tmp/dynamic"
+
+swift build --product drippay-bench >&2
+swift build --product drippay-kiosk >&2 # drippay-bench wants a drippay-kiosk next to it (unused here)
+bench="$(swift build --show-bin-path)/drippay-bench"
+
+for kind in static dynamic; do
+    libs=$(ldd "$tmp/$kind" | grep -c '=>' || true)
+    swift_libs=$(ldd "$tmp/$kind" | grep -ciE 'swift|Foundation|dispatch|BlocksRuntime' || true)
+    echo "$kind binary (stripped): $(stat -c %s "$tmp/$kind") bytes; $libs shared libraries, $swift_libs of them the Swift runtime's"
+done
+dynamic_libs_kib=$(ldd "$tmp/dynamic" | awk '/swift|Foundation|dispatch|BlocksRuntime/ { print $3 }' | xargs stat -L -c %s | awk '{ s += $1 } END { print int(s / 1024) }')
+echo "dynamic binary's Swift libraries on disk: $dynamic_libs_kib KiB (on the board they would have to be installed too)"
+
+list=""
+i=0
+while [ "$i" -lt "$rounds" ]; do
+    list="$list static=$tmp/static dynamic=$tmp/dynamic"
+    i=$((i + 1))
+done
+DAEMON_BENCH_BINARIES="${list# }" DAEMON_BENCH_VENDS=0 "$bench" daemon
