@@ -1,5 +1,9 @@
 import ControllerLink
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KioskCore
 import KioskDisplay
 import Logging

@@ -1,7 +1,11 @@
 import AsyncHTTPClient
 import ControllerLink
 import DripPayAPI
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KioskConfig
 import KioskCore
 import KioskDisplay

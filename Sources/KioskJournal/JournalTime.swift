@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// How the journal writes times: integer milliseconds since 1970-01-01T00:00:00Z, in every
 /// column. Integers sort, compare and round-trip exactly; text is for people (`iso8601`).

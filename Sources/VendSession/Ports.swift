@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KioskCore
 
 /// The DripPay API as the coordinator needs it. The real client (DripPayAPI) is adapted to it;

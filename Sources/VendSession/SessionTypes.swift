@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KioskCore
 
 /// Timing rules of a vend session. Plain values; the coordinator turns them into sleeps on its

@@ -1,6 +1,10 @@
 import ArgumentParser
 import ControllerLink
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// `drippay-kiosk ports`: the serial ports this machine has, so a technician can tell the
 /// MDB adapter from other USB serial devices and put the right path in the config.
