@@ -188,12 +188,12 @@ public struct DripPayClient: Sendable {
     /// `lookupClockSkew`); oldest first, pages from the last backwards until the same; no order,
     /// every page. At most `maxRequests` list requests; a walk that cannot reach invoices older
     /// than the session within them throws `LookupIncomplete` (never "not found": an invoice may
-    /// sit on a page not read).
+    /// sit on a page not read). The matches come back oldest first (list order within a second).
     public func findInvoices(tradeNo: TradeNo, machineID: String, since: Date, maxRequests: Int = 10)
         async throws -> [Invoice]
     {
         let cutoff = since.addingTimeInterval(-Self.lookupClockSkew)
-        var found: [Invoice] = []
+        var pages: [Int: [Invoice]] = [:]
         var requests = 0
         func read(_ page: Int) async throws -> InvoicePage {
             guard requests < maxRequests else {
@@ -201,15 +201,28 @@ public struct DripPayClient: Sendable {
             }
             requests += 1
             let result = try await listInvoices(page: page, perPage: 100)
-            found += result.data.filter { $0.tradeNo == tradeNo && $0.machineID == machineID }
+            pages[page] = result.data.filter { $0.tradeNo == tradeNo && $0.machineID == machineID }
             return result
+        }
+        func oldestFirst(_ order: ListOrder) -> [Invoice] {
+            switch order {
+            case .newestFirst: return pages.keys.sorted(by: >).flatMap { pages[$0, default: []].reversed() }
+            case .oldestFirst: return pages.keys.sorted().flatMap { pages[$0, default: []] }
+            case .unknown:
+                // By creation time; invoices of the same second (the API's resolution) in the
+                // order Laravel's latest() would give, newest first, reversed.
+                return pages.keys.sorted(by: >).flatMap { pages[$0, default: []].reversed() }.enumerated()
+                    .sorted { ($0.element.createdAt.date, $0.offset) < ($1.element.createdAt.date, $1.offset) }
+                    .map(\.element)
+            }
         }
         func reachesOlder(_ page: InvoicePage) -> Bool { page.data.contains { $0.createdAt.date < cutoff } }
 
         let first = try await read(1)
         let lastPage = first.meta.lastPage
-        guard lastPage > 1, !first.data.isEmpty else { return found }
-        switch Self.listOrder(first.data) {
+        let order = Self.listOrder(first.data)
+        guard lastPage > 1, !first.data.isEmpty else { return oldestFirst(order) }
+        switch order {
         case .newestFirst:
             var page = 1
             var current = first
@@ -230,7 +243,7 @@ public struct DripPayClient: Sendable {
                 if try await read(page).data.isEmpty { break }
             }
         }
-        return found
+        return oldestFirst(order)
     }
 
     enum ListOrder { case newestFirst, oldestFirst, unknown }
@@ -254,11 +267,9 @@ public struct DripPayClient: Sendable {
             of: try await findInvoices(tradeNo: tradeNo, machineID: machineID, since: since, maxRequests: maxRequests))
     }
 
-    /// Among invoices of one trade_no (any order), the one to keep: the oldest paid, else the oldest live.
-    static func keeper(of matches: [Invoice]) -> Invoice? {
-        let oldestFirst = matches.enumerated().sorted {
-            ($0.element.createdAt.date, $0.offset) < ($1.element.createdAt.date, $1.offset)
-        }.map(\.element)
+    /// Among invoices of one trade_no, oldest first (as `findInvoices` returns them), the one to
+    /// keep: the oldest paid, else the oldest live.
+    static func keeper(of oldestFirst: [Invoice]) -> Invoice? {
         if let paid = oldestFirst.first(where: { $0.status == .paid }) { return paid }
         return oldestFirst.first(where: { $0.status.isLive })
     }

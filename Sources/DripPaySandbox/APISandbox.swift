@@ -123,9 +123,13 @@ public actor APISandbox {
     /// Delays only `POST /invoices` answers by `latency` (stored first, answered late): a slow create.
     public func setCreateLatency(_ latency: Duration?) { state.faults.createLatency = latency }
 
-    /// Moves the creation time of every invoice so far `seconds` into the past (older sessions).
-    public func backdateInvoices(by seconds: TimeInterval) {
-        for index in state.invoices.indices { state.invoices[index].createdAt.addTimeInterval(-seconds) }
+    /// Moves the creation time of every invoice so far `seconds` into the past (older sessions),
+    /// and `spacing` apart in creation order (the API's times have whole seconds only).
+    public func backdateInvoices(by seconds: TimeInterval, spacing: TimeInterval = 1) {
+        let count = state.invoices.count
+        for index in state.invoices.indices {
+            state.invoices[index].createdAt = Date().addingTimeInterval(-seconds - Double(count - 1 - index) * spacing)
+        }
     }
 
     /// Lists invoices oldest first (true) or newest first (false, the default).
