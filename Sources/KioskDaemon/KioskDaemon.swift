@@ -248,6 +248,10 @@ public final class KioskDaemon: Service, Sendable {
             logger: logger)
         let linkSeen = Pulse()
         let linkEvents = Locked(0)
+        // A fault that must stop the daemon at once (another process holds the serial device).
+        // The group's body is not cancelled by a failing child, so the body waits for it.
+        let fatal = Locked<DaemonError?>(nil)
+        let fatalPulse = Pulse()
         let sessionEnded = Pulse()
         refreshJournalMetrics(journal)
 
@@ -259,7 +263,9 @@ public final class KioskDaemon: Service, Sendable {
                 do {
                     try await link.run()
                 } catch let error as LinkError {
-                    throw DaemonError.alreadyRunning(error)  // the device is held by another process
+                    fatal.set(.alreadyRunning(error))  // the device is held by another process
+                    fatalPulse.signal()
+                    linkSeen.signal()
                 }
             }
             group.addTask {
@@ -309,7 +315,8 @@ public final class KioskDaemon: Service, Sendable {
             }
 
             // Start-up: the link's first open attempt, the API check, recovery, then READY.
-            _ = await linkSeen.wait(until: { linkEvents.value > 0 }, timeout: options.linkSettle)
+            _ = await linkSeen.wait(until: { linkEvents.value > 0 || fatal.value != nil }, timeout: options.linkSettle)
+            if let error = fatal.value { throw error }
             let problem = await Self.apiProblem(client: client)
             await gate.apply(.api(problem))
             do {
@@ -331,9 +338,29 @@ public final class KioskDaemon: Service, Sendable {
                 }
             }
 
-            do {
-                try await gracefulShutdown()
-            } catch {
+            // Until SIGTERM/SIGINT (true), cancellation (false) or a fatal fault (nil).
+            let stop = await withTaskGroup(of: Bool?.self) { race -> Bool? in
+                race.addTask {
+                    do {
+                        try await gracefulShutdown()
+                        return true
+                    } catch {
+                        return false
+                    }
+                }
+                race.addTask {
+                    _ = await fatalPulse.wait(until: { fatal.value != nil }, timeout: .seconds(10 * 365 * 86_400))
+                    return fatal.value == nil ? false : nil
+                }
+                let first = await race.next() ?? false
+                race.cancelAll()
+                return first
+            }
+            guard let stop else {
+                group.cancelAll()
+                throw fatal.value ?? DaemonError.alreadyRunning(CancellationError())
+            }
+            if !stop {
                 group.cancelAll()  // cancelled without a graceful shutdown: just stop
                 return
             }
