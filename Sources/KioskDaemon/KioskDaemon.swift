@@ -385,14 +385,14 @@ public final class KioskDaemon: Service, Sendable {
                     logger.notice("shutting down: cancelling \(abandoned.count) invoice(s) the controller cannot re-claim")
                     let settled = await sessionEnded.wait(
                         until: { await coordinator.openSessions().allSatisfy { !abandoned.contains($0.record.tradeNo) } },
-                        timeout: options.dispenseDrain)
+                        timeout: .seconds(3))
                     if !settled { logger.warning("a cancel did not finish in time; the journal keeps it for recovery") }
                 }
             }
             // The last screen: no QR may stay up on a framebuffer once nobody watches it.
             let finalScreen = ScreenIntent.outOfService(reason: "shutting down")
             await coordinator.showFinalScreen(finalScreen)
-            if !(await screen.waitUntilDrawn(finalScreen, timeout: .seconds(2))) {
+            if !(await screen.waitUntilDrawn(finalScreen, timeout: .seconds(1))) {
                 logger.warning("the out-of-service screen was not drawn before exit")
             }
             let parked = await coordinator.openSessions()
