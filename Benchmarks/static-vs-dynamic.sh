@@ -3,7 +3,7 @@
 # one built from the same sources with the same flags but without --static-swift-stdlib (what
 # `swift build -c release` made before the package): sizes and shared libraries, then start to
 # READY=1 and idle RSS of both, alternating, in one run of `drippay-bench daemon`.
-# Slow the first time (a release build). ROUNDS=N (default 3) rounds of each.
+# Slow the first time (two release builds). ROUNDS=N (default 3) rounds of each.
 set -eu
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-3}
@@ -12,8 +12,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cp .build-release/deb/debian/drippay-kiosk/usr/bin/drippay-kiosk "$tmp/static"
 
-# The same scratch path and flags as scripts/package, less --static-swift-stdlib: only the link differs.
-set -- swift build -c release --product drippay-kiosk --scratch-path .build-release --disable-local-rpath \
+# The same flags as scripts/package, less --static-swift-stdlib. A scratch path of its own: that
+# flag changes the compile commands too, so sharing .build-release would rebuild both each time.
+set -- swift build -c release --product drippay-kiosk --scratch-path .build-release-dynamic --disable-local-rpath \
     -Xswiftc -DDRIPPAY_KIOSK_PACKAGED -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now -Xlinker -z -Xlinker noexecstack
 "$@" >&2
 cp "$("$@" --show-bin-path)/drippay-kiosk" "$tmp/dynamic"
