@@ -85,6 +85,7 @@ enum Schema {
         ("api", ["base_url", "token_file", "request_timeout_s", "status_requests_per_minute", "requests_per_minute"]),
         ("serial", ["device", "baud", "data_bits", "parity", "stop_bits", "flow_control"]),
         ("controller", ["protocol", "machine_timeout_s"]),
+        ("qibixx", ["session_mode", "decimal_places", "scale_factor", "vend_timeout_s"]),
         ("vend", ["payment_timeout_s", "resume_grace_s", "items"]),
         ("display", ["output", "device", "png_path", "width", "height", "bits_per_pixel"]),
         ("qr", ["payload", "error_correction"]),
@@ -330,6 +331,17 @@ private struct Loader {
         let protocolKind: ControllerProtocolKind? = f.choice("controller.protocol", default: nil, required: true)
         let machineTimeout = f.optionalInteger("controller.machine_timeout_s", range: 1...3600)
 
+        // [qibixx]: how the MDB adapter is configured (sent as C,SETCONF after every connect)
+        var qibixx = currency.map(QibixxSettings.defaults(for:)) ?? QibixxSettings()
+        qibixx.sessionMode = f.choice("qibixx.session_mode", default: QibixxSettings.SessionMode.alwaysIdle) ?? .alwaysIdle
+        qibixx.decimalPlaces = f.integer(
+            "qibixx.decimal_places", default: qibixx.decimalPlaces, range: QibixxSettings.decimalPlacesRange)
+        qibixx.scaleFactor = f.integer("qibixx.scale_factor", default: 1, range: QibixxSettings.scaleFactorRange)
+        qibixx.vendTimeoutSeconds = f.optionalInteger("qibixx.vend_timeout_s", range: 1...3600)
+        if protocolKind == .qibixxMDB, let currency, QibixxSettings.currencyCode(currency) == nil, let at = f.merged["currency"] {
+            f.problem(at: at, "currency \(currency.code) has no ISO 4217 numeric code known to drippay-kiosk, needed for the MDB adapter's mdb-currency-code")
+        }
+
         // [vend]
         let paymentTimeout = f.integer("vend.payment_timeout_s", default: 90, range: 1...3600)
         let resumeGrace = f.integer("vend.resume_grace_s", default: 15, range: 1...3600)
@@ -396,7 +408,7 @@ private struct Loader {
             serial: SerialOptions(
                 device: device, baud: baud, dataBits: dataBits, parity: parity ?? SerialOptions.Parity.none, stopBits: stopBits,
                 flowControl: flow ?? SerialOptions.FlowControl.none),
-            controller: ControllerSettings(protocolKind: protocolKind, machineTimeoutSeconds: machineTimeout),
+            controller: ControllerSettings(protocolKind: protocolKind, machineTimeoutSeconds: machineTimeout, qibixx: qibixx),
             vend: VendSettings(paymentTimeoutSeconds: paymentTimeout, resumeGraceSeconds: resumeGrace, items: products),
             display: DisplayOptions(
                 output: output ?? DisplayOptions.Output.none, device: displayDevice, width: width, height: height, bitsPerPixel: bpp,

@@ -54,6 +54,11 @@ public struct KioskConfiguration: Sendable, Hashable {
         let frame = "\(s.dataBits)\(s.parity.rawValue.prefix(1).uppercased())\(s.stopBits)"
         var controllerLine = "\(controller.protocolKind.rawValue) on \(s.device), \(s.baud) \(frame)"
         if s.flowControl != .none { controllerLine += ", flow control \(s.flowControl.rawValue)" }
+        if controller.protocolKind == .qibixxMDB {
+            let q = controller.qibixx
+            controllerLine += "; \(q.sessionMode.rawValue), \(q.decimalPlaces) decimal place(s), scale factor \(q.scaleFactor)"
+            if let t = q.vendTimeoutSeconds { controllerLine += ", vend timeout \(t) s" }
+        }
         var timeouts = "QR times out after \(vend.paymentTimeoutSeconds) s"
         if let machine = controller.machineTimeoutSeconds { timeouts += ", the machine gives up after \(machine) s" }
         let displayLine: String
@@ -111,10 +116,13 @@ public struct ControllerSettings: Sendable, Hashable {
     /// The machine's own patience for a vend request (from the profile); the QR timeout
     /// (`payment_timeout_s`) must stay below it, or the machine gives up while the customer pays.
     public var machineTimeoutSeconds: Int?
+    /// `[qibixx]`: the MDB adapter's configuration (used by `qibixx-mdb` only).
+    public var qibixx: QibixxSettings
 
-    public init(protocolKind: ControllerProtocolKind, machineTimeoutSeconds: Int? = nil) {
+    public init(protocolKind: ControllerProtocolKind, machineTimeoutSeconds: Int? = nil, qibixx: QibixxSettings = QibixxSettings()) {
         self.protocolKind = protocolKind
         self.machineTimeoutSeconds = machineTimeoutSeconds
+        self.qibixx = qibixx
     }
 }
 

@@ -61,6 +61,8 @@ public struct KioskDaemonOptions: Sendable {
     public var linkSettle: Duration
     /// False only for the benchmark: no client-side request budgets (the server's own limits still apply).
     public var clientRateLimited: Bool
+    /// How often a `qibixx-mdb` adapter is asked for its version (liveness).
+    public var adapterProbeInterval: Duration
 
     public init(
         environment: [String: String] = ProcessInfo.processInfo.environment, display: (any DisplayOutput)? = nil,
@@ -69,7 +71,7 @@ public struct KioskDaemonOptions: Sendable {
         healthInterval: Duration = .seconds(60), outOfServiceHealthInterval: Duration = .seconds(5),
         dispenseDrain: Duration = .seconds(5), metricsInterval: Duration = .seconds(15),
         linkBackoff: ControllerLink.Backoff = .standard, linkSettle: Duration = .seconds(2),
-        clientRateLimited: Bool = true
+        clientRateLimited: Bool = true, adapterProbeInterval: Duration = .seconds(30)
     ) {
         self.environment = environment
         self.display = display
@@ -82,6 +84,7 @@ public struct KioskDaemonOptions: Sendable {
         self.linkBackoff = linkBackoff
         self.linkSettle = linkSettle
         self.clientRateLimited = clientRateLimited
+        self.adapterProbeInterval = adapterProbeInterval
     }
 }
 
@@ -184,11 +187,11 @@ public final class KioskDaemon: Service, Sendable {
             throw DaemonError.api(error)
         }
 
-        // MDB has no vend ids: number them under a prefix unique to this start.
-        let idPrefix = "M" + String(Int(Date().timeIntervalSince1970), radix: 36)
-        let vendIDs = VendIDSequence(prefix: idPrefix)
+        // MDB has no vend ids: number them from the journal's durable counter.
+        let vendIDs = MDBVendIDs(journal: journal, logger: Logger(label: "drippay-kiosk.serial"))
         let link = ControllerLink(
             options: config.serial, protocol: config.controller.protocolKind, currency: config.currency,
+            qibixx: config.controller.qibixx, probeInterval: options.adapterProbeInterval,
             makeVendID: { vendIDs.make() }, logger: Logger(label: "drippay-kiosk.serial"),
             backoff: options.linkBackoff)
 
