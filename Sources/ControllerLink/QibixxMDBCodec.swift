@@ -85,6 +85,8 @@ public struct QibixxMDBCodec: ControllerCodec {
     /// liveness: `C,1` sent as a state probe (the reader should be on: the answer is
     /// `c,ERR,"cashless is on"`; `c,1`/INACTIVE mean the adapter restarted and lost its set-up).
     private var stateProbe = false
+    /// The adapter answered after going silent: the set-up runs after this line.
+    private var setUpAfterLine = false
     private var outgoing: [String] = []
 
     /// - Parameters:
@@ -119,6 +121,16 @@ public struct QibixxMDBCodec: ControllerCodec {
     // MARK: adapter -> board
 
     public mutating func decode(_ raw: String) -> [ControllerEvent] {
+        let events = decodeLine(raw)
+        if setUpAfterLine {
+            // The adapter answered again after going silent: set it up, once nothing is open.
+            setUpAfterLine = false
+            if vend == nil, setup == .needed || setup == .failed { outgoing += beginSetup() }
+        }
+        return events
+    }
+
+    private mutating func decodeLine(_ raw: String) -> [ControllerEvent] {
         let line = trimmed(raw)
         guard !line.isEmpty else { return [] }
         var events = noteLineSeen()
@@ -224,6 +236,8 @@ public struct QibixxMDBCodec: ControllerCodec {
                     events += adapterRestarted("it reported INACTIVE after C,1")
                 } else if setup == .done, boardEnabled, !expectingInactive, state != .unknown, state != .inactive {
                     // The adapter (or the machine) restarted behind a link that stayed open.
+                    setup = .needed
+                    deferredDisable = false
                     events += endOpenVend(reason: "the adapter reported INACTIVE (restarted) before reporting the result")
                     outgoing += beginSetup()
                 } else {
@@ -260,6 +274,10 @@ public struct QibixxMDBCodec: ControllerCodec {
             // never C,0 while the machine waits on a vend.
             var events = endOpenVend(reason: "a new vend request came before the result of the approved one", runDeferred: false)
             state = .vend
+            guard setup == .done || setup == .reopenCheck else {
+                // Amounts cannot be read with settings the adapter may not have.
+                return events + deniedAtOnce(raw, "the adapter is not set up (it restarted or refused a parameter)")
+            }
             guard fields.count == 3 else {
                 return events + deniedAtOnce(raw, "a vend request is c,STATUS,VEND,<amount>,<product>")
             }
@@ -308,8 +326,9 @@ public struct QibixxMDBCodec: ControllerCodec {
     /// The adapter lost its state while the link stayed open (or across a reopen): the open
     /// vend is over, and the set-up runs again.
     private mutating func adapterRestarted(_ how: String) -> [ControllerEvent] {
+        setup = .needed  // first: the end of the vend must not start a second set-up
+        deferredDisable = false
         let events = endOpenVend(reason: "the adapter restarted (\(how)) before reporting the result")
-        setup = .needed
         outgoing += beginSetup()
         return events
     }
@@ -345,7 +364,7 @@ public struct QibixxMDBCodec: ControllerCodec {
         probeOutstanding = false
         guard adapterLost else { return [] }
         adapterLost = false
-        if vend == nil, setup != .done { outgoing += beginSetup() }
+        setUpAfterLine = true
         return []
     }
 
@@ -413,9 +432,10 @@ public struct QibixxMDBCodec: ControllerCodec {
         var events: [ControllerEvent] = []
         if probeOutstanding, !adapterLost {
             adapterLost = true
+            setup = .needed
+            deferredDisable = false
             events += endOpenVend(reason: "the adapter stopped answering before reporting the result")
             state = .unknown
-            setup = .needed
             boardEnabled = false
             deferredDisable = false
             outgoing = []
@@ -454,8 +474,13 @@ public struct QibixxMDBCodec: ControllerCodec {
                 // Already on: a second C,1 only earns c,ERR,"cashless is on"; the machine
                 // decides when it enables the reader.
                 if boardEnabled { return [] }
+                if vend != nil {
+                    // A vend is open, so the adapter is on: C,0 would drop it.
+                    boardEnabled = true
+                    return ["C,1"]
+                }
                 // Off (out of service): an adapter that power-cycled meanwhile is quiet and has
-                // lost its set-up, so coming back runs the whole set-up (no vend is open).
+                // lost its set-up, so coming back runs the whole set-up.
                 return beginSetup()
             }
         case .outOfService:

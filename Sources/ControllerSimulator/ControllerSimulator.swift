@@ -290,8 +290,9 @@ extension ControllerSimulator {
         try sendLine("c,ERR,VEND \(code)")
     }
 
-    /// The machine gave up on its vend request (its own timeout or the customer's cancel).
+    /// The machine gave up on its vend request (its own timeout or the customer's cancel):
+    /// `c,ERR,VEND 1`, then back to idle and enabled.
     public func vendCancelledByMachine() throws(SimulatorError) {
-        for line in ["c,STATUS,IDLE", "c,STATUS,ENABLED"] { try sendLine(line) }
+        for line in ["c,ERR,VEND 1", "c,STATUS,IDLE", "c,STATUS,ENABLED"] { try sendLine(line) }
     }
 }

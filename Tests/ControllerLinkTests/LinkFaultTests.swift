@@ -38,7 +38,8 @@ struct LinkFaultTests {
         try await h.recorder.down()
         try await h.recorder.up()
         try await h.link.send(.ready)
-        try await h.simulator.waitForLine("C,1")
+        try await h.simulator.waitForLine("C,0")  // a reopened adapter is set up from scratch
+        try await h.simulator.waitForLine("C,SETCONF,mdb-always-idle=1")
         await h.stop()
     }
 

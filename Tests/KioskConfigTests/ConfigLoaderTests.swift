@@ -15,6 +15,17 @@ private func loaded(_ result: Result<KioskConfiguration, ConfigProblems>) throws
 
 @Suite("Config loader")
 struct ConfigLoaderTests {
+    @Test func qibixxKeysComeFromTheProfileAndTheConfigOverridesThem() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        try fixture.write(
+            config: [3: #"currency = "JPY""#], appending: ["[qibixx]", "scale_factor = 10"],
+            profileAppending: ["[qibixx]", #"session_mode = "start-session""#, "vend_timeout_s = 45"])
+        let config = try loaded(fixture.load())
+        #expect(config.controller.qibixx == QibixxSettings(sessionMode: .startSession, decimalPlaces: 0, scaleFactor: 10, vendTimeoutSeconds: 45))
+        #expect(config.summary.contains("start-session, 0 decimal place(s), scale factor 10, vend timeout 45 s"))
+    }
+
     @Test func validConfigMergesTheProfileAndFillsDefaults() throws {
         let fixture = try Fixture()
         defer { fixture.remove() }

@@ -87,15 +87,30 @@ final class DaemonHarness: Sendable {
     let outcomes = Mutex<[SessionOutcome]>([])
     let changed = Pulse()
 
-    init(abilities: Set<Ability> = Set(Ability.allCases), paymentTimeout: Int = 30, resumeGrace: Int = 10) async throws {
+    /// - Parameter adapter: run the daemon with `qibixx-mdb` against this simulated adapter
+    ///   (default settings for the currency) instead of a vmc-line controller.
+    init(
+        abilities: Set<Ability> = Set(Ability.allCases), paymentTimeout: Int = 30, resumeGrace: Int = 10,
+        adapter: QibixxAdapterModel? = nil, directory reuse: String? = nil
+    ) async throws {
         let value = APISandbox.generateToken()
         sandbox = APISandbox(tokens: [value: abilities])
         let port = try await sandbox.start(port: 0)
-        simulator = try await ControllerSimulator.plugged(kind: .vmcLine)
-        directory = NSTemporaryDirectory() + "kiosk-daemon-test-\(UUID().uuidString.prefix(8))"
-        (configuration, token) = try KioskDemo.writeConfig(
+        let simulator = try ControllerSimulator(kind: adapter == nil ? .vmcLine : .qibixxMDB)
+        if let adapter { await simulator.actAsAdapter(adapter) }
+        try await simulator.plug()
+        self.simulator = simulator
+        directory = reuse ?? NSTemporaryDirectory() + "kiosk-daemon-test-\(UUID().uuidString.prefix(8))"
+        let written = try KioskDemo.writeConfig(
             directory: directory, port: port, token: value, device: simulator.devicePath, paymentTimeout: paymentTimeout,
             resumeGrace: resumeGrace, display: "none")
+        var configuration = written.0
+        if adapter != nil {
+            configuration.controller = ControllerSettings(
+                protocolKind: .qibixxMDB, qibixx: .defaults(for: configuration.currency))
+        }
+        self.configuration = configuration
+        self.token = written.1
     }
 
     func options(environment: [String: String] = [:], healthInterval: Duration = .seconds(60), outOfServiceHealth: Duration = .milliseconds(200))
@@ -156,9 +171,9 @@ final class DaemonHarness: Sendable {
     /// How many lines the daemon wrote that equal `line`.
     func count(_ line: String) async -> Int { await simulator.received.filter { $0 == line }.count }
 
-    func tearDown() async {
+    func tearDown(keepDirectory: Bool = false) async {
         await simulator.shutdown()
         await sandbox.stop()
-        try? FileManager.default.removeItem(atPath: directory)
+        if !keepDirectory { try? FileManager.default.removeItem(atPath: directory) }
     }
 }
