@@ -20,6 +20,8 @@ struct RigOptions: Sendable {
     /// daemon's own budget starts afresh at each of its hundreds of restarts.
     var sandboxThrottleWindow: Duration = .seconds(60)
     var items: [(code: String, description: String)] = [("5", "Soda"), ("7", "Water")]
+    /// `.qibixxMDB`: the simulator acts as a Qibixx adapter and the config says `qibixx-mdb`.
+    var controller: ControllerProtocolKind = .vmcLine
 }
 
 /// Everything one integration test needs: a temp directory, the DripPay sandbox (in process, real
@@ -71,7 +73,9 @@ actor KioskRig {
         let simulator: ControllerSimulator
         do {
             try await sandbox.start(port: 0)
-            simulator = try await ControllerSimulator.plugged(kind: .vmcLine)
+            simulator = try ControllerSimulator(kind: options.controller)
+            if options.controller == .qibixxMDB { await simulator.actAsAdapter(QibixxAdapterModel()) }
+            try await simulator.plug()
         } catch {
             await sandbox.stop()
             try? FileManager.default.removeItem(atPath: directory)
@@ -106,6 +110,7 @@ actor KioskRig {
 
             [serial]
             device = "\(simulator.devicePath)"
+            \(options.controller == .qibixxMDB ? "\n[controller]\nprotocol = \"qibixx-mdb\"\n" : "")
 
             [vend]
             payment_timeout_s = \(options.paymentTimeoutSeconds)
