@@ -57,7 +57,7 @@ extension KioskIntegration {
                         let killAfter = rng.milliseconds(0...2_500)
                         let fails = rng.chance(0.15)
                         let cancels = roll >= 85
-                        let resultDelay = rng.milliseconds(0...60)
+                        let resultDelay = rng.milliseconds(0...700)  // kills land between approval and result too
                         // React to this lifetime's lines until the kill.
                         await withTaskGroup(of: Void.self) { group in
                             group.addTask {
