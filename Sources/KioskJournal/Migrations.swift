@@ -65,7 +65,19 @@ enum JournalSchema {
                 END;
                 """),
         Migration(
-            identifier: "v2-mdb-vend-id-counter",
+            identifier: "v2-write-probe",
+            sql: """
+                -- One row the daemon rewrites to learn whether the storage takes writes (watchdog,
+                -- and coming back in service after a full or read-only card).
+                CREATE TABLE write_probe (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    count INTEGER NOT NULL,
+                    at INTEGER NOT NULL
+                );
+                INSERT INTO write_probe (id, count, at) VALUES (1, 0, 0);
+                """),
+        Migration(
+            identifier: "v3-mdb-vend-id-counter",
             sql: """
                 -- The last MDB vend number handed out (MDB has no vend ids; the daemon names each
                 -- vend request). Reserved in blocks, only grows: never repeated across restarts,

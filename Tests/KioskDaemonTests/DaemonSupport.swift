@@ -87,30 +87,28 @@ final class DaemonHarness: Sendable {
     let outcomes = Mutex<[SessionOutcome]>([])
     let changed = Pulse()
 
-    /// - Parameter adapter: run the daemon with `qibixx-mdb` against this simulated adapter
-    ///   (default settings for the currency) instead of a vmc-line controller.
+    /// - Parameters:
+    ///   - kind: the controller protocol (a raw simulator the test drives line by line).
+    ///   - adapter: run the daemon with `qibixx-mdb` against this simulated adapter instead.
     init(
         abilities: Set<Ability> = Set(Ability.allCases), paymentTimeout: Int = 30, resumeGrace: Int = 10,
-        adapter: QibixxAdapterModel? = nil, directory reuse: String? = nil
+        kind: ControllerProtocolKind = .vmcLine, adapter: QibixxAdapterModel? = nil, directory reuse: String? = nil
     ) async throws {
         let value = APISandbox.generateToken()
         sandbox = APISandbox(tokens: [value: abilities])
         let port = try await sandbox.start(port: 0)
-        let simulator = try ControllerSimulator(kind: adapter == nil ? .vmcLine : .qibixxMDB)
+        let kind = adapter == nil ? kind : .qibixxMDB
+        let simulator = try ControllerSimulator(kind: kind)
         if let adapter { await simulator.actAsAdapter(adapter) }
         try await simulator.plug()
         self.simulator = simulator
         directory = reuse ?? NSTemporaryDirectory() + "kiosk-daemon-test-\(UUID().uuidString.prefix(8))"
-        let written = try KioskDemo.writeConfig(
+        var written: KioskConfiguration
+        (written, token) = try KioskDemo.writeConfig(
             directory: directory, port: port, token: value, device: simulator.devicePath, paymentTimeout: paymentTimeout,
             resumeGrace: resumeGrace, display: "none")
-        var configuration = written.0
-        if adapter != nil {
-            configuration.controller = ControllerSettings(
-                protocolKind: .qibixxMDB, qibixx: .defaults(for: configuration.currency))
-        }
-        self.configuration = configuration
-        self.token = written.1
+        written.controller.protocolKind = kind
+        configuration = written
     }
 
     func options(environment: [String: String] = [:], healthInterval: Duration = .seconds(60), outOfServiceHealth: Duration = .milliseconds(200))
