@@ -7,6 +7,7 @@ import KioskCore
 import KioskDisplay
 import KioskJournal
 import Logging
+import PayCodes
 import ServiceLifecycle
 import Synchronization
 import VendSession
@@ -48,6 +49,8 @@ public struct KioskDaemonOptions: Sendable {
     public var onScreen: @Sendable (ScreenIntent) -> Void
     /// Sees every session that ends.
     public var onOutcome: @Sendable (SessionOutcome) -> Void
+    /// Sees every screen after the display drew it (the demo's customer scans the pay screen).
+    public var onDrawn: @Sendable (Screen) -> Void
     /// `/ping` period while in service and while out of service.
     public var healthInterval: Duration
     public var outOfServiceHealthInterval: Duration
@@ -66,6 +69,7 @@ public struct KioskDaemonOptions: Sendable {
         environment: [String: String] = ProcessInfo.processInfo.environment, display: (any DisplayOutput)? = nil,
         onScreen: @escaping @Sendable (ScreenIntent) -> Void = { _ in },
         onOutcome: @escaping @Sendable (SessionOutcome) -> Void = { _ in },
+        onDrawn: @escaping @Sendable (Screen) -> Void = { _ in },
         healthInterval: Duration = .seconds(60), outOfServiceHealthInterval: Duration = .seconds(5),
         dispenseDrain: Duration = .seconds(5), metricsInterval: Duration = .seconds(15),
         linkBackoff: ControllerLink.Backoff = .standard, linkSettle: Duration = .seconds(2),
@@ -75,6 +79,7 @@ public struct KioskDaemonOptions: Sendable {
         self.display = display
         self.onScreen = onScreen
         self.onOutcome = onOutcome
+        self.onDrawn = onDrawn
         self.healthInterval = healthInterval
         self.outOfServiceHealthInterval = outOfServiceHealthInterval
         self.dispenseDrain = dispenseDrain
@@ -199,18 +204,50 @@ public final class KioskDaemon: Service, Sendable {
             commandSent.signal()
         }
         let onScreen = options.onScreen
-        let screen = DisplayScreenPort(output: display, logger: Logger(label: "drippay-kiosk.display")) { intent in
+        let store = JournalSessionStore(journal: journal)
+        // [qr] source = "invoice-image": the pay screen fetches, decodes and keeps the invoice's own QR image.
+        var fetcher: QRImageFetcher?
+        var keeper: PayCodeKeeper?
+        if config.qr.source == .invoiceImage {
+            do {
+                let imageFetcher = try QRImageFetcher(
+                    apiBaseURL: config.api.baseURL, token: token, timeout: .seconds(config.api.requestTimeoutSeconds),
+                    apiBudget: { [client] in try await client.acquireGeneralBudget() },
+                    logger: Logger(label: "drippay-kiosk.qr-image"))
+                fetcher = imageFetcher
+                let keeperLogger = Logger(label: "drippay-kiosk.qr-image")
+                keeper = PayCodeKeeper(
+                    fetcher: imageFetcher, schedule: PayCodeSchedule(refreshSeconds: Double(config.qr.refreshSeconds)),
+                    logger: keeperLogger,
+                    record: { tradeNo, kind, detail in
+                        do {
+                            try store.appendEvent(tradeNo: tradeNo, event: kind, detail: detail)
+                        } catch {
+                            keeperLogger.warning("cannot journal the code shown for \(tradeNo): \(error)")
+                        }
+                    })
+            } catch {
+                throw DaemonError.api(.invalidBaseURL(config.api.baseURL, reason: "\(error)"))
+            }
+        }
+        let screen = DisplayScreenPort(
+            output: display, logger: Logger(label: "drippay-kiosk.display"), payCodes: keeper, drawn: options.onDrawn
+        ) { intent in
             status.screenShown(intent)
             onScreen(intent)
         }
         let template = config.qr.payload
+        let source = config.qr.source
         let machineID = config.machineID
         let items = config.vend.items
         let coordinator = VendCoordinator(
             invoices: DripPayInvoicePort(client: client, machineID: config.machineID, latency: latency),
-            store: JournalSessionStore(journal: journal), controller: controller, screen: screen,
+            store: store, controller: controller, screen: screen,
             renderQR: { info, tradeNo in
-                template.render([
+                guard source == .template, let template else {
+                    return InvoiceImageRef(tradeNo: tradeNo, url: info.qrCodeImageURL ?? "").payload
+                }
+                return template.render([
                     .reference: info.reference.rawValue, .providerInvoiceID: info.providerInvoiceID ?? "",
                     .total: info.total.decimalString, .currency: info.total.currency.code,
                     .qrCodeImageURL: info.qrCodeImageURL ?? "", .tradeNo: tradeNo.rawValue, .machineID: machineID,
@@ -229,6 +266,25 @@ public final class KioskDaemon: Service, Sendable {
         let sessionEnded = Pulse()
         refreshJournalMetrics(journal)
 
+        do {
+            try await serve(
+                coordinator: coordinator, screen: screen, gate: gate, link: link, journal: journal, client: client,
+                status: status, notifier: notifier, apiTrouble: apiTrouble, commandSent: commandSent,
+                shutdownAnnounced: shutdownAnnounced, linkSeen: linkSeen, linkEvents: linkEvents, sessionEnded: sessionEnded)
+        } catch {
+            await fetcher?.shutdown()
+            throw error
+        }
+        await fetcher?.shutdown()
+        logger.notice("stopped")
+    }
+
+    private func serve(
+        coordinator: VendCoordinator, screen: DisplayScreenPort, gate: ServiceGate, link: ControllerLink, journal: Journal,
+        client: DripPayClient, status: StatusBoard, notifier: SystemdNotifier, apiTrouble: Pulse, commandSent: Pulse,
+        shutdownAnnounced: Locked<Bool>, linkSeen: Pulse, linkEvents: Locked<Int>, sessionEnded: Pulse
+    ) async throws {
+        let config = configuration
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await coordinator.run() }
             group.addTask { await screen.run() }
@@ -315,7 +371,6 @@ public final class KioskDaemon: Service, Sendable {
             gate.finish()
             group.cancelAll()
         }
-        logger.notice("stopped")
     }
 
     // MARK: Loops
