@@ -131,7 +131,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]),
         .testTarget(name: "KioskJournalTests", dependencies: ["KioskJournal"]),
-        .testTarget(name: "KioskDisplayTests", dependencies: ["KioskTestSupport", "KioskDisplay"]),
+        .testTarget(name: "KioskDisplayTests", dependencies: ["KioskTestSupport", "KioskDisplay", "PayCodes"]),
         .testTarget(
             name: "KioskDaemonTests",
             dependencies: ["KioskTestSupport", "KioskDaemon", "DripPayAPI", "DripPaySandbox", "KioskDisplay", "PayCodes"]),

@@ -28,7 +28,7 @@ struct ImagingTests {
         let webpPath = dir.appendingPathComponent("qr.webp").path
         let pngPath = dir.appendingPathComponent("qr.png").path
         try Data(QRRaster.webp(QRRaster.image("lightning:" + bolt11, scale: 3))).write(to: URL(fileURLWithPath: webpPath))
-        let result = try await ChildProcess.run("/usr/bin/dwebp", [webpPath, "-png", "-o", pngPath])
+        let result = try await ChildProcess.run("/usr/bin/dwebp", [webpPath, "-o", pngPath])
         #expect(result.status == 0, "dwebp: \(result.stderr)")
         let png = try [UInt8](Data(contentsOf: URL(fileURLWithPath: pngPath)))
         #expect(ImageFormat.sniff(png) == .png)
