@@ -101,6 +101,7 @@ extension KioskIntegration {
             options.quoteSeconds = 5
             options.qrTable = Self.imageQR
             options.pngDisplay = true
+            options.resumeGraceSeconds = 8
             try await withKioskRig(options) { rig in
                 try await rig.startDaemonAndWaitUntilReady()
                 #expect(try await rig.hello() == "READY")
@@ -117,6 +118,8 @@ extension KioskIntegration {
                 try? FileManager.default.removeItem(atPath: rig.screenPath)
                 let fetchesBefore = await rig.sandbox.requests().filter { $0.path.hasPrefix("/qr_codes/") }.count
                 try await rig.startDaemonAndWaitUntilReady()
+                // The controller asks for the same vend again: the session resumes with its pay screen.
+                #expect(try await rig.send("VEND rs1 5 1.50", thenWaitFor: "ACCEPT/DENY rs1") { $0.hasSuffix(" rs1") || $0.hasPrefix("DENY rs1") } == "ACCEPT rs1")
                 var after: String?
                 let shownBy = ContinuousClock.now + .seconds(10)
                 while after == nil, ContinuousClock.now < shownBy {
