@@ -126,7 +126,7 @@ public final class PayCodeKeeper: Sendable {
                         if text != shownText || !showing {
                             present(.text(text))
                             if text != shownText {
-                                record(ref.tradeNo, "qr_shown", Self.eventDetail(text, invoice: invoice))
+                                record(ref.tradeNo, JournalExport.codeShownEvent, Self.eventDetail(text, invoice: invoice))
                                 logger.info("pay code shown", metadata: meta.merging(["payment_hash": "\(invoice?.paymentHash ?? "-")"]) { $1 })
                             }
                             shownText = text
@@ -141,7 +141,7 @@ public final class PayCodeKeeper: Sendable {
                 case .image(let picture, let reason)?:
                     if !pictureLogged {
                         logger.warning("the invoice's QR image holds no single readable code (\(reason)); drawing the image itself", metadata: meta)
-                        record(ref.tradeNo, "qr_shown", "picture \(picture.width)x\(picture.height) (\(reason)) url=\(ref.url)")
+                        record(ref.tradeNo, JournalExport.codeShownEvent, "picture \(picture.width)x\(picture.height) (\(reason)) url=\(ref.url)")
                         pictureLogged = true
                     }
                     present(.picture(picture))
@@ -149,7 +149,8 @@ public final class PayCodeKeeper: Sendable {
                     showing = true
                     expiresAt = nil
                 case nil:
-                    showing = false
+                    // Nothing usable came: whatever is on screen stays until its own expiry.
+                    break
                 }
                 nextFetch = schedule.nextFetch(after: fetchedAt, expiresAt: expiresAt, showingCode: showing) ?? .infinity
             }

@@ -88,6 +88,14 @@ extension KioskIntegration {
                     let hash = try Bolt11Invoice.decode(text).paymentHash
                     #expect(shown.contains { $0.detail.contains("payment_hash=\(hash)") }, "no journal event for \(hash)")
                 }
+                // `journal show` lists them; `journal export` carries them with the session.
+                let show = try await runKioskCommand(["journal", "show", session.tradeNo.rawValue, "--journal", rig.journalPath])
+                let export = try await runKioskCommand(["journal", "export", "--format", "csv", "--journal", rig.journalPath])
+                #expect(show.status == 0 && export.status == 0, "\(show.stderr) \(export.stderr)")
+                for text in seen {
+                    let hash = try Bolt11Invoice.decode(text).paymentHash
+                    #expect(show.stdout.contains(hash) && export.stdout.contains("payment_hash=\(hash)"))
+                }
                 // Conditional re-fetches: the image URL was asked for with If-None-Match and got 304s or new quotes.
                 let imageFetches = await rig.sandbox.requests().filter { $0.path.hasPrefix("/qr_codes/") }
                 #expect(imageFetches.count >= 3 && imageFetches.allSatisfy { $0.status == 200 || $0.status == 304 })
