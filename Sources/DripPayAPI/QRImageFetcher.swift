@@ -185,7 +185,7 @@ public final class QRImageFetcher: Sendable {
 
     private func request(_ url: String, etag: String?, lastModified: String?, timeout: Duration, original: String) async throws -> Answer {
         let toAPI = policy.sendsToken(to: url)
-        if toAPI { try await apiBudget() } else { try await otherBudget?.acquire() }
+        if toAPI { try await apiBudget() } else { try await otherBudget?.acquire(for: Endpoint(method: "GET", path: url)) }
         var r = HTTPClientRequest(url: url)
         r.method = .GET
         r.headers.add(name: "Accept", value: "image/webp, image/png;q=0.9")
@@ -252,6 +252,6 @@ extension DripPayClient {
     /// Waits for a grant of the general budget (every endpoint but the status poll): for
     /// requests to the API's origin made beside this client, such as the invoice's QR image.
     public func acquireGeneralBudget() async throws {
-        try await generalLimiter?.acquire()
+        try await generalLimiter?.acquire(for: Endpoint(method: "GET", path: "(the invoice's QR image)"))
     }
 }

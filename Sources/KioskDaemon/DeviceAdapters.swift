@@ -55,6 +55,9 @@ public final class DisplayScreenPort: ScreenPort {
     private let generation = Atomic<UInt64>(0)
     /// Signalled on every new screen, so a keeper waiting for its next fetch stops at once.
     private let changed = Pulse()
+    /// The last screen drawn (its render returned), for `waitUntilDrawn`.
+    private let lastDrawn = Mutex<ScreenIntent?>(nil)
+    private let drawnSignal = Pulse()
 
     /// - Parameters:
     ///   - observer: sees every intent as it is drawn (status line, demo, tests).
@@ -107,6 +110,8 @@ public final class DisplayScreenPort: ScreenPort {
                         group.addTask { await self.tick(generation: mine, until: deadline) }
                     }
                     await render(intent, code: code)
+                    lastDrawn.withLock { $0 = intent }
+                    drawnSignal.signal()
                 case .tick(let tick):
                     guard tick == generation.load(ordering: .sequentiallyConsistent), let current else { continue }
                     await render(current, code: code)
@@ -118,6 +123,12 @@ public final class DisplayScreenPort: ScreenPort {
             }
             group.cancelAll()
         }
+    }
+
+    /// Waits (bounded) until the last screen drawn is `intent`: shutdown draws its final screen
+    /// and exits only once it is on the display. False on timeout.
+    public func waitUntilDrawn(_ intent: ScreenIntent, timeout: Duration) async -> Bool {
+        await drawnSignal.wait(until: { self.lastDrawn.withLock { $0 } == intent }, timeout: timeout)
     }
 
     private func tick(generation mine: UInt64, until deadline: Date) async {
