@@ -488,8 +488,11 @@ public final class KioskDaemon: Service, Sendable {
     }
 
     /// `WATCHDOG=1` only while a round trip into the coordinator and a journal write probe both
-    /// finish within half the interval: a hung actor or journal, or storage that no longer takes
-    /// writes (a read-only remount still answers reads), stops the pings and systemd restarts us.
+    /// finish within half the interval: a hung actor or a journal stuck in I/O stops the pings and
+    /// systemd restarts us. A probe that answers with an error (card full or remounted read-only)
+    /// keeps the pings: a restart cannot cure it and the next start would fail to open the journal.
+    /// Instead the kiosk goes out of service ("journal unwritable") and comes back by itself once a
+    /// write succeeds again.
     private func watchdogLoop(
         interval: Duration, notifier: SystemdNotifier, coordinator: VendCoordinator, journal: Journal
     ) async {
@@ -512,8 +515,12 @@ public final class KioskDaemon: Service, Sendable {
                 probeFailing = false
                 notifier.notify(.watchdog)
             case .some(let failure):
-                if !probeFailing { logger.error("watchdog: the journal write probe failed: \(failure); no watchdog ping") }
+                if !probeFailing {
+                    logger.error("watchdog: the journal write probe failed: \(failure); out of service until it takes writes")
+                    await coordinator.noticeJournalFault(JournalProbeFailure(description: failure))
+                }
                 probeFailing = true
+                notifier.notify(.watchdog)
             case .none:
                 logger.error("main loop unhealthy (coordinator or journal did not answer within \(half)); no watchdog ping")
             }
@@ -583,4 +590,9 @@ public final class KioskDaemon: Service, Sendable {
             logger.warning("journal pruning failed: \(error)")
         }
     }
+}
+
+/// The watchdog's write probe failed; `description` is the journal's own error text.
+struct JournalProbeFailure: Error, CustomStringConvertible {
+    let description: String
 }

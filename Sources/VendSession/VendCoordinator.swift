@@ -175,6 +175,13 @@ public actor VendCoordinator {
     /// storage takes no writes (full, read-only): out of service until a probe succeeds again,
     /// reported once per episode, probing with back-off. If the probe succeeds, the failure was
     /// that write's own (the session is parked and settled again as before), not the storage's.
+    /// A journal write outside a session failed (the watchdog's probe): the same as a session's
+    /// failed write, so an idle kiosk on a full or read-only card goes out of service before the
+    /// next customer instead of after their vend request.
+    public func noticeJournalFault(_ error: any Error) {
+        journalUnwritable(error)
+    }
+
     private func journalUnwritable(_ error: any Error) {
         guard journalTrouble == nil else { return }
         do {

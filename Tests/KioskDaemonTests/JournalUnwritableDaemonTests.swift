@@ -60,4 +60,33 @@ struct JournalUnwritableDaemonTests {
         let received = await harness.simulator.received
         #expect(received.filter { $0 == "OUT-OF-SERVICE journal unwritable" }.count == 1, "told once: \(received)")
     }
+
+    /// The watchdog's write probe finds the fault while nobody is paying: out of service before
+    /// the next customer asks, and the pings go on (a restart could not open the journal either).
+    @Test func anIdleKioskGoesOutOfServiceFromTheWatchdogProbeAndKeepsPinging() async throws {
+        let harness = try await DaemonHarness()
+        defer { Task { await harness.tearDown() } }
+        let notify = try NotifyCollector()
+        defer { notify.stop() }
+        let previous = signal(SIGXFSZ, SIG_IGN)
+        defer {
+            Self.limitFileSize(nil)
+            signal(SIGXFSZ, previous)
+        }
+        let environment = ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "400000"]
+        try await harness.withDaemon(harness.options(environment: environment)) { daemon in
+            try await harness.simulator.waitForLine("READY")
+            let journal = harness.configuration.journal.path
+            Self.limitFileSize(max(Self.size(journal + "-wal"), Self.size(journal)))
+            try await harness.simulator.waitForLine("OUT-OF-SERVICE journal unwritable", timeout: .seconds(10))
+            let pingsAtFault = notify.lines.filter { $0 == "WATCHDOG=1" }.count
+            try await Task.sleep(for: .seconds(1))
+            let pingsLater = notify.lines.filter { $0 == "WATCHDOG=1" }.count
+            #expect(pingsLater > pingsAtFault, "pings go on while the journal refuses writes")
+            #expect(daemon.metrics.render().contains("drippay_kiosk_journal_writable 0"))
+            Self.limitFileSize(nil)
+            try await harness.simulator.waitForLine("READY", timeout: .seconds(10))
+            #expect(daemon.metrics.render().contains("drippay_kiosk_journal_writable 1"))
+        }
+    }
 }
