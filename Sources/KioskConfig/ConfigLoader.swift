@@ -88,7 +88,7 @@ enum Schema {
         ("qibixx", ["session_mode", "decimal_places", "scale_factor", "vend_timeout_s"]),
         ("vend", ["payment_timeout_s", "resume_grace_s", "items"]),
         ("display", ["output", "device", "png_path", "width", "height", "bits_per_pixel"]),
-        ("qr", ["payload", "error_correction"]),
+        ("qr", ["source", "payload", "refresh_s", "error_correction"]),
         ("journal", ["path", "retention_days"]),
         ("metrics", ["textfile"]),
     ]
@@ -382,14 +382,18 @@ private struct Loader {
         }
 
         // [qr]
+        let qrSource = f.choice("qr.source", default: QRSettings.Source.invoiceImage) ?? .invoiceImage
         var payload: QRPayloadTemplate? = nil
-        if let text = f.string("qr.payload", required: true, what: "the text in the QR code, e.g. \"https://pay.example.com/i/{reference}\""), let at = f.merged["qr.payload"] {
+        let payloadWhat = "the text in the QR code when qr.source = \"template\", e.g. \"https://pay.example.com/i/{reference}\""
+        if let text = f.string("qr.payload", required: qrSource == .template, what: payloadWhat), let at = f.merged["qr.payload"] {
             do {
                 payload = try QRPayloadTemplate(text)
             } catch {
                 f.problem(at: at, error.description)
             }
         }
+        let refreshSeconds = f.integer("qr.refresh_s", default: 10, range: 0...3600)
+        let qrSettingsOK = qrSource == .invoiceImage || payload != nil
         let correction = f.choice("qr.error_correction", default: QRErrorCorrection.M)
 
         // [journal], [metrics]
@@ -398,7 +402,7 @@ private struct Loader {
         let textfile = f.path("metrics.textfile", required: false, what: "")
 
         guard f.problems.isEmpty, problems.isEmpty, let machineID, let currency, let normalizedBaseURL, let tokenFile,
-              let device, let protocolKind, let payload, let journalPath
+              let device, let protocolKind, qrSettingsOK, let journalPath
         else { return nil }
         return KioskConfiguration(
             machineID: machineID, profile: profileName, profileFile: profileFile, currency: currency,
@@ -413,7 +417,7 @@ private struct Loader {
             display: DisplayOptions(
                 output: output ?? DisplayOptions.Output.none, device: displayDevice, width: width, height: height, bitsPerPixel: bpp,
                 pngPath: pngPath, errorCorrection: correction ?? .M),
-            qr: QRSettings(payload: payload),
+            qr: QRSettings(source: qrSource, payload: payload, refreshSeconds: refreshSeconds),
             journal: JournalSettings(path: journalPath, retentionDays: retention),
             metrics: MetricsSettings(textfile: textfile),
             configFile: configFile)

@@ -73,6 +73,13 @@ public struct KioskConfiguration: Sendable, Hashable {
         case .terminal: displayLine = "terminal"
         case .none: displayLine = "none"
         }
+        let qrLine: String
+        switch qr.source {
+        case .invoiceImage:
+            qrLine = "the invoice's own QR image, "
+                + (qr.refreshSeconds > 0 ? "re-fetched every \(qr.refreshSeconds) s" : "re-fetched only before a code expires")
+        case .template: qrLine = "template \(qr.payload.map(\.description) ?? "(none)")"
+        }
         return [
             "machine:    \(machineID) (\(currency.code))",
             "profile:    \(profile) -> \(profileFile)",
@@ -80,6 +87,7 @@ public struct KioskConfiguration: Sendable, Hashable {
             "vend:       \(timeouts); \(vend.items.count) item(s) in [vend.items]",
             "api:        \(api.baseURL) (\(api.requestsPerMinute)/min, status \(api.statusRequestsPerMinute)/min)",
             "display:    \(displayLine), QR error correction \(display.errorCorrection.rawValue)",
+            "qr:         \(qrLine)",
             "journal:    \(journal.path) (kept \(journal.retentionDays) days)",
             "metrics:    \(metrics.textfile ?? "off")",
         ].joined(separator: "\n")
@@ -144,9 +152,29 @@ public struct VendSettings: Sendable, Hashable {
 
 /// `[qr]`: what the QR code encodes (its error correction level lives in `DisplayOptions`).
 public struct QRSettings: Sendable, Hashable {
-    public var payload: QRPayloadTemplate
+    /// Where the QR's text comes from.
+    public enum Source: String, Sendable, Hashable, CaseIterable {
+        /// The invoice's own QR image (`qr_code_image_url`), fetched, decoded and redrawn (the default).
+        case invoiceImage = "invoice-image"
+        /// `payload`, filled in for each invoice (an operator's own pay page).
+        case template
+    }
 
-    public init(payload: QRPayloadTemplate) { self.payload = payload }
+    public var source: Source
+    /// Required with `.template`; ignored otherwise.
+    public var payload: QRPayloadTemplate?
+    /// `refresh_s`: re-fetch the invoice image this often while the pay screen is up (0 = only
+    /// before a Lightning code expires).
+    public var refreshSeconds: Int
+
+    public init(source: Source = .invoiceImage, payload: QRPayloadTemplate? = nil, refreshSeconds: Int = 10) {
+        self.source = source
+        self.payload = payload
+        self.refreshSeconds = refreshSeconds
+    }
+
+    /// Today's behaviour: `payload` filled in for each invoice.
+    public init(payload: QRPayloadTemplate) { self.init(source: .template, payload: payload) }
 }
 
 /// `[journal]`: the SQLite file that is the daemon's only state.

@@ -7,6 +7,7 @@ import KioskCore
 import KioskDisplay
 import KioskJournal
 import Logging
+import PayCodes
 import ServiceLifecycle
 import Synchronization
 import VendSession
@@ -52,6 +53,8 @@ public struct KioskDaemonOptions: Sendable {
     public var onScreen: @Sendable (ScreenIntent) -> Void
     /// Sees every session that ends.
     public var onOutcome: @Sendable (SessionOutcome) -> Void
+    /// Sees every screen after the display drew it (the demo's customer scans the pay screen).
+    public var onDrawn: @Sendable (Screen) -> Void
     /// `/ping` period while in service and while out of service.
     public var healthInterval: Duration
     public var outOfServiceHealthInterval: Duration
@@ -72,6 +75,7 @@ public struct KioskDaemonOptions: Sendable {
         environment: [String: String] = ProcessInfo.processInfo.environment, display: (any DisplayOutput)? = nil,
         onScreen: @escaping @Sendable (ScreenIntent) -> Void = { _ in },
         onOutcome: @escaping @Sendable (SessionOutcome) -> Void = { _ in },
+        onDrawn: @escaping @Sendable (Screen) -> Void = { _ in },
         healthInterval: Duration = .seconds(60), outOfServiceHealthInterval: Duration = .seconds(5),
         dispenseDrain: Duration = .seconds(5), metricsInterval: Duration = .seconds(15),
         linkBackoff: ControllerLink.Backoff = .standard, linkSettle: Duration = .seconds(2),
@@ -81,6 +85,7 @@ public struct KioskDaemonOptions: Sendable {
         self.display = display
         self.onScreen = onScreen
         self.onOutcome = onOutcome
+        self.onDrawn = onDrawn
         self.healthInterval = healthInterval
         self.outOfServiceHealthInterval = outOfServiceHealthInterval
         self.dispenseDrain = dispenseDrain
@@ -221,19 +226,51 @@ public final class KioskDaemon: Service, Sendable {
             commandSent.signal()
         }
         let onScreen = options.onScreen
-        let screen = DisplayScreenPort(output: display, logger: Logger(label: "drippay-kiosk.display")) { intent in
+        let store = JournalSessionStore(journal: journal)
+        // [qr] source = "invoice-image": the pay screen fetches, decodes and keeps the invoice's own QR image.
+        var fetcher: QRImageFetcher?
+        var keeper: PayCodeKeeper?
+        if config.qr.source == .invoiceImage {
+            do {
+                let imageFetcher = try QRImageFetcher(
+                    apiBaseURL: config.api.baseURL, token: token, timeout: .seconds(config.api.requestTimeoutSeconds),
+                    apiBudget: { [client] in try await client.acquireGeneralBudget() },
+                    logger: Logger(label: "drippay-kiosk.qr-image"))
+                fetcher = imageFetcher
+                let keeperLogger = Logger(label: "drippay-kiosk.qr-image")
+                keeper = PayCodeKeeper(
+                    fetcher: imageFetcher, schedule: PayCodeSchedule(refreshSeconds: Double(config.qr.refreshSeconds)),
+                    logger: keeperLogger,
+                    record: { tradeNo, kind, detail in
+                        do {
+                            try store.appendEvent(tradeNo: tradeNo, event: kind, detail: detail)
+                        } catch {
+                            keeperLogger.warning("cannot journal the code shown for \(tradeNo): \(error)")
+                        }
+                    })
+            } catch {
+                throw DaemonError.api(.invalidBaseURL(config.api.baseURL, reason: "\(error)"))
+            }
+        }
+        let screen = DisplayScreenPort(
+            output: display, logger: Logger(label: "drippay-kiosk.display"), payCodes: keeper, drawn: options.onDrawn
+        ) { intent in
             status.screenShown(intent)
             onScreen(intent)
         }
         let template = config.qr.payload
+        let source = config.qr.source
         let machineID = config.machineID
         let items = config.vend.items
         let (journalHealth, journalHealthSink) = AsyncStream<JournalHealth>.makeStream()
         let coordinator = VendCoordinator(
             invoices: DripPayInvoicePort(client: client, machineID: config.machineID, latency: latency),
-            store: JournalSessionStore(journal: journal), controller: controller, screen: screen,
+            store: store, controller: controller, screen: screen,
             renderQR: { info, tradeNo in
-                template.render([
+                guard source == .template, let template else {
+                    return InvoiceImageRef(tradeNo: tradeNo, url: info.qrCodeImageURL ?? "").payload
+                }
+                return template.render([
                     .reference: info.reference.rawValue, .providerInvoiceID: info.providerInvoiceID ?? "",
                     .total: info.total.decimalString, .currency: info.total.currency.code,
                     .qrCodeImageURL: info.qrCodeImageURL ?? "", .tradeNo: tradeNo.rawValue, .machineID: machineID,
@@ -258,6 +295,17 @@ public final class KioskDaemon: Service, Sendable {
         let sessionEnded = Pulse()
         refreshJournalMetrics(journal)
 
+        // The image fetcher's HTTP client is shut down however the daemon ends.
+        do {
+            try await serveVends()
+        } catch {
+            await fetcher?.shutdown()
+            throw error
+        }
+        await fetcher?.shutdown()
+        logger.notice("stopped")
+
+        func serveVends() async throws {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await coordinator.run() }
             group.addTask { await screen.run() }
@@ -410,7 +458,7 @@ public final class KioskDaemon: Service, Sendable {
             journalHealthSink.finish()
             group.cancelAll()
         }
-        logger.notice("stopped")
+        }
     }
 
     // MARK: Loops

@@ -154,6 +154,20 @@ let brokenCases: [BrokenCase] = [
         config: [16: #"payload = "https://pay.example.com/i/{refrence}""#],
         expected: ["$CONFIG:16: qr.payload has an unknown placeholder {refrence}; allowed: \(allowedPlaceholders)"]),
     BrokenCase(
+        name: "template QR source without a payload",
+        config: [16: #"source = "template""#],
+        expected: [
+            #"$CONFIG:15: missing required key 'payload' in [qr]: the text in the QR code when qr.source = "template", e.g. "https://pay.example.com/i/{reference}""#
+        ]),
+    BrokenCase(
+        name: "unknown QR source",
+        config: [17: #"source = "image""#],
+        expected: [#"$CONFIG:17: qr.source must be one of "invoice-image", "template"; got "image""#]),
+    BrokenCase(
+        name: "negative QR refresh period",
+        config: [17: "refresh_s = -1"],
+        expected: ["$CONFIG:17: qr.refresh_s must be between 0 and 3600, got -1"]),
+    BrokenCase(
         name: "planogram key that is not a product code",
         config: [13: #""5 A" = "Soda""#],
         expected: [#"$CONFIG:13: [vend.items] key "5 A" is not a product code (1 to 16 of A-Z a-z 0-9 _ -)"#]),

@@ -44,7 +44,8 @@ struct ConfigLoaderTests {
         #expect(config.controller == ControllerSettings(protocolKind: .qibixxMDB, machineTimeoutSeconds: 120))
         #expect(config.vend == VendSettings(paymentTimeoutSeconds: 90, resumeGraceSeconds: 15, items: [ProductCode("5")!: "Soda"]))
         #expect(config.display == DisplayOptions(output: .png))
-        #expect(config.qr.payload.source == "https://pay.example.com/i/{reference}")
+        #expect(config.qr.payload?.source == "https://pay.example.com/i/{reference}")
+        #expect(config.qr.source == .invoiceImage && config.qr.refreshSeconds == 10)
         #expect(config.journal == JournalSettings(path: fixture.dir + "/journal.sqlite", retentionDays: 90))
         #expect(config.metrics == MetricsSettings(textfile: nil))
     }

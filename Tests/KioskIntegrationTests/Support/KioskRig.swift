@@ -22,6 +22,12 @@ struct RigOptions: Sendable {
     var items: [(code: String, description: String)] = [("5", "Soda"), ("7", "Water")]
     /// `.qibixxMDB`: the simulator acts as a Qibixx adapter and the config says `qibixx-mdb`.
     var controller: ControllerProtocolKind = .vmcLine
+    /// The `[qr]` table's body.
+    var qrTable = #"payload = "https://pay.example.com/i/{reference}""#
+    /// Draw every screen into `screen.png` in the rig's directory (else no display).
+    var pngDisplay = false
+    /// The sandbox issues a new Lightning quote this often.
+    var quoteSeconds = 30
 }
 
 /// Everything one integration test needs: a temp directory, the DripPay sandbox (in process, real
@@ -40,6 +46,8 @@ actor KioskRig {
     nonisolated let journalPath: String
     nonisolated let tokenPath: String
     nonisolated let baseURL: String
+    /// Where the png display writes the screen (with `pngDisplay`).
+    nonisolated var screenPath: String { directory + "/screen.png" }
     private(set) var daemon: DaemonProcess?
     /// How many daemon processes were started (names their log files).
     private(set) var lifetimes = 0
@@ -69,7 +77,7 @@ actor KioskRig {
         let token = APISandbox.generateToken()
         let sandbox = APISandbox(
             tokens: [token: allAbilities], requestsPerMinute: 60, statusRequestsPerMinute: 600,
-            throttleWindow: options.sandboxThrottleWindow)
+            throttleWindow: options.sandboxThrottleWindow, quoteSeconds: options.quoteSeconds)
         let simulator: ControllerSimulator
         do {
             try await sandbox.start(port: 0)
@@ -120,10 +128,10 @@ actor KioskRig {
             \(items)
 
             [display]
-            output = "none"
+            \(options.pngDisplay ? "output = \"png\"\npng_path = \"\(screenPath)\"" : #"output = "none""#)
 
             [qr]
-            payload = "https://pay.example.com/i/{reference}"
+            \(options.qrTable)
 
             [journal]
             path = "\(journalPath)"
