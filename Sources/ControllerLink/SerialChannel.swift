@@ -107,7 +107,8 @@ public final class SerialChannel: @unchecked Sendable {
             let code = sp_last_error_code()
             sp_free_port(port)
             switch code {
-            case EACCES, EPERM: throw .permissionDenied(device: device)
+            case EACCES: throw .permissionDenied(device: device)
+            case EPERM: throw .deviceNotAllowed(device: device)
             case ENOENT, ENODEV, ENXIO: throw .deviceMissing(device: device)
             case EBUSY: throw .openFailed(device: device, reason: "the device is busy (another program has it open)")
             default: return nil
@@ -155,7 +156,8 @@ public final class SerialChannel: @unchecked Sendable {
         guard fd >= 0 else {
             let code = errno
             switch code {
-            case EACCES, EPERM: throw .permissionDenied(device: device)
+            case EACCES: throw .permissionDenied(device: device)
+            case EPERM: throw .deviceNotAllowed(device: device)
             case ENOENT, ENODEV, ENXIO, EIO: throw .deviceMissing(device: device)
             default: throw .openFailed(device: device, reason: errnoText(code))
             }

@@ -75,17 +75,20 @@ final class ServiceGate: Sendable {
         /// The link (re)opened: the controller must hear whether payments work now, even if
         /// nothing changed (it may have restarted or just been plugged in).
         case serialUp
+        /// The display could not be opened or written (nil: it works again).
+        case display(ServiceProblem?)
         case shuttingDown
     }
 
     private struct Causes {
         var api: ServiceProblem? = ServiceProblem(reason: "starting up", detail: "starting up: checking the API")
         var serial: ServiceProblem? = ServiceProblem(reason: "starting up", detail: "starting up: opening the serial link")
+        var display: ServiceProblem?
         var shuttingDown = false
 
         var current: ServiceProblem? {
             if shuttingDown { return ServiceProblem(reason: "shutting down", detail: "shutting down") }
-            return serial ?? api
+            return serial ?? display ?? api
         }
     }
 
@@ -151,6 +154,7 @@ final class ServiceGate: Sendable {
             case .serialUp:
                 causes.serial = nil
                 announce = true
+            case .display(let problem): causes.display = problem
             case .shuttingDown: causes.shuttingDown = true
             }
             let problem = causes.current
