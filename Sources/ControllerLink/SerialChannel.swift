@@ -145,6 +145,17 @@ public final class SerialChannel: @unchecked Sendable {
         guard sp_set_flowcontrol(port, flow) == SP_OK else { throw fail("flow control \(options.flowControl.rawValue)") }
         var handle: Int32 = -1
         guard sp_get_port_handle(port, &handle) == SP_OK, handle >= 0 else { throw fail("no file descriptor") }
+        // libserialport leaves VMIN = 0, VTIME = 0, under which read(2) returns 0 whenever nothing is
+        // waiting: the reader would take the first pause after a line for end of file and drop the
+        // link (seen on a real 16550 and an FTDI adapter). With VMIN = 1 an empty non-blocking read
+        // is EAGAIN, and 0 means a hang-up again.
+        var tio = termios()
+        guard tcgetattr(handle, &tio) == 0 else { throw fail("tcgetattr: \(errnoText())") }
+        withUnsafeMutableBytes(of: &tio.c_cc) { cc in
+            cc[Int(VMIN)] = 1
+            cc[Int(VTIME)] = 0
+        }
+        guard tcsetattr(handle, TCSANOW, &tio) == 0 else { throw fail("tcsetattr: \(errnoText())") }
         let flags = fcntl(handle, F_GETFL)
         _ = fcntl(handle, F_SETFL, flags | O_NONBLOCK)
         return try SerialChannel(device: device, fd: handle, port: port)

@@ -18,7 +18,8 @@ actor ReopeningDisplay: DisplayOutput {
     private let logger: Logger
     private var output: (any DisplayOutput)?
     private var latest: Screen?
-    private var reported = false
+    /// The failure last reported (nil: none since the display was last open).
+    private var reported: DisplayError?
     private let lost = Pulse()
 
     init(
@@ -88,7 +89,7 @@ actor ReopeningDisplay: DisplayOutput {
 
     private func attach(_ opened: any DisplayOutput) {
         output = opened
-        reported = false
+        reported = nil
         if let framebuffer = opened as? FramebufferOutput, let warning = framebuffer.consoleWarning {
             logger.warning("display: \(warning)")
         }
@@ -96,10 +97,10 @@ actor ReopeningDisplay: DisplayOutput {
         onChange(nil)
     }
 
-    /// Out of service, said once per outage (the retries are silent).
+    /// Out of service, said once per outage and cause (retries failing the same way are silent).
     private func report(_ error: DisplayError) {
-        guard !reported else { return }
-        reported = true
+        guard reported != error else { return }
+        reported = error
         logger.warning("display: \(error); retrying until it is there")
         onChange(ServiceProblem(reason: "display unavailable", detail: "display unavailable (\(error))"))
     }

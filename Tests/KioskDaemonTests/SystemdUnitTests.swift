@@ -45,7 +45,7 @@ import Testing
         for setting in [
             "Type=notify", "Restart=on-failure", "RestartPreventExitStatus=78", "StateDirectory=drippay-kiosk",
             "LoadCredential=drippay-token:", "ProtectSystem=strict", "NoNewPrivileges=yes", "DeviceAllow=/dev/ttyAMA0 rw",
-            "DeviceAllow=/dev/fb0 rw", "SystemCallFilter=@system-service", "DeviceAllow=char-ttyS rw",
+            "DeviceAllow=char-fb rw", "SystemCallFilter=@system-service", "DeviceAllow=char-ttyS rw",
             "DeviceAllow=/dev/tty0 rw", "AmbientCapabilities=CAP_SYS_TTY_CONFIG",
         ] {
             #expect(unit.contains("\n" + setting), "missing \(setting)")
