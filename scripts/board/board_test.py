@@ -497,9 +497,14 @@ class Run:
 
     def pay_screen(self, reference):
         b = self.board
-        time.sleep(1.5)
-        first = b.screendump("pay-1.ppm")
-        decoded = zbar(first)
+        # ACCEPT goes out once the pay screen is queued; it is drawn a moment later.
+        deadline = time.time() + 20
+        while True:
+            first = b.screendump("pay-1.ppm")
+            decoded = zbar(first)
+            if decoded or time.time() > deadline:
+                break
+            time.sleep(0.5)
         check(decoded == PAYLOAD_PREFIX + reference, f"the pay screen decodes to {decoded!r}, not {PAYLOAD_PREFIX + reference!r}")
         # The countdown redraws once a second: the rows it changes by itself are allowed to change.
         time.sleep(1.1)
@@ -573,22 +578,22 @@ class Run:
         check(binary.startswith("/"), f"no binary in the unit's ExecStart: {binary!r}")
         a.ok("mkdir -p /etc/board-probe && sed "
              "-e 's|^device = \"/dev/tty[^\"]*\" *# board-serial|device = \"/dev/ttyS2\" # board-serial|' "
-             "-e 's|^path = \"/var/lib/drippay-kiosk/journal.sqlite\"|path = \"/var/lib/board-probe/journal.sqlite\"|' "
+             "-e 's|^path = \"/var/lib/drippay-kiosk/journal.sqlite\"|path = \"/tmp/probe-journal.sqlite\"|' "
              f"{GUEST_CONFIG} > /etc/board-probe/kiosk.toml && cp -r /etc/drippay-kiosk/hardware-profiles /etc/board-probe/")
         found = {}
         for name, properties in (
             ("policy", "-p DevicePolicy=closed -p DeviceAllow=char-fb"),  # root, but no DeviceAllow for ttyS2: EPERM
             ("permissions", "-p DynamicUser=yes"),  # not in dialout: EACCES
         ):
-            a.run("systemctl stop board-probe; systemctl reset-failed board-probe")
-            a.ok(f"systemd-run --unit board-probe {properties} -p StateDirectory=board-probe "
+            unit = f"board-probe-{name}"
+            a.ok(f"systemd-run --unit {unit} {properties} -p StateDirectory={unit} "
                  f"-p LoadCredential=drippay-token:/etc/drippay-kiosk/token {binary} run --config /etc/board-probe/kiosk.toml")
             deadline = time.time() + 60
             line = ""
             while time.time() < deadline and not line:
                 time.sleep(2)
-                line = a.run("journalctl -b --no-pager -o cat -u board-probe | grep -m1 'serial device /dev/ttyS2'")[1].strip()
-            a.run("systemctl stop board-probe; systemctl reset-failed board-probe")
+                line = a.run(f"journalctl -b --no-pager -o cat -u {unit} | grep -m1 'serial device /dev/ttyS2'")[1].strip()
+            a.run(f"systemctl stop {unit}; systemctl reset-failed {unit}")
             check(line, f"{name}: no message about /dev/ttyS2 from the daemon")
             found[name] = line
         check("DeviceAllow" in found["policy"] and "dialout" not in found["policy"],
