@@ -751,9 +751,15 @@ def offline_quick_check(image, workdir):
     target = os.path.join(workdir, "journal-after-cut")
     shutil.rmtree(target, ignore_errors=True)
     os.makedirs(target)
+    # debugfs reads the file system as it is on the disk, without replaying ext4's own journal: replay
+    # it on a copy first, as the next mount would.
+    copy = os.path.join(target, "disk.img")
+    subprocess.run(["cp", "--sparse=always", image, copy], check=True)
+    subprocess.run(["e2fsck", "-E", "journal_only", "-p", copy], capture_output=True)
     for name in ("journal.sqlite", "journal.sqlite-wal"):
-        subprocess.run(["debugfs", "-R", f"dump /var/lib/private/drippay-kiosk/{name} {os.path.join(target, name)}", image],
+        subprocess.run(["debugfs", "-R", f"dump /var/lib/private/drippay-kiosk/{name} {os.path.join(target, name)}", copy],
                        capture_output=True)
+    os.unlink(copy)
     database = os.path.join(target, "journal.sqlite")
     if not os.path.exists(database) or os.path.getsize(database) == 0:
         return "no journal on the image"
