@@ -778,6 +778,8 @@ def main():
     parser.add_argument("--accel", default="tcg")
     parser.add_argument("--only", default="", help="comma-separated scenario names (default: all)")
     parser.add_argument("--payment-timeout", type=int, default=20)
+    parser.add_argument("--unit", help="a unit file installed over the package's in /etc/systemd/system "
+                        "(to show a fault of an older unit)")
     parser.add_argument("--started", type=int, default=0, help="seconds the wrapper had spent before (rootfs, build)")
     args = parser.parse_args()
     if args.seed is None:
@@ -861,6 +863,8 @@ def prepare_image(args, image):
     put(os.path.join(staging, "kiosk.toml"), GUEST_CONFIG, "644")
     put(os.path.join(here, "board-uart.toml"), "/etc/drippay-kiosk/hardware-profiles/board-uart.toml", "644")
     put(os.path.join(staging, "token"), "/etc/drippay-kiosk/token", "600")
+    if args.unit:
+        put(args.unit, "/etc/systemd/system/drippay-kiosk.service", "644")
 
 
 if __name__ == "__main__":
