@@ -801,6 +801,8 @@ def main():
         log(f"first boot: agent up after {time.time() - t0:.0f} s")
         if not run.scenario("package installs with apt, offline", run.install):
             raise Failure("no package, nothing more to test")
+        if not want("late_framebuffer"):
+            run.board.agent.ok("modprobe bochs && udevadm settle")  # the display, without that scenario
         steps = [
             ("late /dev/fb0: out of service, then back by itself", run.late_framebuffer),
             ("unit under full hardening: READY, STATUS= in systemctl status", run.started_under_hardening),
