@@ -10,6 +10,11 @@ let package = Package(
     products: [
         .executable(name: "drippay-kiosk", targets: ["drippay-kiosk"]),
         .executable(name: "drippay-bench", targets: ["drippay-bench"]),
+        // For the fuzz package (Fuzz/, scripts/fuzz): the parsers it drives, without SwiftNIO.
+        .library(name: "KioskCore", targets: ["KioskCore"]),
+        .library(name: "KioskConfig", targets: ["KioskConfig"]),
+        .library(name: "ControllerLink", targets: ["ControllerLink"]),
+        .library(name: "DripPayModels", targets: ["DripPayModels"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -54,10 +59,12 @@ let package = Package(
             ]),
         .target(name: "ControllerSimulator", dependencies: ["ControllerLink", "KioskCore", "CLinuxShims"]),
         .target(name: "VendSession", dependencies: ["KioskCore"]),
+        // The API's models and JSON decoding, apart from the HTTP client (no SwiftNIO): fuzzed alone.
+        .target(name: "DripPayModels", dependencies: ["KioskCore"]),
         .target(
             name: "DripPayAPI",
             dependencies: [
-                "KioskCore",
+                "KioskCore", "DripPayModels",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -111,13 +118,13 @@ let package = Package(
         .testTarget(name: "VendSessionTests", dependencies: ["KioskTestSupport", "VendSession"]),
         .testTarget(
             name: "DripPayAPITests",
-            dependencies: ["KioskTestSupport", 
-                "DripPayAPI", "DripPaySandbox", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            dependencies: ["KioskTestSupport",
+                "DripPayAPI", "DripPayModels", "DripPaySandbox", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
         .testTarget(name: "KioskJournalTests", dependencies: ["KioskJournal"]),
         .testTarget(name: "KioskDisplayTests", dependencies: ["KioskTestSupport", "KioskDisplay"]),
-        .testTarget(name: "KioskDaemonTests", dependencies: ["KioskTestSupport", "KioskDaemon"]),
+        .testTarget(name: "KioskDaemonTests", dependencies: ["KioskTestSupport", "KioskDaemon", "DripPayModels"]),
         // Spawns the built drippay-kiosk binary against the in-process sandbox and a simulated controller.
         .testTarget(
             name: "KioskIntegrationTests",

@@ -117,11 +117,17 @@ public actor ControllerLink {
         }
         var failures = 0
         var down = false  // an outage was reported and not yet ended
+        var everOpened = false
         while !Task.isCancelled {
             let opened: SerialChannel
             do {
                 opened = try SerialChannel.open(options)
             } catch {
+                // Another daemon holds the device from the start: do not fight it for the line.
+                if case .inUse = error, !everOpened {
+                    logger.error("controller link: \(error.description)")
+                    throw error
+                }
                 failures += 1
                 if !down {
                     logger.error("controller link: \(error.description); retrying in the background")
@@ -134,6 +140,7 @@ public actor ControllerLink {
                 continue
             }
             failures = 0
+            everOpened = true
             channel = opened
             framer = LineFramer(maxLineBytes: codec.maxLineBytes)
             codec.linkDidOpen()

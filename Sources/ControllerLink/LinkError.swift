@@ -12,6 +12,8 @@ public enum LinkError: Error, Hashable, Sendable, CustomStringConvertible {
     case openFailed(device: String, reason: String)
     case configureFailed(device: String, reason: String)
     case unsupportedSetting(device: String, reason: String)
+    /// Another process holds the device exclusively (a second daemon on the same port).
+    case inUse(device: String, holder: String)
     /// `send` while the link is down (device unplugged, not yet reopened).
     case notConnected(device: String)
     case writeFailed(device: String, reason: String)
@@ -40,6 +42,9 @@ public enum LinkError: Error, Hashable, Sendable, CustomStringConvertible {
             return "cannot configure serial device \(device): \(reason); check the [serial] settings"
         case .unsupportedSetting(let device, let reason):
             return "serial device \(device): \(reason); fix the [serial] settings"
+        case .inUse(let device, let holder):
+            return "serial device \(device) is in use by \(holder); only one program may talk to the controller: "
+                + "stop it first (`systemctl stop drippay-kiosk`, or end that `run`)"
         case .notConnected(let device):
             return "the controller link on \(device) is down; nothing was sent (it reopens by itself when the device is back)"
         case .writeFailed(let device, let reason):

@@ -156,6 +156,13 @@ public final class SerialChannel: @unchecked Sendable {
             cc[Int(VTIME)] = 0
         }
         guard tcsetattr(handle, TCSANOW, &tio) == 0 else { throw fail("tcsetattr: \(errnoText())") }
+        do throws(LinkError) {
+            try claimExclusively(fd: handle, device: device, path: path)
+        } catch {
+            sp_close(port)
+            sp_free_port(port)
+            throw error
+        }
         let flags = fcntl(handle, F_GETFL)
         _ = fcntl(handle, F_SETFL, flags | O_NONBLOCK)
         return try SerialChannel(device: device, fd: handle, port: port)
@@ -174,12 +181,46 @@ public final class SerialChannel: @unchecked Sendable {
             }
         }
         do throws(LinkError) {
+            try claimExclusively(fd: fd, device: device, path: path)
             try configureTermios(fd: fd, options: options)
         } catch {
             Foundation.close(fd)
             throw error
         }
         return try SerialChannel(device: device, fd: fd, port: nil)
+    }
+
+    /// One program per serial device: an exclusive `flock` on the open device (which no
+    /// privilege bypasses; the kernel drops it with the descriptor), then `TIOCEXCL` so that
+    /// programs that do not lock (a terminal program) cannot open it either, except as root.
+    /// A second daemon on the same device gets `.inUse` naming the process that holds it.
+    static func claimExclusively(fd: Int32, device: String, path: String) throws(LinkError) {
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let code = errno
+            if code == EWOULDBLOCK { throw .inUse(device: device, holder: holders(of: path)) }
+            throw .openFailed(device: device, reason: "flock: \(errnoText(code))")
+        }
+        _ = ioctl(fd, UInt(TIOCEXCL))
+    }
+
+    /// The processes that have `path` open (from /proc/*/fd), e.g. "pid 812 (drippay-kiosk run --config ...)".
+    static func holders(of path: String) -> String {
+        let me = getpid()
+        var found: [String] = []
+        let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap { Int32($0) } ?? []
+        for pid in pids where pid != me {
+            let fdDirectory = "/proc/\(pid)/fd"
+            guard let fds = try? FileManager.default.contentsOfDirectory(atPath: fdDirectory) else { continue }
+            let holds = fds.contains { fd in
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(fdDirectory)/\(fd)")) == path
+            }
+            guard holds else { continue }
+            let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { data in
+                data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")
+            } ?? "?"
+            found.append("pid \(pid) (\(command))")
+        }
+        return found.isEmpty ? "another process" : found.joined(separator: ", ")
     }
 
     /// Raw mode with the configured line settings.
@@ -368,6 +409,9 @@ public final class SerialChannel: @unchecked Sendable {
         }
         lock.lock()
         isClosed = true
+        // Clear TIOCEXCL first: a pty slave's tty outlives our close while its master is open,
+        // and the flag would refuse the next (non-root) open of the device by our own restart.
+        _ = ioctl(fd, UInt(TIOCNXCL))
         if let port {
             sp_close(port)
             sp_free_port(port)

@@ -17,11 +17,22 @@ actor RequestLimiter {
         sleepUntil = { try await clock.sleep(until: origin.advanced(by: $0), tolerance: nil) }
     }
 
-    func acquire() async throws {
+    /// Waits for budget. Within `DripPayClient.$requestDeadline`, a wait that would end past the
+    /// deadline is not started: it throws `rateLimited` at once (nothing was sent).
+    func acquire(for endpoint: Endpoint) async throws {
         while true {
             let t = now()
             if budget.tryAcquire(now: t) { return }
-            try await sleepUntil(budget.nextAllowed(now: t))
+            let next = budget.nextAllowed(now: t)
+            if let deadline = DripPayClient.requestDeadline {
+                let left = deadline.timeIntervalSinceNow
+                let wait = next - t
+                if Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18 > left {
+                    let seconds = Int((Double(wait.components.seconds) + 0.999).rounded(.down))
+                    throw DripPayError.rateLimited(endpoint, retryAfter: max(1, seconds))
+                }
+            }
+            try await sleepUntil(next)
         }
     }
 
@@ -33,6 +44,12 @@ actor RequestLimiter {
 /// Keeps itself under the API's rate limits with two budgets (status polls; everything else),
 /// honours `Retry-After`, and maps every failure to a `DripPayError`.
 public struct DripPayClient: Sendable {
+    /// Requests made in a task with this deadline never wait for rate budget past it: they fail
+    /// at once with `rateLimited` instead (a vend that cannot get its invoice in time is denied
+    /// now, not after the machine gave up). Applies to every request of a `createReconciling`,
+    /// its lookups included.
+    @TaskLocal public static var requestDeadline: Date?
+
     /// `https://host/api/v1`, without a trailing slash.
     public let baseURL: String
     private let token: APIToken
@@ -159,44 +176,118 @@ public struct DripPayClient: Sendable {
 
     // MARK: Recovery by trade_no
 
-    /// Every invoice with this trade_no (and machine_id, when given: trade_nos are unique per
-    /// machine only, and another machine's invoice must never be touched) on the first
-    /// `maxPages` pages of 100, newest first.
-    public func findInvoices(tradeNo: TradeNo, machineID: String? = nil, maxPages: Int = 3) async throws -> [Invoice] {
-        var found: [Invoice] = []
-        var page = 1
-        while page <= maxPages {
+    /// How far the API's `created_at` may lag our clock (a board without RTC, server skew): a
+    /// lookup reads back to this much before the session began.
+    public static let lookupClockSkew: TimeInterval = 600
+
+    /// Every invoice of this machine with this trade_no. trade_nos are unique per machine only,
+    /// so another machine's invoice is never returned (nor, by the callers, ever cancelled).
+    ///
+    /// The API promises no order for its list, so the walk follows the order it sees: newest
+    /// first, pages from the first until one holds an invoice created before `since` (less
+    /// `lookupClockSkew`); oldest first, pages from the last backwards until the same; no order,
+    /// every page. At most `maxRequests` list requests; a walk that cannot reach invoices older
+    /// than the session within them throws `LookupIncomplete` (never "not found": an invoice may
+    /// sit on a page not read). The matches come back oldest first (list order within a second).
+    public func findInvoices(tradeNo: TradeNo, machineID: String, since: Date, maxRequests: Int = 10)
+        async throws -> [Invoice]
+    {
+        let cutoff = since.addingTimeInterval(-Self.lookupClockSkew)
+        var pages: [Int: [Invoice]] = [:]
+        var requests = 0
+        func read(_ page: Int) async throws -> InvoicePage {
+            guard requests < maxRequests else {
+                throw LookupIncomplete(tradeNo: tradeNo, machineID: machineID, requests: requests, since: cutoff)
+            }
+            requests += 1
             let result = try await listInvoices(page: page, perPage: 100)
-            found += result.data.filter { $0.tradeNo == tradeNo && (machineID == nil || $0.machineID == machineID) }
-            if page >= result.meta.lastPage || result.data.isEmpty { break }
-            page += 1
+            pages[page] = result.data.filter { $0.tradeNo == tradeNo && $0.machineID == machineID }
+            return result
         }
-        return found
+        func oldestFirst(_ order: ListOrder) -> [Invoice] {
+            switch order {
+            case .newestFirst: return pages.keys.sorted(by: >).flatMap { pages[$0, default: []].reversed() }
+            case .oldestFirst: return pages.keys.sorted().flatMap { pages[$0, default: []] }
+            case .unknown:
+                // By creation time; invoices of the same second (the API's resolution) in the
+                // order Laravel's latest() would give, newest first, reversed.
+                return pages.keys.sorted(by: >).flatMap { pages[$0, default: []].reversed() }.enumerated()
+                    .sorted { ($0.element.createdAt.date, $0.offset) < ($1.element.createdAt.date, $1.offset) }
+                    .map(\.element)
+            }
+        }
+        func reachesOlder(_ page: InvoicePage) -> Bool { page.data.contains { $0.createdAt.date < cutoff } }
+
+        let first = try await read(1)
+        let lastPage = first.meta.lastPage
+        let order = Self.listOrder(first.data)
+        guard lastPage > 1, !first.data.isEmpty else { return oldestFirst(order) }
+        switch order {
+        case .newestFirst:
+            var page = 1
+            var current = first
+            while !reachesOlder(current), page < lastPage {
+                page += 1
+                current = try await read(page)
+                if current.data.isEmpty { break }
+            }
+        case .oldestFirst:
+            var page = lastPage
+            while page > 1 {
+                let current = try await read(page)
+                if reachesOlder(current) { break }
+                page -= 1
+            }
+        case .unknown:
+            for page in 2...lastPage {
+                if try await read(page).data.isEmpty { break }
+            }
+        }
+        return oldestFirst(order)
     }
 
-    /// The invoice that stands for this trade_no: a paid one if any, else the oldest live one
-    /// (pending or unknown status), else nil. Searches the newest `maxPages` pages of 100.
-    public func findInvoice(tradeNo: TradeNo, machineID: String? = nil, maxPages: Int = 3) async throws -> Invoice? {
-        Self.keeper(of: try await findInvoices(tradeNo: tradeNo, machineID: machineID, maxPages: maxPages))
+    enum ListOrder { case newestFirst, oldestFirst, unknown }
+
+    /// The order a page of the list is in, by `created_at`.
+    static func listOrder(_ invoices: [Invoice]) -> ListOrder {
+        let dates = invoices.map(\.createdAt.date)
+        let descending = zip(dates, dates.dropFirst()).allSatisfy { $0 >= $1 }
+        let ascending = zip(dates, dates.dropFirst()).allSatisfy { $0 <= $1 }
+        if descending && !ascending { return .newestFirst }
+        if ascending && !descending { return .oldestFirst }
+        return .unknown
     }
 
-    /// Among invoices of one trade_no (newest first), the one to keep.
-    static func keeper(of matches: [Invoice]) -> Invoice? {
-        if let paid = matches.last(where: { $0.status == .paid }) { return paid }
-        return matches.last(where: { $0.status.isLive })
+    /// The invoice that stands for this trade_no on this machine: a paid one if any, else the
+    /// oldest live one (pending or unknown status), else nil.
+    public func findInvoice(tradeNo: TradeNo, machineID: String, since: Date, maxRequests: Int = 10)
+        async throws -> Invoice?
+    {
+        Self.keeper(
+            of: try await findInvoices(tradeNo: tradeNo, machineID: machineID, since: since, maxRequests: maxRequests))
     }
 
-    /// Finds the invoice standing for this trade_no and cancels every other pending one with the
-    /// same trade_no. Returns nil when there is none.
-    public func reconcile(tradeNo: TradeNo, machineID: String? = nil, maxPages: Int = 3) async throws -> Invoice? {
-        let matches = try await findInvoices(tradeNo: tradeNo, machineID: machineID, maxPages: maxPages)
+    /// Among invoices of one trade_no, oldest first (as `findInvoices` returns them), the one to
+    /// keep: the oldest paid, else the oldest live.
+    static func keeper(of oldestFirst: [Invoice]) -> Invoice? {
+        if let paid = oldestFirst.first(where: { $0.status == .paid }) { return paid }
+        return oldestFirst.first(where: { $0.status.isLive })
+    }
+
+    /// Finds the invoice standing for this trade_no on this machine and cancels every other
+    /// pending one of this machine with the same trade_no. Returns nil when there is none.
+    public func reconcile(tradeNo: TradeNo, machineID: String, since: Date, maxRequests: Int = 10)
+        async throws -> Invoice?
+    {
+        let matches = try await findInvoices(tradeNo: tradeNo, machineID: machineID, since: since, maxRequests: maxRequests)
         guard let keeper = Self.keeper(of: matches) else { return nil }
         try await cancelDuplicates(of: keeper, among: matches)
         return keeper
     }
 
     private func cancelDuplicates(of keeper: Invoice, among matches: [Invoice]) async throws {
-        for duplicate in matches where duplicate.reference != keeper.reference && duplicate.status == .pending {
+        for duplicate in matches
+        where duplicate.reference != keeper.reference && duplicate.status == .pending && duplicate.machineID == keeper.machineID {
             do {
                 try await cancel(duplicate.reference)
                 logger.warning(
@@ -219,7 +310,7 @@ public struct DripPayClient: Sendable {
     ///   `outcomeUnknown` then says the invoice may exist — call again later (it looks up first
     ///   only after a lost answer; for crash recovery call `reconcile(tradeNo:)` first).
     public func createReconciling(
-        _ request: CreateInvoiceRequest, maxPages: Int = 3, maxAttempts: Int = 2
+        _ request: CreateInvoiceRequest, since: Date = Date(), maxRequests: Int = 10, maxAttempts: Int = 2
     ) async throws -> Invoice {
         var attempt = 0
         while true {
@@ -229,7 +320,7 @@ public struct DripPayClient: Sendable {
                 if attempt > 1 {
                     do {
                         let matches = try await findInvoices(
-                            tradeNo: request.tradeNo, machineID: request.machineID, maxPages: maxPages)
+                            tradeNo: request.tradeNo, machineID: request.machineID, since: since, maxRequests: maxRequests)
                         try await cancelDuplicates(of: created, among: matches)
                     } catch {
                         logger.warning(
@@ -244,7 +335,8 @@ public struct DripPayClient: Sendable {
                     metadata: ["trade_no": "\(request.tradeNo)", "error": "\(createError)"])
                 let found: Invoice?
                 do {
-                    found = try await reconcile(tradeNo: request.tradeNo, machineID: request.machineID, maxPages: maxPages)
+                    found = try await reconcile(
+                        tradeNo: request.tradeNo, machineID: request.machineID, since: since, maxRequests: maxRequests)
                 } catch is CancellationError {
                     throw CancellationError()
                 } catch {
@@ -282,7 +374,7 @@ public struct DripPayClient: Sendable {
         _ endpoint: Endpoint, query: String? = nil, body: [UInt8]? = nil, limiter: RequestLimiter?,
         ability: Ability?
     ) async throws -> HTTPAnswer {
-        try await limiter?.acquire()
+        try await limiter?.acquire(for: endpoint)
         var headers = [
             ("Accept", "application/json"), ("Authorization", "Bearer \(token.bearerValue)"),
             ("User-Agent", "drippay-kiosk"),

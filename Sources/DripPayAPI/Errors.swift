@@ -1,3 +1,4 @@
+import Foundation
 import KioskCore
 
 /// One API endpoint as called: the method and the path below the base URL (`GET /invoices/{ref}/status`).
@@ -98,5 +99,20 @@ public enum DripPayError: Error, Hashable, Sendable, CustomStringConvertible {
         case .malformedResponse(let e, let expected):
             return "\(e): the answer is not what the API documents: \(expected). Check [api] base_url points at the DripPay API."
         }
+    }
+}
+
+/// A trade_no lookup read its request budget of list pages without reaching invoices older than
+/// the session: the invoice may exist on a page not read, so nothing is known (retry later).
+public struct LookupIncomplete: Error, Hashable, Sendable, CustomStringConvertible {
+    public let tradeNo: TradeNo
+    public let machineID: String
+    public let requests: Int
+    public let since: Date
+
+    public var description: String {
+        "GET /invoices: \(requests) page(s) read without reaching invoices created before \(since) "
+            + "(looking for trade_no \(tradeNo) of machine \(machineID)); whether it exists is unknown, "
+            + "the lookup is retried"
     }
 }

@@ -120,6 +120,21 @@ public actor APISandbox {
     /// Delays every API answer by `latency` (the request is carried out first, then answered late).
     public func setLatency(_ latency: Duration?) { state.faults.latency = latency }
 
+    /// Delays only `POST /invoices` answers by `latency` (stored first, answered late): a slow create.
+    public func setCreateLatency(_ latency: Duration?) { state.faults.createLatency = latency }
+
+    /// Moves the creation time of every invoice so far `seconds` into the past (older sessions),
+    /// and `spacing` apart in creation order (the API's times have whole seconds only).
+    public func backdateInvoices(by seconds: TimeInterval, spacing: TimeInterval = 1) {
+        let count = state.invoices.count
+        for index in state.invoices.indices {
+            state.invoices[index].createdAt = Date().addingTimeInterval(-seconds - Double(count - 1 - index) * spacing)
+        }
+    }
+
+    /// Lists invoices oldest first (true) or newest first (false, the default).
+    public func setListOldestFirst(_ value: Bool) { state.listOldestFirst = value }
+
     /// The next `count` API requests answer `status` (5xx) without doing anything.
     public func failNextRequests(_ count: Int, status: Int = 500) {
         state.faults.serverErrors = count
@@ -162,7 +177,10 @@ public actor APISandbox {
 
     private func handle(_ request: SandboxRequest) -> (SandboxOutcome, Duration?) {
         let outcome = state.handle(request, monotonic: clockOrigin.duration(to: clock.now), now: Date())
-        return (outcome, request.path.hasPrefix("/api/") ? state.faults.latency : nil)
+        guard request.path.hasPrefix("/api/") else { return (outcome, nil) }
+        let isCreate = request.method == "POST" && (request.path == "/api/v1/invoices" || request.path == "/api/v1/invoices/")
+        if isCreate, let slow = state.faults.createLatency { return (outcome, slow + (state.faults.latency ?? .zero)) }
+        return (outcome, state.faults.latency)
     }
 
     private nonisolated func serve(

@@ -89,7 +89,7 @@ public struct SandboxInvoice: Hashable, Sendable {
     public internal(set) var status: Status
     /// Soft-deleted (cancelled): invisible to the API unless the sandbox shows cancelled invoices.
     public internal(set) var deleted: Bool
-    public let createdAt: Date
+    public internal(set) var createdAt: Date
     public internal(set) var updatedAt: Date
     public internal(set) var paidAt: Date?
     /// Payment amount in satoshis, once paid.
@@ -110,6 +110,8 @@ public struct SandboxInvoice: Hashable, Sendable {
 /// Fault injection settings. One-shot faults count down as requests consume them.
 struct Faults: Sendable {
     var latency: Duration?
+    /// Extra delay for `POST /invoices` answers only (a slow create; the invoice is stored first).
+    var createLatency: Duration?
     var serverErrors = 0
     var serverErrorStatus = 500
     var garbage = 0
@@ -145,6 +147,8 @@ struct SandboxState: Sendable {
     let maxRequestLog = 50_000
     var faults = Faults()
     var autoPayAfter: Duration?
+    /// `GET /invoices` lists oldest first instead of newest first (the API promises no order).
+    var listOldestFirst = false
     private var autoPayQueue: [Int] = []
     private var windows: [String: (start: Duration, count: Int)] = [:]
     private var sequence = 0
@@ -362,8 +366,10 @@ struct SandboxState: Sendable {
         var perPage = Int(request.query["per_page"] ?? "") ?? 15
         if perPage < 1 { perPage = 15 }
         perPage = min(perPage, 100)
-        // Newest first, like Eloquent's latest(): by creation, ties by insertion order.
-        let visible = invoices.reversed().filter { !$0.deleted || cancelledInvoicesVisible }
+        // Newest first, like Eloquent's latest(): by creation, ties by insertion order (or oldest
+        // first when asked: the API document promises no order).
+        let ordered: [SandboxInvoice] = listOldestFirst ? invoices : invoices.reversed()
+        let visible = ordered.filter { !$0.deleted || cancelledInvoicesVisible }
         let total = visible.count
         let lastPage = max(1, (total + perPage - 1) / perPage)
         let start = (page - 1) * perPage
@@ -637,6 +643,13 @@ struct SandboxState: Sendable {
             let ms = Int(q["ms"] ?? "") ?? 0
             faults.latency = ms > 0 ? .milliseconds(ms) : nil
             return .message(200, "Latency \(ms) ms.")
+        case ("POST", "faults/create-latency"):
+            let ms = Int(q["ms"] ?? "") ?? 0
+            faults.createLatency = ms > 0 ? .milliseconds(ms) : nil
+            return .message(200, "Create latency \(ms) ms.")
+        case ("POST", "list-order"):
+            listOldestFirst = q["order"] == "oldest-first"
+            return .message(200, listOldestFirst ? "Lists oldest first." : "Lists newest first.")
         case ("POST", "faults/drop-next-create"):
             faults.createFaults.append(q["commit"] == "0" ? .dropBeforeCommit : .dropAfterCommit)
             return .message(200, "The next create is dropped.")

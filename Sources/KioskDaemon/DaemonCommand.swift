@@ -37,8 +37,9 @@ public enum DaemonCommand {
             configuration: configuration, token: token, options: KioskDaemonOptions(environment: environment))
         var groupConfiguration = ServiceGroupConfiguration(
             services: [daemon], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        // Shutdown is bounded by the daemon itself (about 6 s); this is the backstop under systemd's 90 s.
-        groupConfiguration.maximumGracefulShutdownDuration = .seconds(9)
+        // Shutdown is bounded by the daemon itself (about 6 s; 10 s with MDB cancels and the final
+        // screen); this is the backstop under systemd's 90 s.
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(12)
         groupConfiguration.maximumCancellationDuration = .seconds(1)
         let group = ServiceGroup(configuration: groupConfiguration)
         do {

@@ -46,6 +46,9 @@ public final class DisplayScreenPort: ScreenPort {
     private let drawSink: AsyncStream<Draw>.Continuation
     /// Bumped on every new screen; a countdown ticker stops once it is no longer current.
     private let generation = Atomic<UInt64>(0)
+    /// The last screen drawn (its render returned), for `waitUntilDrawn`.
+    private let lastDrawn = Mutex<ScreenIntent?>(nil)
+    private let drawn = Pulse()
 
     /// - Parameters:
     ///   - observer: sees every intent as it is drawn (status line, demo, tests).
@@ -78,6 +81,8 @@ public final class DisplayScreenPort: ScreenPort {
                     current = intent
                     observer(intent)
                     await render(intent)
+                    lastDrawn.withLock { $0 = intent }
+                    drawn.signal()
                     if case .pay(_, _, _, let deadline) = intent {
                         group.addTask { await self.tick(generation: mine, until: deadline) }
                     }
@@ -88,6 +93,12 @@ public final class DisplayScreenPort: ScreenPort {
             }
             group.cancelAll()
         }
+    }
+
+    /// Waits (bounded) until the last screen drawn is `intent`: shutdown draws its final screen
+    /// and exits only once it is on the display. False on timeout.
+    public func waitUntilDrawn(_ intent: ScreenIntent, timeout: Duration) async -> Bool {
+        await drawn.wait(until: { self.lastDrawn.withLock { $0 } == intent }, timeout: timeout)
     }
 
     private func tick(generation mine: UInt64, until deadline: Date) async {

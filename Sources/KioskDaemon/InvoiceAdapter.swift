@@ -99,15 +99,18 @@ public struct DripPayInvoicePort: InvoicePort {
         self.latency = latency
     }
 
-    public func createInvoice(tradeNo: TradeNo, description: String, price: Money) async throws(InvoiceCreateFailure)
-        -> InvoiceInfo
+    public func createInvoice(tradeNo: TradeNo, description: String, price: Money, offerBy: Date)
+        async throws(InvoiceCreateFailure) -> InvoiceInfo
     {
         let request = CreateInvoiceRequest(
             machineID: machineID, tradeNo: tradeNo, currency: price.currency,
             items: [CreateInvoiceRequest.Item(description: description, amount: price)])
         let invoice: Invoice
         do {
-            invoice = try await client.createReconciling(request)
+            // Rate-limit waits past the offer deadline fail at once (rateLimited -> unavailable).
+            invoice = try await DripPayClient.$requestDeadline.withValue(offerBy) {
+                try await client.createReconciling(request, since: Date())
+            }
         } catch let error as DripPayError {
             throw Self.createFailure(error)
         } catch {
@@ -139,12 +142,12 @@ public struct DripPayInvoicePort: InvoicePort {
         }
     }
 
-    public func findInvoice(tradeNo: TradeNo) async throws -> InvoiceInfo? {
-        // `reconcile` also cancels pending duplicates of the same trade_no.
-        guard let invoice = try await client.reconcile(tradeNo: tradeNo) else { return nil }
-        let currency = Currency(iso: invoice.currencyCode) ?? Currency(code: invoice.currencyCode, minorDigits: 2)
-        guard let total = invoice.total.money ?? (try? Money(parsing: invoice.total.decimal, currency: currency, allowingTrailingZeros: true))
-        else {
+    public func findInvoice(tradeNo: TradeNo, since: Date) async throws -> InvoiceInfo? {
+        // `reconcile` also cancels pending duplicates of the same trade_no (of this machine only).
+        guard let invoice = try await client.reconcile(tradeNo: tradeNo, machineID: machineID, since: since) else {
+            return nil
+        }
+        guard let total = Self.total(of: invoice) else {
             throw LookupError.badTotal(tradeNo: tradeNo, reference: invoice.reference, total: invoice.total.decimal)
         }
         return Self.info(invoice, total: total)
@@ -192,9 +195,18 @@ public struct DripPayInvoicePort: InvoicePort {
     }
 
     static func info(_ invoice: Invoice, price: Money) -> InvoiceInfo? {
-        guard let total = invoice.total.money ?? (try? Money(parsing: invoice.total.decimal, currency: price.currency, allowingTrailingZeros: true))
-        else { return nil }
+        guard let total = total(of: invoice, digitsIfUnknown: price.currency.minorDigits) else { return nil }
         return info(invoice, total: total)
+    }
+
+    /// The invoice's total in the invoice's own currency, never the vend's: an invoice in another
+    /// currency ("1.50 XYZ" for a 1.50 USD vend) then differs from the price, and the session
+    /// cancels it as a mismatch instead of taking it for the price.
+    static func total(of invoice: Invoice, digitsIfUnknown: Int = 2) -> Money? {
+        if let money = invoice.total.money { return money }
+        let code = invoice.currencyCode.uppercased()
+        let currency = Currency(iso: code) ?? Currency(code: code, minorDigits: digitsIfUnknown)
+        return try? Money(parsing: invoice.total.decimal, currency: currency, allowingTrailingZeros: true)
     }
 
     static func info(_ invoice: Invoice, total: Money) -> InvoiceInfo {

@@ -27,4 +27,6 @@ public struct JournalSessionStore: SessionStore {
     public func openSessions() throws -> [SessionRecord] { try journal.openSessions() }
 
     public func latestSession(vendID: VendID) throws -> SessionRecord? { try journal.latestSession(vendID: vendID) }
+
+    public func probeWrite() throws { try journal.probeWrite() }
 }

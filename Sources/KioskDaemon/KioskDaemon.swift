@@ -21,6 +21,8 @@ public enum DaemonError: Error, CustomStringConvertible {
     case api(DripPayError)
     /// The open sessions in the journal could not be read for recovery.
     case recovery(path: String, any Error)
+    /// Another daemon holds the journal (or its lock could not be taken).
+    case alreadyRunning(any Error)
 
     public var description: String {
         switch self {
@@ -34,6 +36,8 @@ public enum DaemonError: Error, CustomStringConvertible {
             return "\(error)"
         case .recovery(let path, let error):
             return "cannot read the open sessions of the journal \(path) for recovery: \(error)"
+        case .alreadyRunning(let error):
+            return "\(error)"
         }
     }
 }
@@ -145,6 +149,21 @@ public final class KioskDaemon: Service, Sendable {
         logger.info("starting drippay-kiosk run with \(config.configFile)")
         for line in config.summary.split(separator: "\n") { logger.info("\(line)") }
 
+        // One daemon per journal, for the whole run: before anything else touches the journal or
+        // the serial line. A second `run` stops here, naming the one running.
+        let journalLock: JournalLock
+        do {
+            try Journal.checkDirectory(of: config.journal.path)
+        } catch {
+            throw DaemonError.journal(path: config.journal.path, error)
+        }
+        do {
+            journalLock = try JournalLock(journalPath: config.journal.path)
+        } catch {
+            throw DaemonError.alreadyRunning(error)
+        }
+        defer { withExtendedLifetime(journalLock) {} }
+
         // Journal first: without it nothing may happen.
         let journal: Journal
         do {
@@ -223,6 +242,7 @@ public final class KioskDaemon: Service, Sendable {
         let template = config.qr.payload
         let machineID = config.machineID
         let items = config.vend.items
+        let (journalHealth, journalHealthSink) = AsyncStream<JournalHealth>.makeStream()
         let coordinator = VendCoordinator(
             invoices: DripPayInvoicePort(client: client, machineID: config.machineID, latency: latency),
             store: JournalSessionStore(journal: journal), controller: controller, screen: screen,
@@ -236,13 +256,19 @@ public final class KioskDaemon: Service, Sendable {
             planogram: { items[$0] },
             policy: SessionPolicy(
                 paymentTimeout: .seconds(config.vend.paymentTimeoutSeconds),
-                resumeGrace: .seconds(config.vend.resumeGraceSeconds)),
-            clock: ContinuousClock(), now: Date.init)
+                resumeGrace: .seconds(config.vend.resumeGraceSeconds),
+                machineTimeout: config.controller.machineTimeoutSeconds.map { .seconds($0) }),
+            clock: ContinuousClock(), now: Date.init,
+            onJournalHealth: { journalHealthSink.yield($0) })
         let gate = ServiceGate(
             coordinator: coordinator, controller: controller, status: status, metrics: metrics,
             logger: logger)
         let linkSeen = Pulse()
         let linkEvents = Locked(0)
+        // A fault that must stop the daemon at once (another process holds the serial device).
+        // The group's body is not cancelled by a failing child, so the body waits for it.
+        let fatal = Locked<DaemonError?>(nil)
+        let fatalPulse = Pulse()
         let sessionEnded = Pulse()
         refreshJournalMetrics(journal)
 
@@ -254,7 +280,15 @@ public final class KioskDaemon: Service, Sendable {
                 group.addTask { await reopening.run() }
                 group.addTask { for await problem in displayProblems { gate.submit(.display(problem)) } }
             }
-            group.addTask { try await link.run() }
+            group.addTask {
+                do {
+                    try await link.run()
+                } catch let error as LinkError {
+                    fatal.set(.alreadyRunning(error))  // the device is held by another process
+                    fatalPulse.signal()
+                    linkSeen.signal()
+                }
+            }
             group.addTask {
                 var wasUp = false
                 var isDown = false
@@ -277,6 +311,24 @@ public final class KioskDaemon: Service, Sendable {
                 }
             }
             group.addTask {
+                // The coordinator reports each episode once: out of service (controller, screen,
+                // STATUS=), counted, logged once; back by itself when its write probe succeeds.
+                for await change in journalHealth {
+                    switch change {
+                    case .unwritable(let detail):
+                        self.metrics.journalWritable(false)
+                        let problem = Self.journalProblem(detail)
+                        self.logger.error("\(problem.detail)")
+                        gate.submit(.journal(problem))
+                    case .writable:
+                        self.metrics.journalWritable(true)
+                        self.logger.notice("journal writable again: \(config.journal.path)")
+                        gate.submit(.journal(nil))
+                    }
+                    self.writeMetrics()
+                }
+            }
+            group.addTask {
                 for await outcome in coordinator.outcomes {
                     self.sessionEnded(outcome, journal: journal)
                     sessionEnded.signal()
@@ -284,7 +336,8 @@ public final class KioskDaemon: Service, Sendable {
             }
 
             // Start-up: the link's first open attempt, the API check, recovery, then READY.
-            _ = await linkSeen.wait(until: { linkEvents.value > 0 }, timeout: options.linkSettle)
+            _ = await linkSeen.wait(until: { linkEvents.value > 0 || fatal.value != nil }, timeout: options.linkSettle)
+            if let error = fatal.value { throw error }
             let problem = await Self.apiProblem(client: client)
             await gate.apply(.api(problem))
             do {
@@ -306,9 +359,29 @@ public final class KioskDaemon: Service, Sendable {
                 }
             }
 
-            do {
-                try await gracefulShutdown()
-            } catch {
+            // Until SIGTERM/SIGINT (true), cancellation (false) or a fatal fault (nil).
+            let stop = await withTaskGroup(of: Bool?.self) { race -> Bool? in
+                race.addTask {
+                    do {
+                        try await gracefulShutdown()
+                        return true
+                    } catch {
+                        return false
+                    }
+                }
+                race.addTask {
+                    _ = await fatalPulse.wait(until: { fatal.value != nil }, timeout: .seconds(10 * 365 * 86_400))
+                    return fatal.value == nil ? false : nil
+                }
+                let first = await race.next() ?? false
+                race.cancelAll()
+                return first
+            }
+            guard let stop else {
+                group.cancelAll()
+                throw fatal.value ?? DaemonError.alreadyRunning(CancellationError())
+            }
+            if !stop {
                 group.cancelAll()  // cancelled without a graceful shutdown: just stop
                 return
             }
@@ -325,6 +398,24 @@ public final class KioskDaemon: Service, Sendable {
                     }
                 }, timeout: options.dispenseDrain)
             if !drained { logger.warning("a dispense did not finish in time; the journal keeps it for recovery") }
+            if config.controller.protocolKind == .qibixxMDB {
+                // MDB has no vend ids: nobody can re-claim these vends after the restart, so their
+                // invoices are cancelled now (with the re-check) rather than left payable.
+                let abandoned = await coordinator.abandonUnclaimable()
+                if !abandoned.isEmpty {
+                    logger.notice("shutting down: cancelling \(abandoned.count) invoice(s) the controller cannot re-claim")
+                    let settled = await sessionEnded.wait(
+                        until: { await coordinator.openSessions().allSatisfy { !abandoned.contains($0.record.tradeNo) } },
+                        timeout: .seconds(3))
+                    if !settled { logger.warning("a cancel did not finish in time; the journal keeps it for recovery") }
+                }
+            }
+            // The last screen: no QR may stay up on a framebuffer once nobody watches it.
+            let finalScreen = ScreenIntent.outOfService(reason: "shutting down")
+            await coordinator.showFinalScreen(finalScreen)
+            if !(await screen.waitUntilDrawn(finalScreen, timeout: .seconds(1))) {
+                logger.warning("the out-of-service screen was not drawn before exit")
+            }
             let parked = await coordinator.openSessions()
             for session in parked {
                 logger.notice(
@@ -335,6 +426,7 @@ public final class KioskDaemon: Service, Sendable {
             writeMetrics()
             gate.finish()
             displaySink.finish()
+            journalHealthSink.finish()
             group.cancelAll()
         }
         logger.notice("stopped")
@@ -361,20 +453,42 @@ public final class KioskDaemon: Service, Sendable {
         }
     }
 
-    /// `WATCHDOG=1` only while a round trip into the coordinator and a journal query both finish
-    /// within half the interval: a hung actor or journal stops the pings and systemd restarts us.
+    /// The out-of-service cause for a journal that does not take writes, with what to do.
+    static func journalProblem(_ detail: String) -> ServiceProblem {
+        ServiceProblem(
+            reason: "journal unwritable",
+            detail: "journal unwritable: \(detail). Check free space (df) and whether the card was remounted "
+                + "read-only (dmesg); payments resume by themselves once a write succeeds")
+    }
+
+    /// `WATCHDOG=1` only while a round trip into the coordinator and a journal write probe both
+    /// finish within half the interval: a hung actor or journal, or storage that no longer takes
+    /// writes (a read-only remount still answers reads), stops the pings and systemd restarts us.
     private func watchdogLoop(
         interval: Duration, notifier: SystemdNotifier, coordinator: VendCoordinator, journal: Journal
     ) async {
         let half = interval / 2
+        var probeFailing = false
         while !Task.isCancelled {
-            let healthy = await withTimeout(half) {
+            // nil: no answer in time; "": healthy; otherwise why the write probe failed.
+            let check = await withTimeout(half) { () -> String in
                 _ = await coordinator.pollingCount()
-                return (try? journal.counts()) != nil
+                do {
+                    try journal.probeWrite()
+                    return ""
+                } catch {
+                    return String(describing: error)
+                }
             }
-            if healthy == true {
+            switch check {
+            case .some(""):
+                if probeFailing { logger.notice("watchdog: the journal takes writes again") }
+                probeFailing = false
                 notifier.notify(.watchdog)
-            } else {
+            case .some(let failure):
+                if !probeFailing { logger.error("watchdog: the journal write probe failed: \(failure); no watchdog ping") }
+                probeFailing = true
+            case .none:
                 logger.error("main loop unhealthy (coordinator or journal did not answer within \(half)); no watchdog ping")
             }
             do { try await Task.sleep(for: half) } catch { return }

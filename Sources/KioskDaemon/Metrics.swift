@@ -18,6 +18,8 @@ public final class KioskMetrics: Sendable {
         var refundsDue = 0
         var journalBytes: Int64 = 0
         var inService = false
+        var journalWriteFailures = 0
+        var journalWritable = true
     }
 
     private struct APIRequestKey: Hashable, Comparable {
@@ -64,6 +66,14 @@ public final class KioskMetrics: Sendable {
     public func setJournalBytes(_ bytes: Int64) { state.withLock { $0.journalBytes = bytes } }
     public func setInService(_ value: Bool) { state.withLock { $0.inService = value } }
 
+    /// The journal stopped taking writes (one count per episode) or took one again.
+    public func journalWritable(_ writable: Bool) {
+        state.withLock { s in
+            if s.journalWritable && !writable { s.journalWriteFailures += 1 }
+            s.journalWritable = writable
+        }
+    }
+
     /// The metrics in Prometheus text format (version 0.0.4).
     public func render() -> String {
         let s = state.withLock { $0 }
@@ -94,6 +104,10 @@ public final class KioskMetrics: Sendable {
         out += "drippay_kiosk_refunds_due \(s.refundsDue)\n"
         family("drippay_kiosk_journal_bytes", "gauge", "Size of the SQLite journal file.")
         out += "drippay_kiosk_journal_bytes \(s.journalBytes)\n"
+        family("drippay_kiosk_journal_write_failures_total", "counter", "Times the journal stopped taking writes (full or read-only storage).")
+        out += "drippay_kiosk_journal_write_failures_total \(s.journalWriteFailures)\n"
+        family("drippay_kiosk_journal_writable", "gauge", "1 while the journal takes writes.")
+        out += "drippay_kiosk_journal_writable \(s.journalWritable ? 1 : 0)\n"
         family("drippay_kiosk_in_service", "gauge", "1 while the kiosk can take payments.")
         out += "drippay_kiosk_in_service \(s.inService ? 1 : 0)\n"
         return out

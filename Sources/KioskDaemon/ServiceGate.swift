@@ -77,6 +77,8 @@ final class ServiceGate: Sendable {
         case serialUp
         /// The display could not be opened or written (nil: it works again).
         case display(ServiceProblem?)
+        /// The journal stopped taking writes (nil: it takes them again).
+        case journal(ServiceProblem?)
         case shuttingDown
     }
 
@@ -84,11 +86,12 @@ final class ServiceGate: Sendable {
         var api: ServiceProblem? = ServiceProblem(reason: "starting up", detail: "starting up: checking the API")
         var serial: ServiceProblem? = ServiceProblem(reason: "starting up", detail: "starting up: opening the serial link")
         var display: ServiceProblem?
+        var journal: ServiceProblem?
         var shuttingDown = false
 
         var current: ServiceProblem? {
             if shuttingDown { return ServiceProblem(reason: "shutting down", detail: "shutting down") }
-            return serial ?? display ?? api
+            return journal ?? serial ?? display ?? api
         }
     }
 
@@ -155,6 +158,7 @@ final class ServiceGate: Sendable {
                 causes.serial = nil
                 announce = true
             case .display(let problem): causes.display = problem
+            case .journal(let problem): causes.journal = problem
             case .shuttingDown: causes.shuttingDown = true
             }
             let problem = causes.current

@@ -148,7 +148,8 @@ public final class Journal: Sendable {
     static let busyTimeoutMilliseconds: Int32 = 5000
     static let walSizeLimitBytes = 4 * 1024 * 1024
 
-    private static func checkDirectory(of path: String) throws(JournalError) {
+    /// Throws `.directoryMissing` when the journal's directory does not exist (nothing is created).
+    public static func checkDirectory(of path: String) throws(JournalError) {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -405,6 +406,18 @@ public final class Journal: Sendable {
         }
         if JournalTime.milliseconds(stored.createdAt) != JournalTime.milliseconds(record.createdAt) {
             throw .identityChanged(tradeNo, field: "created_at", path: path)
+        }
+    }
+
+    /// A durable write of one probe row (a real commit: a WAL frame and its fsync), so it fails
+    /// the way a session write would on a full, read-only or failing card.
+    public func probeWrite(at: Date = Date()) throws(JournalError) {
+        try withConnection(writing: true) { connection in
+            try connection.transaction {
+                _ = try connection.run(
+                    "UPDATE write_probe SET count = count + 1, at = ? WHERE id = 1",
+                    [.integer(JournalTime.milliseconds(at))])
+            }
         }
     }
 

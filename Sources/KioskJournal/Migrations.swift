@@ -64,5 +64,17 @@ enum JournalSchema {
                     SELECT RAISE(ABORT, 'session events are append-only');
                 END;
                 """),
+        Migration(
+            identifier: "v2-write-probe",
+            sql: """
+                -- One row the daemon rewrites to learn whether the storage takes writes (watchdog,
+                -- and coming back in service after a full or read-only card).
+                CREATE TABLE write_probe (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    count INTEGER NOT NULL,
+                    at INTEGER NOT NULL
+                );
+                INSERT INTO write_probe (id, count, at) VALUES (1, 0, 0);
+                """),
     ]
 }

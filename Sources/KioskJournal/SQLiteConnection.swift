@@ -1,5 +1,6 @@
 // The only file in KioskJournal that sees libsqlite3's C types.
 import CSQLite
+import Foundation
 
 /// A failed SQLite call: the SQLite result code, SQLite's message, the SQL being run and the file.
 public struct SQLiteError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -11,6 +12,16 @@ public struct SQLiteError: Error, Hashable, Sendable, CustomStringConvertible {
     public let sql: String?
     /// The database file.
     public let path: String
+    /// The OS error behind an I/O failure (`sqlite3_system_errno`: ENOSPC, EROFS, EFBIG, EIO), or 0.
+    public var systemErrno: Int32 = 0
+
+    public init(code: Int32, message: String, sql: String?, path: String, systemErrno: Int32 = 0) {
+        self.code = code
+        self.message = message
+        self.sql = sql
+        self.path = path
+        self.systemErrno = systemErrno
+    }
 
     /// The primary result code (the low byte of the extended code).
     public var primaryCode: Int32 { code & 0xFF }
@@ -21,6 +32,7 @@ public struct SQLiteError: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         let name = String(cString: sqlite3_errstr(code))
         var text = "\(path): SQLite error \(code) (\(name)): \(message)"
+        if systemErrno != 0 { text += " (OS error \(systemErrno): \(String(cString: strerror(systemErrno))))" }
         if let sql { text += " [while running: \(sql)]" }
         return text
     }
@@ -141,16 +153,30 @@ final class SQLiteConnection {
         return handle
     }
 
+    /// The OS error behind an I/O or full-storage failure: SQLite's own record of it, else the
+    /// `errno` the failing call left (a successful system call never clears it).
+    static func systemErrno(_ handle: OpaquePointer?, code: Int32, errno osErrno: Int32) -> Int32 {
+        let primary = code & 0xFF
+        guard primary == SQLITE_IOERR || primary == SQLITE_FULL || primary == SQLITE_READONLY
+            || primary == SQLITE_CANTOPEN
+        else { return 0 }
+        let recorded = handle.map { sqlite3_system_errno($0) } ?? 0
+        return recorded != 0 ? recorded : osErrno
+    }
+
     private func error(_ rc: Int32, sql: String?) -> SQLiteError {
+        let osErrno = errno
         guard let handle else {
             return SQLiteError(code: rc, message: String(cString: sqlite3_errstr(rc)), sql: sql, path: path)
         }
         let extended = sqlite3_extended_errcode(handle)
+        let system = Self.systemErrno(handle, code: extended, errno: osErrno)
         // The handle's code is the last failure's; when it does not match `rc` use the generic text.
         if extended & 0xFF == rc & 0xFF {
-            return SQLiteError(code: extended, message: String(cString: sqlite3_errmsg(handle)), sql: sql, path: path)
+            return SQLiteError(
+                code: extended, message: String(cString: sqlite3_errmsg(handle)), sql: sql, path: path, systemErrno: system)
         }
-        return SQLiteError(code: rc, message: String(cString: sqlite3_errstr(rc)), sql: sql, path: path)
+        return SQLiteError(code: rc, message: String(cString: sqlite3_errstr(rc)), sql: sql, path: path, systemErrno: system)
     }
 
     /// Sets how long a writer waits for another connection's lock before failing with SQLITE_BUSY.
@@ -163,11 +189,13 @@ final class SQLiteConnection {
     func execute(_ sql: String) throws(SQLiteError) {
         var message: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(try db(), sql, nil, nil, &message)
+        let osErrno = errno
         if rc != SQLITE_OK {
             let text = message.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(rc))
             sqlite3_free(message)
             let code = handle.map { sqlite3_extended_errcode($0) } ?? rc
-            throw SQLiteError(code: code, message: text, sql: sql, path: path)
+            throw SQLiteError(
+                code: code, message: text, sql: sql, path: path, systemErrno: Self.systemErrno(handle, code: code, errno: osErrno))
         }
     }
 

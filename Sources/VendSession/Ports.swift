@@ -4,12 +4,14 @@ import KioskCore
 /// The DripPay API as the coordinator needs it. The real client (DripPayAPI) is adapted to it;
 /// it owns rate limiting (a `status` call may wait for budget) and retries of idempotent reads.
 public protocol InvoicePort: Sendable {
-    /// `POST /invoices` with one item. Typed failures say whether an invoice may exist.
-    func createInvoice(tradeNo: TradeNo, description: String, price: Money) async throws(InvoiceCreateFailure)
-        -> InvoiceInfo
-    /// Looks `trade_no` up in the invoice list; nil when the list holds no such invoice.
-    /// Throws when the list could not be read (then nothing is known).
-    func findInvoice(tradeNo: TradeNo) async throws -> InvoiceInfo?
+    /// `POST /invoices` with one item. Typed failures say whether an invoice may exist. No wait
+    /// for rate budget (queue, 429 pause) may end past `offerBy`: fail at once instead.
+    func createInvoice(tradeNo: TradeNo, description: String, price: Money, offerBy: Date)
+        async throws(InvoiceCreateFailure) -> InvoiceInfo
+    /// Looks `trade_no` up in the invoice list (this machine's invoices only, created since about
+    /// `since`, the session's start); nil when the list holds no such invoice. Throws when the
+    /// list could not be read completely (then nothing is known).
+    func findInvoice(tradeNo: TradeNo, since: Date) async throws -> InvoiceInfo?
     /// `GET /invoices/{reference}/status`. Throws `InvoiceNotFound` when the API answers 404:
     /// DripPay soft-deletes cancelled invoices, so our own reference answers 404 once cancelled.
     func status(of reference: InvoiceReference) async throws -> InvoiceStatus
@@ -42,6 +44,17 @@ public protocol SessionStore: Sendable {
     func appendEvent(tradeNo: TradeNo, event: String, detail: String) throws
     func openSessions() throws -> [SessionRecord]
     func latestSession(vendID: VendID) throws -> SessionRecord?
+    /// A small durable write that fails whenever a session write would (full or read-only
+    /// storage): the coordinator calls it while out of service to learn when writes work again.
+    func probeWrite() throws
+}
+
+/// Whether the journal can be written, as the coordinator last found it.
+public enum JournalHealth: Hashable, Sendable {
+    /// A write succeeded again after a failure.
+    case writable
+    /// A write failed; the text names the file and the OS error.
+    case unwritable(String)
 }
 
 /// The serial link to the controller.

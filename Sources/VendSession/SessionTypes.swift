@@ -20,13 +20,24 @@ public struct SessionPolicy: Hashable, Sendable {
     public var retryMax: Duration
     /// How long a result screen (cancelled, refund due) stays up before the idle screen returns.
     public var resultScreenTime: Duration
+    /// The machine's own patience for a vend request (`controller.machine_timeout_s`), if known:
+    /// the QR must come down `machineTimeoutMargin` before the machine gives up.
+    public var machineTimeout: Duration?
+    public var machineTimeoutMargin: Duration
+    /// The least time a customer needs to scan and pay. An invoice that cannot be up at least
+    /// this long before the deadline is not offered: the vend is denied instead.
+    public var minimumPaymentWindow: Duration
 
     public init(
         paymentTimeout: Duration = .seconds(90), resumeGrace: Duration = .seconds(15),
         pollFloor: Duration = .milliseconds(100), pollBackoffMax: Duration = .seconds(5),
         retryInitial: Duration = .seconds(1), retryMax: Duration = .seconds(60),
-        resultScreenTime: Duration = .seconds(5)
+        resultScreenTime: Duration = .seconds(5), machineTimeout: Duration? = nil,
+        machineTimeoutMargin: Duration = .seconds(5), minimumPaymentWindow: Duration = .seconds(15)
     ) {
+        self.machineTimeout = machineTimeout
+        self.machineTimeoutMargin = machineTimeoutMargin
+        self.minimumPaymentWindow = minimumPaymentWindow
         self.paymentTimeout = paymentTimeout
         self.resumeGrace = resumeGrace
         self.pollFloor = pollFloor
@@ -34,6 +45,24 @@ public struct SessionPolicy: Hashable, Sendable {
         self.retryInitial = retryInitial
         self.retryMax = retryMax
         self.resultScreenTime = resultScreenTime
+    }
+
+    /// How long the QR may stay up, counted from the VEND's arrival: the payment timeout, but
+    /// never past the machine's own timeout minus the margin.
+    public var paymentWindow: Duration {
+        guard let machine = machineTimeout else { return paymentTimeout }
+        return max(.zero, min(paymentTimeout, machine - machineTimeoutMargin))
+    }
+
+    /// The payment deadline of a vend that arrived at `arrival` (create retries, lookups,
+    /// rate-limit waits and 429 pauses all count against it).
+    public func paymentDeadline(vendArrivedAt arrival: Date) -> Date { arrival.adding(paymentWindow) }
+
+    /// The latest time an invoice may be shown for a vend that arrived at `arrival`: later, the
+    /// customer would have less than the minimum window (at most half the window) to pay.
+    public func offerDeadline(vendArrivedAt arrival: Date) -> Date {
+        let window = paymentWindow
+        return arrival.adding(window - min(minimumPaymentWindow, window / 2))
     }
 
     /// Back-off for the `attempt`-th retry (1-based): `retryInitial * 2^(attempt-1)`, capped.
@@ -128,6 +157,9 @@ public enum SessionTimer: Hashable, Sendable, CaseIterable {
     case claimGrace
     /// A retry of a cancel, lookup or status re-check that could not reach the API.
     case retry
+    /// The last moment an invoice can still be offered to a waiting controller (`offerDeadline`):
+    /// a create or lookup still running then is denied, and settled in the background.
+    case offerDeadline
 }
 
 /// Something that happened to a session: from the controller, the API, the coordinator's timers.

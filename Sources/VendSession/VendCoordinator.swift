@@ -43,8 +43,17 @@ public actor VendCoordinator {
     private var timerGenerations: [TimerKey: UInt64] = [:]
     private var generation: UInt64 = 0
     private var screenOwner: TradeNo?
+    /// What the service gate last said (API, serial link, shutdown).
     private var inService = true
     private var outOfServiceReason = ""
+    /// Set while journal writes fail: the kiosk is out of service whatever the gate says, and a
+    /// write probe runs until a write succeeds again.
+    private var journalTrouble: String?
+    /// Sessions dropped by a failed write, waiting to be settled again from the journal.
+    private var parked: Set<TradeNo> = []
+    /// What the controller was last told (effective availability and reason).
+    private var announced = (available: true, reason: "")
+    private let onJournalHealth: @Sendable (JournalHealth) -> Void
 
     private struct TimerKey: Hashable {
         let tradeNo: TradeNo
@@ -70,8 +79,10 @@ public actor VendCoordinator {
     public init<C: Clock>(
         invoices: any InvoicePort, store: any SessionStore, controller: any ControllerPort, screen: any ScreenPort,
         renderQR: @escaping QRPayloadRenderer, planogram: @escaping Planogram, policy: SessionPolicy,
-        clock: C, now: @escaping @Sendable () -> Date
+        clock: C, now: @escaping @Sendable () -> Date,
+        onJournalHealth: @escaping @Sendable (JournalHealth) -> Void = { _ in }
     ) where C.Duration == Duration {
+        self.onJournalHealth = onJournalHealth
         self.invoices = invoices
         self.store = store
         self.controller = controller
@@ -112,7 +123,8 @@ public actor VendCoordinator {
             enqueue(.error(message: reason))
         case .hello(let name, let version):
             controllerGone("controller restarted (HELLO \(name) \(version))")
-            enqueue(inService ? .ready : .outOfService(reason: outOfServiceReason))
+            let state = effectiveService
+            enqueue(state.available ? .ready : .outOfService(reason: state.reason))
         case .unavailable(let reason):
             controllerGone("controller disabled payments: \(reason)")
         case .vendRequested(let request):
@@ -134,11 +146,64 @@ public actor VendCoordinator {
     /// Whether the daemon can take payments (API reachable, token abilities). A change is told
     /// to the controller (`READY` / `OUT-OF-SERVICE`) and shown.
     public func setService(available: Bool, reason: String) async {
-        guard available != inService || (!available && reason != outOfServiceReason) else { return }
         inService = available
         outOfServiceReason = available ? "" : reason
-        enqueue(available ? .ready : .outOfService(reason: reason))
-        if screenOwner == nil { screenSink.yield(available ? .idle : .outOfService(reason: reason)) }
+        announceService()
+    }
+
+    /// Whether the journal can be written now (false from a failed write until a probe succeeds).
+    public func journalWritable() -> Bool { journalTrouble == nil }
+
+    /// Payments are taken only when the gate allows it and the journal can be written.
+    private var effectiveService: (available: Bool, reason: String) {
+        if journalTrouble != nil { return (false, Self.journalReason) }
+        return (inService, inService ? "" : outOfServiceReason)
+    }
+
+    static let journalReason = "journal unwritable"
+
+    /// Tells the controller and the screen when the effective service state changed.
+    private func announceService() {
+        let state = effectiveService
+        guard state != announced else { return }
+        announced = state
+        enqueue(state.available ? .ready : .outOfService(reason: state.reason))
+        if screenOwner == nil { screenSink.yield(state.available ? .idle : .outOfService(reason: state.reason)) }
+    }
+
+    /// A journal write (or the read before a vend) failed. If the write probe fails too, the
+    /// storage takes no writes (full, read-only): out of service until a probe succeeds again,
+    /// reported once per episode, probing with back-off. If the probe succeeds, the failure was
+    /// that write's own (the session is parked and settled again as before), not the storage's.
+    private func journalUnwritable(_ error: any Error) {
+        guard journalTrouble == nil else { return }
+        do {
+            try store.probeWrite()
+            return
+        } catch {
+            // The storage itself refuses writes.
+        }
+        let detail = String(describing: error)
+        journalTrouble = detail
+        onJournalHealth(.unwritable(detail))
+        announceService()
+        jobSink.yield { await self.probeJournal(attempt: 1) }
+    }
+
+    private func probeJournal(attempt: Int) async {
+        do { try await sleep(for: policy.retryDelay(attempt: attempt)) } catch { return }
+        do {
+            try store.probeWrite()
+        } catch {
+            journalTrouble = String(describing: error)
+            jobSink.yield { await self.probeJournal(attempt: attempt + 1) }
+            return
+        }
+        journalTrouble = nil
+        onJournalHealth(.writable)
+        announceService()
+        // Sessions parked by the failure are settled now rather than at their next resettle.
+        for tradeNo in parked { resettle(tradeNo) }
     }
 
     /// Settles every session the journal holds open (product.md section 4). Call before `run()`
@@ -149,6 +214,29 @@ public actor VendCoordinator {
             machines[record.tradeNo] = machine
             execute(effects, for: record.tradeNo)
         }
+    }
+
+    /// Shutdown with a controller that cannot re-claim a vend after a restart (qibixx-mdb): every
+    /// invoice awaiting payment is cancelled now, with a re-check. Returns the sessions doing so;
+    /// they leave through `outcomes` as usual.
+    public func abandonUnclaimable() -> [TradeNo] {
+        var abandoned: [TradeNo] = []
+        for tradeNo in machines.keys.sorted() {
+            guard var machine = machines[tradeNo] else { continue }
+            let effects = machine.abandonForShutdown(now: now())
+            guard !effects.isEmpty else { continue }
+            machines[tradeNo] = machine
+            abandoned.append(tradeNo)
+            execute(effects, for: tradeNo)
+        }
+        return abandoned
+    }
+
+    /// Draws `intent` now whoever owns the screen (the last screen before the daemon exits: a pay
+    /// screen must not stay up on a framebuffer after it).
+    public func showFinalScreen(_ intent: ScreenIntent) {
+        screenOwner = nil
+        screenSink.yield(intent)
     }
 
     /// The sessions in memory (open ones), ordered by trade_no.
@@ -170,6 +258,7 @@ public actor VendCoordinator {
         do {
             previous = try store.latestSession(vendID: request.id)
         } catch {
+            journalUnwritable(error)
             enqueue(.deny(request.id, .error))
             return
         }
@@ -199,7 +288,7 @@ public actor VendCoordinator {
                 .controllerGone(reason: "VEND \(request.id) while the result of DISPENSE \(machine.record.vendID) was awaited"),
                 to: tradeNo)
         }
-        guard inService, !machines.values.contains(where: \.controllerWaiting) else {
+        guard effectiveService.available, !machines.values.contains(where: \.controllerWaiting) else {
             enqueue(.deny(request.id, .unavailable))
             return
         }
@@ -217,6 +306,7 @@ public actor VendCoordinator {
             try store.insert(
                 record, event: "requested", detail: "VEND \(request.id) \(request.product) \(request.price)")
         } catch {
+            journalUnwritable(error)
             enqueue(.deny(request.id, .error))
             return
         }
@@ -246,25 +336,32 @@ public actor VendCoordinator {
 
     /// Carries out effects in order; stops at the first journal write that fails.
     private func execute(_ effects: [SessionEffect], for tradeNo: TradeNo) {
-        for effect in effects {
+        for (index, effect) in effects.enumerated() {
             switch effect {
             case .persist(let record, let event, let detail):
                 do {
                     try store.update(record, event: event, detail: detail)
                 } catch {
-                    journalFailed(tradeNo, unwritten: record, error: error)
+                    journalFailed(tradeNo, unwritten: record, event: event, error: error, rest: effects[(index + 1)...])
                     return
                 }
             case .log(let event, let detail):
-                // An audit line; a failure to add it changes nothing about the session.
-                _ = try? store.appendEvent(tradeNo: tradeNo, event: event, detail: detail)
+                // An audit line; a failure to add it changes nothing about the session, but it
+                // means the journal cannot be written: out of service until it can.
+                do {
+                    try store.appendEvent(tradeNo: tradeNo, event: event, detail: detail)
+                } catch {
+                    journalUnwritable(error)
+                }
             case .createInvoice:
                 guard let record = machines[tradeNo]?.record else { return }
+                let offerBy = policy.offerDeadline(vendArrivedAt: record.createdAt)
                 submit(for: tradeNo) { [invoices, renderQR] in
                     let event: SessionEvent
                     do throws(InvoiceCreateFailure) {
                         let info = try await invoices.createInvoice(
-                            tradeNo: record.tradeNo, description: record.itemDescription, price: record.price)
+                            tradeNo: record.tradeNo, description: record.itemDescription, price: record.price,
+                            offerBy: offerBy)
                         event = .invoiceCreated(info, qrPayload: renderQR(info, record.tradeNo))
                     } catch {
                         event = .invoiceCreateFailed(error)
@@ -272,10 +369,11 @@ public actor VendCoordinator {
                     await self.deliver(event, to: tradeNo)
                 }
             case .lookupInvoice(let lookup):
+                let since = machines[tradeNo]?.record.createdAt ?? now()
                 submit(for: tradeNo) { [invoices, renderQR] in
                     let event: SessionEvent
                     do {
-                        if let info = try await invoices.findInvoice(tradeNo: lookup) {
+                        if let info = try await invoices.findInvoice(tradeNo: lookup, since: since) {
                             event = .invoiceFound(info, qrPayload: renderQR(info, lookup))
                         } else {
                             event = .invoiceNotFound
@@ -330,17 +428,37 @@ public actor VendCoordinator {
         }
     }
 
-    /// A journal write failed: never go on (no DISPENSE without its record). The session is
-    /// dropped from memory as the journal last holds it; recovery on the next start settles it.
-    private func journalFailed(_ tradeNo: TradeNo, unwritten record: SessionRecord, error: any Error) {
+    /// A journal write failed: never go on (no DISPENSE, no ACCEPT without its record). The
+    /// controller still gets its answer: a `DENY` the machine produced after the write goes out
+    /// (a DENY never authorises anything), and a controller still waiting with no DISPENSE out is
+    /// denied `error`. The session is dropped from memory as the journal last holds it, reported
+    /// (an event and the outcome name the write that was lost), and settled again from the journal
+    /// once it can be written (resettle), so what could not be written is retried.
+    private func journalFailed(
+        _ tradeNo: TradeNo, unwritten record: SessionRecord, event: String, error: any Error,
+        rest: ArraySlice<SessionEffect>
+    ) {
         guard let machine = machines[tradeNo] else { return }
         // The machine decides `paid` and `dispensing` in one batch: if either write failed, the
         // DISPENSE after them never went out. Only a later write (dispensed, ...) follows a DISPENSE.
         let dispenseWentOut = machine.dispenseCommanded && record.state != .dispensing && record.state != .paid
-        if machine.controllerWaiting, !machine.denySent, !dispenseWentOut {
-            enqueue(.deny(machine.record.vendID, .error))
+        var denied = false
+        for effect in rest {
+            if case .send(.deny(let id, let reason)) = effect {
+                enqueue(.deny(id, reason), for: tradeNo)
+                denied = true
+            }
         }
-        forget(tradeNo, ending: .parked(reason: "journal write failed (\(record.state.rawValue)): \(error)"))
+        if !denied, machine.controllerWaiting, !machine.denySent, !dispenseWentOut {
+            enqueue(.deny(machine.record.vendID, .error), for: tradeNo)
+        }
+        // Then out of service (after the DENY: the controller first hears how its vend ended).
+        journalUnwritable(error)
+        let reason = "journal write failed (\(event) -> \(record.state.rawValue)): \(error)"
+        // Best effort: the event table may still take a row when the session row cannot change.
+        _ = try? store.appendEvent(tradeNo: tradeNo, event: "journal_write_failed", detail: reason)
+        forget(tradeNo, ending: .parked(reason: reason))
+        parked.insert(tradeNo)
         scheduleResettle(tradeNo)
     }
 
@@ -356,7 +474,10 @@ public actor VendCoordinator {
     }
 
     private func resettle(_ tradeNo: TradeNo) {
-        guard machines[tradeNo] == nil else { return }  // a re-claim recovered it meanwhile
+        guard machines[tradeNo] == nil else {  // a re-claim recovered it meanwhile
+            parked.remove(tradeNo)
+            return
+        }
         let record: SessionRecord?
         do {
             record = try store.openSessions().first { $0.tradeNo == tradeNo }
@@ -364,6 +485,7 @@ public actor VendCoordinator {
             scheduleResettle(tradeNo)
             return
         }
+        parked.remove(tradeNo)
         guard let record else { return }
         let (machine, effects) = VendSessionMachine.recover(record, policy: policy, now: now())
         machines[tradeNo] = machine
@@ -392,7 +514,8 @@ public actor VendCoordinator {
 
     private func showIdleIfFree() {
         guard screenOwner == nil else { return }
-        screenSink.yield(inService ? .idle : .outOfService(reason: outOfServiceReason))
+        let state = effectiveService
+        screenSink.yield(state.available ? .idle : .outOfService(reason: state.reason))
     }
 
     private func timerFired(_ key: TimerKey, generation current: UInt64) {

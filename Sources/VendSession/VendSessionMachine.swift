@@ -182,7 +182,15 @@ public struct VendSessionMachine: Hashable, Sendable {
         switch event {
         case .start:
             guard phase == .creating, record.state == .requested, record.reference == nil else { return [] }
-            return [.createInvoice]
+            let offerBy = policy.offerDeadline(vendArrivedAt: record.createdAt)
+            guard offerBy > now else {
+                // The budget is spent before the first request: deny now, create nothing.
+                return end(
+                    .failed, now: now, event: "failed",
+                    note: "no time left to offer an invoice before the machine's timeout",
+                    deny: .unavailable, screen: .cancelled(reason: "payment unavailable"))
+            }
+            return [.createInvoice] + schedule(.offerDeadline, at: offerBy)
         case .invoiceCreated(let info, let payload):
             guard phase == .creating else {
                 return [.log(event: "ignored", detail: "invoice created answer while \(phase)")]
@@ -253,6 +261,20 @@ public struct VendSessionMachine: Hashable, Sendable {
         }
     }
 
+    /// The daemon is stopping and the controller cannot re-claim this vend after the restart
+    /// (its protocol has no vend ids: qibixx-mdb). An invoice awaiting payment is cancelled now,
+    /// with the usual re-check (a payment that won the race becomes refund due); the controller,
+    /// if it still waits, is released. A session without an invoice yet is left to recovery,
+    /// which looks its trade_no up and cancels what it finds.
+    public mutating func abandonForShutdown(now: Date) -> [SessionEffect] {
+        guard phase == .awaitingPayment else { return [] }
+        var effects: [SessionEffect] = [.log(event: "shutdown", detail: "cannot be re-claimed after a restart")]
+        effects += releaseController(.unavailable, screen: .outOfService(reason: "shutting down"))
+        controllerWaiting = false
+        claimDeadline = nil
+        return effects + beginCancel(.unclaimed, now: now)
+    }
+
     // MARK: Transitions
 
     private mutating func adoptInvoice(_ info: InvoiceInfo, qrPayload: String, now: Date, how: String)
@@ -261,8 +283,11 @@ public struct VendSessionMachine: Hashable, Sendable {
         record.reference = info.reference
         record.providerInvoiceID = info.providerInvoiceID
         record.qrPayload = qrPayload
-        if record.paymentDeadline == nil { record.paymentDeadline = now.adding(policy.paymentTimeout) }
+        if record.paymentDeadline == nil {
+            record.paymentDeadline = policy.paymentDeadline(vendArrivedAt: record.createdAt)
+        }
         let deadline = record.paymentDeadline ?? now
+        timers[.offerDeadline] = nil
         invoiceMismatch = info.total != record.price
         switch info.status {
         case .paid:
@@ -289,6 +314,13 @@ public struct VendSessionMachine: Hashable, Sendable {
             return effects + beginCancel(.mismatch, now: now)
         }
         if customerAborted { return effects + beginCancel(.aborted, now: now) }
+        if controllerWaiting, now >= policy.offerDeadline(vendArrivedAt: record.createdAt) {
+            // Too late to offer: the customer would not have the time to pay before the machine
+            // gives up. Release the controller now; cancel and re-check in the background.
+            effects.append(.log(event: "offer_too_late", detail: "invoice answered after the offer deadline"))
+            effects += releaseController(.unavailable, screen: .cancelled(reason: "payment unavailable"))
+            return effects + beginCancel(.timeout, now: now)
+        }
         let claimable = controllerWaiting || (claimDeadline.map { $0 > now } ?? false)
         guard deadline > now, claimable else {
             return effects + beginCancel(controllerWaiting ? .timeout : .unclaimed, now: now)
@@ -407,6 +439,11 @@ public struct VendSessionMachine: Hashable, Sendable {
             return [.checkStatus(reference)]
         case (.retry, .lookingUp):
             return [.lookupInvoice(record.tradeNo)]
+        case (.offerDeadline, .creating), (.offerDeadline, .lookingUp):
+            // The create (its retries, lookups, rate-limit waits) used the budget up: deny now.
+            // The call goes on; an invoice it yields is cancelled, as nobody waits for it.
+            return [.log(event: "offer_deadline", detail: "no invoice in time while \(phase)")]
+                + releaseController(.unavailable, screen: .cancelled(reason: "payment unavailable"))
         default:
             return []
         }
@@ -418,10 +455,13 @@ public struct VendSessionMachine: Hashable, Sendable {
         case .awaitingPayment:
             return beginCancel(.aborted, now: now)
         case .creating, .lookingUp, .cancelling, .rechecking, .awaitingClaim:
-            // Creating/looking up: the invoice, if one appears, is cancelled at once.
-            // Cancelling: the deny will say `aborted`. Paid: refund due at the end of the grace.
+            // The controller is released at once (the next customer must not wait on a slow API
+            // call); the call finishes in the background. Creating/looking up: the invoice, if
+            // one appears, is cancelled at once and re-checked. Cancelling: the cancel and
+            // re-check go on. Paid and unclaimed: refund due at the end of the grace.
             if phase == .cancelling || phase == .rechecking { cancelCause = .aborted }
             return [.log(event: "aborted", detail: "customer aborted while \(phase)")]
+                + releaseController(.aborted, screen: .cancelled(reason: "aborted"))
         case .dispensing, .ended:
             return [.log(event: "ignored", detail: "ABORT while \(phase)")]
         }

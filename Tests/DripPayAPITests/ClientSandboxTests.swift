@@ -304,6 +304,7 @@ struct ClientSandboxTests {
     @Test func aTimedOutCreateWhoseLookupAlsoFailsReportsAnUnknownOutcomeAndIsFoundLater() async throws {
         let f = try await Fixture.start(timeout: .milliseconds(200))
         defer { Task { await f.finish() } }
+        let start = Date()
         await f.sandbox.setLatency(.milliseconds(600))
         let error = await #expect(throws: DripPayError.self) {
             _ = try await f.client.createReconciling(sodaRequest("T-slow"))
@@ -312,7 +313,7 @@ struct ClientSandboxTests {
         #expect(endpoint == Endpoint(method: "POST", path: "/invoices"))
         #expect(error?.outcomeUnknown == true)
         await f.sandbox.setLatency(nil)
-        let found = try await f.client.reconcile(tradeNo: TradeNo("T-slow"))
+        let found = try await f.client.reconcile(tradeNo: TradeNo("T-slow"), machineID: "VVM-005", since: start)
         #expect(found != nil)
         #expect(await f.sandbox.liveInvoiceCount(tradeNo: "T-slow") == 1)
     }
@@ -350,17 +351,21 @@ struct ClientSandboxTests {
         _ = try await f.client.createInvoice(sodaRequest("T-paid-dup"))
         let paid = try await f.client.createInvoice(sodaRequest("T-paid-dup"))
         await f.sandbox.pay(paid.reference)
-        let found = try await f.client.reconcile(tradeNo: TradeNo("T-paid-dup"))
+        let found = try await f.client.reconcile(tradeNo: TradeNo("T-paid-dup"), machineID: "VVM-005", since: Date())
         #expect(found?.reference == paid.reference)
         #expect(await f.sandbox.liveInvoiceCount(tradeNo: "T-paid-dup") == 1)
     }
 
-    @Test func findInvoiceWalksPagesNewestFirst() async throws {
+    @Test func findInvoiceWalksPagesNewestFirstWithinItsRequestBudget() async throws {
         let f = try await Fixture.start()
         defer { Task { await f.finish() } }
+        let start = Date()
         let target = try await f.client.createInvoice(sodaRequest("T-deep"))
         for i in 0..<120 { _ = try await f.client.createInvoice(sodaRequest("T-fill-\(i)")) }
-        #expect(try await f.client.findInvoice(tradeNo: TradeNo("T-deep"), maxPages: 1) == nil)
-        #expect(try await f.client.findInvoice(tradeNo: TradeNo("T-deep"), maxPages: 2)?.reference == target.reference)
+        await #expect(throws: LookupIncomplete.self) {
+            _ = try await f.client.findInvoice(tradeNo: TradeNo("T-deep"), machineID: "VVM-005", since: start, maxRequests: 1)
+        }
+        let found = try await f.client.findInvoice(tradeNo: TradeNo("T-deep"), machineID: "VVM-005", since: start, maxRequests: 2)
+        #expect(found?.reference == target.reference)
     }
 }

@@ -3,6 +3,7 @@ import KioskCore
 import Testing
 
 @testable import DripPayAPI
+@testable import DripPayModels
 
 /// A transport that answers every request with one canned answer, to test decoding strictly.
 struct CannedTransport: DripPayTransport {

@@ -52,14 +52,16 @@ import VendSession
         let port_ = DripPayInvoicePort(client: client, machineID: "T-1")
         let usd = Currency(code: "USD", minorDigits: 2)
         let info = try await port_.createInvoice(
-            tradeNo: TradeNo("T-1-a"), description: "Soda", price: Money(minorUnits: 150, currency: usd))
+            tradeNo: TradeNo("T-1-a"), description: "Soda", price: Money(minorUnits: 150, currency: usd),
+            offerBy: Date().addingTimeInterval(60))
         #expect(info.total == Money(minorUnits: 150, currency: usd))
         #expect(await sandbox.pay(info.reference))
         #expect(try await port_.status(of: info.reference) == .paid)
         #expect(await port_.cancel(info.reference) == .alreadyPaid)
 
         let second = try await port_.createInvoice(
-            tradeNo: TradeNo("T-1-b"), description: "Soda", price: Money(minorUnits: 100, currency: usd))
+            tradeNo: TradeNo("T-1-b"), description: "Soda", price: Money(minorUnits: 100, currency: usd),
+            offerBy: Date().addingTimeInterval(60))
         #expect(await port_.cancel(second.reference) == .cancelled)
         #expect(await port_.cancel(second.reference) == .cancelled, "a second cancel (404, soft-deleted) is still cancelled")
         // A status read of a soft-deleted invoice is a 404: the session, not the adapter, decides

@@ -87,15 +87,21 @@ final class DaemonHarness: Sendable {
     let outcomes = Mutex<[SessionOutcome]>([])
     let changed = Pulse()
 
-    init(abilities: Set<Ability> = Set(Ability.allCases), paymentTimeout: Int = 30, resumeGrace: Int = 10) async throws {
+    init(
+        abilities: Set<Ability> = Set(Ability.allCases), paymentTimeout: Int = 30, resumeGrace: Int = 10,
+        kind: ControllerProtocolKind = .vmcLine
+    ) async throws {
         let value = APISandbox.generateToken()
         sandbox = APISandbox(tokens: [value: abilities])
         let port = try await sandbox.start(port: 0)
-        simulator = try await ControllerSimulator.plugged(kind: .vmcLine)
+        simulator = try await ControllerSimulator.plugged(kind: kind)
         directory = NSTemporaryDirectory() + "kiosk-daemon-test-\(UUID().uuidString.prefix(8))"
-        (configuration, token) = try KioskDemo.writeConfig(
+        var written: KioskConfiguration
+        (written, token) = try KioskDemo.writeConfig(
             directory: directory, port: port, token: value, device: simulator.devicePath, paymentTimeout: paymentTimeout,
             resumeGrace: resumeGrace, display: "none")
+        written.controller.protocolKind = kind
+        configuration = written
     }
 
     func options(environment: [String: String] = [:], healthInterval: Duration = .seconds(60), outOfServiceHealth: Duration = .milliseconds(200))

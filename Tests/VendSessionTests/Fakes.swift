@@ -35,19 +35,41 @@ final class FakeInvoices: InvoicePort, @unchecked Sendable {
     }
     let state = Locked(State())
     let log: CallLog
+    /// When set, creates wait until `releaseCreates()` (a slow API).
+    let heldCreates = Locked<[CheckedContinuation<Void, Never>]?>(nil)
     init(log: CallLog) { self.log = log }
 
-    func createInvoice(tradeNo: TradeNo, description: String, price: Money) async throws(InvoiceCreateFailure)
-        -> InvoiceInfo
+    func holdCreates() { heldCreates.write { $0 = $0 ?? [] } }
+
+    var createsWaiting: Int { heldCreates.read { $0?.count ?? 0 } }
+
+    func releaseCreates() {
+        let waiting = heldCreates.write { held -> [CheckedContinuation<Void, Never>] in
+            defer { held = nil }
+            return held ?? []
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    func createInvoice(tradeNo: TradeNo, description: String, price: Money, offerBy: Date)
+        async throws(InvoiceCreateFailure) -> InvoiceInfo
     {
         log.write { $0.append("api.create \(tradeNo)") }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let held = heldCreates.write { held -> Bool in
+                guard held != nil else { return false }
+                held?.append(continuation)
+                return true
+            }
+            if !held { continuation.resume() }
+        }
         return try state.write { s in
             s.creates += 1
             return s.create
         }.get()
     }
 
-    func findInvoice(tradeNo: TradeNo) async throws -> InvoiceInfo? {
+    func findInvoice(tradeNo: TradeNo, since: Date) async throws -> InvoiceInfo? {
         log.write { $0.append("api.find \(tradeNo)") }
         return try state.write { s in
             s.finds += 1
@@ -85,6 +107,9 @@ final class FakeStore: SessionStore, @unchecked Sendable {
         var next = 0
         /// Updates to this state fail (a full disk, say).
         var failUpdatesTo: SessionState?
+        /// Every write fails (a card remounted read-only): inserts, updates, events, the probe.
+        var readOnly = false
+        var probes = 0
     }
     let state = Locked(State())
     let log: CallLog
@@ -102,7 +127,8 @@ final class FakeStore: SessionStore, @unchecked Sendable {
 
     func insert(_ record: SessionRecord, event: String, detail: String) throws {
         log.write { $0.append("store.insert \(record.tradeNo) \(record.state.rawValue)") }
-        state.write { s in
+        try state.write { s in
+            if s.readOnly { throw FakeError(description: "journal.sqlite: attempt to write a readonly database (EROFS)") }
             s.records[record.tradeNo] = record
             s.events.append((record.tradeNo, event))
         }
@@ -111,6 +137,7 @@ final class FakeStore: SessionStore, @unchecked Sendable {
     func update(_ record: SessionRecord, event: String, detail: String) throws {
         try state.write { s in
             if s.failUpdatesTo == record.state { throw FakeError(description: "disk full") }
+            if s.readOnly { throw FakeError(description: "journal.sqlite: attempt to write a readonly database (EROFS)") }
             s.records[record.tradeNo] = record
             s.events.append((record.tradeNo, event))
         }
@@ -118,7 +145,17 @@ final class FakeStore: SessionStore, @unchecked Sendable {
     }
 
     func appendEvent(tradeNo: TradeNo, event: String, detail: String) throws {
-        state.write { $0.events.append((tradeNo, event)) }
+        try state.write { s in
+            if s.readOnly { throw FakeError(description: "journal.sqlite: attempt to write a readonly database (EROFS)") }
+            s.events.append((tradeNo, event))
+        }
+    }
+
+    func probeWrite() throws {
+        try state.write { s in
+            s.probes += 1
+            if s.readOnly { throw FakeError(description: "journal.sqlite: attempt to write a readonly database (EROFS)") }
+        }
     }
 
     func openSessions() throws -> [SessionRecord] {
@@ -166,8 +203,12 @@ struct Harness {
 
     /// Seconds added to the wall clock the coordinator reads (a stepped system clock: NTP, no RTC).
     let wallStep: Locked<TimeInterval>
+    /// Every journal health change the coordinator reported.
+    let health: Locked<[JournalHealth]>
 
-    init(records: [SessionRecord] = []) {
+    init(records: [SessionRecord] = [], sessionPolicy: SessionPolicy = policy) {
+        let health = Locked<[JournalHealth]>([])
+        self.health = health
         let clock = ManualClock(epoch: t0)
         let wallStep = Locked<TimeInterval>(0)
         let log = CallLog([])
@@ -178,8 +219,9 @@ struct Harness {
         let coordinator = VendCoordinator(
             invoices: invoices, store: store, controller: controller, screen: screen,
             renderQR: { info, _ in "pay:\(info.reference)" },
-            planogram: { $0.rawValue == "5" ? "Soda" : nil }, policy: policy, clock: clock,
-            now: { clock.wallNow().addingTimeInterval(wallStep.get) })
+            planogram: { $0.rawValue == "5" ? "Soda" : nil }, policy: sessionPolicy, clock: clock,
+            now: { clock.wallNow().addingTimeInterval(wallStep.get) },
+            onJournalHealth: { change in health.write { $0.append(change) } })
         let outcomes = Locked<[SessionOutcome]>([])
         self.clock = clock
         self.wallStep = wallStep

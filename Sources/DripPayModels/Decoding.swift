@@ -2,17 +2,18 @@ import Foundation
 import KioskCore
 
 /// What a response lacked: the JSON path and what was expected there.
-struct DecodeFailure: Error {
-    let expected: String
+package struct DecodeFailure: Error {
+    package let expected: String
+    package init(expected: String) { self.expected = expected }
 }
 
 /// A strict walk over parsed JSON that knows where it is, so a missing or mistyped field is
 /// reported by its path (`data.items[0].amount`).
-struct JSONNode {
-    let value: Any
-    let path: String
+package struct JSONNode {
+    package let value: Any
+    package let path: String
 
-    static func parse(_ bytes: [UInt8]) throws(DecodeFailure) -> JSONNode {
+    package static func parse(_ bytes: [UInt8]) throws(DecodeFailure) -> JSONNode {
         do {
             let value = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
             return JSONNode(value: value, path: "")
@@ -24,7 +25,7 @@ struct JSONNode {
 
     private func child(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
-    func field(_ key: String) throws(DecodeFailure) -> JSONNode {
+    package func field(_ key: String) throws(DecodeFailure) -> JSONNode {
         guard let object = value as? [String: Any] else {
             throw DecodeFailure(expected: "\(path.isEmpty ? "the body" : "field '\(path)'") to be a JSON object")
         }
@@ -33,7 +34,7 @@ struct JSONNode {
     }
 
     /// The field, or nil when it is absent or `null`.
-    func optionalField(_ key: String) throws(DecodeFailure) -> JSONNode? {
+    package func optionalField(_ key: String) throws(DecodeFailure) -> JSONNode? {
         guard let object = value as? [String: Any] else {
             throw DecodeFailure(expected: "\(path.isEmpty ? "the body" : "field '\(path)'") to be a JSON object")
         }
@@ -41,14 +42,14 @@ struct JSONNode {
         return JSONNode(value: v, path: child(key))
     }
 
-    var isNull: Bool { value is NSNull }
+    package var isNull: Bool { value is NSNull }
 
-    func string() throws(DecodeFailure) -> String {
+    package func string() throws(DecodeFailure) -> String {
         guard let s = value as? String else { throw DecodeFailure(expected: "field '\(path)' to be a string") }
         return s
     }
 
-    func int() throws(DecodeFailure) -> Int {
+    package func int() throws(DecodeFailure) -> Int {
         if value is String { throw DecodeFailure(expected: "field '\(path)' to be an integer") }
         guard let n = value as? NSNumber, let i = Int(exactly: n.doubleValue) else {
             throw DecodeFailure(expected: "field '\(path)' to be an integer")
@@ -56,15 +57,15 @@ struct JSONNode {
         return i
     }
 
-    func array() throws(DecodeFailure) -> [JSONNode] {
+    package func array() throws(DecodeFailure) -> [JSONNode] {
         guard let a = value as? [Any] else { throw DecodeFailure(expected: "field '\(path)' to be an array") }
         return a.enumerated().map { JSONNode(value: $1, path: "\(path)[\($0)]") }
     }
 
-    func optionalString(_ key: String) throws(DecodeFailure) -> String? { try optionalField(key)?.string() }
-    func string(_ key: String) throws(DecodeFailure) -> String { try field(key).string() }
+    package func optionalString(_ key: String) throws(DecodeFailure) -> String? { try optionalField(key)?.string() }
+    package func string(_ key: String) throws(DecodeFailure) -> String { try field(key).string() }
 
-    func timestamp(_ key: String) throws(DecodeFailure) -> Timestamp {
+    package func timestamp(_ key: String) throws(DecodeFailure) -> Timestamp {
         let node = try field(key)
         let text = try node.string()
         guard let t = Timestamp(iso8601: text) else {
@@ -74,7 +75,7 @@ struct JSONNode {
     }
 
     /// A decimal amount string (`1.00`); `Money` when the currency is known fiat and the amount exact.
-    func amount(_ key: String, currency: Currency?) throws(DecodeFailure) -> Amount {
+    package func amount(_ key: String, currency: Currency?) throws(DecodeFailure) -> Amount {
         let node = try field(key)
         let text = try node.string()
         guard isDecimal(text) else {
@@ -86,14 +87,14 @@ struct JSONNode {
 }
 
 /// Digits with an optional fraction: the only amount syntax the API uses.
-func isDecimal(_ text: String) -> Bool {
+package func isDecimal(_ text: String) -> Bool {
     let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
     let digits: (Substring) -> Bool = { !$0.isEmpty && $0.utf8.allSatisfy { $0 >= 48 && $0 <= 57 } }
     return digits(parts[0]) && (parts.count == 1 || digits(parts[1]))
 }
 
 extension Invoice {
-    init(json node: JSONNode) throws(DecodeFailure) {
+    package init(json node: JSONNode) throws(DecodeFailure) {
         let currencyCode = try node.string("currency")
         let currency = Currency(iso: currencyCode)
         reference = InvoiceReference(try node.string("reference"))
@@ -143,7 +144,7 @@ extension Invoice {
 }
 
 extension InvoicePage {
-    init(json node: JSONNode) throws(DecodeFailure) {
+    package init(json node: JSONNode) throws(DecodeFailure) {
         var data: [Invoice] = []
         for item in try node.field("data").array() { data.append(try Invoice(json: item)) }
         self.data = data
@@ -160,18 +161,18 @@ extension InvoicePage {
 }
 
 extension PingResponse {
-    init(json node: JSONNode) throws(DecodeFailure) {
+    package init(json node: JSONNode) throws(DecodeFailure) {
         message = try node.string("message")
         abilityLabels = try node.field("abilities").array().map { (n) throws(DecodeFailure) in try n.string() }
     }
 }
 
 /// The `message` and `errors` of a Laravel error body, when there is one.
-struct LaravelError {
-    var message: String?
-    var fields: [String: [String]] = [:]
+package struct LaravelError {
+    package var message: String?
+    package var fields: [String: [String]] = [:]
 
-    init(bytes: [UInt8]) {
+    package init(bytes: [UInt8]) {
         guard let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else { return }
         message = object["message"] as? String
         if let errors = object["errors"] as? [String: Any] {

@@ -122,7 +122,7 @@ public struct CreateInvoiceRequest: Hashable, Sendable {
 }
 
 /// A JSON string literal for `text`.
-func jsonString(_ text: String) -> String {
+package func jsonString(_ text: String) -> String {
     var out = "\""
     for scalar in text.unicodeScalars {
         switch scalar {
@@ -144,7 +144,7 @@ func jsonString(_ text: String) -> String {
 }
 
 /// `1.5` seconds as text, to the millisecond, without floating point.
-func formatSeconds(_ d: Duration) -> String {
+package func formatSeconds(_ d: Duration) -> String {
     let ms = d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
     return ms % 1000 == 0 ? "\(ms / 1000)" : "\(ms / 1000).\(String(format: "%03d", Int(ms % 1000)))"
 }
