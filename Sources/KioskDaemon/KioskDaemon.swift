@@ -183,8 +183,25 @@ public final class KioskDaemon: Service, Sendable {
         prune(journal)
 
         let display: any DisplayOutput
+        // A framebuffer may appear late (udev loads its driver after the unit starts) or go away:
+        // out of service meanwhile, reopened with back-off, never a reason to exit.
+        var reopening: ReopeningDisplay?
+        let (displayProblems, displaySink) = AsyncStream.makeStream(of: ServiceProblem?.self)
         if let injected = options.display {
             display = injected
+        } else if config.display.output == .framebuffer {
+            let displayOptions = config.display
+            let framebuffer = ReopeningDisplay(
+                device: displayOptions.device, backoff: options.linkBackoff,
+                logger: Logger(label: "drippay-kiosk.display"), onChange: { displaySink.yield($0) },
+                open: { () throws(DisplayError) -> any DisplayOutput in try FramebufferOutput(options: displayOptions) })
+            do {
+                try await framebuffer.start()
+            } catch {
+                throw DaemonError.display(error)
+            }
+            reopening = framebuffer
+            display = framebuffer
         } else {
             do {
                 display = try makeDisplayOutput(options: config.display)
@@ -310,6 +327,10 @@ public final class KioskDaemon: Service, Sendable {
             group.addTask { try await coordinator.run() }
             group.addTask { await screen.run() }
             group.addTask { await gate.run() }
+            if let reopening {
+                group.addTask { await reopening.run() }
+                group.addTask { for await problem in displayProblems { gate.submit(.display(problem)) } }
+            }
             group.addTask {
                 do {
                     try await link.run()
@@ -455,6 +476,7 @@ public final class KioskDaemon: Service, Sendable {
             refreshJournalMetrics(journal)
             writeMetrics()
             gate.finish()
+            displaySink.finish()
             journalHealthSink.finish()
             group.cancelAll()
         }

@@ -47,6 +47,10 @@ public enum DisplayError: Error, Hashable, Sendable, CustomStringConvertible {
             return "FreeType could not load the font \(path) (error \(code)): reinstall fonts-dejavu-core"
         case .glyphFailed(let path, let character, let code):
             return "FreeType could not render '\(character)' from \(path) (error \(code))"
+        case .framebufferOpenFailed(let device, let code) where code == EPERM:
+            return "opening framebuffer \(device) was refused by a device policy (EPERM), not by its permissions: "
+                + "under systemd allow it in the unit (DeviceAllow=char-fb rw: a path such as /dev/fb0 is resolved "
+                + "only when the unit starts, so a framebuffer that appears later needs the class)"
         case .framebufferOpenFailed(let device, let code):
             return "cannot open framebuffer \(device): \(DisplayError.describe(code)); check display.device, "
                 + "that the device exists (ls /dev/fb*) and that this user is in the 'video' group"

@@ -98,6 +98,18 @@ struct LinkFaultTests {
         #expect(LinkError.permissionDenied(device: path).description.contains("dialout"))
     }
 
+    @Test func aDevicePolicyRefusalNamesTheUnitsDeviceAllowNotTheDialoutGroup() {
+        // EPERM comes from a device policy (systemd's DevicePolicy=closed without a DeviceAllow=
+        // for the device); EACCES from the file's permissions. Each names its own cure.
+        let policy = LinkError.deviceNotAllowed(device: "/dev/ttyS1").description
+        #expect(policy.contains("DeviceAllow=/dev/ttyS1 rw"))
+        #expect(policy.contains("char-ttyS"))
+        #expect(!policy.contains("dialout"))
+        let permissions = LinkError.permissionDenied(device: "/dev/ttyS1").description
+        #expect(permissions.contains("dialout"))
+        #expect(!permissions.contains("DeviceAllow"))
+    }
+
     @Test func openingSomethingThatIsNotATerminalIsRefused() throws {
         let file = NSTemporaryDirectory() + "/drippay-not-a-tty-\(UInt32.random(in: 0...UInt32.max))"
         #expect(FileManager.default.createFile(atPath: file, contents: Data()))
