@@ -40,11 +40,21 @@ let package = Package(
         .systemLibrary(
             name: "CFreeType", path: "Sources/CSystem/CFreeType", pkgConfig: "freetype2",
             providers: [.apt(["libfreetype-dev"]), .brew(["freetype"])]),
+        .systemLibrary(
+            name: "CWebP", path: "Sources/CSystem/CWebP", pkgConfig: "libwebp",
+            providers: [.apt(["libwebp-dev"]), .brew(["webp"])]),
+        .systemLibrary(
+            name: "CZBar", path: "Sources/CSystem/CZBar", pkgConfig: "zbar",
+            providers: [.apt(["libzbar-dev"]), .brew(["zbar"])]),
         // Linux kernel headers (termios, pty, framebuffer ioctls) behind one module.
         .systemLibrary(name: "CLinuxShims", path: "Sources/CSystem/CLinuxShims"),
 
         // MARK: Library targets
         .target(name: "KioskCore"),
+        // BOLT11/bech32 and the refresh schedule: pure Swift, no dependencies (fuzzable).
+        .target(name: "PayCodes"),
+        // The invoice's QR image: WebP/PNG decoding, zbar scanning, QR pictures as WebP.
+        .target(name: "PayCodeImaging", dependencies: ["PayCodes", "CWebP", "CZBar", "CPNG", "CQRencode"]),
         .target(
             name: "KioskLogging",
             dependencies: ["KioskCore", .product(name: "Logging", package: "swift-log")]),
@@ -73,7 +83,7 @@ let package = Package(
         .target(
             name: "DripPaySandbox",
             dependencies: [
-                "KioskCore",
+                "KioskCore", "PayCodes", "PayCodeImaging",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -82,13 +92,15 @@ let package = Package(
         .target(name: "KioskJournal", dependencies: ["KioskCore", "CSQLite"]),
         .target(
             name: "KioskDisplay",
-            dependencies: ["KioskCore", "CQRencode", "CPNG", "CFreeType", "CLinuxShims"]),
+            dependencies: ["KioskCore", "PayCodes", "CQRencode", "CPNG", "CFreeType", "CLinuxShims"]),
         .target(
             name: "KioskDaemon",
             dependencies: [
                 "KioskCore", "KioskConfig", "KioskLogging", "ControllerLink", "ControllerSimulator", "VendSession",
-                "DripPayAPI", "DripPaySandbox", "KioskJournal", "KioskDisplay",
+                "DripPayAPI", "DripPaySandbox", "KioskJournal", "KioskDisplay", "PayCodes", "PayCodeImaging",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
@@ -105,7 +117,8 @@ let package = Package(
             name: "drippay-bench",
             dependencies: [
                 "KioskCore", "KioskConfig", "ControllerLink", "ControllerSimulator", "VendSession",
-                "DripPayAPI", "DripPaySandbox", "KioskJournal", "KioskDisplay", "KioskDaemon",
+                "DripPayAPI", "DripPaySandbox", "KioskJournal", "KioskDisplay", "KioskDaemon", "PayCodes",
+                "PayCodeImaging",
             ],
             path: "Benchmarks/drippay-bench"),
 
@@ -113,23 +126,30 @@ let package = Package(
         // Helpers shared by the test targets only (seeded generator, child processes).
         .target(name: "KioskTestSupport", path: "Tests/KioskTestSupport"),
         .testTarget(name: "KioskCoreTests", dependencies: ["KioskCore"]),
+        .testTarget(name: "PayCodesTests", dependencies: ["KioskTestSupport", "PayCodes", "PayCodeImaging"]),
         .testTarget(name: "KioskConfigTests", dependencies: ["KioskTestSupport", "KioskConfig", "KioskLogging"]),
         .testTarget(name: "ControllerLinkTests", dependencies: ["KioskTestSupport", "ControllerLink", "ControllerSimulator"]),
         .testTarget(name: "VendSessionTests", dependencies: ["KioskTestSupport", "VendSession"]),
         .testTarget(
             name: "DripPayAPITests",
             dependencies: ["KioskTestSupport",
-                "DripPayAPI", "DripPayModels", "DripPaySandbox", .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                "DripPayAPI", "DripPayModels", "DripPaySandbox", "PayCodes", "PayCodeImaging",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]),
         .testTarget(name: "KioskJournalTests", dependencies: ["KioskJournal"]),
-        .testTarget(name: "KioskDisplayTests", dependencies: ["KioskTestSupport", "KioskDisplay"]),
-        .testTarget(name: "KioskDaemonTests", dependencies: ["KioskTestSupport", "KioskDaemon", "DripPayModels"]),
+        .testTarget(name: "KioskDisplayTests", dependencies: ["KioskTestSupport", "KioskDisplay", "PayCodes"]),
+        .testTarget(
+            name: "KioskDaemonTests",
+            dependencies: [
+                "KioskTestSupport", "KioskDaemon", "DripPayModels", "DripPayAPI", "DripPaySandbox", "KioskDisplay", "PayCodes",
+            ]),
         // Spawns the built drippay-kiosk binary against the in-process sandbox and a simulated controller.
         .testTarget(
             name: "KioskIntegrationTests",
             dependencies: [
                 "KioskTestSupport", "KioskCore", "KioskConfig", "KioskJournal", "DripPaySandbox", "ControllerSimulator",
+                "PayCodes", "PayCodeImaging",
             ]),
     ]
 )

@@ -41,7 +41,7 @@ func runControllerBenchmarks() async throws {
         for n in 0..<25_000 {
             _ = mdb.decode("c,STATUS,VEND,1.\(n % 10)0,\(n % 40)")
             _ = mdb.decode("r,ACK")
-            _ = mdb.encode(.dispense(mdb.pendingVend!, price: Money(minorUnits: 100, currency: usd)))
+            _ = mdb.encode(.dispense(mdb.pendingVend!, price: Money(minorUnits: Int64(100 + (n % 10) * 10), currency: usd)))
             _ = mdb.decode("c,VEND,SUCCESS")
             _ = mdb.decode("c,STATUS,IDLE")
             mdbLines += 4

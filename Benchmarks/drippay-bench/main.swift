@@ -4,6 +4,7 @@ let areas: [(name: String, run: () async throws -> Void)] = [
     ("config", { try await runConfigBenchmarks() }),
     ("controller", { try await runControllerBenchmarks() }),
     ("display", { try await runDisplayBenchmarks() }),
+    ("paycodes", { try await runPayCodeBenchmarks() }),
     ("journal", { try await runJournalBenchmarks() }),
     ("latency", { try await runLatencyBenchmarks() }),
     ("session", { try await runSessionBenchmarks() }),

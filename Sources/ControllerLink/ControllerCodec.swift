@@ -16,12 +16,22 @@ public protocol ControllerCodec: Sendable {
     /// The device was (re)opened: whatever the controller's side remembered may be gone
     /// (a re-plugged adapter starts from scratch).
     mutating func linkDidOpen()
+    /// Lines the codec wants written on its own (after a `decode` or `tick`): MDB set-up
+    /// steps, an immediate deny, a disable that waited for the end of a vend.
+    mutating func takeOutgoing() -> [String]
+    /// How often the link calls `tick()` while the device is open; nil: never.
+    var tickInterval: Duration? { get }
+    /// A periodic beat (liveness probes); events to report, lines via `takeOutgoing()`.
+    mutating func tick() -> [ControllerEvent]
 }
 
 extension ControllerCodec {
     public var maxLineBytes: Int { 256 }
     public var lineTerminator: String { "\n" }
     public mutating func linkDidOpen() {}
+    public mutating func takeOutgoing() -> [String] { [] }
+    public var tickInterval: Duration? { nil }
+    public mutating func tick() -> [ControllerEvent] { [] }
 }
 
 /// Text made safe for one field of a line protocol: printable ASCII only (anything else

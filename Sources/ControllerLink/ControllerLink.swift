@@ -65,15 +65,18 @@ public actor ControllerLink {
         (events, continuation) = AsyncStream.makeStream(of: LinkEvent.self, bufferingPolicy: .unbounded)
     }
 
-    /// A link speaking `kind`. `makeVendID` is used by `qibixx-mdb` only (MDB has no ids).
+    /// A link speaking `kind`. `makeVendID` and `qibixx` are used by `qibixx-mdb` only (MDB
+    /// has no ids; the adapter is configured from `qibixx`, by default from the currency).
     public init(
         options: SerialOptions, protocol kind: ControllerProtocolKind, currency: Currency,
-        makeVendID: @escaping @Sendable () -> VendID, logger: Logger, backoff: Backoff = .standard
+        qibixx: QibixxSettings? = nil, probeInterval: Duration = .seconds(30),
+        makeVendID: @escaping @Sendable () -> VendID?, logger: Logger, backoff: Backoff = .standard
     ) {
         let codec: any ControllerCodec
         switch kind {
         case .vmcLine: codec = VMCLineCodec(currency: currency)
-        case .qibixxMDB: codec = QibixxMDBCodec(currency: currency, makeVendID: makeVendID)
+        case .qibixxMDB:
+            codec = QibixxMDBCodec(currency: currency, settings: qibixx, tickInterval: probeInterval, makeVendID: makeVendID)
         }
         self.init(options: options, codec: codec, logger: logger, backoff: backoff)
     }
@@ -88,7 +91,7 @@ public actor ControllerLink {
     /// the controller did not get the command.
     public func send(_ command: ControllerCommand) async throws(LinkError) {
         guard let channel else { throw .notConnected(device: device) }
-        let lines = codec.encode(command)
+        let lines = codec.encode(command) + codec.takeOutgoing()
         guard !lines.isEmpty else {
             if case .dispense(let id, _) = command {
                 throw .notSent(device: device, command: "dispense \(id)", reason: "the machine is not waiting on that vend")
@@ -149,11 +152,22 @@ public actor ControllerLink {
             continuation.yield(.up(device: device))
 
             var reason = "the device closed"
-            for await event in opened.reads {
-                switch event {
-                case .bytes(let bytes): receive(bytes)
-                case .closed(let why): reason = why
+            await withTaskGroup(of: Void.self) { group in
+                if let interval = codec.tickInterval {
+                    group.addTask { [weak self] in
+                        while true {
+                            do { try await Task.sleep(for: interval) } catch { return }
+                            await self?.beat()
+                        }
+                    }
                 }
+                for await event in opened.reads {
+                    switch event {
+                    case .bytes(let bytes): receive(bytes)
+                    case .closed(let why): reason = why
+                    }
+                }
+                group.cancelAll()
             }
             opened.close()
             channel = nil
@@ -182,12 +196,47 @@ public actor ControllerLink {
             switch output {
             case .line(let line):
                 logger.trace("controller link: received \(line)")
-                for event in codec.decode(line) {
-                    continuation.yield(.controller(event))
-                }
+                report(codec.decode(line))
+                writeOutgoing()
             case .error(let error):
                 continuation.yield(.controller(.malformed(line: "", reason: error.description)))
             }
+        }
+    }
+
+    /// The codec's periodic beat (MDB liveness probe).
+    private func beat() {
+        guard channel != nil else { return }
+        report(codec.tick())
+        writeOutgoing()
+    }
+
+    private func report(_ events: [ControllerEvent]) {
+        for event in events {
+            switch event {
+            case .malformed(let line, let reason):
+                logger.notice("controller link on \(device): '\(protocolText(line, limit: 80))': \(reason)")
+            case .unavailable(let reason):
+                logger.notice("controller link on \(device): \(reason)")
+            case .dispenseUnknown(let id, let reason):
+                logger.warning("controller link on \(device): vend \(id): \(reason); outcome unknown")
+            default:
+                break
+            }
+            continuation.yield(.controller(event))
+        }
+    }
+
+    /// Writes the lines the codec produced on its own (set-up steps, an immediate deny).
+    private func writeOutgoing() {
+        let lines = codec.takeOutgoing()
+        guard !lines.isEmpty, let channel else { return }
+        let bytes = Array(lines.map { $0 + codec.lineTerminator }.joined().utf8)
+        do {
+            try channel.write(bytes)
+            logger.debug("controller link: sent \(lines.joined(separator: " | "))")
+        } catch {
+            logger.warning("controller link: \(error.description)")
         }
     }
 }

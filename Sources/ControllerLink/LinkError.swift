@@ -3,7 +3,11 @@ import KioskCore
 /// What went wrong on the serial line to the controller, with what to do about it.
 public enum LinkError: Error, Hashable, Sendable, CustomStringConvertible {
     case deviceMissing(device: String)
+    /// EACCES: the file's permissions do not let this user open it.
     case permissionDenied(device: String)
+    /// EPERM: a device policy forbids it whatever the permissions (systemd's `DevicePolicy=` /
+    /// `DeviceAllow=`, a container's device cgroup).
+    case deviceNotAllowed(device: String)
     case notATerminal(device: String)
     case openFailed(device: String, reason: String)
     case configureFailed(device: String, reason: String)
@@ -25,6 +29,10 @@ public enum LinkError: Error, Hashable, Sendable, CustomStringConvertible {
         case .permissionDenied(let device):
             return "no permission to open serial device \(device): add the daemon's user to the 'dialout' group "
                 + "(usermod -aG dialout USER) or fix the device's udev rule"
+        case .deviceNotAllowed(let device):
+            return "opening serial device \(device) was refused by a device policy (EPERM), not by its permissions: "
+                + "under systemd allow it in the unit (systemctl edit drippay-kiosk, add DeviceAllow=\(device) rw "
+                + "or its class, e.g. DeviceAllow=char-ttyS rw for /dev/ttyS*), then restart the unit"
         case .notATerminal(let device):
             return "\(device) is not a serial device or terminal: set [serial] device to a tty "
                 + "(`drippay-kiosk ports` lists them)"

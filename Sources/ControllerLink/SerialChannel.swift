@@ -107,7 +107,8 @@ public final class SerialChannel: @unchecked Sendable {
             let code = sp_last_error_code()
             sp_free_port(port)
             switch code {
-            case EACCES, EPERM: throw .permissionDenied(device: device)
+            case EACCES: throw .permissionDenied(device: device)
+            case EPERM: throw .deviceNotAllowed(device: device)
             case ENOENT, ENODEV, ENXIO: throw .deviceMissing(device: device)
             case EBUSY: throw .openFailed(device: device, reason: "the device is busy (another program has it open)")
             default: return nil
@@ -144,6 +145,17 @@ public final class SerialChannel: @unchecked Sendable {
         guard sp_set_flowcontrol(port, flow) == SP_OK else { throw fail("flow control \(options.flowControl.rawValue)") }
         var handle: Int32 = -1
         guard sp_get_port_handle(port, &handle) == SP_OK, handle >= 0 else { throw fail("no file descriptor") }
+        // libserialport leaves VMIN = 0, VTIME = 0, under which read(2) returns 0 whenever nothing is
+        // waiting: the reader would take the first pause after a line for end of file and drop the
+        // link (seen on a real 16550 and an FTDI adapter). With VMIN = 1 an empty non-blocking read
+        // is EAGAIN, and 0 means a hang-up again.
+        var tio = termios()
+        guard tcgetattr(handle, &tio) == 0 else { throw fail("tcgetattr: \(errnoText())") }
+        withUnsafeMutableBytes(of: &tio.c_cc) { cc in
+            cc[Int(VMIN)] = 1
+            cc[Int(VTIME)] = 0
+        }
+        guard tcsetattr(handle, TCSANOW, &tio) == 0 else { throw fail("tcsetattr: \(errnoText())") }
         do throws(LinkError) {
             try claimExclusively(fd: handle, device: device, path: path)
         } catch {
@@ -162,7 +174,8 @@ public final class SerialChannel: @unchecked Sendable {
         guard fd >= 0 else {
             let code = errno
             switch code {
-            case EACCES, EPERM: throw .permissionDenied(device: device)
+            case EACCES: throw .permissionDenied(device: device)
+            case EPERM: throw .deviceNotAllowed(device: device)
             case ENOENT, ENODEV, ENXIO, EIO: throw .deviceMissing(device: device)
             default: throw .openFailed(device: device, reason: errnoText(code))
             }

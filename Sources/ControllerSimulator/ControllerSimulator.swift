@@ -49,6 +49,10 @@ public actor ControllerSimulator {
     /// Every line the daemon sent, in order.
     public private(set) var received: [String] = []
     private var consumed: Set<Int> = []
+    /// When set (qibixx-mdb), the simulator answers every board line as the adapter would.
+    public private(set) var adapter: QibixxAdapterModel?
+    /// When false, the adapter is mute (it does not answer; a hung or rebooting adapter).
+    public var adapterAnswers = true
     private var waiters: [Int: Waiter] = [:]
     private var nextWaiter = 0
 
@@ -198,6 +202,9 @@ public actor ControllerSimulator {
         for output in framer.feed(bytes) {
             guard case .line(let line) = output else { continue }
             received.append(line)
+            if adapter != nil, adapterAnswers, let answer = adapter?.receive(line), !answer.isEmpty {
+                try? sendLines(answer)
+            }
             let index = received.count - 1
             if let (id, waiter) = waiters.sorted(by: { $0.key < $1.key }).first(where: { $0.value.matches(line) }) {
                 waiters[id] = nil
@@ -229,6 +236,34 @@ extension ControllerSimulator {
 // MARK: Qibixx MDB adapter, from the adapter's side
 
 extension ControllerSimulator {
+    /// Makes the simulator answer as a Qibixx adapter (`model`) from now on.
+    public func actAsAdapter(_ model: QibixxAdapterModel = QibixxAdapterModel()) {
+        adapter = model
+    }
+
+    public func setAdapterAnswers(_ answers: Bool) { adapterAnswers = answers }
+
+    /// Changes the adapter model in place and writes the lines it reports (nil: the model
+    /// could not do that now, which throws).
+    @discardableResult
+    public func adapterDoes(_ what: String, _ change: (inout QibixxAdapterModel) -> [String]?) throws(SimulatorError) -> [String] {
+        guard var model = adapter else { throw .setup("the simulator is not acting as a Qibixx adapter") }
+        let lines = change(&model)
+        adapter = model
+        guard let lines else { throw .setup("the simulated adapter cannot \(what) in phase \(model.phase)") }
+        try sendLines(lines)
+        return lines
+    }
+
+    /// The adapter power-cycles silently (configuration lost, mute until C,1).
+    public func adapterPowerCycles() {
+        adapter?.powerCycle()
+    }
+
+    private func sendLines(_ lines: [String]) throws(SimulatorError) {
+        for line in lines { try sendLine(line) }
+    }
+
     /// What the adapter reports after `C,1` on a machine that enables the reader:
     /// INACTIVE, DISABLED, ENABLED, with the VMC's poll acks in between.
     public func mdbEnableSequence() throws(SimulatorError) {
@@ -255,8 +290,9 @@ extension ControllerSimulator {
         try sendLine("c,ERR,VEND \(code)")
     }
 
-    /// The machine gave up on its vend request (its own timeout or the customer's cancel).
+    /// The machine gave up on its vend request (its own timeout or the customer's cancel):
+    /// `c,ERR,VEND 1`, then back to idle and enabled.
     public func vendCancelledByMachine() throws(SimulatorError) {
-        for line in ["c,STATUS,IDLE", "c,STATUS,ENABLED"] { try sendLine(line) }
+        for line in ["c,ERR,VEND 1", "c,STATUS,IDLE", "c,STATUS,ENABLED"] { try sendLine(line) }
     }
 }

@@ -55,7 +55,7 @@ public struct DripPayClient: Sendable {
     private let token: APIToken
     private let transport: any DripPayTransport
     private let requestTimeout: Duration
-    private let generalLimiter: RequestLimiter?
+    let generalLimiter: RequestLimiter?
     private let statusLimiter: RequestLimiter?
     private let logger: Logger
 

@@ -8,6 +8,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import PayCodeImaging
 
 /// A fake DripPay API on 127.0.0.1 that behaves like the real Laravel/Sanctum application:
 /// tokens and abilities, validation, fixed-window throttles, the Laravel paginator, soft-deleting
@@ -32,12 +33,15 @@ public actor APISandbox {
     ///   - throttleWindow: the window length (60 s on the real API; shorter in tests).
     public init(
         tokens: [String: Set<Ability>], requestsPerMinute: Int = 60, statusRequestsPerMinute: Int = 600,
-        throttleWindow: Duration = .seconds(60), cancelledInvoicesVisible: Bool = false,
+        throttleWindow: Duration = .seconds(60), cancelledInvoicesVisible: Bool = false, quoteSeconds: Int = 30,
         logger: Logger = Logger(label: "drippay-kiosk.sandbox")
     ) {
         state = SandboxState(
             tokens: tokens, requestsPerMinute: requestsPerMinute, statusRequestsPerMinute: statusRequestsPerMinute,
             throttleWindow: throttleWindow, cancelledInvoicesVisible: cancelledInvoicesVisible)
+        state.quotes.quoteSeconds = max(1, quoteSeconds)
+        // 4 pixels per module and a 4-module quiet zone: what a provider's QR picture looks like.
+        state.quotes.render = { text in try? QRRaster.webp(QRRaster.image(text, scale: 4)) }
         self.logger = logger
         clockOrigin = clock.now
     }
@@ -100,6 +104,9 @@ public actor APISandbox {
     /// The bound port (nil before `start`).
     public var port: Int? { boundPort }
 
+    /// `http://127.0.0.1:PORT`.
+    public var origin: String { state.origin }
+
     /// `http://127.0.0.1:PORT/api/v1`.
     public var baseURL: String { "\(state.origin)/api/v1" }
 
@@ -115,6 +122,20 @@ public actor APISandbox {
         let before = index.map { state.invoices[$0].status }
         return before == .pending && state.pay(reference: reference.rawValue.lowercased(), now: Date()) == .paid
     }
+
+    /// Pays like a wallet that scanned `text` (a BOLT11 request, with or without `lightning:`,
+    /// any case): what `POST /_sandbox/wallet/pay` does.
+    @discardableResult
+    public func walletPay(_ text: String) -> WalletPayment { state.walletPay(scanned: text, now: Date()) }
+
+    /// Every quote issued for the invoice, oldest first (each one served as its QR image).
+    public func quotes(for reference: InvoiceReference) -> [SandboxQuote] {
+        guard let index = state.byReference[reference.rawValue.lowercased()] else { return [] }
+        return state.quotes.byInvoice[index] ?? []
+    }
+
+    /// How often a new quote is issued (each stays payable twice as long).
+    public func setQuoteSeconds(_ seconds: Int) { state.quotes.quoteSeconds = max(1, seconds) }
 
     /// Pays every new invoice this long after its creation (nil: never).
     public func setAutoPay(after delay: Duration?) { state.autoPayAfter = delay }

@@ -147,6 +147,8 @@ struct SandboxState: Sendable {
     let maxRequestLog = 50_000
     var faults = Faults()
     var autoPayAfter: Duration?
+    /// Strike-like quotes: the BOLT11 behind each invoice's QR image, re-issued every `quoteSeconds`.
+    var quotes = QuoteBook()
     /// `GET /invoices` lists oldest first instead of newest first (the API promises no order).
     var listOldestFirst = false
     private var autoPayQueue: [Int] = []
@@ -218,6 +220,9 @@ struct SandboxState: Sendable {
     private mutating func route(_ request: SandboxRequest, monotonic: Duration, now: Date) -> SandboxOutcome {
         let path = request.path.hasSuffix("/") && request.path.count > 1 ? String(request.path.dropLast()) : request.path
         if path.hasPrefix("/pay/") { return .respond(payPage(reference: String(path.dropFirst(5)), now: now)) }
+        if path.hasPrefix("/qr_codes/"), request.method == "GET" {
+            return .respond(qrImage(request: request, name: String(path.dropFirst(10)), now: now))
+        }
         if path.hasPrefix("/_sandbox/") { return .respond(admin(request, path: String(path.dropFirst(10)), now: now)) }
         guard path.hasPrefix("/api/v1/") else {
             return .respond(.message(404, "The route \(path.dropFirst()) could not be found."))
@@ -628,6 +633,8 @@ struct SandboxState: Sendable {
             let reference = String(p.dropFirst(9).dropLast(4))
             guard let status = pay(reference: reference, now: now) else { return .message(404, "No such invoice.") }
             return .message(200, "Invoice is \(status.rawValue).")
+        case ("POST", "wallet/pay"):
+            return walletResponse(walletPay(scanned: String(decoding: request.body, as: UTF8.self), now: now))
         case ("POST", "faults/server-errors"):
             faults.serverErrors = count
             faults.serverErrorStatus = Int(q["status"] ?? "") ?? 500

@@ -85,9 +85,10 @@ enum Schema {
         ("api", ["base_url", "token_file", "request_timeout_s", "status_requests_per_minute", "requests_per_minute"]),
         ("serial", ["device", "baud", "data_bits", "parity", "stop_bits", "flow_control"]),
         ("controller", ["protocol", "machine_timeout_s"]),
+        ("qibixx", ["session_mode", "decimal_places", "scale_factor", "vend_timeout_s"]),
         ("vend", ["payment_timeout_s", "resume_grace_s", "items"]),
         ("display", ["output", "device", "png_path", "width", "height", "bits_per_pixel"]),
-        ("qr", ["payload", "error_correction"]),
+        ("qr", ["source", "payload", "refresh_s", "error_correction"]),
         ("journal", ["path", "retention_days"]),
         ("metrics", ["textfile"]),
     ]
@@ -330,6 +331,17 @@ private struct Loader {
         let protocolKind: ControllerProtocolKind? = f.choice("controller.protocol", default: nil, required: true)
         let machineTimeout = f.optionalInteger("controller.machine_timeout_s", range: 1...3600)
 
+        // [qibixx]: how the MDB adapter is configured (sent as C,SETCONF after every connect)
+        var qibixx = currency.map(QibixxSettings.defaults(for:)) ?? QibixxSettings()
+        qibixx.sessionMode = f.choice("qibixx.session_mode", default: QibixxSettings.SessionMode.alwaysIdle) ?? .alwaysIdle
+        qibixx.decimalPlaces = f.integer(
+            "qibixx.decimal_places", default: qibixx.decimalPlaces, range: QibixxSettings.decimalPlacesRange)
+        qibixx.scaleFactor = f.integer("qibixx.scale_factor", default: 1, range: QibixxSettings.scaleFactorRange)
+        qibixx.vendTimeoutSeconds = f.optionalInteger("qibixx.vend_timeout_s", range: 1...3600)
+        if protocolKind == .qibixxMDB, let currency, QibixxSettings.currencyCode(currency) == nil, let at = f.merged["currency"] {
+            f.problem(at: at, "currency \(currency.code) has no ISO 4217 numeric code known to drippay-kiosk, needed for the MDB adapter's mdb-currency-code")
+        }
+
         // [vend]
         let paymentTimeout = f.integer("vend.payment_timeout_s", default: 90, range: 1...3600)
         let resumeGrace = f.integer("vend.resume_grace_s", default: 15, range: 1...3600)
@@ -370,14 +382,18 @@ private struct Loader {
         }
 
         // [qr]
+        let qrSource = f.choice("qr.source", default: QRSettings.Source.invoiceImage) ?? .invoiceImage
         var payload: QRPayloadTemplate? = nil
-        if let text = f.string("qr.payload", required: true, what: "the text in the QR code, e.g. \"https://pay.example.com/i/{reference}\""), let at = f.merged["qr.payload"] {
+        let payloadWhat = "the text in the QR code when qr.source = \"template\", e.g. \"https://pay.example.com/i/{reference}\""
+        if let text = f.string("qr.payload", required: qrSource == .template, what: payloadWhat), let at = f.merged["qr.payload"] {
             do {
                 payload = try QRPayloadTemplate(text)
             } catch {
                 f.problem(at: at, error.description)
             }
         }
+        let refreshSeconds = f.integer("qr.refresh_s", default: 10, range: 0...3600)
+        let qrSettingsOK = qrSource == .invoiceImage || payload != nil
         let correction = f.choice("qr.error_correction", default: QRErrorCorrection.M)
 
         // [journal], [metrics]
@@ -386,7 +402,7 @@ private struct Loader {
         let textfile = f.path("metrics.textfile", required: false, what: "")
 
         guard f.problems.isEmpty, problems.isEmpty, let machineID, let currency, let normalizedBaseURL, let tokenFile,
-              let device, let protocolKind, let payload, let journalPath
+              let device, let protocolKind, qrSettingsOK, let journalPath
         else { return nil }
         return KioskConfiguration(
             machineID: machineID, profile: profileName, profileFile: profileFile, currency: currency,
@@ -396,12 +412,12 @@ private struct Loader {
             serial: SerialOptions(
                 device: device, baud: baud, dataBits: dataBits, parity: parity ?? SerialOptions.Parity.none, stopBits: stopBits,
                 flowControl: flow ?? SerialOptions.FlowControl.none),
-            controller: ControllerSettings(protocolKind: protocolKind, machineTimeoutSeconds: machineTimeout),
+            controller: ControllerSettings(protocolKind: protocolKind, machineTimeoutSeconds: machineTimeout, qibixx: qibixx),
             vend: VendSettings(paymentTimeoutSeconds: paymentTimeout, resumeGraceSeconds: resumeGrace, items: products),
             display: DisplayOptions(
                 output: output ?? DisplayOptions.Output.none, device: displayDevice, width: width, height: height, bitsPerPixel: bpp,
                 pngPath: pngPath, errorCorrection: correction ?? .M),
-            qr: QRSettings(payload: payload),
+            qr: QRSettings(source: qrSource, payload: payload, refreshSeconds: refreshSeconds),
             journal: JournalSettings(path: journalPath, retentionDays: retention),
             metrics: MetricsSettings(textfile: textfile),
             configFile: configFile)

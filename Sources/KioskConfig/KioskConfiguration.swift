@@ -54,6 +54,11 @@ public struct KioskConfiguration: Sendable, Hashable {
         let frame = "\(s.dataBits)\(s.parity.rawValue.prefix(1).uppercased())\(s.stopBits)"
         var controllerLine = "\(controller.protocolKind.rawValue) on \(s.device), \(s.baud) \(frame)"
         if s.flowControl != .none { controllerLine += ", flow control \(s.flowControl.rawValue)" }
+        if controller.protocolKind == .qibixxMDB {
+            let q = controller.qibixx
+            controllerLine += "; \(q.sessionMode.rawValue), \(q.decimalPlaces) decimal place(s), scale factor \(q.scaleFactor)"
+            if let t = q.vendTimeoutSeconds { controllerLine += ", vend timeout \(t) s" }
+        }
         var timeouts = "QR times out after \(vend.paymentTimeoutSeconds) s"
         if let machine = controller.machineTimeoutSeconds { timeouts += ", the machine gives up after \(machine) s" }
         let displayLine: String
@@ -68,6 +73,13 @@ public struct KioskConfiguration: Sendable, Hashable {
         case .terminal: displayLine = "terminal"
         case .none: displayLine = "none"
         }
+        let qrLine: String
+        switch qr.source {
+        case .invoiceImage:
+            qrLine = "the invoice's own QR image, "
+                + (qr.refreshSeconds > 0 ? "re-fetched every \(qr.refreshSeconds) s" : "re-fetched only before a code expires")
+        case .template: qrLine = "template \(qr.payload.map(\.description) ?? "(none)")"
+        }
         return [
             "machine:    \(machineID) (\(currency.code))",
             "profile:    \(profile) -> \(profileFile)",
@@ -75,6 +87,7 @@ public struct KioskConfiguration: Sendable, Hashable {
             "vend:       \(timeouts); \(vend.items.count) item(s) in [vend.items]",
             "api:        \(api.baseURL) (\(api.requestsPerMinute)/min, status \(api.statusRequestsPerMinute)/min)",
             "display:    \(displayLine), QR error correction \(display.errorCorrection.rawValue)",
+            "qr:         \(qrLine)",
             "journal:    \(journal.path) (kept \(journal.retentionDays) days)",
             "metrics:    \(metrics.textfile ?? "off")",
         ].joined(separator: "\n")
@@ -111,10 +124,13 @@ public struct ControllerSettings: Sendable, Hashable {
     /// The machine's own patience for a vend request (from the profile); the QR timeout
     /// (`payment_timeout_s`) must stay below it, or the machine gives up while the customer pays.
     public var machineTimeoutSeconds: Int?
+    /// `[qibixx]`: the MDB adapter's configuration (used by `qibixx-mdb` only).
+    public var qibixx: QibixxSettings
 
-    public init(protocolKind: ControllerProtocolKind, machineTimeoutSeconds: Int? = nil) {
+    public init(protocolKind: ControllerProtocolKind, machineTimeoutSeconds: Int? = nil, qibixx: QibixxSettings = QibixxSettings()) {
         self.protocolKind = protocolKind
         self.machineTimeoutSeconds = machineTimeoutSeconds
+        self.qibixx = qibixx
     }
 }
 
@@ -136,9 +152,29 @@ public struct VendSettings: Sendable, Hashable {
 
 /// `[qr]`: what the QR code encodes (its error correction level lives in `DisplayOptions`).
 public struct QRSettings: Sendable, Hashable {
-    public var payload: QRPayloadTemplate
+    /// Where the QR's text comes from.
+    public enum Source: String, Sendable, Hashable, CaseIterable {
+        /// The invoice's own QR image (`qr_code_image_url`), fetched, decoded and redrawn (the default).
+        case invoiceImage = "invoice-image"
+        /// `payload`, filled in for each invoice (an operator's own pay page).
+        case template
+    }
 
-    public init(payload: QRPayloadTemplate) { self.payload = payload }
+    public var source: Source
+    /// Required with `.template`; ignored otherwise.
+    public var payload: QRPayloadTemplate?
+    /// `refresh_s`: re-fetch the invoice image this often while the pay screen is up (0 = only
+    /// before a Lightning code expires).
+    public var refreshSeconds: Int
+
+    public init(source: Source = .invoiceImage, payload: QRPayloadTemplate? = nil, refreshSeconds: Int = 10) {
+        self.source = source
+        self.payload = payload
+        self.refreshSeconds = refreshSeconds
+    }
+
+    /// Today's behaviour: `payload` filled in for each invoice.
+    public init(payload: QRPayloadTemplate) { self.init(source: .template, payload: payload) }
 }
 
 /// `[journal]`: the SQLite file that is the daemon's only state.

@@ -25,6 +25,10 @@ public enum ControllerEvent: Hashable, Sendable {
     case dispensed(VendID)
     /// Dispensing failed after the daemon commanded it.
     case dispenseFailed(VendID, reason: String)
+    /// After the daemon commanded the dispense, the controller ended the vend without saying
+    /// whether the product came out (MDB: the adapter reset, or the session closed with no
+    /// result). Never a refund by itself: the session ends `dispense_unknown`.
+    case dispenseUnknown(VendID, reason: String)
     /// Liveness probe; answered with `pong`.
     case ping
     /// The controller disabled the payment peripheral or is not set up (MDB states

@@ -6,6 +6,9 @@ import KioskConfig
 import KioskCore
 import KioskDisplay
 import Logging
+import NIOCore
+import PayCodeImaging
+import PayCodes
 import ServiceLifecycle
 import Synchronization
 import VendSession
@@ -156,7 +159,7 @@ public enum KioskDemo {
             output = "\(display)"
 
             [qr]
-            payload = "\(origin)/pay/{reference}"
+            source = "invoice-image"
 
             [journal]
             path = "\(directory)/journal.sqlite"
@@ -195,6 +198,7 @@ public enum KioskDemo {
             throw DemoError.setup("\(error)")
         }
         let screens = Locked<[ScreenIntent]>([])
+        let drawn = Locked<Screen?>(nil)
         let outcomes = Locked<[SessionOutcome]>([])
         let changed = Pulse()
         let daemon = KioskDaemon(
@@ -208,6 +212,10 @@ public enum KioskDemo {
                 onOutcome: { outcome in
                     outcomes.update { $0.append(outcome) }
                     changed.signal()
+                },
+                onDrawn: { screen in
+                    drawn.set(screen)
+                    changed.signal()
                 }, linkBackoff: .init(initial: .milliseconds(50), maximum: .seconds(1))),
             logger: Logger(label: "drippay-kiosk.demo"))
         let group = ServiceGroup(
@@ -217,7 +225,7 @@ public enum KioskDemo {
             tasks.addTask { try await group.run() }
             do {
                 let report = try await script(
-                    sandbox: sandbox, simulator: simulator, screens: screens, outcomes: outcomes, changed: changed,
+                    sandbox: sandbox, simulator: simulator, screens: screens, drawn: drawn, outcomes: outcomes, changed: changed,
                     paymentTimeout: paymentTimeout, say: say)
                 await group.triggerGracefulShutdown()
                 try await tasks.next()
@@ -232,8 +240,31 @@ public enum KioskDemo {
         }
     }
 
+    /// What a customer's phone reads from `screen`: drawn at `width` x `height`, written as PNG,
+    /// read back through libpng and decoded with zbar. Exactly one QR symbol must be there.
+    static func scan(_ screen: Screen, width: Int, height: Int) throws -> String {
+        let png: [UInt8]
+        do {
+            let canvas = try ScreenRenderer().render(screen, width: width, height: height)
+            png = try PNGEncoder.encode(canvas)
+        } catch {
+            throw DemoError.step("rendering the pay screen to PNG failed: \(error)")
+        }
+        let image: GrayImage
+        do {
+            image = try ImageDecoder.decode(png, contentType: "image/png")
+        } catch {
+            throw DemoError.step("reading the pay screen's PNG failed: \(error)")
+        }
+        let texts = QRScanner.scan(image)
+        guard texts.count == 1 else {
+            throw DemoError.step("zbar read \(texts.count) QR symbols on the \(width)x\(height) pay screen, not exactly one")
+        }
+        return texts[0]
+    }
+
     private static func script(
-        sandbox: APISandbox, simulator: ControllerSimulator, screens: Locked<[ScreenIntent]>,
+        sandbox: APISandbox, simulator: ControllerSimulator, screens: Locked<[ScreenIntent]>, drawn: Locked<Screen?>,
         outcomes: Locked<[SessionOutcome]>, changed: Pulse, paymentTimeout: Int, say: @escaping @Sendable (String) -> Void
     ) async throws -> DemoReport {
         func expectLine(_ line: String, within timeout: Duration = .seconds(5)) async throws {
@@ -253,35 +284,38 @@ public enum KioskDemo {
                 until: { outcomes.value.contains { $0.record.vendID.rawValue == id } }, timeout: timeout)
             return outcomes.value.first { $0.record.vendID.rawValue == id }
         }
-        func payScreenPayload(timeout: Duration) async -> String? {
-            let payload: @Sendable () -> String? = {
-                guard case .pay(let qr, _, _, _)? = screens.value.last else { return nil }
-                return qr
+        func payScreenDrawn(timeout: Duration) async -> Screen? {
+            let ready: @Sendable () -> Screen? = {
+                guard case .pay(let pay)? = drawn.value, case .text = pay.code else { return nil }
+                return drawn.value
             }
-            _ = await changed.wait(until: { payload() != nil }, timeout: timeout)
-            return payload()
+            _ = await changed.wait(until: { ready() != nil }, timeout: timeout)
+            return ready()
         }
 
         try await expectLine("READY", within: .seconds(10))
         try await send("HELLO demo-vmc 1.0")
         try await expectLine("READY")
 
-        // 1: paid. The customer scans the QR the daemon put up and opens it (the sandbox's pay page).
+        // 1: paid. The customer scans the screen: the pay screen is rendered to PNG, the PNG is
+        // decoded with zbar, and exactly the text read is paid through the sandbox's wallet.
         say("— vend 1: the customer pays —")
         try await send("VEND 1 5 1.50")
         try await expectLine("ACCEPT 1")
-        guard let url = await payScreenPayload(timeout: .seconds(5)) else {
-            throw DemoError.step("no pay screen with a QR code was shown for vend 1")
+        guard let payScreen = await payScreenDrawn(timeout: .seconds(10)) else {
+            throw DemoError.step("no pay screen with a QR code was drawn for vend 1")
         }
-        say("customer scans the QR and opens \(url)")
+        let scanned = try scan(payScreen, width: 480, height: 320)
+        say("customer scans the 480x320 pay screen: \(scanned.prefix(24))… (\(scanned.count) characters)")
         do {
-            var request = HTTPClientRequest(url: url)
-            request.method = .GET
+            var request = HTTPClientRequest(url: "\(await sandbox.origin)/_sandbox/wallet/pay")
+            request.method = .POST
+            request.body = .bytes(ByteBuffer(string: scanned))
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
-            _ = try await response.body.collect(upTo: 1 << 20)
-            say("pay page answered HTTP \(response.status.code)")
+            let body = try await response.body.collect(upTo: 1 << 20)
+            say("wallet paid: HTTP \(response.status.code) \(String(buffer: body))")
         } catch {
-            throw DemoError.step("opening the pay URL \(url) failed: \(error)")
+            throw DemoError.step("paying the scanned request failed: \(error)")
         }
         try await expectLine("DISPENSE 1")
         try await send("DISPENSED 1")

@@ -35,10 +35,15 @@ public struct LinkControllerPort: ControllerPort {
 /// The display as the coordinator's `ScreenPort`: maps each `ScreenIntent` to the display's
 /// `Screen`, and while a pay screen is up re-renders its countdown once a second. Every screen
 /// is drawn by `run()`, one at a time, so a late countdown tick never overdraws a newer screen.
+///
+/// With a `PayCodeKeeper`, a pay screen whose payload names the invoice's QR image
+/// (`InvoiceImageRef`) gets its code from the keeper: fetched, decoded, redrawn and kept fresh
+/// while that screen is current; each code the keeper hands over is drawn at once, in one frame.
 public final class DisplayScreenPort: ScreenPort {
     private enum Draw: Sendable {
         case intent(ScreenIntent)
         case tick(generation: UInt64)
+        case code(generation: UInt64, PayCode)
     }
 
     private let output: any DisplayOutput
@@ -46,19 +51,26 @@ public final class DisplayScreenPort: ScreenPort {
     private let sleep: @Sendable (Duration) async throws -> Void
     private let logger: Logger
     private let observer: @Sendable (ScreenIntent) -> Void
+    private let drawn: @Sendable (Screen) -> Void
+    private let payCodes: PayCodeKeeper?
     private let draws: AsyncStream<Draw>
     private let drawSink: AsyncStream<Draw>.Continuation
-    /// Bumped on every new screen; a countdown ticker stops once it is no longer current.
+    /// Bumped on every new screen; a countdown ticker or a pay-code keeper stops once it is no longer current.
     private let generation = Atomic<UInt64>(0)
+    /// Signalled on every new screen, so a keeper waiting for its next fetch stops at once.
+    private let changed = Pulse()
     /// The last screen drawn (its render returned), for `waitUntilDrawn`.
     private let lastDrawn = Mutex<ScreenIntent?>(nil)
-    private let drawn = Pulse()
+    private let drawnSignal = Pulse()
 
     /// - Parameters:
     ///   - observer: sees every intent as it is drawn (status line, demo, tests).
+    ///   - drawn: sees every screen after the output drew it (the demo's customer scans it).
+    ///   - payCodes: fetches and keeps the invoice's own QR image (`[qr] source = "invoice-image"`).
     ///   - sleep: waits between countdown ticks; tests pass a manual clock's.
     public init(
         output: any DisplayOutput, now: @escaping @Sendable () -> Date = Date.init, logger: Logger,
+        payCodes: PayCodeKeeper? = nil, drawn: @escaping @Sendable (Screen) -> Void = { _ in },
         observer: @escaping @Sendable (ScreenIntent) -> Void = { _ in },
         sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
     ) {
@@ -67,6 +79,8 @@ public final class DisplayScreenPort: ScreenPort {
         self.sleep = sleep
         self.logger = logger
         self.observer = observer
+        self.drawn = drawn
+        self.payCodes = payCodes
         (draws, drawSink) = AsyncStream.makeStream()
     }
 
@@ -78,21 +92,37 @@ public final class DisplayScreenPort: ScreenPort {
     public func run() async {
         await withDiscardingTaskGroup { group in
             var current: ScreenIntent?
+            var code: PayCode?
             for await item in draws {
                 switch item {
                 case .intent(let intent):
                     let mine = generation.add(1, ordering: .sequentiallyConsistent).newValue
+                    changed.signal()
                     current = intent
+                    code = nil
                     observer(intent)
-                    await render(intent)
-                    lastDrawn.withLock { $0 = intent }
-                    drawn.signal()
-                    if case .pay(_, _, _, let deadline) = intent {
+                    if case .pay(let payload, _, _, let deadline) = intent {
+                        if let keeper = payCodes, let ref = InvoiceImageRef(payload: payload) {
+                            code = .waiting(message: PayCodeKeeper.gettingCode)
+                            group.addTask {
+                                await keeper.keep(
+                                    ref, deadline: deadline, changed: self.changed,
+                                    isCurrent: { self.generation.load(ordering: .sequentiallyConsistent) == mine },
+                                    present: { self.drawSink.yield(.code(generation: mine, $0)) })
+                            }
+                        }
                         group.addTask { await self.tick(generation: mine, until: deadline) }
                     }
+                    await render(intent, code: code)
+                    lastDrawn.withLock { $0 = intent }
+                    drawnSignal.signal()
                 case .tick(let tick):
                     guard tick == generation.load(ordering: .sequentiallyConsistent), let current else { continue }
-                    await render(current)
+                    await render(current, code: code)
+                case .code(let tick, let new):
+                    guard tick == generation.load(ordering: .sequentiallyConsistent), let current, new != code else { continue }
+                    code = new
+                    await render(current, code: code)
                 }
             }
             group.cancelAll()
@@ -102,7 +132,7 @@ public final class DisplayScreenPort: ScreenPort {
     /// Waits (bounded) until the last screen drawn is `intent`: shutdown draws its final screen
     /// and exits only once it is on the display. False on timeout.
     public func waitUntilDrawn(_ intent: ScreenIntent, timeout: Duration) async -> Bool {
-        await drawn.wait(until: { self.lastDrawn.withLock { $0 } == intent }, timeout: timeout)
+        await drawnSignal.wait(until: { self.lastDrawn.withLock { $0 } == intent }, timeout: timeout)
     }
 
     private func tick(generation mine: UInt64, until deadline: Date) async {
@@ -113,22 +143,25 @@ public final class DisplayScreenPort: ScreenPort {
         }
     }
 
-    private func render(_ intent: ScreenIntent) async {
+    private func render(_ intent: ScreenIntent, code: PayCode?) async {
+        let screen = Self.screen(for: intent, now: now(), code: code)
         do {
-            try await output.show(Self.screen(for: intent, now: now()))
+            try await output.show(screen)
+            drawn(screen)
         } catch {
             logger.error("display: \(error)")
         }
     }
 
-    /// The display's screen for a coordinator intent at `now` (the countdown is computed here).
-    public static func screen(for intent: ScreenIntent, now: Date) -> Screen {
+    /// The display's screen for a coordinator intent at `now` (the countdown is computed here);
+    /// `code`, when given, replaces the pay intent's payload in the QR area.
+    public static func screen(for intent: ScreenIntent, now: Date, code: PayCode? = nil) -> Screen {
         switch intent {
         case .idle:
             return .idle(message: "Choose a product")
         case .pay(let payload, let product, let price, let deadline):
             let left = Int(max(0, deadline.timeIntervalSince(now)).rounded(.up))
-            return .pay(PayScreen(qrPayload: payload, product: product, price: price, secondsLeft: left))
+            return .pay(PayScreen(code: code ?? .text(payload), product: product, price: price, secondsLeft: left))
         case .paid(let product):
             return .paid(product: product)
         case .cancelled(let reason):

@@ -11,6 +11,7 @@ import KioskCore
 import KioskDisplay
 import KioskJournal
 import Logging
+import PayCodes
 import ServiceLifecycle
 import Synchronization
 import VendSession
@@ -56,6 +57,8 @@ public struct KioskDaemonOptions: Sendable {
     public var onScreen: @Sendable (ScreenIntent) -> Void
     /// Sees every session that ends.
     public var onOutcome: @Sendable (SessionOutcome) -> Void
+    /// Sees every screen after the display drew it (the demo's customer scans the pay screen).
+    public var onDrawn: @Sendable (Screen) -> Void
     /// `/ping` period while in service and while out of service.
     public var healthInterval: Duration
     public var outOfServiceHealthInterval: Duration
@@ -69,20 +72,24 @@ public struct KioskDaemonOptions: Sendable {
     public var linkSettle: Duration
     /// False only for the benchmark: no client-side request budgets (the server's own limits still apply).
     public var clientRateLimited: Bool
+    /// How often a `qibixx-mdb` adapter is asked for its version (liveness).
+    public var adapterProbeInterval: Duration
 
     public init(
         environment: [String: String] = ProcessInfo.processInfo.environment, display: (any DisplayOutput)? = nil,
         onScreen: @escaping @Sendable (ScreenIntent) -> Void = { _ in },
         onOutcome: @escaping @Sendable (SessionOutcome) -> Void = { _ in },
+        onDrawn: @escaping @Sendable (Screen) -> Void = { _ in },
         healthInterval: Duration = .seconds(60), outOfServiceHealthInterval: Duration = .seconds(5),
         dispenseDrain: Duration = .seconds(5), metricsInterval: Duration = .seconds(15),
         linkBackoff: ControllerLink.Backoff = .standard, linkSettle: Duration = .seconds(2),
-        clientRateLimited: Bool = true
+        clientRateLimited: Bool = true, adapterProbeInterval: Duration = .seconds(30)
     ) {
         self.environment = environment
         self.display = display
         self.onScreen = onScreen
         self.onOutcome = onOutcome
+        self.onDrawn = onDrawn
         self.healthInterval = healthInterval
         self.outOfServiceHealthInterval = outOfServiceHealthInterval
         self.dispenseDrain = dispenseDrain
@@ -90,6 +97,7 @@ public struct KioskDaemonOptions: Sendable {
         self.linkBackoff = linkBackoff
         self.linkSettle = linkSettle
         self.clientRateLimited = clientRateLimited
+        self.adapterProbeInterval = adapterProbeInterval
     }
 }
 
@@ -179,8 +187,25 @@ public final class KioskDaemon: Service, Sendable {
         prune(journal)
 
         let display: any DisplayOutput
+        // A framebuffer may appear late (udev loads its driver after the unit starts) or go away:
+        // out of service meanwhile, reopened with back-off, never a reason to exit.
+        var reopening: ReopeningDisplay?
+        let (displayProblems, displaySink) = AsyncStream.makeStream(of: ServiceProblem?.self)
         if let injected = options.display {
             display = injected
+        } else if config.display.output == .framebuffer {
+            let displayOptions = config.display
+            let framebuffer = ReopeningDisplay(
+                device: displayOptions.device, backoff: options.linkBackoff,
+                logger: Logger(label: "drippay-kiosk.display"), onChange: { displaySink.yield($0) },
+                open: { () throws(DisplayError) -> any DisplayOutput in try FramebufferOutput(options: displayOptions) })
+            do {
+                try await framebuffer.start()
+            } catch {
+                throw DaemonError.display(error)
+            }
+            reopening = framebuffer
+            display = framebuffer
         } else {
             do {
                 display = try makeDisplayOutput(options: config.display)
@@ -207,11 +232,11 @@ public final class KioskDaemon: Service, Sendable {
             throw DaemonError.api(error)
         }
 
-        // MDB has no vend ids: number them under a prefix unique to this start.
-        let idPrefix = "M" + String(Int(Date().timeIntervalSince1970), radix: 36)
-        let vendIDs = VendIDSequence(prefix: idPrefix)
+        // MDB has no vend ids: number them from the journal's durable counter.
+        let vendIDs = MDBVendIDs(journal: journal, logger: Logger(label: "drippay-kiosk.serial"))
         let link = ControllerLink(
             options: config.serial, protocol: config.controller.protocolKind, currency: config.currency,
+            qibixx: config.controller.qibixx, probeInterval: options.adapterProbeInterval,
             makeVendID: { vendIDs.make() }, logger: Logger(label: "drippay-kiosk.serial"),
             backoff: options.linkBackoff)
 
@@ -222,19 +247,51 @@ public final class KioskDaemon: Service, Sendable {
             commandSent.signal()
         }
         let onScreen = options.onScreen
-        let screen = DisplayScreenPort(output: display, logger: Logger(label: "drippay-kiosk.display")) { intent in
+        let store = JournalSessionStore(journal: journal)
+        // [qr] source = "invoice-image": the pay screen fetches, decodes and keeps the invoice's own QR image.
+        var fetcher: QRImageFetcher?
+        var keeper: PayCodeKeeper?
+        if config.qr.source == .invoiceImage {
+            do {
+                let imageFetcher = try QRImageFetcher(
+                    apiBaseURL: config.api.baseURL, token: token, timeout: .seconds(config.api.requestTimeoutSeconds),
+                    apiBudget: { [client] in try await client.acquireGeneralBudget() },
+                    logger: Logger(label: "drippay-kiosk.qr-image"))
+                fetcher = imageFetcher
+                let keeperLogger = Logger(label: "drippay-kiosk.qr-image")
+                keeper = PayCodeKeeper(
+                    fetcher: imageFetcher, schedule: PayCodeSchedule(refreshSeconds: Double(config.qr.refreshSeconds)),
+                    logger: keeperLogger,
+                    record: { tradeNo, kind, detail in
+                        do {
+                            try store.appendEvent(tradeNo: tradeNo, event: kind, detail: detail)
+                        } catch {
+                            keeperLogger.warning("cannot journal the code shown for \(tradeNo): \(error)")
+                        }
+                    })
+            } catch {
+                throw DaemonError.api(.invalidBaseURL(config.api.baseURL, reason: "\(error)"))
+            }
+        }
+        let screen = DisplayScreenPort(
+            output: display, logger: Logger(label: "drippay-kiosk.display"), payCodes: keeper, drawn: options.onDrawn
+        ) { intent in
             status.screenShown(intent)
             onScreen(intent)
         }
         let template = config.qr.payload
+        let source = config.qr.source
         let machineID = config.machineID
         let items = config.vend.items
         let (journalHealth, journalHealthSink) = AsyncStream<JournalHealth>.makeStream()
         let coordinator = VendCoordinator(
             invoices: DripPayInvoicePort(client: client, machineID: config.machineID, latency: latency),
-            store: JournalSessionStore(journal: journal), controller: controller, screen: screen,
+            store: store, controller: controller, screen: screen,
             renderQR: { info, tradeNo in
-                template.render([
+                guard source == .template, let template else {
+                    return InvoiceImageRef(tradeNo: tradeNo, url: info.qrCodeImageURL ?? "").payload
+                }
+                return template.render([
                     .reference: info.reference.rawValue, .providerInvoiceID: info.providerInvoiceID ?? "",
                     .total: info.total.decimalString, .currency: info.total.currency.code,
                     .qrCodeImageURL: info.qrCodeImageURL ?? "", .tradeNo: tradeNo.rawValue, .machineID: machineID,
@@ -259,10 +316,25 @@ public final class KioskDaemon: Service, Sendable {
         let sessionEnded = Pulse()
         refreshJournalMetrics(journal)
 
+        // The image fetcher's HTTP client is shut down however the daemon ends.
+        do {
+            try await serveVends()
+        } catch {
+            await fetcher?.shutdown()
+            throw error
+        }
+        await fetcher?.shutdown()
+        logger.notice("stopped")
+
+        func serveVends() async throws {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await coordinator.run() }
             group.addTask { await screen.run() }
             group.addTask { await gate.run() }
+            if let reopening {
+                group.addTask { await reopening.run() }
+                group.addTask { for await problem in displayProblems { gate.submit(.display(problem)) } }
+            }
             group.addTask {
                 do {
                     try await link.run()
@@ -408,10 +480,11 @@ public final class KioskDaemon: Service, Sendable {
             refreshJournalMetrics(journal)
             writeMetrics()
             gate.finish()
+            displaySink.finish()
             journalHealthSink.finish()
             group.cancelAll()
         }
-        logger.notice("stopped")
+        }
     }
 
     // MARK: Loops

@@ -75,6 +75,8 @@ final class ServiceGate: Sendable {
         /// The link (re)opened: the controller must hear whether payments work now, even if
         /// nothing changed (it may have restarted or just been plugged in).
         case serialUp
+        /// The display could not be opened or written (nil: it works again).
+        case display(ServiceProblem?)
         /// The journal stopped taking writes (nil: it takes them again).
         case journal(ServiceProblem?)
         case shuttingDown
@@ -83,12 +85,13 @@ final class ServiceGate: Sendable {
     private struct Causes {
         var api: ServiceProblem? = ServiceProblem(reason: "starting up", detail: "starting up: checking the API")
         var serial: ServiceProblem? = ServiceProblem(reason: "starting up", detail: "starting up: opening the serial link")
+        var display: ServiceProblem?
         var journal: ServiceProblem?
         var shuttingDown = false
 
         var current: ServiceProblem? {
             if shuttingDown { return ServiceProblem(reason: "shutting down", detail: "shutting down") }
-            return journal ?? serial ?? api
+            return journal ?? serial ?? display ?? api
         }
     }
 
@@ -154,6 +157,7 @@ final class ServiceGate: Sendable {
             case .serialUp:
                 causes.serial = nil
                 announce = true
+            case .display(let problem): causes.display = problem
             case .journal(let problem): causes.journal = problem
             case .shuttingDown: causes.shuttingDown = true
             }

@@ -1,3 +1,5 @@
+import PayCodes
+
 /// An sRGB colour, 8 bits per channel.
 public struct RGB: Hashable, Sendable {
     public var r: UInt8
@@ -115,6 +117,27 @@ public struct Canvas: Hashable, Sendable {
             }
         }
         return covered
+    }
+}
+
+extension Canvas {
+    /// Draws `image` centred in `area`, scaled by the largest whole factor that fits, each source
+    /// pixel a crisp square (nearest neighbour). Returns the rectangle covered.
+    @discardableResult
+    public mutating func draw(_ image: GrayImage, in area: Rect) throws(DisplayError) -> Rect {
+        let scale = image.integerScale(toFit: area.width, area.height)
+        guard scale >= 1 else {
+            throw .imageDoesNotFit(imageWidth: image.width, imageHeight: image.height, areaWidth: area.width, areaHeight: area.height)
+        }
+        let w = image.width * scale, h = image.height * scale
+        let origin = (x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2)
+        for y in 0..<image.height {
+            for x in 0..<image.width {
+                let v = image[x, y]
+                fill(Rect(x: origin.x + x * scale, y: origin.y + y * scale, width: scale, height: scale), with: RGB(v, v, v))
+            }
+        }
+        return Rect(x: origin.x, y: origin.y, width: w, height: h)
     }
 }
 

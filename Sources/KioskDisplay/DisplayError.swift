@@ -8,6 +8,8 @@ public enum DisplayError: Error, Hashable, Sendable, CustomStringConvertible {
     case qrEncodingFailed(errno: Int32)
     /// The QR plus its quiet zone needs more pixels than the area the layout gives it.
     case qrDoesNotFit(modules: Int, pixels: Int, width: Int, height: Int)
+    /// The invoice's own picture is larger than the area the layout gives the QR.
+    case imageDoesNotFit(imageWidth: Int, imageHeight: Int, areaWidth: Int, areaHeight: Int)
     case fontNotFound(file: String, searched: [String])
     case fontLoadFailed(path: String, freetypeError: Int32)
     case glyphFailed(path: String, character: String, freetypeError: Int32)
@@ -35,6 +37,9 @@ public enum DisplayError: Error, Hashable, Sendable, CustomStringConvertible {
         case .qrDoesNotFit(let modules, let pixels, let width, let height):
             return "the QR code needs \(modules) modules (quiet zone included) but only \(pixels) pixels are free "
                 + "on a \(width)x\(height) screen: shorten qr.payload or use a larger display"
+        case .imageDoesNotFit(let iw, let ih, let aw, let ah):
+            return "the invoice's QR picture is \(iw)x\(ih) pixels but the QR area is \(aw)x\(ah): "
+                + "use a larger display, or [qr] source = \"template\""
         case .fontNotFound(let file, let searched):
             return "font \(file) not found (looked in \(searched.joined(separator: ", "))): "
                 + "install it with 'apt-get install fonts-dejavu-core'"
@@ -42,6 +47,10 @@ public enum DisplayError: Error, Hashable, Sendable, CustomStringConvertible {
             return "FreeType could not load the font \(path) (error \(code)): reinstall fonts-dejavu-core"
         case .glyphFailed(let path, let character, let code):
             return "FreeType could not render '\(character)' from \(path) (error \(code))"
+        case .framebufferOpenFailed(let device, let code) where code == EPERM:
+            return "opening framebuffer \(device) was refused by a device policy (EPERM), not by its permissions: "
+                + "under systemd allow it in the unit (DeviceAllow=char-fb rw: a path such as /dev/fb0 is resolved "
+                + "only when the unit starts, so a framebuffer that appears later needs the class)"
         case .framebufferOpenFailed(let device, let code):
             return "cannot open framebuffer \(device): \(DisplayError.describe(code)); check display.device, "
                 + "that the device exists (ls /dev/fb*) and that this user is in the 'video' group"

@@ -12,7 +12,11 @@ public actor FramebufferOutput: DisplayOutput {
     public nonisolated let geometry: FrameGeometry
     /// Where the visible frame starts in the device (non-zero when the driver pans).
     public nonisolated let byteOffset: Int
+    /// Why the text console could still draw over the screen (nil when it cannot: the VT is in
+    /// graphics mode while this output lives, or the device is a plain file). The daemon logs it.
+    public nonisolated let consoleWarning: String?
     private let descriptor: FileDescriptor
+    private let console: ConsoleGraphicsMode?
     private let renderer: ScreenRenderer
 
     public init(options: DisplayOptions, fontLocator: FontLocator = FontLocator()) throws(DisplayError) {
@@ -22,6 +26,19 @@ public actor FramebufferOutput: DisplayOutput {
         self.byteOffset = probe.byteOffset
         self.descriptor = probe.descriptor
         self.renderer = try ScreenRenderer(errorCorrection: options.errorCorrection, fontLocator: fontLocator)
+        if probe.isDevice {
+            switch ConsoleGraphicsMode.enter() {
+            case .success(let mode):
+                self.console = mode
+                self.consoleWarning = nil
+            case .failure(let warning):
+                self.console = nil
+                self.consoleWarning = warning.description
+            }
+        } else {
+            self.console = nil
+            self.consoleWarning = nil
+        }
     }
 
     public func show(_ screen: Screen) throws(DisplayError) {
@@ -40,12 +57,50 @@ final class FileDescriptor: Sendable {
     deinit { close(raw) }
 }
 
+/// The kernel's text console switched to graphics mode (`KDSETMODE KD_GRAPHICS`) so that it
+/// draws nothing on the framebuffer (no blinking cursor, no kernel messages over the QR), and
+/// back to text mode when the display is released (a clean exit).
+final class ConsoleGraphicsMode: Sendable {
+    struct Warning: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The foreground virtual terminal.
+    static let device = "/dev/tty0"
+    private let descriptor: FileDescriptor
+
+    private init(_ descriptor: FileDescriptor) { self.descriptor = descriptor }
+
+    static func enter() -> Result<ConsoleGraphicsMode, Warning> {
+        let fd = Glibc.open(device, O_WRONLY | O_NOCTTY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            if code == ENOENT || code == ENODEV || code == ENXIO { return .failure(Warning(description: "no virtual terminal (\(device)): nothing to switch")) }
+            return .failure(Warning(description: "cannot open \(device) to keep the text console off the framebuffer: "
+                + "\(DisplayError.describe(code)); the console cursor may blink over the screen. Under systemd the unit "
+                + "needs DeviceAllow=/dev/tty0 rw and the 'tty' group (SupplementaryGroups=tty)"))
+        }
+        let descriptor = FileDescriptor(fd)
+        guard ioctl(fd, UInt(KDSETMODE), CInt(KD_GRAPHICS)) == 0 else {
+            let code = errno
+            return .failure(Warning(description: "KDSETMODE on \(device) failed: \(DisplayError.describe(code)); the console "
+                + "cursor may blink over the screen. Switching the console needs CAP_SYS_TTY_CONFIG (in the unit: "
+                + "AmbientCapabilities=CAP_SYS_TTY_CONFIG)"))
+        }
+        return .success(ConsoleGraphicsMode(descriptor))
+    }
+
+    deinit { _ = ioctl(descriptor.raw, UInt(KDSETMODE), CInt(KD_TEXT)) }
+}
+
 /// The fbdev system calls, kept in one place.
 enum FramebufferDevice {
     struct Probe {
         var descriptor: FileDescriptor
         var geometry: FrameGeometry
         var byteOffset: Int
+        /// A real framebuffer device (not a plain file standing in for one).
+        var isDevice = true
     }
 
     static func open(options: DisplayOptions) throws(DisplayError) -> Probe {
@@ -66,7 +121,7 @@ enum FramebufferDevice {
             guard isRegularFile, error == ENOTTY else {
                 throw .framebufferQueryFailed(device: device, request: "FBIOGET_VSCREENINFO", errno: error)
             }
-            return Probe(descriptor: descriptor, geometry: try plainFileGeometry(options), byteOffset: 0)
+            return Probe(descriptor: descriptor, geometry: try plainFileGeometry(options), byteOffset: 0, isDevice: false)
         }
         var fixed = fb_fix_screeninfo()
         guard ioctl(fd, UInt(FBIOGET_FSCREENINFO), &fixed) == 0 else {

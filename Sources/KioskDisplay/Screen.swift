@@ -1,4 +1,5 @@
 import KioskCore
+import PayCodes
 
 /// What the machine's display shows. The session layer picks one; outputs draw it.
 public enum Screen: Hashable, Sendable {
@@ -14,20 +15,42 @@ public enum Screen: Hashable, Sendable {
     case outOfService(reason: String)
 }
 
+/// What the QR area of the pay screen holds.
+public enum PayCode: Hashable, Sendable {
+    /// A text redrawn as a QR symbol (a Lightning request is drawn upper-case, in alphanumeric mode).
+    case text(String)
+    /// The invoice's own picture, drawn as it is (it held no single readable QR symbol).
+    case picture(GrayImage)
+    /// No payable code right now (being fetched, or the last one expired): `message` says so.
+    case waiting(message: String)
+}
+
 /// The content of the pay screen: the QR, what is bought, for how much, and how long is left.
 public struct PayScreen: Hashable, Sendable {
-    /// The text encoded in the QR code (a URL or a Lightning invoice), from the `qr.payload` template.
-    public var qrPayload: String
+    /// What the QR area shows.
+    public var code: PayCode
     public var product: String
     public var price: Money
     /// Seconds until the invoice expires; shown as a countdown.
     public var secondsLeft: Int
 
-    public init(qrPayload: String, product: String, price: Money, secondsLeft: Int) {
-        self.qrPayload = qrPayload
+    public init(code: PayCode, product: String, price: Money, secondsLeft: Int) {
+        self.code = code
         self.product = product
         self.price = price
         self.secondsLeft = secondsLeft
+    }
+
+    /// A pay screen whose QR encodes `qrPayload`.
+    public init(qrPayload: String, product: String, price: Money, secondsLeft: Int) {
+        self.init(code: .text(qrPayload), product: product, price: price, secondsLeft: secondsLeft)
+    }
+
+    /// The text in the QR (a URL or a Lightning request); empty when the screen shows a picture
+    /// or waits for a code.
+    public var qrPayload: String {
+        if case .text(let text) = code { return text }
+        return ""
     }
 
     /// `1:05` for 65 seconds; never negative.
@@ -39,7 +62,7 @@ public struct PayScreen: Hashable, Sendable {
 
     /// Whether `other` differs from this screen only by its countdown (a tick, not a new screen).
     public func isTick(of other: PayScreen) -> Bool {
-        qrPayload == other.qrPayload && product == other.product && price == other.price
+        code == other.code && product == other.product && price == other.price
     }
 }
 

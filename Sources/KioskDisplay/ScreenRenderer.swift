@@ -28,7 +28,7 @@ public final class ScreenRenderer {
     /// The QR for `payload`, re-encoded only when the payload changes.
     public func qrCode(for payload: String) throws(DisplayError) -> QRCode {
         if let lastQR, lastQR.payload == payload { return lastQR.code }
-        let code = try QRCode(payload: payload, errorCorrection: errorCorrection)
+        let code = try QRCode.forScreen(payload, errorCorrection: errorCorrection)
         lastQR = (payload, code)
         return code
     }
@@ -57,7 +57,7 @@ public final class ScreenRenderer {
     }
 
     /// Where the QR and the text go on a `width` x `height` screen.
-    static func payLayout(width: Int, height: Int) -> (qr: Rect, text: Rect) {
+    public static func payLayout(width: Int, height: Int) -> (qr: Rect, text: Rect) {
         if width >= height {
             // Landscape: the QR is a square on the left using the full height, text on the right.
             let side = min(height, width * 2 / 3)
@@ -72,9 +72,22 @@ public final class ScreenRenderer {
 
     private func renderPay(_ pay: PayScreen, width: Int, height: Int) throws(DisplayError) -> Canvas {
         var canvas = Canvas(width: width, height: height, background: .white)
-        let code = try qrCode(for: pay.qrPayload)
         let layout = ScreenRenderer.payLayout(width: width, height: height)
-        try canvas.draw(code, in: layout.qr)
+        switch pay.code {
+        case .text(let text):
+            try canvas.draw(try qrCode(for: text), in: layout.qr)
+        case .picture(let image):
+            try canvas.draw(image, in: layout.qr)
+        case .waiting(let message):
+            let unit = min(layout.qr.width, layout.qr.height)
+            let box = layout.qr.inset(by: max(8, unit / 10))
+            canvas.fill(box, with: RGB(0xEE, 0xEE, 0xEE))
+            let size = max(10, unit / 14)
+            let wrapped = try TextLayout.wrap(message, font: fonts.bold, size: size, width: box.width - 8, maxLines: 4)
+            try TextLayout.drawBlock(
+                wrapped.map { TextLine(text: $0, font: fonts.bold, size: size, color: Palette.muted) }, in: box.inset(by: 4),
+                centered: true, on: &canvas)
+        }
         let unit = min(width, height)
         let pad = max(4, unit / 40)
         let box = layout.text.inset(by: pad)

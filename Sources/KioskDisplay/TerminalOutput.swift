@@ -31,12 +31,12 @@ public actor TerminalOutput: DisplayOutput {
             return
         }
         var qr: QRCode?
-        if case .pay(let pay) = screen {
-            if let lastQR, lastQR.payload == pay.qrPayload {
+        if case .pay(let pay) = screen, case .text(let text) = pay.code {
+            if let lastQR, lastQR.payload == text {
                 qr = lastQR.code
             } else {
-                let code = try QRCode(payload: pay.qrPayload, errorCorrection: errorCorrection)
-                lastQR = (pay.qrPayload, code)
+                let code = try QRCode.forScreen(text, errorCorrection: errorCorrection)
+                lastQR = (text, code)
                 qr = code
             }
         }
@@ -92,6 +92,14 @@ public enum TerminalArt {
         return lines
     }
 
+    static func payLine(_ code: PayCode) -> String {
+        switch code {
+        case .text(let text): return "Payload: " + text
+        case .picture(let image): return "Payload: the invoice's own QR picture (\(image.width)x\(image.height)), drawn as it is"
+        case .waiting(let message): return message
+        }
+    }
+
     /// All lines of `screen`; for a pay screen `qr` is its encoded payload and the last line is the
     /// countdown status line.
     public static func lines(for screen: Screen, qr: QRCode?, colors: Bool) -> [String] {
@@ -102,7 +110,7 @@ public enum TerminalArt {
                 "",
                 ScreenText.scanToPay + ": " + pay.product,
                 "Price: " + ScreenText.price(pay.price),
-                "Payload: " + pay.qrPayload,
+                payLine(pay.code),
                 ScreenText.timeLeft(pay),
             ]
             return lines

@@ -273,6 +273,24 @@ public final class Journal: Sendable {
         return TradeNo("\(Self.tradeNoPrefix(machineID))-\(JournalTime.compact(now))-\(padded)")
     }
 
+    /// Reserves `count` new MDB vend numbers (durably, in one write): the returned range was
+    /// never handed out before and never will be again, whatever the clock does. Numbers left
+    /// unused when the daemon stops are simply skipped.
+    public func reserveVendNumbers(_ count: Int) throws(JournalError) -> ClosedRange<Int64> {
+        precondition(count > 0, "reserve at least one vend number")
+        let last = try withConnection(writing: true) { connection in
+            try connection.transaction {
+                let rows = try connection.query(
+                    "UPDATE mdb_vend_counter SET last = last + \(count) WHERE id = 1 RETURNING last")
+                guard let value = rows.first?.int64(0) else {
+                    throw SQLiteError(code: 1, message: "mdb_vend_counter has no row", sql: nil, path: self.path)
+                }
+                return value
+            }
+        }
+        return (last - Int64(count) + 1)...last
+    }
+
     static func tradeNoPrefix(_ machineID: String) -> String {
         let allowed = machineID.unicodeScalars.prefix(24).map { scalar -> Character in
             let isAllowed = scalar.isASCII

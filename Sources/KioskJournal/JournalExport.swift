@@ -8,24 +8,31 @@ public enum JournalExport {
     public static let columns = [
         "trade_no", "vend_id", "product", "item_description", "price", "currency", "state", "reference",
         "provider_invoice_id", "qr_payload", "created_at", "updated_at", "payment_deadline", "paid_at", "note",
+        "codes_shown",
     ]
 
-    private static func fields(_ record: SessionRecord) -> [String?] {
+    /// The journal event written for each payment code the pay screen showed.
+    public static let codeShownEvent = "qr_shown"
+
+    private static func fields(_ record: SessionRecord, codes: [TradeNo: [String]]) -> [String?] {
         [
             record.tradeNo.rawValue, record.vendID.rawValue, record.product.rawValue, record.itemDescription,
             record.price.decimalString, record.price.currency.code, record.state.rawValue, record.reference?.rawValue,
             record.providerInvoiceID, record.qrPayload, record.createdAt.journalISO8601,
             record.updatedAt.journalISO8601, record.paymentDeadline?.journalISO8601, record.paidAt?.journalISO8601,
             record.note,
+            // Every code that was on screen (for BOLT11: payment hash, amount, expiry, request), oldest first.
+            codes[record.tradeNo].map { $0.joined(separator: " ; ") },
         ]
     }
 
     /// RFC 4180 CSV: a header row, CRLF line ends, fields quoted when they hold `,` `"` CR or LF
     /// (quotes doubled). A missing value is an empty field.
-    public static func csv(sessions: [SessionRecord]) -> String {
+    /// `codes`: each session's `qr_shown` event details, oldest first.
+    public static func csv(sessions: [SessionRecord], codes: [TradeNo: [String]] = [:]) -> String {
         var lines = [columns.map(quoteCSV).joined(separator: ",")]
         for record in sessions {
-            lines.append(fields(record).map { quoteCSV($0 ?? "") }.joined(separator: ","))
+            lines.append(fields(record, codes: codes).map { quoteCSV($0 ?? "") }.joined(separator: ","))
         }
         return lines.joined(separator: "\r\n") + "\r\n"
     }
@@ -37,10 +44,10 @@ public enum JournalExport {
     }
 
     /// A JSON array of objects with sorted keys; a missing value is `null` (every key always present).
-    public static func json(sessions: [SessionRecord]) -> Data {
+    public static func json(sessions: [SessionRecord], codes: [TradeNo: [String]] = [:]) -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        let rows = sessions.map { ExportRow(keys: columns, values: fields($0)) }
+        let rows = sessions.map { ExportRow(keys: columns, values: fields($0, codes: codes)) }
         // Encoding strings and nulls cannot fail.
         return (try? encoder.encode(rows)) ?? Data("[]".utf8)
     }
@@ -66,8 +73,22 @@ public enum JournalExport {
 }
 
 extension Journal {
-    /// `JournalExport.csv(sessions:)`.
-    public func exportCSV(sessions: [SessionRecord]) -> String { JournalExport.csv(sessions: sessions) }
-    /// `JournalExport.json(sessions:)`.
-    public func exportJSON(sessions: [SessionRecord]) -> Data { JournalExport.json(sessions: sessions) }
+    /// `JournalExport.csv(sessions:codes:)` with each session's codes shown read from its events.
+    public func exportCSV(sessions: [SessionRecord]) throws(JournalError) -> String {
+        JournalExport.csv(sessions: sessions, codes: try codesShown(sessions))
+    }
+    /// `JournalExport.json(sessions:codes:)` with each session's codes shown read from its events.
+    public func exportJSON(sessions: [SessionRecord]) throws(JournalError) -> Data {
+        JournalExport.json(sessions: sessions, codes: try codesShown(sessions))
+    }
+
+    /// The `qr_shown` event details of each session that has any.
+    func codesShown(_ sessions: [SessionRecord]) throws(JournalError) -> [TradeNo: [String]] {
+        var codes: [TradeNo: [String]] = [:]
+        for record in sessions {
+            let shown = try events(tradeNo: record.tradeNo).filter { $0.kind == JournalExport.codeShownEvent }.map(\.detail)
+            if !shown.isEmpty { codes[record.tradeNo] = shown }
+        }
+        return codes
+    }
 }

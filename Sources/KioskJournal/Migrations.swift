@@ -76,5 +76,17 @@ enum JournalSchema {
                 );
                 INSERT INTO write_probe (id, count, at) VALUES (1, 0, 0);
                 """),
+        Migration(
+            identifier: "v3-mdb-vend-id-counter",
+            sql: """
+                -- The last MDB vend number handed out (MDB has no vend ids; the daemon names each
+                -- vend request). Reserved in blocks, only grows: never repeated across restarts,
+                -- clock steps or power cuts.
+                CREATE TABLE mdb_vend_counter (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    last INTEGER NOT NULL
+                );
+                INSERT INTO mdb_vend_counter (id, last) VALUES (1, 0);
+                """),
     ]
 }

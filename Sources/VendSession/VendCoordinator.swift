@@ -139,6 +139,10 @@ public actor VendCoordinator {
             route(id, .controllerDispensed)
         case .dispenseFailed(let id, let reason):
             route(id, .controllerDispenseFailed(reason: reason))
+        case .dispenseUnknown(let id, let reason):
+            // Only sent after the dispense was commanded: the session is dispensing, and a
+            // controller gone while dispensing ends `dispense_unknown`.
+            route(id, .controllerGone(reason: reason))
         }
     }
 

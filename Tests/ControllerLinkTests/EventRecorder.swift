@@ -62,6 +62,17 @@ actor EventRecorder {
         return inner
     }
 
+    /// The next controller event that matches (other events are skipped).
+    func controller(
+        _ what: String, timeout: Duration = .seconds(5), where matches: @escaping @Sendable (ControllerEvent) -> Bool
+    ) async throws -> ControllerEvent {
+        let event = try await next(what, timeout: timeout) {
+            if case .controller(let inner) = $0 { matches(inner) } else { false }
+        }
+        guard case .controller(let inner) = event else { preconditionFailure("matched a controller event") }
+        return inner
+    }
+
     func up(timeout: Duration = .seconds(5)) async throws {
         _ = try await next(".up", timeout: timeout) { if case .up = $0 { true } else { false } }
     }

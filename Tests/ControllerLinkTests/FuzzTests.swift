@@ -188,75 +188,121 @@ struct FuzzTests {
 
     // MARK: qibixx-mdb
 
+    /// Random adapter lines (valid, mutated, garbage), liveness beats, reopens and daemon
+    /// commands, including adversarial ones. Whatever comes in: an approval (`C,VEND,<amount>`)
+    /// goes out only when the daemon asks to dispense the open vend at its price, because it
+    /// was paid, and at most once per vend id; every vend settles at most once, outcomes only
+    /// for approved vends; `C,0` never goes out while a vend is open; nothing crashes.
     @Test func mdbRandomSessionsKeepMoneySafetyInvariants() {
         var g = SplitMix64(seed: 11)
         let sequence = VendIDSequence(prefix: "f")
-        var codec = QibixxMDBCodec(currency: Self.usd, makeVendID: { sequence.make() })
-        var requested: Set<VendID> = []
+        var codec = QibixxMDBCodec(
+            currency: Self.usd, settings: QibixxSettings(decimalPlaces: 2, scaleFactor: 1), makeVendID: { sequence.make() })
+        var requested: [VendID: Money] = [:]
+        var paid: Set<VendID> = []
         var approved: Set<VendID> = []
         var settled: Set<VendID> = []
-        var pending: VendID?
-        let statuses = ["c,STATUS,INACTIVE", "c,STATUS,DISABLED", "c,STATUS,ENABLED", "c,STATUS,IDLE", "c,STATUS,IDLE,5.00"]
-        let others = ["c,VEND,SUCCESS", "c,ERR,VEND 3", "c,ERR,START", "r,ACK", "d,STATUS,IDLE", "c,1"]
-        func handle(_ events: [ControllerEvent]) {
+        var outcomes = 0
+        let vocabulary = [
+            "c,STATUS,INACTIVE", "c,STATUS,DISABLED", "c,STATUS,ENABLED", "c,STATUS,IDLE", "c,STATUS,IDLE,0",
+            "c,VEND,SUCCESS", "c,VEND,SUCCESS,1.00,5", "c,ERR,VEND 3", "c,ERR,VEND 1", "c,ERR,VEND 5", "c,ERR,\"VEND -3\"",
+            "c,ERR,\"VEND -2\"", "c,ERR,\"cashless is on\"", "c,ERR,\"cashless is off\"", "c,ERR,\"STOP -3\"",
+            "c,ERR,\"START -3\"", "c,ERR,\"SETCONF -2\"", "c,SET,OK", "c,1", "c,0", "r,ACK", "v,4.1.7,0x2F", "d,STATUS,IDLE",
+            "c,UNKNOWN,\" C\"",
+        ]
+        func isApproval(_ line: String) -> Bool { line.hasPrefix("C,VEND,") && line != "C,VEND,-1" }
+        func check(_ events: [ControllerEvent], _ lines: [String], from what: String) {
             for event in events {
                 switch event {
                 case .vendRequested(let request):
-                    #expect(requested.insert(request.id).inserted, "vend id \(request.id) reused")
-                case .dispensed(let id), .dispenseFailed(let id, _):
-                    #expect(approved.contains(id), "\(id) settled without approval")
+                    #expect(requested[request.id] == nil, "vend id \(request.id) reused")
+                    requested[request.id] = request.price
+                case .dispensed(let id), .dispenseFailed(let id, _), .dispenseUnknown(let id, _):
+                    #expect(approved.contains(id), "\(id) has an outcome without approval")
                     #expect(settled.insert(id).inserted, "\(id) settled twice")
+                    outcomes += 1
                 case .vendAborted(let id):
-                    #expect(requested.contains(id) && !approved.contains(id))
-                    #expect(settled.insert(id).inserted)
-                case .malformed(_, let reason):
+                    #expect(requested[id] != nil && !approved.contains(id), "\(id) aborted after approval")
+                    #expect(settled.insert(id).inserted, "\(id) settled twice")
+                case .malformed(_, let reason), .unavailable(let reason):
                     #expect(!reason.isEmpty)
-                case .hello, .unavailable, .ping:
+                case .hello, .ping:
                     break
                 }
             }
+            #expect(!lines.contains(where: isApproval), "\(what) sent an approval: \(lines)")
+            if lines.contains("C,0") { #expect(codec.pendingVend == nil, "\(what) sent C,0 with a vend open") }
         }
 
-        for _ in 0..<20000 {
-            switch Int.random(in: 0..<10, using: &g) {
+        for _ in 0..<40_000 {
+            switch Int.random(in: 0..<16, using: &g) {
             case 0, 1:
-                if let id = pending {
-                    if Bool.random(using: &g) {
-                        let lines = codec.encode(.dispense(id, price: money(&g, Self.usd)))
-                        if !lines.isEmpty { approved.insert(id) }
-                        #expect(lines.count <= 1 && lines.allSatisfy { $0.hasPrefix("C,VEND,") && $0 != "C,VEND,-1" })
-                    } else {
-                        let lines = codec.encode(.deny(id, .timeout))
-                        #expect(lines.isEmpty || lines == ["C,VEND,-1", "C,STOP"])
-                    }
+                // The daemon dispenses only what was paid; sometimes it tries the wrong thing.
+                // (The coordinator only asks to dispense paid invoices; the codec must add no
+                // approval of its own and refuse every wrong one.)
+                guard let id = codec.pendingVend ?? requested.keys.randomElement(using: &g) else { continue }
+                if Bool.random(using: &g) { paid.insert(id) }
+                guard paid.contains(id) else { continue }
+                let right = requested[id]!
+                let price = Int.random(in: 0..<5, using: &g) == 0 ? money(&g, Self.usd) : right
+                let mayApprove = paid.contains(id) && codec.pendingVend == id && price == right && !approved.contains(id)
+                let lines = codec.encode(.dispense(id, price: price)) + codec.takeOutgoing()
+                if lines.contains(where: isApproval) {
+                    #expect(mayApprove, "approval of \(id) (paid: \(paid.contains(id)), price \(price) vs \(right))")
+                    #expect(lines.count == 1)
+                    approved.insert(id)
+                } else {
+                    #expect(lines.isEmpty)
                 }
             case 2:
+                guard let id = codec.pendingVend ?? requested.keys.randomElement(using: &g) else { continue }
+                let lines = codec.encode(.deny(id, .timeout))
+                check([], lines + codec.takeOutgoing(), from: "deny")
+            case 3:
                 let line = "c,STATUS,VEND,\(money(&g, Self.usd).decimalString),\(token(&g, 1...16))"
-                var bytes = Array(line.utf8)
-                if Bool.random(using: &g) { bytes = mutate(line, &g) }
-                handle(codec.decode(String(decoding: bytes, as: UTF8.self)))
-            case 3, 4, 5:
-                handle(codec.decode(statuses.randomElement(using: &g)!))
+                let text = Bool.random(using: &g) ? String(decoding: mutate(line, &g), as: UTF8.self) : line
+                check(codec.decode(text), codec.takeOutgoing(), from: "decode \(text)")
+            case 4:
+                let bytes = (0..<Int.random(in: 0...40, using: &g)).map { _ in UInt8.random(in: 0...255, using: &g) }
+                check(codec.decode(String(decoding: bytes, as: UTF8.self)), codec.takeOutgoing(), from: "garbage")
+            case 5:
+                check(codec.tick(), codec.takeOutgoing(), from: "tick")
+            case 6:
+                if Int.random(in: 0..<4, using: &g) == 0 { codec.linkDidOpen() }
+                check([], codec.encode(.ready) + codec.takeOutgoing(), from: "ready")
+                // Mostly a cooperative adapter: it takes every parameter.
+                var answers = 0
+                while !codec.isSetUp, answers < 8, Int.random(in: 0..<10, using: &g) > 0 {
+                    check(codec.decode("c,SET,OK"), codec.takeOutgoing(), from: "c,SET,OK")
+                    answers += 1
+                }
+            case 7:
+                check([], codec.encode(.outOfService(reason: "x")) + codec.takeOutgoing(), from: "out of service")
             default:
-                let line = others.randomElement(using: &g)!
-                let text = Int.random(in: 0..<4, using: &g) == 0 ? String(decoding: mutate(line, &g), as: UTF8.self) : line
-                handle(codec.decode(text))
+                let line = vocabulary.randomElement(using: &g)!
+                let text = Int.random(in: 0..<5, using: &g) == 0 ? String(decoding: mutate(line, &g), as: UTF8.self) : line
+                check(codec.decode(text), codec.takeOutgoing(), from: "decode \(text)")
             }
-            pending = codec.pendingVend
         }
-        #expect(requested.count > 100)
-        #expect(settled.count > 10)
+        #expect(requested.count > 500)
+        #expect(approved.count > 50)
+        #expect(outcomes > 20)
     }
 
     @Test func mdbCommandsRoundTripThroughTheWire() {
         var g = SplitMix64(seed: 12)
         let sequence = VendIDSequence(prefix: "rt")
         var codec = QibixxMDBCodec(currency: Self.usd, makeVendID: { sequence.make() })
+        _ = codec.encode(.ready)
+        while !codec.isSetUp { _ = codec.decode("c,SET,OK") }
         _ = codec.decode("c,STATUS,ENABLED")
         for _ in 0..<2000 {
-            _ = codec.decode("c,STATUS,VEND,\(money(&g, Self.usd).decimalString),\(token(&g, 1...16))")
-            let id = codec.pendingVend!
-            let price = money(&g, Self.usd)
+            guard case .vendRequested(let request)? = codec.decode("c,STATUS,VEND,\(money(&g, Self.usd).decimalString),\(token(&g, 1...16))").last else {
+                Issue.record("a valid vend request must decode")
+                continue
+            }
+            let id = request.id
+            let price = request.price
             let dispense = codec.encode(.dispense(id, price: price))
             #expect(dispense.count == 1)
             #expect(QibixxMDBMachineSide.command(from: dispense[0], currency: Self.usd, id: id) == .dispense(id, price: price))

@@ -48,15 +48,20 @@ struct LinkHarness {
     static let usd = Currency(iso: "USD")!
     static let fastBackoff = ControllerLink.Backoff(initial: .milliseconds(10), maximum: .milliseconds(80))
 
-    static func start(_ kind: ControllerProtocolKind, plugged: Bool = true) async throws -> LinkHarness {
+    /// - Parameter adapter: for qibixx-mdb, a simulated adapter answering the board's lines.
+    static func start(
+        _ kind: ControllerProtocolKind, plugged: Bool = true, adapter: QibixxAdapterModel? = nil,
+        qibixx: QibixxSettings? = nil, probeInterval: Duration = .seconds(30)
+    ) async throws -> LinkHarness {
         let simulator = try ControllerSimulator(kind: kind)
+        if let adapter { await simulator.actAsAdapter(adapter) }
         if plugged { try await simulator.plug() }
         let logs = LogCapture()
         let logger = Logger(label: "controller-link-test") { _ in CapturingLogHandler(capture: logs) }
         let sequence = VendIDSequence(prefix: "mdb")
         let link = ControllerLink(
-            options: SerialOptions(device: simulator.devicePath), protocol: kind, currency: usd,
-            makeVendID: { sequence.make() }, logger: logger, backoff: fastBackoff)
+            options: SerialOptions(device: simulator.devicePath), protocol: kind, currency: usd, qibixx: qibixx,
+            probeInterval: probeInterval, makeVendID: { sequence.make() }, logger: logger, backoff: fastBackoff)
         let recorder = EventRecorder()
         await recorder.start(link.events)
         let task = Task { try await link.run() }

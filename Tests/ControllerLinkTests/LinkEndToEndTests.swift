@@ -114,12 +114,23 @@ struct LinkEndToEndTests {
         await h.stop()
     }
 
+    /// Answers the set-up line by line as the adapter does (`c,SET,OK` to each `C,SETCONF`),
+    /// up to the final `C,1`.
+    static func setUpByHand(_ sim: ControllerSimulator) async throws {
+        try await sim.waitForLine("C,0")
+        for parameter in ["mdb-always-idle=1", "mdb-currency-code=0x1840", "mdb-decimal-places=2", "mdb-scale-factor=1"] {
+            try await sim.waitForLine("C,SETCONF,\(parameter)")
+            try await sim.sendLine("c,SET,OK")
+        }
+        try await sim.waitForLine("C,1")
+    }
+
     @Test func qibixxSaleFlowsBothWays() async throws {
         let h = try await LinkHarness.start(.qibixxMDB)
         try await h.recorder.up()
         let sim = h.simulator
         try await h.link.send(.ready)
-        try await sim.waitForLine("C,1")
+        try await Self.setUpByHand(sim)
         try await sim.mdbEnableSequence()
         guard case .unavailable = try await h.recorder.controller(), case .unavailable = try await h.recorder.controller() else {
             Issue.record("INACTIVE and DISABLED must report unavailable")
@@ -154,13 +165,17 @@ struct LinkEndToEndTests {
         try await h.link.send(.dispense(third, price: Self.dollars(75)))
         try await sim.waitForLine("C,VEND,0.75")
         try await sim.vendFailure(code: 3)
-        #expect(try await h.recorder.controller() == .dispenseFailed(third, reason: "adapter reported ERR,VEND 3"))
+        #expect(
+            try await h.recorder.controller()
+                == .dispenseFailed(third, reason: "the machine reported the vend failed after approval (c,ERR,VEND 3)"))
         await h.stop()
     }
 
     @Test func qibixxMachineCancellingAVendAbortsIt() async throws {
         let h = try await LinkHarness.start(.qibixxMDB)
         try await h.recorder.up()
+        try await h.link.send(.ready)
+        try await Self.setUpByHand(h.simulator)
         try await h.simulator.mdbStatus("ENABLED")
         _ = try await h.recorder.controller()
         try await h.simulator.vendRequest(amount: "1.00", product: "5")

@@ -38,7 +38,8 @@ struct LinkFaultTests {
         try await h.recorder.down()
         try await h.recorder.up()
         try await h.link.send(.ready)
-        try await h.simulator.waitForLine("C,1")
+        try await h.simulator.waitForLine("C,0")  // a reopened adapter is set up from scratch
+        try await h.simulator.waitForLine("C,SETCONF,mdb-always-idle=1")
         await h.stop()
     }
 
@@ -95,6 +96,18 @@ struct LinkFaultTests {
         #expect(throws: LinkError.deviceMissing(device: path)) { try SerialChannel.open(SerialOptions(device: path)) }
         #expect(LinkError.deviceMissing(device: path).description.contains("check the cable"))
         #expect(LinkError.permissionDenied(device: path).description.contains("dialout"))
+    }
+
+    @Test func aDevicePolicyRefusalNamesTheUnitsDeviceAllowNotTheDialoutGroup() {
+        // EPERM comes from a device policy (systemd's DevicePolicy=closed without a DeviceAllow=
+        // for the device); EACCES from the file's permissions. Each names its own cure.
+        let policy = LinkError.deviceNotAllowed(device: "/dev/ttyS1").description
+        #expect(policy.contains("DeviceAllow=/dev/ttyS1 rw"))
+        #expect(policy.contains("char-ttyS"))
+        #expect(!policy.contains("dialout"))
+        let permissions = LinkError.permissionDenied(device: "/dev/ttyS1").description
+        #expect(permissions.contains("dialout"))
+        #expect(!permissions.contains("DeviceAllow"))
     }
 
     @Test func openingSomethingThatIsNotATerminalIsRefused() throws {

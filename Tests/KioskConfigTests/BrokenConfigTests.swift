@@ -31,7 +31,7 @@ let brokenCases: [BrokenCase] = [
         name: "unknown table",
         appending: ["[dispaly]", #"output = "png""#],
         expected: [
-            "$CONFIG:20: unknown table [dispaly] (did you mean 'display'?); allowed tables: [api], [serial], [controller], [vend], [display], [qr], [journal], [metrics]"
+            "$CONFIG:20: unknown table [dispaly] (did you mean 'display'?); allowed tables: [api], [serial], [controller], [qibixx], [vend], [display], [qr], [journal], [metrics]"
         ]),
     BrokenCase(
         name: "integer written as a string",
@@ -67,6 +67,22 @@ let brokenCases: [BrokenCase] = [
         name: "unknown protocol in the profile",
         profile: [6: #"protocol = "mdb""#],
         expected: [#"$PROFILE:6: controller.protocol must be one of "qibixx-mdb", "vmc-line"; got "mdb""#]),
+    BrokenCase(
+        name: "unknown qibixx session mode",
+        profileAppending: ["[qibixx]", #"session_mode = "idle""#],
+        expected: [#"$PROFILE:12: qibixx.session_mode must be one of "always-idle", "start-session"; got "idle""#]),
+    BrokenCase(
+        name: "qibixx decimal places beyond the adapter's range",
+        appending: ["[qibixx]", "decimal_places = 4"],
+        expected: ["$CONFIG:21: qibixx.decimal_places must be between 0 and 3, got 4"]),
+    BrokenCase(
+        name: "qibixx scale factor zero",
+        appending: ["[qibixx]", "scale_factor = 0"],
+        expected: ["$CONFIG:21: qibixx.scale_factor must be between 1 and 100, got 0"]),
+    BrokenCase(
+        name: "qibixx vend timeout quoted",
+        appending: ["[qibixx]", #"vend_timeout_s = "60""#],
+        expected: [#"$CONFIG:21: qibixx.vend_timeout_s must be an integer, got a string ("60"); remove the quotes"#]),
     BrokenCase(
         name: "missing machine_id",
         config: [1: "# no machine_id here"],
@@ -137,6 +153,20 @@ let brokenCases: [BrokenCase] = [
         name: "unknown placeholder in the QR payload",
         config: [16: #"payload = "https://pay.example.com/i/{refrence}""#],
         expected: ["$CONFIG:16: qr.payload has an unknown placeholder {refrence}; allowed: \(allowedPlaceholders)"]),
+    BrokenCase(
+        name: "template QR source without a payload",
+        config: [16: #"source = "template""#],
+        expected: [
+            #"$CONFIG:15: missing required key 'payload' in [qr]: the text in the QR code when qr.source = "template", e.g. "https://pay.example.com/i/{reference}""#
+        ]),
+    BrokenCase(
+        name: "unknown QR source",
+        config: [17: #"source = "image""#],
+        expected: [#"$CONFIG:17: qr.source must be one of "invoice-image", "template"; got "image""#]),
+    BrokenCase(
+        name: "negative QR refresh period",
+        config: [17: "refresh_s = -1"],
+        expected: ["$CONFIG:17: qr.refresh_s must be between 0 and 3600, got -1"]),
     BrokenCase(
         name: "planogram key that is not a product code",
         config: [13: #""5 A" = "Soda""#],

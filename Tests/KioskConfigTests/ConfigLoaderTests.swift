@@ -15,6 +15,17 @@ private func loaded(_ result: Result<KioskConfiguration, ConfigProblems>) throws
 
 @Suite("Config loader")
 struct ConfigLoaderTests {
+    @Test func qibixxKeysComeFromTheProfileAndTheConfigOverridesThem() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        try fixture.write(
+            config: [3: #"currency = "JPY""#], appending: ["[qibixx]", "scale_factor = 10"],
+            profileAppending: ["[qibixx]", #"session_mode = "start-session""#, "vend_timeout_s = 45"])
+        let config = try loaded(fixture.load())
+        #expect(config.controller.qibixx == QibixxSettings(sessionMode: .startSession, decimalPlaces: 0, scaleFactor: 10, vendTimeoutSeconds: 45))
+        #expect(config.summary.contains("start-session, 0 decimal place(s), scale factor 10, vend timeout 45 s"))
+    }
+
     @Test func validConfigMergesTheProfileAndFillsDefaults() throws {
         let fixture = try Fixture()
         defer { fixture.remove() }
@@ -33,7 +44,8 @@ struct ConfigLoaderTests {
         #expect(config.controller == ControllerSettings(protocolKind: .qibixxMDB, machineTimeoutSeconds: 120))
         #expect(config.vend == VendSettings(paymentTimeoutSeconds: 90, resumeGraceSeconds: 15, items: [ProductCode("5")!: "Soda"]))
         #expect(config.display == DisplayOptions(output: .png))
-        #expect(config.qr.payload.source == "https://pay.example.com/i/{reference}")
+        #expect(config.qr.payload?.source == "https://pay.example.com/i/{reference}")
+        #expect(config.qr.source == .invoiceImage && config.qr.refreshSeconds == 10)
         #expect(config.journal == JournalSettings(path: fixture.dir + "/journal.sqlite", retentionDays: 90))
         #expect(config.metrics == MetricsSettings(textfile: nil))
     }

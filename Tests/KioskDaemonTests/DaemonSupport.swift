@@ -87,15 +87,22 @@ final class DaemonHarness: Sendable {
     let outcomes = Mutex<[SessionOutcome]>([])
     let changed = Pulse()
 
+    /// - Parameters:
+    ///   - kind: the controller protocol (a raw simulator the test drives line by line).
+    ///   - adapter: run the daemon with `qibixx-mdb` against this simulated adapter instead.
     init(
         abilities: Set<Ability> = Set(Ability.allCases), paymentTimeout: Int = 30, resumeGrace: Int = 10,
-        kind: ControllerProtocolKind = .vmcLine
+        kind: ControllerProtocolKind = .vmcLine, adapter: QibixxAdapterModel? = nil, directory reuse: String? = nil
     ) async throws {
         let value = APISandbox.generateToken()
         sandbox = APISandbox(tokens: [value: abilities])
         let port = try await sandbox.start(port: 0)
-        simulator = try await ControllerSimulator.plugged(kind: kind)
-        directory = NSTemporaryDirectory() + "kiosk-daemon-test-\(UUID().uuidString.prefix(8))"
+        let kind = adapter == nil ? kind : .qibixxMDB
+        let simulator = try ControllerSimulator(kind: kind)
+        if let adapter { await simulator.actAsAdapter(adapter) }
+        try await simulator.plug()
+        self.simulator = simulator
+        directory = reuse ?? NSTemporaryDirectory() + "kiosk-daemon-test-\(UUID().uuidString.prefix(8))"
         var written: KioskConfiguration
         (written, token) = try KioskDemo.writeConfig(
             directory: directory, port: port, token: value, device: simulator.devicePath, paymentTimeout: paymentTimeout,
@@ -162,9 +169,9 @@ final class DaemonHarness: Sendable {
     /// How many lines the daemon wrote that equal `line`.
     func count(_ line: String) async -> Int { await simulator.received.filter { $0 == line }.count }
 
-    func tearDown() async {
+    func tearDown(keepDirectory: Bool = false) async {
         await simulator.shutdown()
         await sandbox.stop()
-        try? FileManager.default.removeItem(atPath: directory)
+        if !keepDirectory { try? FileManager.default.removeItem(atPath: directory) }
     }
 }

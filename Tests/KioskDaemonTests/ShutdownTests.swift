@@ -1,3 +1,4 @@
+import ControllerSimulator
 import DripPaySandbox
 import Foundation
 import KioskCore
@@ -27,12 +28,11 @@ struct ShutdownTests {
     }
 
     @Test func aStopDuringAQibixxVendCancelsItsInvoiceWithARecheckAndDrawsTheOutOfServiceScreen() async throws {
-        let harness = try await DaemonHarness(paymentTimeout: 30, resumeGrace: 10, kind: .qibixxMDB)
+        let harness = try await DaemonHarness(paymentTimeout: 30, resumeGrace: 10, adapter: QibixxAdapterModel())
         defer { Task { await harness.tearDown() } }
         try await harness.withDaemon(harness.options()) { _ in
-            try await harness.simulator.waitForLine("C,1")
-            try await harness.simulator.mdbEnableSequence()
-            try await harness.simulator.vendRequest(amount: "1.50", product: "5")
+            try await harness.simulator.waitForLine("C,1")  // after the set-up; the machine enables the reader
+            try await harness.simulator.adapterDoes("select") { $0.select(amount: "1.50", product: "5") }
             let pay = await harness.screen { if case .pay = $0 { return true } else { return false } }
             try #require(pay != nil, "the vend got its QR")
         }

@@ -45,10 +45,14 @@ import Testing
         for setting in [
             "Type=notify", "Restart=on-failure", "RestartPreventExitStatus=78", "StateDirectory=drippay-kiosk",
             "LoadCredential=drippay-token:", "ProtectSystem=strict", "NoNewPrivileges=yes", "DeviceAllow=/dev/ttyAMA0 rw",
-            "DeviceAllow=/dev/fb0 rw", "SystemCallFilter=@system-service",
+            "DeviceAllow=char-fb rw", "SystemCallFilter=@system-service", "DeviceAllow=char-ttyS rw",
+            "DeviceAllow=/dev/tty0 rw", "AmbientCapabilities=CAP_SYS_TTY_CONFIG",
         ] {
             #expect(unit.contains("\n" + setting), "missing \(setting)")
         }
+        // RestartPreventExitStatus= covers the main process only: a config check as ExecStartPre
+        // exiting 78 was restarted forever. `run` checks the config itself.
+        #expect(!unit.contains("\nExecStartPre="), "an ExecStartPre failure is restarted despite RestartPreventExitStatus=78")
         #expect(unit.range(of: #"\nWatchdogSec=\d+"#, options: .regularExpression) != nil)
     }
 }

@@ -1,3 +1,4 @@
+import PayCodes
 import KioskTestSupport
 import Foundation
 import KioskCore
@@ -111,3 +112,7 @@ func rgbFromModules(_ modules: [[Bool]], scale: Int) -> (width: Int, height: Int
     }
     return (width, height, rgb)
 }
+
+/// What a scanner reads back from a drawn payload: a Lightning request is drawn upper-case (QR
+/// alphanumeric mode), anything else exactly as given.
+func asDrawn(_ payload: String) -> String { LightningText.forDrawing(payload) }

@@ -13,10 +13,19 @@ struct JournalExportTests {
         let csv = JournalExport.csv(sessions: [record])
         let expected =
             "trade_no,vend_id,product,item_description,price,currency,state,reference,provider_invoice_id,"
-            + "qr_payload,created_at,updated_at,payment_deadline,paid_at,note\r\n"
+            + "qr_payload,created_at,updated_at,payment_deadline,paid_at,note,codes_shown\r\n"
             + "T1,V1,5,\"Soda, \"\"cold\"\"\r\nlarge\",1.50,USD,refund_due,,,,2026-11-25T10:15:30.123Z,"
-            + "2026-11-25T10:15:30.123Z,,,plain\r\n"
+            + "2026-11-25T10:15:30.123Z,,,plain,\r\n"
         #expect(csv == expected)
+    }
+
+    @Test func theCodesShownAreExportedWithTheirSession() throws {
+        let record = makeRecord("T1", state: .cancelled)
+        let codes = [TradeNo("T1"): ["payment_hash=aa amount_msat=1000 expires_at=x request=lntb1a", "payment_hash=bb request=lntb1b"]]
+        let csv = JournalExport.csv(sessions: [record], codes: codes)
+        #expect(csv.hasSuffix(",payment_hash=aa amount_msat=1000 expires_at=x request=lntb1a ; payment_hash=bb request=lntb1b\r\n"))
+        let json = String(decoding: JournalExport.json(sessions: [record], codes: codes), as: UTF8.self)
+        #expect(json.contains("\"codes_shown\" : \"payment_hash=aa"))
     }
 
     @Test func csvAmountsAreExactInEachCurrency() {

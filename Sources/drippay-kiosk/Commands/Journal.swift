@@ -216,8 +216,8 @@ extension Journal {
             let sessions = Array(try journal.sessions(limit: Int.max, states: state).reversed())
             let data: Data
             switch format {
-            case .csv: data = Data(journal.exportCSV(sessions: sessions).utf8)
-            case .json: data = journal.exportJSON(sessions: sessions) + Data("\n".utf8)
+            case .csv: data = Data(try journal.exportCSV(sessions: sessions).utf8)
+            case .json: data = try journal.exportJSON(sessions: sessions) + Data("\n".utf8)
             }
             if let output {
                 do {

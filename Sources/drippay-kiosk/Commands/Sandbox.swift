@@ -11,7 +11,10 @@ struct Sandbox: AsyncParsableCommand {
         abstract: "Runs the built-in fake DripPay API on 127.0.0.1 until SIGINT/SIGTERM.",
         discussion: """
             Behaves like the real API (tokens, abilities, validation, rate limits, pagination).
-            Pay an invoice by opening http://127.0.0.1:PORT/pay/<reference>, or use --auto-pay-after.
+            Each invoice's qr_code_image_url serves a WebP QR of a Strike-like BOLT11 quote (with an
+            ETag), re-quoted every --quote-seconds; each quote is payable for twice that long.
+            Pay like a wallet with POST /_sandbox/wallet/pay and the scanned text as the body, open
+            http://127.0.0.1:PORT/pay/<reference>, or use --auto-pay-after.
             Faults for manual testing: POST /_sandbox/faults/{server-errors?count=N&status=500,
             garbage?count=N, rate-limit?count=N&retry_after=S, latency?ms=N, drop-next-create?commit=1};
             POST /_sandbox/invoices/<reference>/pay; POST /_sandbox/auto-pay?after_ms=N;
@@ -27,15 +30,23 @@ struct Sandbox: AsyncParsableCommand {
     @Option(help: "Pay every new invoice this many seconds after it is created.")
     var autoPayAfter: Int?
 
+    @Option(help: "Issue a new Lightning quote for each pending invoice this often (seconds).")
+    var quoteSeconds: Int = 30
+
+    func validate() throws {
+        guard quoteSeconds >= 1 else { throw ValidationError("--quote-seconds must be at least 1, got \(quoteSeconds)") }
+    }
+
     func run() async throws {
         let token = self.token ?? APISandbox.generateToken()
-        let sandbox = APISandbox(tokens: [token: Set(Ability.allCases)])
+        let sandbox = APISandbox(tokens: [token: Set(Ability.allCases)], quoteSeconds: quoteSeconds)
         if let autoPayAfter { await sandbox.setAutoPay(after: .seconds(autoPayAfter)) }
         try await sandbox.start(port: port)
         var banner = "DripPay API sandbox\n"
         banner += "  base URL: \(await sandbox.baseURL)\n"
         banner += "  token:    \(token)\n"
         banner += "  pay page: \(await sandbox.payURL(for: InvoiceReference("<reference>")))\n"
+        banner += "  quotes:   a new BOLT11 every \(quoteSeconds) s; pay with POST /_sandbox/wallet/pay\n"
         if let autoPayAfter { banner += "  auto-pay: new invoices are paid after \(autoPayAfter) s\n" }
         banner += "Ctrl-C to stop.\n"
         // Unbuffered, so a script reading a pipe sees the base URL at once.

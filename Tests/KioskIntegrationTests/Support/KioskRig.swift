@@ -20,6 +20,14 @@ struct RigOptions: Sendable {
     /// daemon's own budget starts afresh at each of its hundreds of restarts.
     var sandboxThrottleWindow: Duration = .seconds(60)
     var items: [(code: String, description: String)] = [("5", "Soda"), ("7", "Water")]
+    /// `.qibixxMDB`: the simulator acts as a Qibixx adapter and the config says `qibixx-mdb`.
+    var controller: ControllerProtocolKind = .vmcLine
+    /// The `[qr]` table's body.
+    var qrTable = #"payload = "https://pay.example.com/i/{reference}""#
+    /// Draw every screen into `screen.png` in the rig's directory (else no display).
+    var pngDisplay = false
+    /// The sandbox issues a new Lightning quote this often.
+    var quoteSeconds = 30
 }
 
 /// Everything one integration test needs: a temp directory, the DripPay sandbox (in process, real
@@ -38,6 +46,8 @@ actor KioskRig {
     nonisolated let journalPath: String
     nonisolated let tokenPath: String
     nonisolated let baseURL: String
+    /// Where the png display writes the screen (with `pngDisplay`).
+    nonisolated var screenPath: String { directory + "/screen.png" }
     private(set) var daemon: DaemonProcess?
     /// How many daemon processes were started (names their log files).
     private(set) var lifetimes = 0
@@ -67,11 +77,13 @@ actor KioskRig {
         let token = APISandbox.generateToken()
         let sandbox = APISandbox(
             tokens: [token: allAbilities], requestsPerMinute: 60, statusRequestsPerMinute: 600,
-            throttleWindow: options.sandboxThrottleWindow)
+            throttleWindow: options.sandboxThrottleWindow, quoteSeconds: options.quoteSeconds)
         let simulator: ControllerSimulator
         do {
             try await sandbox.start(port: 0)
-            simulator = try await ControllerSimulator.plugged(kind: .vmcLine)
+            simulator = try ControllerSimulator(kind: options.controller)
+            if options.controller == .qibixxMDB { await simulator.actAsAdapter(QibixxAdapterModel()) }
+            try await simulator.plug()
         } catch {
             await sandbox.stop()
             try? FileManager.default.removeItem(atPath: directory)
@@ -106,6 +118,7 @@ actor KioskRig {
 
             [serial]
             device = "\(simulator.devicePath)"
+            \(options.controller == .qibixxMDB ? "\n[controller]\nprotocol = \"qibixx-mdb\"\n" : "")
 
             [vend]
             payment_timeout_s = \(options.paymentTimeoutSeconds)
@@ -115,10 +128,10 @@ actor KioskRig {
             \(items)
 
             [display]
-            output = "none"
+            \(options.pngDisplay ? "output = \"png\"\npng_path = \"\(screenPath)\"" : #"output = "none""#)
 
             [qr]
-            payload = "https://pay.example.com/i/{reference}"
+            \(options.qrTable)
 
             [journal]
             path = "\(journalPath)"

@@ -1,0 +1,257 @@
+import AsyncHTTPClient
+import Foundation
+import KioskCore
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Where the invoice's QR image may be fetched from, and with what: the pure rules, tested
+/// without sockets. https only (http for loopback hosts, as for `base_url`); a redirect may not
+/// leave https; the bearer token goes only to the API's own origin (scheme, host and port).
+public struct ImageURLPolicy: Hashable, Sendable {
+    /// An origin: lower-case scheme and host, and the port (the scheme's default when absent).
+    public struct Origin: Hashable, Sendable, CustomStringConvertible {
+        public let scheme: String
+        public let host: String
+        public let port: Int
+        public var description: String { "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(port)" }
+    }
+
+    /// The API's origin, from `base_url`.
+    public let apiOrigin: Origin
+
+    public init(apiBaseURL: String) throws(QRImageFetchError) {
+        apiOrigin = try Self.origin(of: apiBaseURL)
+    }
+
+    /// The origin of an absolute http(s) URL; refuses anything else.
+    public static func origin(of url: String) throws(QRImageFetchError) -> Origin {
+        guard let c = URLComponents(string: url), let scheme = c.scheme?.lowercased(), let host = c.host?.lowercased(),
+            !host.isEmpty
+        else { throw .refusedURL(url, reason: "it is not an absolute URL") }
+        let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        switch scheme {
+        case "https": return Origin(scheme: scheme, host: bare, port: c.port ?? 443)
+        case "http":
+            guard Self.isLoopback(bare) else {
+                throw .refusedURL(url, reason: "plain http:// is allowed only to loopback hosts; the image must be on https://")
+            }
+            return Origin(scheme: scheme, host: bare, port: c.port ?? 80)
+        default:
+            throw .refusedURL(url, reason: "its scheme '\(scheme)' is not https")
+        }
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        let v4 = octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
+        return host == "localhost" || host == "::1" || v4
+    }
+
+    /// Whether a request to `url` may carry the API token: only on the API's own origin.
+    public func sendsToken(to url: String) -> Bool {
+        (try? Self.origin(of: url)) == apiOrigin
+    }
+
+    /// The absolute URL a redirect from `from` to `location` leads to, if it may be followed:
+    /// https to https (or loopback http to loopback http), never from https down to http.
+    public func redirect(from: String, location: String) throws(QRImageFetchError) -> String {
+        guard let base = URL(string: from), let target = URL(string: location, relativeTo: base)?.absoluteURL else {
+            throw .redirectRefused(from: from, to: location, reason: "the Location is not a URL")
+        }
+        let next = target.absoluteString
+        let fromOrigin = try Self.origin(of: from)
+        let toOrigin: Origin
+        do {
+            toOrigin = try Self.origin(of: next)
+        } catch {
+            throw .redirectRefused(from: from, to: next, reason: "the target is not https")
+        }
+        if fromOrigin.scheme == "https", toOrigin.scheme != "https" {
+            throw .redirectRefused(from: from, to: next, reason: "it leaves https")
+        }
+        return next
+    }
+}
+
+/// Why the QR image could not be fetched. Each names the URL; none ever holds the token.
+public enum QRImageFetchError: Error, Hashable, Sendable, CustomStringConvertible {
+    case refusedURL(String, reason: String)
+    case redirectRefused(from: String, to: String, reason: String)
+    case tooManyRedirects(String, limit: Int)
+    case status(String, Int)
+    case tooLarge(String, limit: Int)
+    case timeout(String, after: Duration)
+    case connection(String, detail: String)
+
+    public var description: String {
+        switch self {
+        case .refusedURL(let url, let reason):
+            return "QR image \(url) refused: \(reason). Check qr_code_image_url at the API, or use [qr] source = \"template\""
+        case .redirectRefused(let from, let to, let reason):
+            return "QR image \(from): redirect to \(to) refused: \(reason)"
+        case .tooManyRedirects(let url, let limit): return "QR image \(url): more than \(limit) redirects"
+        case .status(let url, let status): return "QR image \(url) answered HTTP \(status)"
+        case .tooLarge(let url, let limit): return "QR image \(url) is larger than \(limit) bytes; refused"
+        case .timeout(let url, let after): return "QR image \(url): no answer within \(after)"
+        case .connection(let url, let detail): return "QR image \(url): connection failed (\(detail))"
+        }
+    }
+}
+
+/// A fetch's result.
+public enum QRImageAnswer: Hashable, Sendable {
+    /// New bytes, with the validators to send next time.
+    case fresh(bytes: [UInt8], contentType: String?, etag: String?, lastModified: String?)
+    /// 304: the image is the one already held.
+    case notModified
+}
+
+/// Fetches the invoice's QR image over HTTP: the rules of `ImageURLPolicy`, at most
+/// `maxRedirects` redirects (followed here, never by the HTTP client), a byte cap checked while
+/// reading, conditional requests (If-None-Match / If-Modified-Since), one timeout over the whole
+/// fetch, and a request budget (the API's own for its origin, a small one elsewhere).
+public final class QRImageFetcher: Sendable {
+    public static let defaultMaxBytes = 2 << 20
+    public let policy: ImageURLPolicy
+    private let token: APIToken
+    private let timeout: Duration
+    private let maxBytes: Int
+    private let maxRedirects: Int
+    private let client: HTTPClient
+    private let apiBudget: @Sendable () async throws -> Void
+    private let otherBudget: RequestLimiter?
+    private let logger: Logger
+
+    /// - Parameters:
+    ///   - apiBudget: waits for a grant of the API's 60/min budget (the client's general budget).
+    ///   - otherRequestsPerMinute: the bound for fetches from any other origin (nil: none).
+    public init(
+        apiBaseURL: String, token: APIToken, timeout: Duration, maxBytes: Int = QRImageFetcher.defaultMaxBytes,
+        maxRedirects: Int = 3, apiBudget: @escaping @Sendable () async throws -> Void,
+        otherRequestsPerMinute: Int? = 12, logger: Logger = Logger(label: "drippay-kiosk.qr-image")
+    ) throws(QRImageFetchError) {
+        policy = try ImageURLPolicy(apiBaseURL: apiBaseURL)
+        self.token = token
+        self.timeout = timeout
+        self.maxBytes = maxBytes
+        self.maxRedirects = maxRedirects
+        self.apiBudget = apiBudget
+        otherBudget = otherRequestsPerMinute.map {
+            RequestLimiter(budget: RateBudget(limit: max(1, $0)), clock: ContinuousClock())
+        }
+        self.logger = logger
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
+        configuration.decompression = .disabled
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Closes the connections. Call once, when done.
+    public func shutdown() async {
+        try? await client.shutdown()
+    }
+
+    /// Fetches `url`; `etag` / `lastModified` from the previous answer make it conditional.
+    public func fetch(_ url: String, etag: String? = nil, lastModified: String? = nil) async throws -> QRImageAnswer {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        var current = url
+        _ = try policy.origin(of: current)
+        for hop in 0...maxRedirects {
+            let left = ContinuousClock.now.duration(to: deadline)
+            guard left > .zero else { throw QRImageFetchError.timeout(url, after: timeout) }
+            let answer = try await request(current, etag: hop == 0 ? etag : nil, lastModified: hop == 0 ? lastModified : nil, timeout: left, original: url)
+            switch answer.status {
+            case 301, 302, 303, 307, 308:
+                guard let location = answer.location else { throw QRImageFetchError.status(current, answer.status) }
+                guard hop < maxRedirects else { throw QRImageFetchError.tooManyRedirects(url, limit: maxRedirects) }
+                current = try policy.redirect(from: current, location: location)
+                logger.debug("QR image redirected", metadata: ["to": "\(current)"])
+            case 304:
+                return .notModified
+            case 200..<300:
+                return .fresh(bytes: answer.body, contentType: answer.contentType, etag: answer.etag, lastModified: answer.lastModified)
+            default:
+                throw QRImageFetchError.status(current, answer.status)
+            }
+        }
+        throw QRImageFetchError.tooManyRedirects(url, limit: maxRedirects)
+    }
+
+    private struct Answer {
+        var status: Int
+        var location, contentType, etag, lastModified: String?
+        var body: [UInt8]
+    }
+
+    private func request(_ url: String, etag: String?, lastModified: String?, timeout: Duration, original: String) async throws -> Answer {
+        let toAPI = policy.sendsToken(to: url)
+        if toAPI { try await apiBudget() } else { try await otherBudget?.acquire(for: Endpoint(method: "GET", path: url)) }
+        var r = HTTPClientRequest(url: url)
+        r.method = .GET
+        r.headers.add(name: "Accept", value: "image/webp, image/png;q=0.9")
+        r.headers.add(name: "User-Agent", value: "drippay-kiosk")
+        if toAPI { r.headers.add(name: "Authorization", value: "Bearer \(token.bearerValue)") }
+        if let etag { r.headers.add(name: "If-None-Match", value: etag) }
+        if let lastModified { r.headers.add(name: "If-Modified-Since", value: lastModified) }
+        let prepared = r
+        let client = self.client
+        let maxBytes = self.maxBytes
+        let logger = self.logger
+        do {
+            return try await withThrowingTaskGroup(of: Answer?.self) { group in
+                group.addTask {
+                    let response = try await client.execute(prepared, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000), logger: logger)
+                    if let length = response.headers.first(name: "Content-Length").flatMap(Int.init), length > maxBytes {
+                        throw QRImageFetchError.tooLarge(url, limit: maxBytes)
+                    }
+                    var body: [UInt8] = []
+                    for try await chunk in response.body {
+                        guard body.count + chunk.readableBytes <= maxBytes else { throw QRImageFetchError.tooLarge(url, limit: maxBytes) }
+                        body += chunk.readableBytesView
+                    }
+                    return Answer(
+                        status: Int(response.status.code), location: response.headers.first(name: "Location"),
+                        contentType: response.headers.first(name: "Content-Type"), etag: response.headers.first(name: "ETag"),
+                        lastModified: response.headers.first(name: "Last-Modified"), body: body)
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let answer = first else {
+                    throw QRImageFetchError.timeout(original, after: self.timeout)
+                }
+                return answer
+            }
+        } catch let error as QRImageFetchError {
+            throw error
+        } catch let error as HTTPClientError {
+            if Task.isCancelled { throw CancellationError() }
+            switch error {
+            case .deadlineExceeded, .readTimeout, .connectTimeout, .getConnectionFromPoolTimeout, .writeTimeout:
+                throw QRImageFetchError.timeout(original, after: self.timeout)
+            default:
+                throw QRImageFetchError.connection(url, detail: token.redact(String(describing: error)))
+            }
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            throw QRImageFetchError.connection(url, detail: token.redact(AsyncHTTPClientTransport.describe(error)))
+        }
+    }
+}
+
+extension ImageURLPolicy {
+    /// `origin(of:)` as an instance method, for symmetry at call sites.
+    func origin(of url: String) throws(QRImageFetchError) -> Origin { try Self.origin(of: url) }
+}
+
+extension DripPayClient {
+    /// Waits for a grant of the general budget (every endpoint but the status poll): for
+    /// requests to the API's origin made beside this client, such as the invoice's QR image.
+    public func acquireGeneralBudget() async throws {
+        try await generalLimiter?.acquire(for: Endpoint(method: "GET", path: "(the invoice's QR image)"))
+    }
+}

@@ -1,0 +1,173 @@
+import DripPayAPI
+import Foundation
+import KioskCore
+import KioskDisplay
+import KioskJournal
+import Logging
+import PayCodeImaging
+import PayCodes
+import Synchronization
+
+/// The pay intent's payload when the QR comes from the invoice's own image: the session's
+/// trade_no and the image URL, as the coordinator stores it in the journal. The display resolves
+/// it into a code through `PayCodeKeeper`, also after a restart (the resumed session fetches again).
+public struct InvoiceImageRef: Hashable, Sendable {
+    static let prefix = "invoice-image:"
+    public let tradeNo: TradeNo
+    /// `qr_code_image_url`; empty when the API gave none.
+    public let url: String
+
+    public init(tradeNo: TradeNo, url: String) {
+        self.tradeNo = tradeNo
+        self.url = url
+    }
+
+    /// `invoice-image:<trade_no> <url>`.
+    public var payload: String { Self.prefix + tradeNo.rawValue + " " + url }
+
+    public init?(payload: String) {
+        guard payload.hasPrefix(Self.prefix) else { return nil }
+        let rest = payload.dropFirst(Self.prefix.count)
+        guard let space = rest.firstIndex(of: " ") else { return nil }
+        tradeNo = TradeNo(String(rest[..<space]))
+        url = String(rest[rest.index(after: space)...])
+    }
+}
+
+/// Keeps the pay screen's code current while it is up: fetches the invoice's QR image, decodes
+/// it (WebP/PNG, zbar), hands the text (or, failing a single readable symbol, the picture) to the
+/// display, re-fetches conditionally on `PayCodeSchedule`, takes a BOLT11 code down when it
+/// expires ("being refreshed") and writes each code shown into the session's journal.
+public final class PayCodeKeeper: Sendable {
+    static let gettingCode = "Getting the payment code…"
+    static let refreshingCode = "The payment code is being refreshed…"
+    static let noImage = "This invoice has no payment code. Please ask for help."
+
+    private let fetcher: QRImageFetcher
+    private let schedule: PayCodeSchedule
+    private let record: @Sendable (TradeNo, String, String) -> Void
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+
+    /// - Parameter record: appends an event (kind, detail) to the session's journal.
+    public init(
+        fetcher: QRImageFetcher, schedule: PayCodeSchedule, logger: Logger,
+        now: @escaping @Sendable () -> Date = Date.init,
+        record: @escaping @Sendable (TradeNo, String, String) -> Void
+    ) {
+        self.fetcher = fetcher
+        self.schedule = schedule
+        self.record = record
+        self.logger = logger
+        self.now = now
+    }
+
+    /// What a code's journal event says: the request, and for BOLT11 its payment hash, amount and expiry.
+    static func eventDetail(_ text: String, invoice: Bolt11Invoice?) -> String {
+        guard let invoice else { return "request=\(text)" }
+        let expiry = Date(timeIntervalSince1970: TimeInterval(invoice.expiresAt))
+        return "payment_hash=\(invoice.paymentHash) amount_msat=\(invoice.amountMsat.map(String.init) ?? "any") "
+            + "expires_at=\(expiry.journalISO8601) request=\(text)"
+    }
+
+    /// Runs until the screen is no longer current (`isCurrent` false, `changed` signalled), the
+    /// deadline passes, or the task is cancelled.
+    func keep(
+        _ ref: InvoiceImageRef, deadline: Date, changed: Pulse, isCurrent: @escaping @Sendable () -> Bool,
+        present: @escaping @Sendable (PayCode) -> Void
+    ) async {
+        let meta: Logger.Metadata = ["trade_no": "\(ref.tradeNo)", "url": "\(ref.url)"]
+        guard !ref.url.isEmpty else {
+            logger.error("the invoice has no qr_code_image_url; nothing payable can be shown", metadata: meta)
+            present(.waiting(message: Self.noImage))
+            return
+        }
+        var etag: String?
+        var lastModified: String?
+        var content: PayCodeContent?
+        var shownText: String?
+        var expiresAt: Double?  // of the code on screen
+        var showing = false
+        var pictureLogged = false
+        var lastError: String?
+        var nextFetch = now().timeIntervalSince1970
+
+        while !Task.isCancelled, isCurrent(), now() < deadline {
+            let t = now().timeIntervalSince1970
+            if t >= nextFetch {
+                do {
+                    switch try await fetcher.fetch(ref.url, etag: etag, lastModified: lastModified) {
+                    case .notModified:
+                        break
+                    case .fresh(let bytes, let contentType, let newETag, let newLastModified):
+                        etag = newETag
+                        lastModified = newLastModified
+                        content = try PayCodeReader.read(bytes, contentType: contentType)
+                    }
+                    lastError = nil
+                } catch is CancellationError {
+                    return
+                } catch {
+                    let text = "\(error)"
+                    if text != lastError {
+                        logger.warning("cannot get the invoice's QR image: \(text)", metadata: meta)
+                        lastError = text
+                    }
+                    // A broken answer does not keep a stale validator: ask in full next time.
+                    if error is ImageDecodeError { etag = nil; lastModified = nil; content = nil }
+                }
+                guard isCurrent(), !Task.isCancelled else { return }
+                let fetchedAt = now().timeIntervalSince1970
+                switch content {
+                case .text(let text)?:
+                    let invoice = try? Bolt11Invoice.decode(text)
+                    let expiry = invoice.map { Double($0.expiresAt) }
+                    if PayCodeSchedule.isShowable(expiresAt: expiry, now: fetchedAt) {
+                        if text != shownText || !showing {
+                            present(.text(text))
+                            if text != shownText {
+                                record(ref.tradeNo, JournalExport.codeShownEvent, Self.eventDetail(text, invoice: invoice))
+                                logger.info("pay code shown", metadata: meta.merging(["payment_hash": "\(invoice?.paymentHash ?? "-")"]) { $1 })
+                            }
+                            shownText = text
+                        }
+                        showing = true
+                        expiresAt = expiry
+                    } else {
+                        if showing || shownText == nil { present(.waiting(message: Self.refreshingCode)) }
+                        showing = false
+                        expiresAt = nil
+                    }
+                case .image(let picture, let reason)?:
+                    if !pictureLogged {
+                        logger.warning("the invoice's QR image holds no single readable code (\(reason)); drawing the image itself", metadata: meta)
+                        record(ref.tradeNo, JournalExport.codeShownEvent, "picture \(picture.width)x\(picture.height) (\(reason)) url=\(ref.url)")
+                        pictureLogged = true
+                    }
+                    present(.picture(picture))
+                    shownText = nil
+                    showing = true
+                    expiresAt = nil
+                case nil:
+                    // Nothing usable came: whatever is on screen stays until its own expiry.
+                    break
+                }
+                nextFetch = schedule.nextFetch(after: fetchedAt, expiresAt: expiresAt, showingCode: showing) ?? .infinity
+            }
+            // Wake for the next fetch, or when the code on screen expires, whichever is first.
+            var wake = min(nextFetch, deadline.timeIntervalSince1970)
+            if showing, let expiresAt { wake = min(wake, expiresAt) }
+            let seen = changed.generation
+            guard isCurrent() else { return }
+            let wait = max(0, wake - now().timeIntervalSince1970)
+            if wait > 0 { await changed.wait(after: seen, timeout: .milliseconds(Int64((wait * 1000).rounded(.up)))) }
+            if showing, let expiresAt, now().timeIntervalSince1970 >= expiresAt, isCurrent() {
+                // Never an expired code on screen: say it is being refreshed until a fresh one comes.
+                present(.waiting(message: Self.refreshingCode))
+                showing = false
+                logger.debug("pay code expired; refreshing", metadata: meta)
+                nextFetch = min(nextFetch, now().timeIntervalSince1970)
+            }
+        }
+    }
+}
