@@ -41,7 +41,8 @@ struct AdversarialTests {
         await h.coordinator.handle(.vendRequested(request()))
         #expect(await eventually { h.controller.commands == [.accept(v1)] })
         #expect(await h.drive(step: .seconds(1), maxSteps: 400) { h.store.record("T-1")?.state == .cancelled })
-        #expect(h.controller.commands == [.accept(v1), .deny(v1, .timeout)])
+        // The DENY goes out after the cancelled state is journaled (record first, then tell).
+        #expect(await eventually { h.controller.commands == [.accept(v1), .deny(v1, .timeout)] })
         #expect(await eventually { await h.coordinator.openSessions().isEmpty })
         let calls = h.invoices.state.read { $0.statusCalls + $0.cancels }
         await h.idle(steps: 200, step: .seconds(1))
