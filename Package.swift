@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "KioskConfig", targets: ["KioskConfig"]),
         .library(name: "ControllerLink", targets: ["ControllerLink"]),
         .library(name: "DripPayModels", targets: ["DripPayModels"]),
+        .library(name: "PayCodes", targets: ["PayCodes"]),
+        .library(name: "PayCodeImaging", targets: ["PayCodeImaging"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -1,7 +1,8 @@
 // swift-tools-version:5.3
 // Coverage-guided fuzzing (libFuzzer) of the parsers that read bytes from outside: the TOML
-// parser and config loader, the controller line framer with both codecs, and the DripPay API's
-// JSON decoding. A separate package so that the sanitizer build (`scripts/fuzz`, scratch path
+// parser and config loader, the controller line framer with both codecs, the DripPay API's
+// JSON decoding, and the payment request behind the invoice's QR image (BOLT11; WebP/PNG and
+// zbar). A separate package so that the sanitizer build (`scripts/fuzz`, scratch path
 // `.build-fuzz`) compiles only these targets and their small dependencies, never SwiftNIO or
 // AsyncHTTPClient, and the normal build never sees the harnesses.
 //
@@ -29,5 +30,11 @@ let package = Package(
         .target(
             name: "FuzzAPIJSON",
             dependencies: [.product(name: "DripPayModels", package: "drippay-kiosk")]),
+        .target(
+            name: "FuzzPayCodes",
+            dependencies: [.product(name: "PayCodes", package: "drippay-kiosk")]),
+        .target(
+            name: "FuzzPayImage",
+            dependencies: [.product(name: "PayCodeImaging", package: "drippay-kiosk")]),
     ]
 )
