@@ -148,20 +148,27 @@ class Line:
         os.close(self.fd)
 
 
+def connect_unix(path, timeout, what, step):
+    """A connected AF_UNIX stream socket to `path`, retried every `step` s until `timeout` s pass
+    (qemu and the guest agent create their sockets some time after they start)."""
+    deadline = time.time() + timeout
+    while True:
+        sock = socket.socket(socket.AF_UNIX)
+        try:
+            sock.connect(path)
+            return sock
+        except OSError:
+            sock.close()
+            if time.time() > deadline:
+                raise Failure(f"cannot connect to {what}")
+            time.sleep(step)
+
+
 class Agent:
     """Runs shell commands in the guest as root over the virtio port (see guest/agent)."""
 
     def __init__(self, path, timeout):
-        deadline = time.time() + timeout
-        while True:
-            try:
-                self.sock = socket.socket(socket.AF_UNIX)
-                self.sock.connect(path)
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise Failure(f"cannot connect to the agent socket {path}")
-                time.sleep(0.1)
+        self.sock = connect_unix(path, timeout, f"the agent socket {path}", step=0.1)
         self.buffer = b""
 
     def _line(self, deadline):
@@ -201,16 +208,7 @@ class Agent:
 
 class QMP:
     def __init__(self, path, timeout=20):
-        deadline = time.time() + timeout
-        while True:
-            try:
-                self.sock = socket.socket(socket.AF_UNIX)
-                self.sock.connect(path)
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise Failure(f"cannot connect to qemu's QMP socket {path}")
-                time.sleep(0.05)
+        self.sock = connect_unix(path, timeout, f"qemu's QMP socket {path}", step=0.05)
         self.file = self.sock.makefile("rw")
         json.loads(self.file.readline())  # greeting
         self.command("qmp_capabilities")
