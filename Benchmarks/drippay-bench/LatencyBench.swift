@@ -59,37 +59,45 @@ func runLatencyBenchmarks() async throws {
 
     // fsyncs, counted by the kernel's view of the daemon (strace), on a short separate run so
     // that tracing does not distort the latency figures above.
-    if let strace = ["/usr/bin/strace", "/bin/strace"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
-        // Two traced runs, with no vend and with 20: the difference is what the vends cost.
-        var totals: [Int: (total: Int, detail: String)] = [:]
-        for count in [0, 20] {
-            let traced = try await LatencyRun.make(binary: binary, tracer: strace)
-            do {
-                _ = try await traced.measure(vends: count)
-                try await traced.stop()
-                totals[count] = traced.syncCalls()
-            } catch {
-                print("strace run skipped: \(error)")
-            }
-            await traced.tearDown()
-        }
-        if let idle = totals[0], let busy = totals[20] {
-            print(
-                "fsync+fdatasync by the daemon (strace -f): start-up + shutdown \(idle.total) (\(idle.detail)); "
-                    + "with 20 paid vends \(busy.total) (\(busy.detail)) -> \(fixed(Double(busy.total - idle.total) / 20, 2)) per vend")
-        }
+    if let syncs = try await measureSyncsPerVend(binary: binary, vends: 20) {
+        print(
+            "fsync+fdatasync by the daemon (strace -f): start-up + shutdown \(syncs.idle.total) (\(syncs.idle.detail)); "
+                + "with 20 paid vends \(syncs.busy.total) (\(syncs.busy.detail)) -> \(fixed(syncs.perVend, 2)) per vend")
     }
 }
 
-private struct LatencyFigures {
+/// fsync+fdatasync calls of the daemon under `strace -f -c`: two traced runs, with no vend and
+/// with `vends`; the difference is what the vends cost. nil when strace is not installed.
+func measureSyncsPerVend(binary: String, vends: Int) async throws
+    -> (idle: (total: Int, detail: String), busy: (total: Int, detail: String), perVend: Double)?
+{
+    guard let strace = ["/usr/bin/strace", "/bin/strace"].first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+    else { return nil }
+    var totals: [Int: (total: Int, detail: String)] = [:]
+    for count in [0, vends] {
+        let traced = try await LatencyRun.make(binary: binary, tracer: strace)
+        do {
+            _ = try await traced.measure(vends: count)
+            try await traced.stop()
+            totals[count] = traced.syncCalls()
+        } catch {
+            print("strace run skipped: \(error)")
+        }
+        await traced.tearDown()
+    }
+    guard let idle = totals[0], let busy = totals[vends] else { return nil }
+    return (idle, busy, Double(busy.total - idle.total) / Double(max(1, vends)))
+}
+
+struct LatencyFigures {
     var latencies: [Duration] = []
 }
 
-private struct LatencyBenchError: Error, CustomStringConvertible {
+struct LatencyBenchError: Error, CustomStringConvertible {
     let description: String
 }
 
-private func latencyDaemonBinary() throws -> String {
+func latencyDaemonBinary() throws -> String {
     if let explicit = ProcessInfo.processInfo.environment["DRIPPAY_KIOSK_BINARY"] { return explicit }
     let directory = Bundle.main.executableURL?.resolvingSymlinksInPath().deletingLastPathComponent()
         ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -107,7 +115,7 @@ private func ms(_ d: Duration) -> String {
 private func fixed(_ value: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", value) }
 
 /// Lines the daemon wrote, with arrival times, consumed in order.
-private actor ArrivingLines {
+actor ArrivingLines {
     private var lines: [(String, ContinuousClock.Instant)] = []
     private var next = 0
     private var waiter: CheckedContinuation<Void, Never>?
@@ -144,7 +152,7 @@ private actor ArrivingLines {
 }
 
 /// One daemon with its sandbox, controller and temp directory.
-private final class LatencyRun: Sendable {
+final class LatencyRun: Sendable {
     let directory: String
     let journalPath: String
     let metricsPath: String
@@ -173,7 +181,8 @@ private final class LatencyRun: Sendable {
         self.exited = exited
     }
 
-    static func make(binary: String, tracer: String?) async throws -> LatencyRun {
+    /// `display` is the `[display]` table's body (default: no display).
+    static func make(binary: String, tracer: String?, display: String = "output = \"none\"") async throws -> LatencyRun {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("drippay-latency-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -201,7 +210,7 @@ private final class LatencyRun: Sendable {
             [vend.items]
             "5" = "Soda"
             [display]
-            output = "none"
+            \(display)
             [qr]
             payload = "https://pay.example.com/i/{reference}"
             [journal]
