@@ -28,20 +28,19 @@ public actor PNGOutput: DisplayOutput {
 /// libpng's simplified write API: no setjmp/longjmp crosses Swift frames.
 public enum PNGEncoder {
     /// `canvas` as PNG bytes (8-bit RGB). `path` only names the destination in errors.
+    ///
+    /// One pass into a buffer of libpng's worst-case size (`PNG_IMAGE_PNG_SIZE_MAX`), with
+    /// `PNG_IMAGE_FLAG_FAST` (no row filters, a fast zlib level): screens are flat colour, so the
+    /// file stays small, and a countdown frame costs a fraction of the default compression's CPU.
     public static func encode(_ canvas: Canvas, path: String = "<memory>") throws(DisplayError) -> [UInt8] {
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
         image.width = UInt32(canvas.width)
         image.height = UInt32(canvas.height)
         image.format = UInt32(PNG_FORMAT_FLAG_COLOR)
+        image.flags = UInt32(PNG_IMAGE_FLAG_FAST)
         let stride = Int32(canvas.width * 3)
-        var size: png_alloc_size_t = 0
-        // First pass: ask how big the compressed image is.
-        let sized = canvas.pixels.withUnsafeBytes { pixels in
-            png_image_write_to_memory(&image, nil, &size, 0, pixels.baseAddress, stride, nil)
-        }
-        guard sized != 0 else { throw .pngEncodingFailed(path: path, message: message(&image)) }
-        png_image_free(&image)
+        var size = png_alloc_size_t(maximumSize(width: canvas.width, height: canvas.height))
         var output = [UInt8](repeating: 0, count: Int(size))
         let written = output.withUnsafeMutableBytes { out in
             canvas.pixels.withUnsafeBytes { pixels in
@@ -51,6 +50,14 @@ public enum PNGEncoder {
         guard written != 0 else { throw .pngEncodingFailed(path: path, message: message(&image)) }
         png_image_free(&image)
         return Array(output.prefix(Int(size)))
+    }
+
+    /// libpng's PNG_IMAGE_PNG_SIZE_MAX for 8-bit RGB without a colour map (the C macro is not
+    /// importable): chunk overhead + IDAT headers + zlib's deflate bound of the filtered rows.
+    static func maximumSize(width: Int, height: Int) -> Int {
+        let data = (width * 3 + 1) * height
+        let compressed = data + ((data + 7) >> 3) + ((data + 63) >> 6) + 11
+        return (8 + 25 + 16 + 44 + 12 + 12) + 12 * (compressed / 8192 + 1) + compressed
     }
 
     private static func message(_ image: inout png_image) -> String {
