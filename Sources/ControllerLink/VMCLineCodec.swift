@@ -125,7 +125,7 @@ public enum VMCLineMachineSide {
         case .dispensed(let id): return "DISPENSED \(id)"
         case .dispenseFailed(let id, let reason): return "FAILED \(id) \(reason)"
         case .ping: return "PING"
-        case .unavailable, .malformed, .dispenseUnknown: return nil
+        case .unavailable, .malformed, .dispenseUnknown, .setUpRefused, .setUpDone: return nil
         }
     }
 
