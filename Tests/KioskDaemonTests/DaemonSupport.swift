@@ -62,6 +62,12 @@ final class NotifyCollector: Sendable {
         return lines.first(where: matches)
     }
 
+    /// Waits until a line after the first `index` ones satisfies `matches`; returns it, or nil after `timeout`.
+    func waitFor(after index: Int, _ timeout: Duration = .seconds(5), _ matches: @escaping @Sendable (String) -> Bool) async -> String? {
+        _ = await pulse.wait(until: { self.lines.dropFirst(index).contains(where: matches) }, timeout: timeout)
+        return lines.dropFirst(index).first(where: matches)
+    }
+
     func stop() { running.store(false, ordering: .relaxed) }
 }
 
@@ -111,11 +117,12 @@ final class DaemonHarness: Sendable {
         configuration = written
     }
 
-    func options(environment: [String: String] = [:], healthInterval: Duration = .seconds(60), outOfServiceHealth: Duration = .milliseconds(200))
-        -> KioskDaemonOptions
-    {
+    func options(
+        environment: [String: String] = [:], display: any DisplayOutput = NoDisplayOutput(), healthInterval: Duration = .seconds(60),
+        outOfServiceHealth: Duration = .milliseconds(200)
+    ) -> KioskDaemonOptions {
         KioskDaemonOptions(
-            environment: environment, display: NoDisplayOutput(),
+            environment: environment, display: display,
             onScreen: { intent in
                 self.screens.withLock { $0.append(intent) }
                 self.changed.signal()
