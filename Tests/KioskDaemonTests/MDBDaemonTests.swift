@@ -174,8 +174,9 @@ struct MDBOutOfServiceTests {
             #expect(await harness.count("C,0") == disablesBefore)
             try await harness.simulator.adapterDoes("cancel") { $0.cancelled() }
             try await harness.simulator.waitForLine("C,0", timeout: .seconds(5))
-            // The vend is over: the next screen is not a pay screen, and no pay screen comes after it.
-            let (endAt, _) = try #require(await display.first(after: noticeAt + 1) { Self.payScreen($0) == nil })
+            // The vend is over (its cancel waits for the API, which is down, until its own timeout):
+            // the next screen is not a pay screen, and no pay screen comes after it.
+            let (endAt, _) = try #require(await display.first(after: noticeAt + 1, timeout: .seconds(30)) { Self.payScreen($0) == nil })
             #expect(display.all.dropFirst(endAt).allSatisfy { Self.payScreen($0) == nil })
         }
         await harness.tearDown()
