@@ -13,7 +13,9 @@ public enum BuiltExecutable {
         }
         directories += Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent() }
         directories.append(URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent())
-        if let repositoryRoot { directories.append(URL(fileURLWithPath: repositoryRoot).appendingPathComponent(".build/debug")) }
+        if let repositoryRoot {
+            directories.append(URL(fileURLWithPath: repositoryRoot).appendingPathComponent(".build/debug"))
+        }
         var seen = Set<String>()
         return directories.map { $0.appendingPathComponent(name).path }.filter { seen.insert($0).inserted }
     }
@@ -21,7 +23,9 @@ public enum BuiltExecutable {
     /// The built `drippay-kiosk`: `$DRIPPAY_KIOSK_BINARY` when set, else the first executable
     /// candidate; nil when there is none.
     public static func kiosk(repositoryRoot: String? = nil) -> String? {
-        if let explicit = ProcessInfo.processInfo.environment["DRIPPAY_KIOSK_BINARY"], !explicit.isEmpty { return explicit }
+        if let explicit = ProcessInfo.processInfo.environment["DRIPPAY_KIOSK_BINARY"], !explicit.isEmpty {
+            return explicit
+        }
         return candidates("drippay-kiosk", repositoryRoot: repositoryRoot)
             .first { FileManager.default.isExecutableFile(atPath: $0) }
     }
