@@ -61,15 +61,14 @@ let package = Package(
             name: "KioskLogging",
             dependencies: ["KioskCore", .product(name: "Logging", package: "swift-log")]),
         .target(
-            name: "KioskConfig",
-            dependencies: ["KioskCore", "KioskLogging", .product(name: "Logging", package: "swift-log")]),
+            name: "KioskConfig", dependencies: ["KioskCore"]),
         .target(
             name: "ControllerLink",
             dependencies: [
                 "KioskCore", "CSerialPort", "CLinuxShims",
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .target(name: "ControllerSimulator", dependencies: ["ControllerLink", "KioskCore", "CLinuxShims"]),
+        .target(name: "ControllerSimulator", dependencies: ["ControllerLink", "KioskCore"]),
         .target(name: "VendSession", dependencies: ["KioskCore"]),
         // The API's models and JSON decoding, apart from the HTTP client (no SwiftNIO): fuzzed alone.
         .target(name: "DripPayModels", dependencies: ["KioskCore"]),
@@ -98,11 +97,21 @@ let package = Package(
         .target(
             name: "KioskDaemon",
             dependencies: [
-                "KioskCore", "KioskConfig", "KioskLogging", "ControllerLink", "ControllerSimulator", "VendSession",
-                "DripPayAPI", "DripPaySandbox", "KioskJournal", "KioskDisplay", "PayCodes", "PayCodeImaging",
+                "KioskCore", "KioskConfig", "KioskLogging", "ControllerLink", "VendSession", "DripPayAPI", "KioskJournal",
+                "KioskDisplay", "PayCodes", "PayCodeImaging",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        // `demo` and `sandbox`: the daemon against the built-in API sandbox and a simulated
+        // controller. Kept out of KioskDaemon so the production daemon links neither.
+        .target(
+            name: "KioskDemo",
+            dependencies: [
+                "KioskCore", "KioskConfig", "KioskDaemon", "ControllerSimulator", "VendSession", "DripPaySandbox",
+                "KioskDisplay", "PayCodes", "PayCodeImaging",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
@@ -111,40 +120,57 @@ let package = Package(
         .executableTarget(
             name: "drippay-kiosk",
             dependencies: [
-                "KioskDaemon", "DripPayAPI", "DripPaySandbox",
+                "KioskCore", "KioskConfig", "KioskLogging", "ControllerLink", "DripPayAPI", "KioskJournal", "KioskDisplay",
+                "KioskDaemon", "KioskDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
             name: "drippay-bench",
             dependencies: [
                 "KioskCore", "KioskConfig", "ControllerLink", "ControllerSimulator", "VendSession",
-                "DripPayAPI", "DripPaySandbox", "KioskJournal", "KioskDisplay", "KioskDaemon", "PayCodes",
-                "PayCodeImaging",
+                "DripPayAPI", "DripPaySandbox", "KioskJournal", "KioskDisplay", "KioskDaemon", "KioskDemo", "PayCodes",
+                "PayCodeImaging", "KioskTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Benchmarks/drippay-bench"),
 
         // MARK: Tests
-        // Helpers shared by the test targets only (seeded generator, child processes).
+        // Helpers shared by the test targets and drippay-bench (seeded generator, child processes,
+        // ManualClock, a notify socket); never linked into the shipped binary.
         .target(name: "KioskTestSupport", path: "Tests/KioskTestSupport"),
         .testTarget(name: "KioskCoreTests", dependencies: ["KioskCore"]),
         .testTarget(name: "PayCodesTests", dependencies: ["KioskTestSupport", "PayCodes", "PayCodeImaging"]),
-        .testTarget(name: "KioskConfigTests", dependencies: ["KioskTestSupport", "KioskConfig", "KioskLogging"]),
-        .testTarget(name: "ControllerLinkTests", dependencies: ["KioskTestSupport", "ControllerLink", "ControllerSimulator"]),
-        .testTarget(name: "VendSessionTests", dependencies: ["KioskTestSupport", "VendSession"]),
+        .testTarget(
+            name: "KioskConfigTests",
+            dependencies: [
+                "KioskTestSupport", "KioskCore", "KioskConfig", "KioskLogging", .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(
+            name: "ControllerLinkTests",
+            dependencies: [
+                "KioskTestSupport", "KioskCore", "ControllerLink", "ControllerSimulator",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(name: "VendSessionTests", dependencies: ["KioskTestSupport", "KioskCore", "VendSession"]),
         .testTarget(
             name: "DripPayAPITests",
-            dependencies: ["KioskTestSupport",
-                "DripPayAPI", "DripPayModels", "DripPaySandbox", "PayCodes", "PayCodeImaging",
+            dependencies: [
+                "KioskTestSupport", "KioskCore", "DripPayAPI", "DripPayModels", "DripPaySandbox", "PayCodes", "PayCodeImaging",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]),
-        .testTarget(name: "KioskJournalTests", dependencies: ["KioskJournal"]),
-        .testTarget(name: "KioskDisplayTests", dependencies: ["KioskTestSupport", "KioskDisplay", "PayCodes"]),
+        .testTarget(name: "KioskJournalTests", dependencies: ["KioskCore", "KioskJournal"]),
+        .testTarget(name: "KioskDisplayTests", dependencies: ["KioskTestSupport", "KioskCore", "KioskDisplay", "PayCodes"]),
         .testTarget(
             name: "KioskDaemonTests",
             dependencies: [
-                "KioskTestSupport", "KioskDaemon", "DripPayModels", "DripPayAPI", "DripPaySandbox", "KioskDisplay", "PayCodes",
+                "KioskTestSupport", "KioskCore", "KioskConfig", "ControllerLink", "ControllerSimulator", "VendSession",
+                "DripPayModels", "DripPayAPI", "DripPaySandbox", "KioskJournal", "KioskDisplay", "PayCodes", "KioskDaemon",
+                "KioskDemo",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         // Spawns the built drippay-kiosk binary against the in-process sandbox and a simulated controller.
         .testTarget(

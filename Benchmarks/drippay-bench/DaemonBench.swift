@@ -4,6 +4,8 @@ import Foundation
 import KioskConfig
 import KioskCore
 import KioskDaemon
+import KioskDemo
+import KioskTestSupport
 import ServiceLifecycle
 import Synchronization
 
@@ -37,11 +39,11 @@ func runDaemonBenchmarks() async throws {
             try await benchRunBinary(parts[1], label: " (\(parts[0]))")
         }
     } else {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("drippay-kiosk").path
-        if FileManager.default.isExecutableFile(atPath: binary) {
+        if let binary = BuiltExecutable.kiosk() {
             try await benchRunBinary(binary, label: "")
         } else {
-            print("skipped the run-binary figures: \(binary) not built (swift build --product drippay-kiosk)")
+            let tried = BuiltExecutable.candidates("drippay-kiosk").joined(separator: ", ")
+            print("skipped the run-binary figures: drippay-kiosk not built (tried \(tried); swift build --product drippay-kiosk)")
         }
     }
     let vends = Int(environment["DAEMON_BENCH_VENDS"] ?? "") ?? 10_000
@@ -95,7 +97,7 @@ private struct Rig {
 
 private func benchRunBinary(_ binary: String, label: String) async throws {
     let rig = try await Rig.make(autoPay: false, raisedLimits: false)
-    let notify = try BenchNotifySocket()
+    let notify = try NotifySocket(prefix: "bench-notify", receiveTimeout: .milliseconds(50))
     let process = Process()
     process.executableURL = URL(fileURLWithPath: binary)
     process.arguments = ["run", "--config", rig.configFile]
@@ -107,7 +109,7 @@ private func benchRunBinary(_ binary: String, label: String) async throws {
     let clock = ContinuousClock()
     let started = clock.now
     try process.run()
-    guard notify.waitFor("READY=1", timeout: .seconds(15)) else {
+    guard waitFor("READY=1", on: notify, timeout: .seconds(15)) else {
         process.terminate()
         print("the daemon\(label) did not send READY=1 within 15 s")
         return
@@ -224,40 +226,13 @@ private func statusField(_ path: String, _ key: String) -> Int? {
     return nil
 }
 
-/// A notify socket for the spawned daemon (blocking reads with a short timeout; the benchmark
-/// has nothing else to do meanwhile).
-private final class BenchNotifySocket {
-    let path: String
-    private let fd: Int32
-
-    init() throws {
-        path = NSTemporaryDirectory() + "bench-notify-\(UUID().uuidString.prefix(8)).sock"
-        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard bound == 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
-        var timeout = timeval(tv_sec: 0, tv_usec: 50_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+/// Waits on the spawned daemon's notify socket (blocking reads with a short timeout; the
+/// benchmark has nothing else to do meanwhile) until a datagram holds `line`.
+private func waitFor(_ line: String, on socket: NotifySocket, timeout: Duration) -> Bool {
+    let deadline = ContinuousClock.now.advanced(by: timeout)
+    while ContinuousClock.now < deadline {
+        guard let text = socket.receive() else { continue }
+        if text.split(separator: "\n").contains(Substring(line)) { return true }
     }
-
-    func waitFor(_ line: String, timeout: Duration) -> Bool {
-        let deadline = ContinuousClock.now.advanced(by: timeout)
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while ContinuousClock.now < deadline {
-            let count = recv(fd, &buffer, buffer.count, 0)
-            guard count > 0 else { continue }
-            if String(decoding: buffer[..<count], as: UTF8.self).split(separator: "\n").contains(Substring(line)) { return true }
-        }
-        return false
-    }
-
-    func close() {
-        _ = Glibc.close(fd)
-        unlink(path)
-    }
+    return false
 }

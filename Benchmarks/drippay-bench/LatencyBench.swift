@@ -3,6 +3,7 @@ import DripPaySandbox
 import Foundation
 import KioskCore
 import KioskJournal
+import KioskTestSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -98,12 +99,9 @@ struct LatencyBenchError: Error, CustomStringConvertible {
 }
 
 func latencyDaemonBinary() throws -> String {
-    if let explicit = ProcessInfo.processInfo.environment["DRIPPAY_KIOSK_BINARY"] { return explicit }
-    let directory = Bundle.main.executableURL?.resolvingSymlinksInPath().deletingLastPathComponent()
-        ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    let path = directory.appendingPathComponent("drippay-kiosk").path
-    guard FileManager.default.isExecutableFile(atPath: path) else {
-        throw LatencyBenchError(description: "no drippay-kiosk next to drippay-bench at \(path): build both products")
+    guard let path = BuiltExecutable.kiosk() else {
+        let tried = BuiltExecutable.candidates("drippay-kiosk").joined(separator: ", ")
+        throw LatencyBenchError(description: "no drippay-kiosk next to drippay-bench (tried \(tried)): build both products")
     }
     return path
 }

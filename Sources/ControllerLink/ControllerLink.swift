@@ -218,6 +218,8 @@ public actor ControllerLink {
                 logger.notice("controller link on \(device): '\(protocolText(line, limit: 80))': \(reason)")
             case .unavailable(let reason):
                 logger.notice("controller link on \(device): \(reason)")
+            case .setUpRefused(let reason):
+                logger.error("controller link on \(device): \(reason)")
             case .dispenseUnknown(let id, let reason):
                 logger.warning("controller link on \(device): vend \(id): \(reason); outcome unknown")
             default:

@@ -11,7 +11,7 @@ import KioskCore
 /// Set-up, on every (re)open and after the adapter restarted: `C,0`, then one
 /// `C,SETCONF,<parameter>=<value>` per setting, each sent after the previous one was answered
 /// `c,SET,OK`, then `C,1` when the daemon takes payments. An error answer stops the set-up
-/// (the reader stays disabled) and is reported as `.unavailable` naming the parameter and its
+/// (the reader stays disabled) and is reported as `.setUpRefused` naming the parameter and its
 /// config key. The set-up never runs while a vend is open; neither does `C,0`: both wait for
 /// the end of the vend.
 ///
@@ -182,7 +182,7 @@ public struct QibixxMDBCodec: ControllerCodec {
             setup = .failed
             let parameter = parameters[min(index, parameters.count - 1)]
             return [
-                .unavailable(
+                .setUpRefused(
                     reason: "the MDB adapter refused C,SETCONF,\(parameter.name)=\(parameter.value) (c,ERR,\(detail)); "
                         + "check \(QibixxSettings.configKey(forParameter: parameter.name)) in the config or profile; the reader stays disabled")
             ]
@@ -319,6 +319,7 @@ public struct QibixxMDBCodec: ControllerCodec {
             outgoing.append(setconf(index + 1))
         } else {
             outgoing += finishSetup()
+            return [.setUpDone]
         }
         return []
     }

@@ -1,6 +1,6 @@
 import KioskCore
 
-/// The project's own `vmc-line` protocol, exactly as contract.md defines it.
+/// The project's own `vmc-line` protocol, exactly as docs/vmc-line.md states it.
 ///
 /// Strict on input: single spaces between fields, keywords in upper case, ids and product
 /// codes of `[A-Za-z0-9_-]`, prices in major units with at most the currency's minor digits.
@@ -125,7 +125,7 @@ public enum VMCLineMachineSide {
         case .dispensed(let id): return "DISPENSED \(id)"
         case .dispenseFailed(let id, let reason): return "FAILED \(id) \(reason)"
         case .ping: return "PING"
-        case .unavailable, .malformed, .dispenseUnknown: return nil
+        case .unavailable, .malformed, .dispenseUnknown, .setUpRefused, .setUpDone: return nil
         }
     }
 

@@ -34,6 +34,12 @@ public enum ControllerEvent: Hashable, Sendable {
     /// The controller disabled the payment peripheral or is not set up (MDB states
     /// INACTIVE/DISABLED). No vend can come until it sends `hello` again.
     case unavailable(reason: String)
+    /// The payment adapter refused its set-up (MDB: a `C,SETCONF` parameter answered `c,ERR`):
+    /// the reader stays disabled until a later set-up succeeds. `reason` names what was refused
+    /// and the config key to fix. The kiosk is out of service meanwhile.
+    case setUpRefused(reason: String)
+    /// The payment adapter's set-up finished (every parameter accepted); clears `setUpRefused`.
+    case setUpDone
     /// A line that could not be understood. Nothing happened because of it.
     case malformed(line: String, reason: String)
 }

@@ -8,7 +8,7 @@ func isProtocolToken(_ text: String, maxLength: Int) -> Bool {
     }
 }
 
-/// The controller's id for one vend: 1-32 of `[A-Za-z0-9_-]`, unique per vend (contract.md).
+/// The controller's id for one vend: 1-32 of `[A-Za-z0-9_-]`, unique per vend (docs/vmc-line.md).
 public struct VendID: Hashable, Sendable, Comparable, CustomStringConvertible {
     public let rawValue: String
     public init?(_ rawValue: String) {

@@ -44,6 +44,7 @@ public final class DisplayScreenPort: ScreenPort {
         case intent(ScreenIntent)
         case tick(generation: UInt64)
         case code(generation: UInt64, PayCode)
+        case notice(String?)
     }
 
     private let output: any DisplayOutput
@@ -88,11 +89,18 @@ public final class DisplayScreenPort: ScreenPort {
         drawSink.yield(.intent(intent))
     }
 
+    public func showNotice(_ notice: String?) async {
+        drawSink.yield(.notice(notice))
+    }
+
     /// Draws screens until cancelled.
     public func run() async {
         await withDiscardingTaskGroup { group in
             var current: ScreenIntent?
             var code: PayCode?
+            // Drawn on the current pay screen until the next screen; the keeper and the
+            // countdown go on untouched (same generation).
+            var notice: String?
             for await item in draws {
                 switch item {
                 case .intent(let intent):
@@ -100,6 +108,7 @@ public final class DisplayScreenPort: ScreenPort {
                     changed.signal()
                     current = intent
                     code = nil
+                    notice = nil
                     observer(intent)
                     if case .pay(let payload, _, _, let deadline) = intent {
                         if let keeper = payCodes, let ref = InvoiceImageRef(payload: payload) {
@@ -113,16 +122,20 @@ public final class DisplayScreenPort: ScreenPort {
                         }
                         group.addTask { await self.tick(generation: mine, until: deadline) }
                     }
-                    await render(intent, code: code)
+                    await render(intent, code: code, notice: notice)
                     lastDrawn.withLock { $0 = intent }
                     drawnSignal.signal()
                 case .tick(let tick):
                     guard tick == generation.load(ordering: .sequentiallyConsistent), let current else { continue }
-                    await render(current, code: code)
+                    await render(current, code: code, notice: notice)
                 case .code(let tick, let new):
                     guard tick == generation.load(ordering: .sequentiallyConsistent), let current, new != code else { continue }
                     code = new
-                    await render(current, code: code)
+                    await render(current, code: code, notice: notice)
+                case .notice(let new):
+                    guard new != notice else { continue }
+                    notice = new
+                    if let current, case .pay = current { await render(current, code: code, notice: notice) }
                 }
             }
             group.cancelAll()
@@ -143,8 +156,8 @@ public final class DisplayScreenPort: ScreenPort {
         }
     }
 
-    private func render(_ intent: ScreenIntent, code: PayCode?) async {
-        let screen = Self.screen(for: intent, now: now(), code: code)
+    private func render(_ intent: ScreenIntent, code: PayCode?, notice: String?) async {
+        let screen = Self.screen(for: intent, now: now(), code: code, notice: notice)
         do {
             try await output.show(screen)
             drawn(screen)
@@ -154,14 +167,15 @@ public final class DisplayScreenPort: ScreenPort {
     }
 
     /// The display's screen for a coordinator intent at `now` (the countdown is computed here);
-    /// `code`, when given, replaces the pay intent's payload in the QR area.
-    public static func screen(for intent: ScreenIntent, now: Date, code: PayCode? = nil) -> Screen {
+    /// `code`, when given, replaces the pay intent's payload in the QR area; `notice` is drawn on
+    /// a pay screen only.
+    public static func screen(for intent: ScreenIntent, now: Date, code: PayCode? = nil, notice: String? = nil) -> Screen {
         switch intent {
         case .idle:
             return .idle(message: "Choose a product")
         case .pay(let payload, let product, let price, let deadline):
             let left = Int(max(0, deadline.timeIntervalSince(now)).rounded(.up))
-            return .pay(PayScreen(code: code ?? .text(payload), product: product, price: price, secondsLeft: left))
+            return .pay(PayScreen(code: code ?? .text(payload), product: product, price: price, secondsLeft: left, notice: notice))
         case .paid(let product):
             return .paid(product: product)
         case .cancelled(let reason):

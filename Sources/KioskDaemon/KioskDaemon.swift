@@ -359,6 +359,7 @@ public final class KioskDaemon: Service, Sendable {
                         gate.submit(.serialDown(ServiceProblem(reason: "serial link down", detail: "serial link down (\(reason))")))
                         await coordinator.linkChanged(up: false)
                     case .controller(let event):
+                        if let change = ServiceGate.adapterChange(event) { gate.submit(change) }
                         await coordinator.handle(event)
                     }
                     linkEvents.update { $0 += 1 }

@@ -4,20 +4,22 @@ import Synchronization
 /// out), so the daemon waits for events with a bound instead of polling. A waiter passes the
 /// generation it saw before checking its condition; a change in between wakes it at once, so a
 /// signal is never missed.
-final class Pulse: Sendable {
+public final class Pulse: Sendable {
     private struct State {
-        var generation: UInt64 = 0
+        public var generation: UInt64 = 0
         var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
         var nextID = 0
     }
 
     private let state = Mutex(State())
 
+    public init() {}
+
     /// The current generation; pass it to `wait(after:timeout:)` after checking a condition.
-    var generation: UInt64 { state.withLock { $0.generation } }
+    public var generation: UInt64 { state.withLock { $0.generation } }
 
     /// Something changed: wake every waiter.
-    func signal() {
+    public func signal() {
         let woken = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             s.generation &+= 1
             defer { s.waiters.removeAll() }
@@ -27,7 +29,7 @@ final class Pulse: Sendable {
     }
 
     /// Returns once the generation moved past `seen`, after `timeout`, or when cancelled.
-    func wait(after seen: UInt64, timeout: Duration) async {
+    public func wait(after seen: UInt64, timeout: Duration) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.waitForSignal(after: seen) }
             group.addTask { try? await Task.sleep(for: timeout) }
@@ -38,7 +40,7 @@ final class Pulse: Sendable {
 
     /// Waits until `condition` holds (checked after each signal) or `timeout` passed; returns
     /// whether it holds.
-    func wait(until condition: @Sendable () async -> Bool, timeout: Duration) async -> Bool {
+    public func wait(until condition: @Sendable () async -> Bool, timeout: Duration) async -> Bool {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         while true {
             let seen = generation
@@ -71,7 +73,7 @@ final class Pulse: Sendable {
 }
 
 /// Runs `operation`, giving up after `timeout`; nil when it did not finish in time.
-func withTimeout<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Sendable () async -> T) async -> T? {
+public func withTimeout<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Sendable () async -> T) async -> T? {
     await withTaskGroup(of: T?.self) { group in
         group.addTask { await operation() }
         group.addTask {
@@ -85,14 +87,14 @@ func withTimeout<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Senda
 }
 
 /// A value shared between tasks behind a lock (a class, so closures can capture it).
-final class Locked<Value: Sendable>: Sendable {
+public final class Locked<Value: Sendable>: Sendable {
     private let mutex: Mutex<Value>
 
-    init(_ value: Value) { mutex = Mutex(value) }
+    public init(_ value: Value) { mutex = Mutex(value) }
 
-    var value: Value { mutex.withLock { $0 } }
+    public var value: Value { mutex.withLock { $0 } }
 
-    func set(_ value: Value) { mutex.withLock { $0 = value } }
+    public func set(_ value: Value) { mutex.withLock { $0 = value } }
 
-    func update<T: Sendable>(_ change: (inout Value) -> T) -> T { mutex.withLock { change(&$0) } }
+    public func update<T: Sendable>(_ change: (inout Value) -> T) -> T { mutex.withLock { change(&$0) } }
 }

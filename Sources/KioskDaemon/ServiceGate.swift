@@ -79,6 +79,8 @@ final class ServiceGate: Sendable {
         case display(ServiceProblem?)
         /// The journal stopped taking writes (nil: it takes them again).
         case journal(ServiceProblem?)
+        /// The payment adapter refused its set-up (nil: a later set-up succeeded).
+        case adapter(ServiceProblem?)
         case shuttingDown
     }
 
@@ -87,11 +89,12 @@ final class ServiceGate: Sendable {
         var serial: ServiceProblem? = ServiceProblem(reason: "starting up", detail: "starting up: opening the serial link")
         var display: ServiceProblem?
         var journal: ServiceProblem?
+        var adapter: ServiceProblem?
         var shuttingDown = false
 
         var current: ServiceProblem? {
             if shuttingDown { return ServiceProblem(reason: "shutting down", detail: "shutting down") }
-            return journal ?? serial ?? display ?? api
+            return journal ?? serial ?? adapter ?? display ?? api
         }
     }
 
@@ -159,6 +162,7 @@ final class ServiceGate: Sendable {
                 announce = true
             case .display(let problem): causes.display = problem
             case .journal(let problem): causes.journal = problem
+            case .adapter(let problem): causes.adapter = problem
             case .shuttingDown: causes.shuttingDown = true
             }
             let problem = causes.current
@@ -194,4 +198,20 @@ final class ServiceGate: Sendable {
     }
 
     func finish() { sink.finish() }
+}
+
+extension ServiceGate {
+    /// The gate's change for a controller event about the payment adapter's set-up, if any: a
+    /// refused set-up takes the kiosk out of service (the detail names the refused parameter,
+    /// the adapter's answer and the config key to fix); a finished one brings it back.
+    static func adapterChange(_ event: ControllerEvent) -> Change? {
+        switch event {
+        case .setUpRefused(let reason):
+            return .adapter(ServiceProblem(reason: "card reader set-up refused", detail: "payment adapter set-up refused: \(reason)"))
+        case .setUpDone:
+            return .adapter(nil)
+        default:
+            return nil
+        }
+    }
 }

@@ -33,12 +33,16 @@ public struct PayScreen: Hashable, Sendable {
     public var price: Money
     /// Seconds until the invoice expires; shown as a countdown.
     public var secondsLeft: Int
+    /// What is wrong with the machine while this vend goes on (it goes out of service after
+    /// it), drawn by every output below the price; nil: nothing to say.
+    public var notice: String?
 
-    public init(code: PayCode, product: String, price: Money, secondsLeft: Int) {
+    public init(code: PayCode, product: String, price: Money, secondsLeft: Int, notice: String? = nil) {
         self.code = code
         self.product = product
         self.price = price
         self.secondsLeft = secondsLeft
+        self.notice = notice
     }
 
     /// A pay screen whose QR encodes `qrPayload`.
@@ -62,7 +66,7 @@ public struct PayScreen: Hashable, Sendable {
 
     /// Whether `other` differs from this screen only by its countdown (a tick, not a new screen).
     public func isTick(of other: PayScreen) -> Bool {
-        code == other.code && product == other.product && price == other.price
+        code == other.code && product == other.product && price == other.price && notice == other.notice
     }
 }
 

@@ -17,6 +17,7 @@ public final class ScreenRenderer {
         static let paid = RGB(0x1E, 0x7D, 0x32)
         static let cancelled = RGB(0xB3, 0x5C, 0x00)
         static let outOfService = RGB(0x44, 0x44, 0x44)
+        static let notice = RGB(0xFF, 0xE0, 0x82)
     }
 
     /// Loads DejaVu Sans and DejaVu Sans Bold through `fontLocator`.
@@ -90,7 +91,13 @@ public final class ScreenRenderer {
         }
         let unit = min(width, height)
         let pad = max(4, unit / 40)
-        let box = layout.text.inset(by: pad)
+        var box = layout.text.inset(by: pad)
+        if let notice = pay.notice {
+            // The notice takes the bottom of the text area, never the QR's.
+            let band = max(box.height * 2 / 5, 1)
+            try drawNotice(notice, in: Rect(x: box.x, y: box.y + box.height - band, width: box.width, height: band), unit: unit, on: &canvas)
+            box = Rect(x: box.x, y: box.y, width: box.width, height: box.height - band - pad)
+        }
         let price = ScreenText.price(pay.price)
         let productSize = max(10, unit / 16)
         let productLines = try TextLayout.wrap(pay.product, font: fonts.regular, size: productSize, width: box.width, maxLines: 2)
@@ -114,6 +121,19 @@ public final class ScreenRenderer {
                 color: Palette.ink))
         try TextLayout.drawBlock(lines, in: box, centered: true, on: &canvas)
         return canvas
+    }
+
+    /// The pay screen's notice: dark text on an amber band filling `band` (a step of its own,
+    /// bounded by `band`).
+    private func drawNotice(_ notice: String, in band: Rect, unit: Int, on canvas: inout Canvas) throws(DisplayError) {
+        canvas.fill(band, with: Palette.notice)
+        let inner = band.inset(by: max(2, unit / 80))
+        let size = max(9, unit / 22)
+        let maxLines = max(1, min(4, inner.height / max(1, size * 5 / 4)))
+        let wrapped = try TextLayout.wrap(notice, font: fonts.bold, size: size, width: inner.width, maxLines: maxLines)
+        try TextLayout.drawBlock(
+            wrapped.map { TextLine(text: $0, font: fonts.bold, size: size, color: Palette.ink) }, in: inner, centered: true,
+            on: &canvas)
     }
 
     private func renderMessage(heading: String, body: String?, background: RGB, width: Int, height: Int) throws(DisplayError) -> Canvas {

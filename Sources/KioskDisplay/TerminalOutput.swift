@@ -111,8 +111,10 @@ public enum TerminalArt {
                 ScreenText.scanToPay + ": " + pay.product,
                 "Price: " + ScreenText.price(pay.price),
                 payLine(pay.code),
-                ScreenText.timeLeft(pay),
             ]
+            if let notice = pay.notice { lines.append("Notice: " + notice) }
+            // The countdown stays the last line: ticks rewrite it in place.
+            lines.append(ScreenText.timeLeft(pay))
             return lines
         case .idle(let message):
             return ["== " + message + " =="]

@@ -70,6 +70,9 @@ public protocol ControllerPort: Sendable {
 /// The display.
 public protocol ScreenPort: Sendable {
     func show(_ intent: ScreenIntent) async
+    /// Adds `notice` to the screen now up (nil removes it), drawing the same screen again: a
+    /// pay screen keeps its code. The next `show` clears it.
+    func showNotice(_ notice: String?) async
 }
 
 /// Renders the QR payload for an invoice (the config's `qr.payload` template).

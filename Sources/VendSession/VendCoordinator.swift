@@ -71,8 +71,12 @@ public actor VendCoordinator {
     private var sessionJobSinks: [TradeNo: AsyncStream<Job>.Continuation] = [:]
     private let commands: AsyncStream<(ControllerCommand, TradeNo?)>
     private let commandSink: AsyncStream<(ControllerCommand, TradeNo?)>.Continuation
-    private let screens: AsyncStream<ScreenIntent>
-    private let screenSink: AsyncStream<ScreenIntent>.Continuation
+    private enum ScreenUpdate: Sendable {
+        case show(ScreenIntent)
+        case notice(String?)
+    }
+    private let screens: AsyncStream<ScreenUpdate>
+    private let screenSink: AsyncStream<ScreenUpdate>.Continuation
     /// Every session that leaves the coordinator, in order.
     public nonisolated let outcomes: AsyncStream<SessionOutcome>
     private let outcomeSink: AsyncStream<SessionOutcome>.Continuation
@@ -131,6 +135,11 @@ public actor VendCoordinator {
             enqueue(state.available ? .ready : .outOfService(reason: state.reason))
         case .unavailable(let reason):
             controllerGone("controller disabled payments: \(reason)")
+        case .setUpRefused(let reason):
+            // The service gate takes the kiosk out of service for it (the daemon routes it there).
+            controllerGone("the payment adapter refused its set-up: \(reason)")
+        case .setUpDone:
+            break  // the gate's adapter cause clears
         case .vendRequested(let request):
             vendRequested(request)
         case .vendAborted(let id):
@@ -176,7 +185,18 @@ public actor VendCoordinator {
         guard state != announced else { return }
         announced = state
         enqueue(state.available ? .ready : .outOfService(reason: state.reason))
-        if screenOwner == nil { screenSink.yield(state.available ? .idle : .outOfService(reason: state.reason)) }
+        if screenOwner == nil {
+            screenSink.yield(.show(state.available ? .idle : .outOfService(reason: state.reason)))
+        } else {
+            // A vend is open: it goes on (the controller's disable waits for its end), and its
+            // customer reads what is wrong on the pay screen; the next screen drops the notice.
+            screenSink.yield(.notice(state.available ? nil : Self.goingOutOfServiceNotice(state.reason)))
+        }
+    }
+
+    /// The pay screen's notice while out of service waits for the open vend to end.
+    public static func goingOutOfServiceNotice(_ reason: String) -> String {
+        "This machine goes out of service after this sale: \(reason)"
     }
 
     /// A journal write (or the read before a vend) failed. If the write probe fails too, the
@@ -251,7 +271,7 @@ public actor VendCoordinator {
     /// screen must not stay up on a framebuffer after it).
     public func showFinalScreen(_ intent: ScreenIntent) {
         screenOwner = nil
-        screenSink.yield(intent)
+        screenSink.yield(.show(intent))
     }
 
     /// The sessions in memory (open ones), ordered by trade_no.
@@ -434,7 +454,7 @@ public actor VendCoordinator {
                 }
             case .show(let intent):
                 if case .pay = intent { screenOwner = tradeNo }
-                if screenOwner == tradeNo { screenSink.yield(intent) }
+                if screenOwner == tradeNo { screenSink.yield(.show(intent)) }
             case .send(let command):
                 enqueue(command, for: tradeNo)
             case .finished(let state):
@@ -530,7 +550,7 @@ public actor VendCoordinator {
     private func showIdleIfFree() {
         guard screenOwner == nil else { return }
         let state = effectiveService
-        screenSink.yield(state.available ? .idle : .outOfService(reason: state.reason))
+        screenSink.yield(.show(state.available ? .idle : .outOfService(reason: state.reason)))
     }
 
     private func timerFired(_ key: TimerKey, generation current: UInt64) {
@@ -586,8 +606,11 @@ public actor VendCoordinator {
     }
 
     private func drainScreens() async {
-        for await intent in screens {
-            await screen.show(intent)
+        for await update in screens {
+            switch update {
+            case .show(let intent): await screen.show(intent)
+            case .notice(let notice): await screen.showNotice(notice)
+            }
         }
     }
 

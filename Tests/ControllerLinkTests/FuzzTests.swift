@@ -224,9 +224,9 @@ struct FuzzTests {
                 case .vendAborted(let id):
                     #expect(requested[id] != nil && !approved.contains(id), "\(id) aborted after approval")
                     #expect(settled.insert(id).inserted, "\(id) settled twice")
-                case .malformed(_, let reason), .unavailable(let reason):
+                case .malformed(_, let reason), .unavailable(let reason), .setUpRefused(let reason):
                     #expect(!reason.isEmpty)
-                case .hello, .ping:
+                case .hello, .ping, .setUpDone:
                     break
                 }
             }

@@ -131,6 +131,7 @@ struct LinkEndToEndTests {
         let sim = h.simulator
         try await h.link.send(.ready)
         try await Self.setUpByHand(sim)
+        #expect(try await h.recorder.controller() == .setUpDone)
         try await sim.mdbEnableSequence()
         guard case .unavailable = try await h.recorder.controller(), case .unavailable = try await h.recorder.controller() else {
             Issue.record("INACTIVE and DISABLED must report unavailable")
@@ -176,6 +177,7 @@ struct LinkEndToEndTests {
         try await h.recorder.up()
         try await h.link.send(.ready)
         try await Self.setUpByHand(h.simulator)
+        #expect(try await h.recorder.controller() == .setUpDone)
         try await h.simulator.mdbStatus("ENABLED")
         _ = try await h.recorder.controller()
         try await h.simulator.vendRequest(amount: "1.00", product: "5")

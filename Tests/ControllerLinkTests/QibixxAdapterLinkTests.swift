@@ -61,10 +61,10 @@ struct QibixxAdapterLinkTests {
         let h = try await LinkHarness.start(.qibixxMDB, adapter: model)
         try await h.recorder.up()
         try await h.link.send(.ready)
-        let event = try await h.recorder.controller("unavailable") {
-            if case .unavailable(let reason) = $0 { reason.contains("SETCONF") } else { false }
+        let event = try await h.recorder.controller("setUpRefused") {
+            if case .setUpRefused(let reason) = $0 { reason.contains("SETCONF") } else { false }
         }
-        guard case .unavailable(let reason) = event else { preconditionFailure("matched unavailable") }
+        guard case .setUpRefused(let reason) = event else { preconditionFailure("matched setUpRefused") }
         #expect(reason.contains("mdb-scale-factor=1") && reason.contains("qibixx.scale_factor"))
         #expect(await h.simulator.adapter?.received.contains("C,1") == false)
         #expect(h.logs.messages(atLeast: .notice).contains { $0.contains("mdb-scale-factor") })

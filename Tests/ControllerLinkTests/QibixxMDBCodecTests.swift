@@ -76,16 +76,25 @@ struct QibixxMDBCodecTests {
         _ = codec.decode("c,SET,OK")
         _ = codec.takeOutgoing()
         let events = codec.decode("c,ERR,\"SETCONF -2\"")
-        guard events.count == 1, case .unavailable(let reason) = events[0] else {
-            Issue.record("expected unavailable, got \(events)")
+        guard events.count == 1, case .setUpRefused(let reason) = events[0] else {
+            Issue.record("expected setUpRefused, got \(events)")
             return
         }
         #expect(reason.contains("C,SETCONF,mdb-decimal-places=2"))
         #expect(reason.contains("qibixx.decimal_places"))
         #expect(codec.takeOutgoing().isEmpty)
         #expect(!codec.isSetUp)
-        // The next .ready tries again from the start.
+        // The next .ready tries again from the start; when every parameter is accepted the
+        // codec says so (the service gate's adapter cause clears) and enables the reader.
         #expect(codec.encode(.ready) == ["C,0", "C,SETCONF,mdb-always-idle=1"])
+        var last: [ControllerEvent] = []
+        var steps = 0
+        while !codec.isSetUp, steps < 10 {
+            last = codec.decode("c,SET,OK")
+            steps += 1
+        }
+        #expect(last == [.setUpDone])
+        #expect(codec.takeOutgoing().last == "C,1")
     }
 
     @Test func cashlessIsOffAnsweringTheDisableDoesNotStopTheSetUp() {

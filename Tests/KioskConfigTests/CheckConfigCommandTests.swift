@@ -6,15 +6,7 @@ import Testing
 
 /// The built `drippay-kiosk` next to the test bundle (`swift test` builds every product).
 private func kioskExecutable() -> String? {
-    var candidates: [String] = []
-    if let bundle = Bundle.main.executableURL?.deletingLastPathComponent() {
-        candidates.append(bundle.appendingPathComponent("drippay-kiosk").path)
-    }
-    for bundle in Bundle.allBundles {
-        candidates.append(bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("drippay-kiosk").path)
-    }
-    candidates.append(repositoryRoot + "/.build/debug/drippay-kiosk")
-    return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    BuiltExecutable.kiosk(repositoryRoot: repositoryRoot)
 }
 
 private struct Outcome {

@@ -3,6 +3,7 @@ import DripPaySandbox
 import Foundation
 import KioskCore
 import KioskDisplay
+import KioskTestSupport
 import Logging
 import Testing
 import VendSession

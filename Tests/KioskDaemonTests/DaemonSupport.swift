@@ -3,7 +3,9 @@ import DripPaySandbox
 import Foundation
 import KioskConfig
 import KioskCore
+import KioskDemo
 import KioskDisplay
+import KioskTestSupport
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -20,35 +22,21 @@ import Glibc
 /// must not sit on the test's cooperative threads).
 final class NotifyCollector: Sendable {
     let path: String
-    private let fd: Int32
+    private let socket: NotifySocket
     private let messages = Mutex<[String]>([])
     private let running = Atomic<Bool>(true)
     private let pulse = Pulse()
 
     init() throws {
-        path = NSTemporaryDirectory() + "kiosk-notify-\(UUID().uuidString.prefix(8)).sock"
-        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard bound == 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
-        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        socket = try NotifySocket(receiveTimeout: .milliseconds(100))
+        path = socket.path
         let thread = Thread { [self] in
-            var buffer = [UInt8](repeating: 0, count: 4096)
             while running.load(ordering: .relaxed) {
-                let count = recv(fd, &buffer, buffer.count, 0)
-                guard count > 0 else { continue }
-                let text = String(decoding: buffer[..<count], as: UTF8.self)
+                guard let text = socket.receive() else { continue }
                 messages.withLock { $0.append(contentsOf: text.split(separator: "\n").map(String.init)) }
                 pulse.signal()
             }
-            close(fd)
-            unlink(path)
+            socket.close()
         }
         thread.start()
     }
@@ -60,6 +48,12 @@ final class NotifyCollector: Sendable {
     func waitFor(_ timeout: Duration = .seconds(5), _ matches: @escaping @Sendable (String) -> Bool) async -> String? {
         _ = await pulse.wait(until: { self.lines.contains(where: matches) }, timeout: timeout)
         return lines.first(where: matches)
+    }
+
+    /// Waits until a line after the first `index` ones satisfies `matches`; returns it, or nil after `timeout`.
+    func waitFor(after index: Int, _ timeout: Duration = .seconds(5), _ matches: @escaping @Sendable (String) -> Bool) async -> String? {
+        _ = await pulse.wait(until: { self.lines.dropFirst(index).contains(where: matches) }, timeout: timeout)
+        return lines.dropFirst(index).first(where: matches)
     }
 
     func stop() { running.store(false, ordering: .relaxed) }
@@ -111,11 +105,12 @@ final class DaemonHarness: Sendable {
         configuration = written
     }
 
-    func options(environment: [String: String] = [:], healthInterval: Duration = .seconds(60), outOfServiceHealth: Duration = .milliseconds(200))
-        -> KioskDaemonOptions
-    {
+    func options(
+        environment: [String: String] = [:], display: any DisplayOutput = NoDisplayOutput(), healthInterval: Duration = .seconds(60),
+        outOfServiceHealth: Duration = .milliseconds(200)
+    ) -> KioskDaemonOptions {
         KioskDaemonOptions(
-            environment: environment, display: NoDisplayOutput(),
+            environment: environment, display: display,
             onScreen: { intent in
                 self.screens.withLock { $0.append(intent) }
                 self.changed.signal()

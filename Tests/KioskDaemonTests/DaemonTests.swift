@@ -2,6 +2,7 @@ import ControllerSimulator
 import DripPaySandbox
 import Foundation
 import KioskCore
+import KioskDemo
 import KioskJournal
 import Logging
 import ServiceLifecycle

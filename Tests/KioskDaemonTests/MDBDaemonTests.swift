@@ -2,6 +2,8 @@ import ControllerSimulator
 import DripPaySandbox
 import Foundation
 import KioskCore
+import KioskDisplay
+import Synchronization
 import Testing
 import VendSession
 
@@ -115,5 +117,94 @@ struct MDBDaemonTests {
             #expect(await second.outcome(of: "mdb-65")?.ending == .finished(.cancelled))
         }
         await second.tearDown()
+    }
+}
+
+/// A display that keeps every screen drawn and wakes waiters on each.
+final class ScreenLog: DisplayOutput, Sendable {
+    private let screens = Mutex<[Screen]>([])
+    private let pulse = Pulse()
+
+    func show(_ screen: Screen) async throws {
+        screens.withLock { $0.append(screen) }
+        pulse.signal()
+    }
+
+    var all: [Screen] { screens.withLock { $0 } }
+
+    /// The first screen after the first `index` that matches, waiting up to `timeout`.
+    func first(after index: Int = 0, timeout: Duration = .seconds(5), _ matches: @escaping @Sendable (Screen) -> Bool) async -> (Int, Screen)? {
+        _ = await pulse.wait(until: { self.all.dropFirst(index).contains(where: matches) }, timeout: timeout)
+        let list = all
+        guard let at = list.indices.dropFirst(index).first(where: { matches(list[$0]) }) else { return nil }
+        return (at, list[at])
+    }
+}
+
+@Suite("Daemon with a Qibixx MDB adapter: going out of service", .serialized)
+struct MDBOutOfServiceTests {
+    static func payScreen(_ screen: Screen) -> PayScreen? {
+        if case .pay(let pay) = screen { pay } else { nil }
+    }
+
+    @Test func outOfServiceDuringAVendKeepsTheCodeShowsWhyAndDisablesTheReaderAfterTheVend() async throws {
+        let harness = try await DaemonHarness(adapter: QibixxAdapterModel())
+        let display = ScreenLog()
+        let options = harness.options(display: display, healthInterval: .milliseconds(300), outOfServiceHealth: .milliseconds(200))
+        try await harness.withDaemon(options) { _ in
+            try await harness.simulator.waitForLine("C,1", timeout: .seconds(10))
+            try await harness.simulator.adapterDoes("select") { $0.select(amount: "1.50", product: "5") }
+            // The invoice's own QR, fetched by the keeper.
+            let (firstAt, first) = try #require(
+                await display.first(timeout: .seconds(10)) {
+                    if let pay = Self.payScreen($0), case .text = pay.code { pay.notice == nil } else { false }
+                })
+            let disablesBefore = await harness.count("C,0")
+            for _ in 0..<disablesBefore { try await harness.simulator.waitForLine("C,0") }  // the set-up's
+            await harness.sandbox.goDown()
+            let (noticeAt, noticed) = try #require(
+                await display.first(after: firstAt, timeout: .seconds(15)) { Self.payScreen($0)?.notice != nil })
+            let notice = try #require(Self.payScreen(noticed)?.notice)
+            #expect(notice.contains("out of service after this sale") && notice.contains("API unreachable"))
+            // Same code, never re-fetched: a restarted keeper would first draw "getting the code" (and the API is down).
+            #expect(Self.payScreen(noticed)?.code == Self.payScreen(first)?.code)
+            let between = display.all[firstAt...noticeAt].compactMap(Self.payScreen)
+            #expect(between.allSatisfy { $0.code == Self.payScreen(first)?.code })
+            // The reader stays enabled while the vend is open.
+            #expect(await harness.count("C,0") == disablesBefore)
+            try await harness.simulator.adapterDoes("cancel") { $0.cancelled() }
+            try await harness.simulator.waitForLine("C,0", timeout: .seconds(5))
+            // The vend is over (its cancel waits for the API, which is down, until its own timeout):
+            // the next screen is not a pay screen, and no pay screen comes after it.
+            let (endAt, _) = try #require(await display.first(after: noticeAt + 1, timeout: .seconds(30)) { Self.payScreen($0) == nil })
+            #expect(display.all.dropFirst(endAt).allSatisfy { Self.payScreen($0) == nil })
+        }
+        await harness.tearDown()
+    }
+
+    @Test func aRefusedParameterTakesTheKioskOutOfServiceUntilASetUpSucceeds() async throws {
+        var model = QibixxAdapterModel()
+        model.refusedParameters = ["mdb-scale-factor"]
+        let harness = try await DaemonHarness(adapter: model)
+        let notify = try NotifyCollector()
+        defer { notify.stop() }
+        try await harness.withDaemon(harness.options(environment: ["NOTIFY_SOCKET": notify.path])) { _ in
+            let status = try #require(
+                await notify.waitFor(.seconds(10)) { $0.hasPrefix("STATUS=out of service: payment adapter set-up refused") })
+            #expect(status.contains("C,SETCONF,mdb-scale-factor=1") && status.contains("c,ERR"))
+            #expect(status.contains("qibixx.scale_factor"))
+            #expect(await harness.count("C,1") == 0)
+            let seen = notify.lines.count
+            // The technician fixes the adapter; it is set up again on the next reconnect.
+            try await harness.simulator.adapterDoes("accept every parameter") {
+                $0.refusedParameters = []
+                return []
+            }
+            try await harness.simulator.replug()
+            try await harness.simulator.waitForLine("C,1", timeout: .seconds(10))
+            #expect(await notify.waitFor(after: seen, .seconds(10)) { $0 == "STATUS=waiting for customer" } != nil)
+            #expect(await harness.simulator.adapter?.configuration["mdb-scale-factor"] == "1")
+        }
+        await harness.tearDown()
     }
 }

@@ -6,7 +6,7 @@ import KioskTestSupport
 import Testing
 
 extension KioskIntegration {
-    /// The money-safety rules (product.md section 3) under SIGKILL: the daemon is killed at random
+    /// The money-safety rules (docs/money-safety.md) under SIGKILL: the daemon is killed at random
     /// points of many vends and restarted on the same journal each time, while a simulated machine
     /// keeps vending and customers keep paying. Then one clean run settles everything and the
     /// invariants are checked against every line the daemon ever wrote, the sandbox's invoices and
@@ -187,7 +187,7 @@ extension KioskIntegration {
             return false
         }
 
-        /// product.md section 3, against everything the run left behind.
+        /// docs/money-safety.md, against everything the run left behind.
         static func checkInvariants(
             rig: KioskRig, machine: SimulatedMachine, figures: inout Figures, label: String
         ) async throws {

@@ -1,5 +1,6 @@
 import Foundation
 import KioskCore
+import KioskTestSupport
 import Testing
 import VendSession
 
@@ -185,7 +186,9 @@ final class FakeController: ControllerPort, @unchecked Sendable {
 
 final class FakeScreen: ScreenPort, @unchecked Sendable {
     let shown = Locked<[ScreenIntent]>([])
+    let notices = Locked<[String?]>([])
     func show(_ intent: ScreenIntent) async { shown.write { $0.append(intent) } }
+    func showNotice(_ notice: String?) async { notices.write { $0.append(notice) } }
 }
 
 /// A coordinator wired to fakes and a manual clock, with `run()` running.

@@ -3,7 +3,7 @@ import KioskCore
 import Testing
 import VendSession
 
-/// product.md section 4, one test per case.
+/// docs/money-safety.md, "Crash recovery": one test per case.
 @Suite("Vend session: crash recovery")
 struct RecoveryTests {
     func recovered(_ record: SessionRecord, at now: Date = t0.addingTimeInterval(30)) -> (Driver, [SessionEffect]) {

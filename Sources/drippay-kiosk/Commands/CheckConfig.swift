@@ -27,17 +27,11 @@ struct CheckConfig: AsyncParsableCommand {
             """
     )
 
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "The config file (TOML). Defaults to $DRIPPAY_KIOSK_CONFIG.", valueName: "file"))
-    var config: String?
+    @OptionGroup var config: ConfigOption
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        guard let file = config ?? environment["DRIPPAY_KIOSK_CONFIG"], !file.isEmpty else {
-            throw ValidationError("Give the config file with --config FILE or set DRIPPAY_KIOSK_CONFIG.")
-        }
+        let file = try config.requiredFile(environment: environment)
         switch ConfigLoader.load(configFile: file, environment: environment) {
         case .success(let configuration):
             print("\(file): OK")

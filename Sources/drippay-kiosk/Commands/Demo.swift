@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import KioskDaemon
+import KioskDemo
 import KioskLogging
 
 /// `drippay-kiosk demo`: the whole flow with no hardware and no account.

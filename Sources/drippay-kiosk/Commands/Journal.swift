@@ -31,15 +31,12 @@ struct JournalLocation: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The journal file.", valueName: "path"))
     var journal: String?
 
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "The daemon's config file: reads its [journal] path. Defaults to $DRIPPAY_KIOSK_CONFIG.", valueName: "file"))
-    var config: String?
+    /// The daemon's config file: the journal is its [journal] path.
+    @OptionGroup var config: ConfigOption
 
     func open() throws -> KioskJournal.Journal {
         if let journal { return try KioskJournal.Journal.openReadOnly(path: journal) }
-        if let file = configFile(config) {
+        if let file = config.file() {
             return try KioskJournal.Journal.openReadOnly(path: try loadConfiguration(file).journal.path)
         }
         throw ValidationError(

@@ -21,10 +21,7 @@ struct Ping: AsyncParsableCommand {
               drippay-kiosk ping --base-url https://drippay-dev.com/api/v1 --token-file ./token
             """)
 
-    @Option(
-        name: .customLong("config"),
-        help: ArgumentHelp("The daemon's config file. Defaults to $DRIPPAY_KIOSK_CONFIG.", valueName: "file"))
-    var config: String?
+    @OptionGroup var config: ConfigOption
 
     @Option(help: "The API base URL, e.g. https://drippay-dev.com/api/v1 (http:// only for loopback).")
     var baseURL: String?
@@ -36,7 +33,7 @@ struct Ping: AsyncParsableCommand {
     var timeout: Int?
 
     func run() async throws {
-        let configuration = try configFile(config).map(loadConfiguration)
+        let configuration = try config.load()
         guard let baseURL = baseURL ?? configuration?.api.baseURL else {
             throw ValidationError("give --config FILE (or set DRIPPAY_KIOSK_CONFIG), or --base-url and --token-file")
         }

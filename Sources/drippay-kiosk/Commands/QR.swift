@@ -22,10 +22,8 @@ struct QR: AsyncParsableCommand {
     @Argument(help: "The text to encode in the QR code.")
     var text: String
 
-    @Option(
-        name: .long,
-        help: ArgumentHelp("The daemon's config file: draw as its [display] says. Defaults to $DRIPPAY_KIOSK_CONFIG.", valueName: "file"))
-    var config: String?
+    /// The daemon's config file: draw as its [display] says.
+    @OptionGroup var config: ConfigOption
 
     @Option(help: "Where to draw: framebuffer, png, terminal or none (default: the config's, else terminal).")
     var output: DisplayOptions.Output?
@@ -49,7 +47,7 @@ struct QR: AsyncParsableCommand {
     var errorCorrection: QRErrorCorrection?
 
     func run() async throws {
-        let configured = try configFile(config).map(loadConfiguration)?.display
+        let configured = try config.load()?.display
         var options = configured ?? DisplayOptions(output: .terminal, pngPath: "/tmp/drippay-kiosk-qr.png")
         if let output { options.output = output }
         if let device { options.device = device }

@@ -27,35 +27,12 @@ struct Run: AsyncParsableCommand {
             """
     )
 
-    @Option(
-        name: .long,
-        help: ArgumentHelp("The config file (TOML). Defaults to $DRIPPAY_KIOSK_CONFIG.", valueName: "file"))
-    var config: String?
+    @OptionGroup var config: ConfigOption
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        guard let file = config ?? environment["DRIPPAY_KIOSK_CONFIG"], !file.isEmpty else {
-            throw ValidationError("Give the config file with --config FILE or set DRIPPAY_KIOSK_CONFIG.")
-        }
+        let file = try config.requiredFile(environment: environment)
         let status = await DaemonCommand.run(configFile: file, environment: environment)
         if status != 0 { throw ExitCode(status) }
-    }
-}
-
-/// The config file from `--config` or `$DRIPPAY_KIOSK_CONFIG`, nil when neither is given.
-func configFile(_ option: String?) -> String? {
-    let file = option ?? ProcessInfo.processInfo.environment["DRIPPAY_KIOSK_CONFIG"]
-    return (file?.isEmpty ?? true) ? nil : file
-}
-
-/// Loads and checks a config file for a command; its problems are printed to stderr as
-/// `FILE:LINE: message` and the command exits 78, as `check-config` and `run` do.
-func loadConfiguration(_ file: String) throws -> KioskConfiguration {
-    switch ConfigLoader.load(configFile: file) {
-    case .success(let configuration):
-        return configuration
-    case .failure(let problems):
-        FileHandle.standardError.write(Data((problems.description + "\n").utf8))
-        throw ExitCode(ConfigProblems.exitCode)
     }
 }

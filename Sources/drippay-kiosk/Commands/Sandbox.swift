@@ -1,8 +1,6 @@
 import ArgumentParser
-import DripPaySandbox
-import Dispatch
 import Foundation
-import KioskCore
+import KioskDemo
 
 /// `drippay-kiosk sandbox`: the built-in fake DripPay API, in the foreground.
 struct Sandbox: AsyncParsableCommand {
@@ -38,36 +36,9 @@ struct Sandbox: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let token = self.token ?? APISandbox.generateToken()
-        let sandbox = APISandbox(tokens: [token: Set(Ability.allCases)], quoteSeconds: quoteSeconds)
-        if let autoPayAfter { await sandbox.setAutoPay(after: .seconds(autoPayAfter)) }
-        try await sandbox.start(port: port)
-        var banner = "DripPay API sandbox\n"
-        banner += "  base URL: \(await sandbox.baseURL)\n"
-        banner += "  token:    \(token)\n"
-        banner += "  pay page: \(await sandbox.payURL(for: InvoiceReference("<reference>")))\n"
-        banner += "  quotes:   a new BOLT11 every \(quoteSeconds) s; pay with POST /_sandbox/wallet/pay\n"
-        if let autoPayAfter { banner += "  auto-pay: new invoices are paid after \(autoPayAfter) s\n" }
-        banner += "Ctrl-C to stop.\n"
         // Unbuffered, so a script reading a pipe sees the base URL at once.
-        FileHandle.standardOutput.write(Data(banner.utf8))
-        let signal = await Self.firstSignal([SIGINT, SIGTERM])
-        FileHandle.standardOutput.write(Data("stopping (signal \(signal))\n".utf8))
-        await sandbox.stop()
-    }
-
-    /// Waits for the first of these signals (their default action is turned off).
-    static func firstSignal(_ signals: [Int32]) async -> Int32 {
-        let (stream, continuation) = AsyncStream<Int32>.makeStream()
-        let sources = signals.map { number -> DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { continuation.yield(number) }
-            source.resume()
-            return source
+        try await SandboxServer.run(port: port, token: token, autoPayAfter: autoPayAfter, quoteSeconds: quoteSeconds) {
+            FileHandle.standardOutput.write(Data($0.utf8))
         }
-        defer { sources.forEach { $0.cancel() } }
-        for await number in stream { return number }
-        return 0
     }
 }

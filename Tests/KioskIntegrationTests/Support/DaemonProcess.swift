@@ -22,14 +22,9 @@ enum ProcessEnding: Equatable, Sendable, CustomStringConvertible {
 /// tests, into the directory that also holds the test bundle.
 enum KioskBinary {
     static func path(filePath: String = #filePath) throws(RigError) -> String {
-        if let explicit = ProcessInfo.processInfo.environment["DRIPPAY_KIOSK_BINARY"] { return explicit }
-        var directories: [URL] = []
-        if let executable = Bundle.main.executableURL { directories.append(executable.deletingLastPathComponent()) }
-        directories.append(Bundle.main.bundleURL.deletingLastPathComponent())
-        directories.append(URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent())
-        directories.append(RepoPaths.root(filePath: filePath).appendingPathComponent(".build/debug"))
-        let candidates = directories.map { $0.appendingPathComponent("drippay-kiosk").path }
-        if let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) { return found }
+        let root = RepoPaths.root(filePath: filePath).path
+        if let found = BuiltExecutable.kiosk(repositoryRoot: root) { return found }
+        let candidates = BuiltExecutable.candidates("drippay-kiosk", repositoryRoot: root)
         throw .setup("drippay-kiosk executable not found (tried \(candidates)); run `swift build` or set DRIPPAY_KIOSK_BINARY")
     }
 }

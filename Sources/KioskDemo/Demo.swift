@@ -4,6 +4,7 @@ import DripPaySandbox
 import Foundation
 import KioskConfig
 import KioskCore
+import KioskDaemon
 import KioskDisplay
 import Logging
 import NIOCore
