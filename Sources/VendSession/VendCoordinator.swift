@@ -186,7 +186,7 @@ public actor VendCoordinator {
         announced = state
         enqueue(state.available ? .ready : .outOfService(reason: state.reason))
         if screenOwner == nil {
-            screenSink.yield(.show(state.available ? .idle : .outOfService(reason: state.reason)))
+            showIdleIfFree()
         } else {
             // A vend is open: it goes on (the controller's disable waits for its end), and its
             // customer reads what is wrong on the pay screen; the next screen drops the notice.
