@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The API token, held so that it cannot be printed by accident: `description`,
 /// `debugDescription` and string interpolation all show `<redacted>`.
@@ -14,10 +18,10 @@ public struct APIToken: Sendable, Hashable, CustomStringConvertible, CustomDebug
     /// Replaces every occurrence of the token (and of its secret part) in `text`.
     public func redact(_ text: String) -> String {
         var out = text
-        if !bearerValue.isEmpty { out = out.replacingOccurrences(of: bearerValue, with: "<redacted>") }
+        if !bearerValue.isEmpty { out = out.replacingAll(bearerValue, with: "<redacted>") }
         if let bar = bearerValue.firstIndex(of: "|") {
             let secret = String(bearerValue[bearerValue.index(after: bar)...])
-            if secret.count >= 4 { out = out.replacingOccurrences(of: secret, with: "<redacted>") }
+            if secret.count >= 4 { out = out.replacingAll(secret, with: "<redacted>") }
         }
         return out
     }

@@ -1,0 +1,37 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What stat(2) says about a path, following symbolic links as `FileManager.fileExists(atPath:
+/// isDirectory:)` and `URL.resourceValues(forKeys: [.fileSizeKey])` do (FoundationEssentials has
+/// neither `ObjCBool` nor URL resource values).
+public enum FileStatus {
+    /// True when `path` exists and is a directory (or a link to one).
+    public static func isDirectory(_ path: String) -> Bool {
+        guard let status = status(path) else { return false }
+        return status.st_mode & mode_t(S_IFMT) == mode_t(S_IFDIR)
+    }
+
+    /// The size in bytes, or nil when `path` does not exist or cannot be read.
+    public static func size(_ path: String) -> Int64? {
+        status(path).map { Int64($0.st_size) }
+    }
+
+    /// True when `path` exists (a link counts when what it names exists).
+    public static func exists(_ path: String) -> Bool { status(path) != nil }
+
+    /// The permission bits (`st_mode & 0o7777`) of `path` itself, a link not followed (lstat(2),
+    /// as `FileManager.attributesOfItem(atPath:)[.posixPermissions]`); nil when it cannot be read.
+    public static func permissionsOfItem(_ path: String) -> Int? {
+        var result = stat()
+        guard lstat(path, &result) == 0 else { return nil }
+        return Int(result.st_mode) & 0o7777
+    }
+
+    private static func status(_ path: String) -> stat? {
+        var result = stat()
+        return stat(path, &result) == 0 ? result : nil
+    }
+}
