@@ -1,6 +1,10 @@
 // KioskLogging: one line per event on stderr, with the syslog priority prefix that journald
 // reads (`SyslogLevelPrefix=`), and the API token redacted from every line.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KioskCore
 import Logging
 
@@ -64,7 +68,7 @@ public struct JournaldLogHandler: LogHandler {
     /// Writes a line and its newline to stderr in one write, so that lines from concurrent tasks
     /// never interleave.
     public static let standardError: @Sendable (String) -> Void = { line in
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        StandardStream.error.write(Data((line + "\n").utf8))
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -128,7 +132,7 @@ public struct JournaldLogHandler: LogHandler {
     static func quoteIfNeeded(_ value: String) -> String {
         let needsQuotes = value.isEmpty || value.contains { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\t" }
         guard needsQuotes else { return escape(value) }
-        let quoted = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        let quoted = value.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"")
         return "\"" + escape(quoted) + "\""
     }
 }
