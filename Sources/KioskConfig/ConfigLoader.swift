@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KioskCore
 
 /// Reads a config file and its hardware profile, and checks every key (contract.md, "Config file").
@@ -30,13 +34,22 @@ public enum ConfigLoader {
     public static func defaultProfileSearchPaths() -> [String] {
         var paths = ["/usr/share/drippay-kiosk/hardware-profiles"]
         var starts = [FileManager.default.currentDirectoryPath]
-        if let executable = Bundle.main.executableURL?.resolvingSymlinksInPath().deletingLastPathComponent().path {
-            starts.append(executable)
-        }
+        if let executable = executableDirectory() { starts.append(executable) }
         for start in starts {
             if let found = findUpward("hardware-profiles", from: start), !paths.contains(found) { paths.append(found) }
         }
         return paths
+    }
+
+    /// The directory of the running executable, links resolved.
+    static func executableDirectory() -> String? {
+        #if canImport(FoundationEssentials)
+        // Linux: the kernel's resolved path (FoundationEssentials has no `Bundle`).
+        guard let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return nil }
+        return URL(fileURLWithPath: executable).deletingLastPathComponent().path
+        #else
+        return Bundle.main.executableURL?.resolvingSymlinksInPath().deletingLastPathComponent().path
+        #endif
     }
 
     /// The nearest `name` directory in `start` or one of its parents.
@@ -44,8 +57,7 @@ public enum ConfigLoader {
         var dir = URL(fileURLWithPath: start).standardizedFileURL
         for _ in 0..<12 {
             let candidate = dir.appendingPathComponent(name).path
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), isDirectory.boolValue {
+            if FileStatus.isDirectory(candidate) {
                 return candidate
             }
             let parent = dir.deletingLastPathComponent()
@@ -138,9 +150,7 @@ private struct Loader {
     /// Reads and parses one TOML file; nil (with problems recorded) when that fails.
     mutating func parse(_ file: String, readProblemLine: (file: String, line: Int)) -> TOMLTable? {
         guard let data = FileManager.default.contents(atPath: file) else {
-            var isDirectory: ObjCBool = false
-            let exists = FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory)
-            let why = !exists ? "does not exist" : isDirectory.boolValue ? "is a directory" : "cannot be read (permission denied)"
+            let why = !FileStatus.exists(file) ? "does not exist" : FileStatus.isDirectory(file) ? "is a directory" : "cannot be read (permission denied)"
             problem(readProblemLine.file, readProblemLine.line, "\(file) \(why)")
             return nil
         }
@@ -360,7 +370,7 @@ private struct Loader {
                 f.problem(at: at, "vend.items.\"\(code)\" must be a string (the invoice item description), got \(at.value.typeName)")
                 continue
             }
-            guard !description.trimmingCharacters(in: .whitespaces).isEmpty else {
+            guard !description.trimmingWhitespace().isEmpty else {
                 f.problem(at: at, "vend.items.\"\(code)\" has an empty description; give the product name shown on the invoice")
                 continue
             }
@@ -377,7 +387,7 @@ private struct Loader {
         let geometryKeys = ["display.width", "display.height", "display.bits_per_pixel"]
         let given = geometryKeys.filter { f.merged[$0] != nil }
         if !given.isEmpty, given.count < 3, let at = f.merged[given[0]] {
-            let missing = geometryKeys.filter { f.merged[$0] == nil }.map { $0.replacingOccurrences(of: "display.", with: "") }
+            let missing = geometryKeys.filter { f.merged[$0] == nil }.map { $0.replacingAll("display.", with: "") }
             f.problem(at: at, "[display] width, height and bits_per_pixel go together (a plain-file framebuffer); missing: \(missing.joined(separator: ", "))")
         }
 

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KioskCore
 
 /// Why the API token could not be loaded. Messages name the file, never its contents.
@@ -49,7 +53,7 @@ public enum TokenLoader {
     /// The systemd credential file when `$CREDENTIALS_DIRECTORY` is set and holds one.
     public static func credentialFile(environment: [String: String]) -> String? {
         guard let dir = environment["CREDENTIALS_DIRECTORY"], !dir.isEmpty else { return nil }
-        let path = (dir as NSString).appendingPathComponent(credentialName)
+        let path = (dir.hasSuffix("/") ? dir : dir + "/") + credentialName
         return FileManager.default.fileExists(atPath: path) ? path : nil
     }
 
@@ -63,17 +67,13 @@ public enum TokenLoader {
     /// Reads and checks one file.
     public static func read(_ file: String, checkMode: Bool) throws(TokenError) -> APIToken {
         let manager = FileManager.default
-        var isDirectory: ObjCBool = false
-        guard manager.fileExists(atPath: file, isDirectory: &isDirectory) else { throw .missing(file: file) }
-        if isDirectory.boolValue { throw .unreadable(file: file, reason: "it is a directory") }
+        guard FileStatus.exists(file) else { throw .missing(file: file) }
+        if FileStatus.isDirectory(file) { throw .unreadable(file: file, reason: "it is a directory") }
         if checkMode {
-            let attributes: [FileAttributeKey: Any]
-            do {
-                attributes = try manager.attributesOfItem(atPath: file)
-            } catch {
+            guard let permissions = FileStatus.permissionsOfItem(file) else {
                 throw .unreadable(file: file, reason: "cannot read its permissions")
             }
-            if let permissions = (attributes[.posixPermissions] as? NSNumber)?.intValue, permissions & 0o044 != 0 {
+            if permissions & 0o044 != 0 {
                 throw .tooOpen(file: file, mode: permissions & 0o7777)
             }
         }
@@ -83,7 +83,7 @@ public enum TokenLoader {
         guard let text = String(data: data, encoding: .utf8) else {
             throw .malformed(file: file, problem: "not UTF-8 text")
         }
-        let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let value = text.trimmingWhitespaceAndNewlines()
         if value.isEmpty { throw .malformed(file: file, problem: "the file is empty") }
         let pieces = value.split(separator: "|", maxSplits: 1, omittingEmptySubsequences: false)
         guard pieces.count == 2 else { throw .malformed(file: file, problem: "no '|' between id and secret") }
