@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KioskCore
 import Synchronization
 
@@ -151,8 +155,7 @@ public final class Journal: Sendable {
     /// Throws `.directoryMissing` when the journal's directory does not exist (nothing is created).
     public static func checkDirectory(of path: String) throws(JournalError) {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FileStatus.isDirectory(directory) else {
             throw .directoryMissing(path: path, directory: directory)
         }
     }
@@ -246,8 +249,7 @@ public final class Journal: Sendable {
     /// Bytes on disk: the database file plus its write-ahead log.
     public func fileSizeBytes() -> Int64 {
         [path, path + "-wal"].reduce(Int64(0)) { total, file in
-            let size = try? URL(fileURLWithPath: file).resourceValues(forKeys: [.fileSizeKey]).fileSize
-            return total + Int64(size ?? 0)
+            total + (FileStatus.size(file) ?? 0)
         }
     }
 
@@ -294,7 +296,7 @@ public final class Journal: Sendable {
     static func tradeNoPrefix(_ machineID: String) -> String {
         let allowed = machineID.unicodeScalars.prefix(24).map { scalar -> Character in
             let isAllowed = scalar.isASCII
-                && (CharacterSet.alphanumerics.contains(scalar) || scalar == "_" || scalar == "-")
+                && (scalar.properties.isAlphabetic || scalar.properties.numericType != nil || scalar == "_" || scalar == "-")
             return isAllowed ? Character(scalar) : "-"
         }
         return allowed.isEmpty ? "kiosk" : String(allowed)

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KioskCore
 
 /// Sessions as CSV or JSON for audits and bookkeeping. Amounts are exact decimal strings in the
@@ -40,7 +44,7 @@ public enum JournalExport {
     static func quoteCSV(_ field: String) -> String {
         let needsQuotes = field.contains { $0 == "," || $0 == "\"" || $0 == "\r" || $0 == "\n" || $0 == "\r\n" }
         guard needsQuotes else { return field }
-        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        return "\"" + field.replacingAll("\"", with: "\"\"") + "\""
     }
 
     /// A JSON array of objects with sorted keys; a missing value is `null` (every key always present).

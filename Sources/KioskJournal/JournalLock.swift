@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 #if canImport(Glibc)
 import Glibc
@@ -51,7 +55,7 @@ public final class JournalLock: Sendable {
         // Ours now: record who holds it.
         let pid = getpid()
         let command = Self.commandLine(pid: pid) ?? "drippay-kiosk"
-        let started = ISO8601DateFormatter().string(from: Date())
+        let started = Date().formatted(.iso8601)
         let text = "pid \(pid) since \(started): \(command)\n"
         _ = ftruncate(fd, 0)
         _ = text.withCString { pwrite(fd, $0, strlen($0), 0) }
@@ -67,7 +71,7 @@ public final class JournalLock: Sendable {
     private static func describeHolder(fd: Int32) -> String {
         var buffer = [UInt8](repeating: 0, count: 1024)
         let count = pread(fd, &buffer, buffer.count, 0)
-        let text = count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
+        let text = count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self).trimmingWhitespaceAndNewlines() : ""
         return text.isEmpty ? "a process that has not written its pid yet" : text
     }
 

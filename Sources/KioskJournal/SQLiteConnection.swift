@@ -1,6 +1,13 @@
 // The only file in KioskJournal that sees libsqlite3's C types.
 import CSQLite
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A failed SQLite call: the SQLite result code, SQLite's message, the SQL being run and the file.
 public struct SQLiteError: Error, Hashable, Sendable, CustomStringConvertible {
