@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KioskCore
 import Logging
 
@@ -246,7 +250,7 @@ public actor ControllerLink {
 /// Vend ids for protocols that have none (MDB): `<prefix>-<n>` counting up from `start`.
 /// The daemon seeds `prefix`/`start` from the journal and the clock so ids never repeat.
 public final class VendIDSequence: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = ThreadLock()
     private let prefix: String
     private var next: Int
 

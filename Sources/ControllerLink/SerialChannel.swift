@@ -1,7 +1,14 @@
 // The only file of ControllerLink that touches C: libserialport, termios, poll(2).
 import CLinuxShims
 import CSerialPort
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import KioskCore
 
 /// One open serial line (a UART, a USB adapter, or a pseudo-terminal) as a byte stream.
@@ -33,14 +40,14 @@ public final class SerialChannel: @unchecked Sendable {
     private let port: OpaquePointer?  // libserialport's handle, when it opened the device
     private let wakeRead: Int32
     private let wakeWrite: Int32
-    private let lock = NSLock()
+    private let lock = ThreadLock()
     private var isClosed = false  // guarded by lock
 
     private init(device: String, fd: Int32, port: OpaquePointer?) throws(LinkError) {
         var pipeFDs: [Int32] = [-1, -1]
         guard pipe(&pipeFDs) == 0 else {
             let reason = Self.errnoText()
-            if let port { sp_close(port); sp_free_port(port) } else { Foundation.close(fd) }
+            if let port { sp_close(port); sp_free_port(port) } else { Glibc.close(fd) }
             throw .openFailed(device: device, reason: "cannot create a wake pipe: \(reason)")
         }
         self.device = device
@@ -55,9 +62,7 @@ public final class SerialChannel: @unchecked Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: ReadEvent.self, bufferingPolicy: .unbounded)
         self.reads = stream
         continuation.onTermination = { [weak self] _ in self?.close() }
-        let thread = Thread { [self] in self.readLoop(continuation) }
-        thread.name = "serial-read \(device)"
-        thread.start()
+        startThread(name: "serial-read \(device)") { [self] in self.readLoop(continuation) }
     }
 
     deinit {
@@ -170,7 +175,7 @@ public final class SerialChannel: @unchecked Sendable {
 
     private static func openWithTermios(_ options: SerialOptions, path: String) throws(LinkError) -> SerialChannel {
         let device = options.device
-        let fd = Foundation.open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
+        let fd = Glibc.open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             let code = errno
             switch code {
@@ -184,7 +189,7 @@ public final class SerialChannel: @unchecked Sendable {
             try claimExclusively(fd: fd, device: device, path: path)
             try configureTermios(fd: fd, options: options)
         } catch {
-            Foundation.close(fd)
+            Glibc.close(fd)
             throw error
         }
         return try SerialChannel(device: device, fd: fd, port: nil)
@@ -309,7 +314,7 @@ public final class SerialChannel: @unchecked Sendable {
 
     /// Closes a descriptor this module handed out (the simulator's spare slave side).
     public static func closeDescriptor(_ fd: Int32) {
-        _ = Foundation.close(fd)
+        _ = Glibc.close(fd)
     }
 
     // MARK: writing
@@ -324,7 +329,7 @@ public final class SerialChannel: @unchecked Sendable {
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { raw in
-                Foundation.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
             }
             if written > 0 {
                 offset += written
@@ -356,7 +361,7 @@ public final class SerialChannel: @unchecked Sendable {
         lock.unlock()
         if first {
             var byte: UInt8 = 1
-            _ = Foundation.write(wakeWrite, &byte, 1)
+            _ = Glibc.write(wakeWrite, &byte, 1)
         }
     }
 
@@ -383,7 +388,7 @@ public final class SerialChannel: @unchecked Sendable {
             guard events & Int32(POLLIN | POLLHUP | POLLERR) != 0 else { continue }
             // Drain everything that is there, so one POLLIN never strands data.
             while true {
-                let count = buffer.withUnsafeMutableBytes { raw in Foundation.read(fd, raw.baseAddress!, raw.count) }
+                let count = buffer.withUnsafeMutableBytes { raw in Glibc.read(fd, raw.baseAddress!, raw.count) }
                 if count > 0 {
                     continuation.yield(.bytes(Array(buffer[0..<count])))
                     continue
@@ -416,10 +421,10 @@ public final class SerialChannel: @unchecked Sendable {
             sp_close(port)
             sp_free_port(port)
         } else {
-            _ = Foundation.close(fd)
+            _ = Glibc.close(fd)
         }
-        _ = Foundation.close(wakeRead)
-        _ = Foundation.close(wakeWrite)
+        _ = Glibc.close(wakeRead)
+        _ = Glibc.close(wakeWrite)
         lock.unlock()
         if let ending { continuation.yield(ending) }
         continuation.finish()
