@@ -1,5 +1,12 @@
 import ControllerLink
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import KioskCore
 
 /// Why a simulator call did not work.
@@ -64,7 +71,7 @@ public actor ControllerSimulator {
     /// Creates the simulator's directory; call `plug()` to make the device appear.
     public init(kind: ControllerProtocolKind) throws(SimulatorError) {
         self.kind = kind
-        let template = NSTemporaryDirectory() + "/drippay-sim-XXXXXX"
+        let template = FileManager.default.temporaryDirectory.path + "/drippay-sim-XXXXXX"
         var bytes = Array(template.utf8CString)
         guard let made = mkdtemp(&bytes) else { throw .setup("cannot create a temp directory from \(template)") }
         directory = String(cString: made)
