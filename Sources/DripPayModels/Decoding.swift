@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KioskCore
 
 /// What a response lacked: the JSON path and what was expected there.
@@ -7,15 +11,49 @@ package struct DecodeFailure: Error {
     package init(expected: String) { self.expected = expected }
 }
 
+/// Parsed JSON, decoded with `JSONDecoder` (FoundationEssentials has no `JSONSerialization`).
+/// Numbers are kept as `Double`, as `JSONSerialization`'s `NSNumber.doubleValue` gave them.
+package enum JSONValue: Decodable, Sendable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    package init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let b = try? container.decode(Bool.self) {
+            self = .bool(b)
+        } else if let n = try? container.decode(Double.self) {
+            self = .number(n)
+        } else if let s = try? container.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? container.decode([JSONValue].self) {
+            self = .array(a)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
+    }
+
+    package var isNull: Bool { if case .null = self { true } else { false } }
+
+    package static func parse(_ bytes: [UInt8]) throws -> JSONValue {
+        try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+    }
+}
+
 /// A strict walk over parsed JSON that knows where it is, so a missing or mistyped field is
 /// reported by its path (`data.items[0].amount`).
 package struct JSONNode {
-    package let value: Any
+    package let value: JSONValue
     package let path: String
 
     package static func parse(_ bytes: [UInt8]) throws(DecodeFailure) -> JSONNode {
         do {
-            let value = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
+            let value = try JSONValue.parse(bytes)
             return JSONNode(value: value, path: "")
         } catch {
             let preview = String(decoding: bytes.prefix(60), as: UTF8.self)
@@ -26,7 +64,7 @@ package struct JSONNode {
     private func child(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     package func field(_ key: String) throws(DecodeFailure) -> JSONNode {
-        guard let object = value as? [String: Any] else {
+        guard case .object(let object) = value else {
             throw DecodeFailure(expected: "\(path.isEmpty ? "the body" : "field '\(path)'") to be a JSON object")
         }
         guard let v = object[key] else { throw DecodeFailure(expected: "field '\(child(key))' is missing") }
@@ -35,30 +73,29 @@ package struct JSONNode {
 
     /// The field, or nil when it is absent or `null`.
     package func optionalField(_ key: String) throws(DecodeFailure) -> JSONNode? {
-        guard let object = value as? [String: Any] else {
+        guard case .object(let object) = value else {
             throw DecodeFailure(expected: "\(path.isEmpty ? "the body" : "field '\(path)'") to be a JSON object")
         }
-        guard let v = object[key], !(v is NSNull) else { return nil }
+        guard let v = object[key], !v.isNull else { return nil }
         return JSONNode(value: v, path: child(key))
     }
 
-    package var isNull: Bool { value is NSNull }
+    package var isNull: Bool { value.isNull }
 
     package func string() throws(DecodeFailure) -> String {
-        guard let s = value as? String else { throw DecodeFailure(expected: "field '\(path)' to be a string") }
+        guard case .string(let s) = value else { throw DecodeFailure(expected: "field '\(path)' to be a string") }
         return s
     }
 
     package func int() throws(DecodeFailure) -> Int {
-        if value is String { throw DecodeFailure(expected: "field '\(path)' to be an integer") }
-        guard let n = value as? NSNumber, let i = Int(exactly: n.doubleValue) else {
+        guard case .number(let n) = value, let i = Int(exactly: n) else {
             throw DecodeFailure(expected: "field '\(path)' to be an integer")
         }
         return i
     }
 
     package func array() throws(DecodeFailure) -> [JSONNode] {
-        guard let a = value as? [Any] else { throw DecodeFailure(expected: "field '\(path)' to be an array") }
+        guard case .array(let a) = value else { throw DecodeFailure(expected: "field '\(path)' to be an array") }
         return a.enumerated().map { JSONNode(value: $1, path: "\(path)[\($0)]") }
     }
 
@@ -173,10 +210,13 @@ package struct LaravelError {
     package var fields: [String: [String]] = [:]
 
     package init(bytes: [UInt8]) {
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else { return }
-        message = object["message"] as? String
-        if let errors = object["errors"] as? [String: Any] {
-            for (k, v) in errors { fields[k] = (v as? [Any])?.compactMap { $0 as? String } ?? [] }
+        guard case .object(let object) = try? JSONValue.parse(bytes) else { return }
+        if case .string(let m) = object["message"] { message = m }
+        if case .object(let errors) = object["errors"] {
+            for (k, v) in errors {
+                guard case .array(let list) = v else { fields[k] = []; continue }
+                fields[k] = list.compactMap { if case .string(let s) = $0 { s } else { nil } }
+            }
         }
     }
 }

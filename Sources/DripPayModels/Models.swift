@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KioskCore
 
 /// A decimal amount exactly as the API wrote it (`"1.00000000"`), plus its `Money` value when
@@ -146,7 +150,14 @@ package func jsonString(_ text: String) -> String {
 /// `1.5` seconds as text, to the millisecond, without floating point.
 package func formatSeconds(_ d: Duration) -> String {
     let ms = d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
-    return ms % 1000 == 0 ? "\(ms / 1000)" : "\(ms / 1000).\(String(format: "%03d", Int(ms % 1000)))"
+    return ms % 1000 == 0 ? "\(ms / 1000)" : "\(ms / 1000).\(zeroPadded3(Int(ms % 1000)))"
+}
+
+/// `String(format: "%03d", n)`: at least three characters, the sign counted, zeros after it.
+private func zeroPadded3(_ n: Int) -> String {
+    let digits = String(n.magnitude)
+    let sign = n < 0 ? "-" : ""
+    return sign + String(repeating: "0", count: max(0, 3 - sign.count - digits.count)) + digits
 }
 
 /// An ISO-8601 timestamp with offset as the API wrote it, with the instant it denotes.
