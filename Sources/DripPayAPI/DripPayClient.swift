@@ -1,5 +1,9 @@
 import AsyncHTTPClient
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KioskCore
 import Logging
 
@@ -112,7 +116,7 @@ public struct DripPayClient: Sendable {
         switch scheme {
         case "https": return url
         case "http":
-            let h = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            let h = host.lowercased().trimmingScalars(where: { $0 == "[" || $0 == "]" })
             let octets = h.split(separator: ".")
             let isLoopbackV4 = octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
             guard h == "localhost" || h == "::1" || isLoopbackV4 else {
@@ -354,9 +358,15 @@ public struct DripPayClient: Sendable {
     // MARK: Plumbing
 
     private static func segment(_ reference: InvoiceReference) -> String {
-        var allowed = CharacterSet.urlPathAllowed
-        allowed.remove(charactersIn: "/?#")
-        return reference.rawValue.addingPercentEncoding(withAllowedCharacters: allowed) ?? reference.rawValue
+        // Foundation's CharacterSet.urlPathAllowed (ASCII letters, digits, -._~!$&'()*+,;=:@ and
+        // "/"), less "/".
+        reference.rawValue.percentEncoded(keeping: { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                true
+            default: "-._~!$&'()*+,;=:@".utf8.contains(byte)
+            }
+        })
     }
 
     private func decode<T>(
@@ -407,7 +417,7 @@ public struct DripPayClient: Sendable {
             throw DripPayError.validation(endpoint, message: error.message ?? "validation failed", fields: error.fields)
         case 429:
             // Retry-After is whole seconds in Laravel; an HTTP date or nothing means a full minute.
-            let seconds = answer.header("Retry-After").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } ?? 60
+            let seconds = answer.header("Retry-After").flatMap { Int($0.trimmingWhitespace()) } ?? 60
             await limiter?.pause(retryAfter: .seconds(max(1, seconds)))
             logger.warning("API rate limited", metadata: ["endpoint": "\(endpoint)", "retry_after": "\(seconds)"])
             throw DripPayError.rateLimited(endpoint, retryAfter: max(1, seconds))

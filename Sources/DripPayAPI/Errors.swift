@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KioskCore
 
 /// One API endpoint as called: the method and the path below the base URL (`GET /invoices/{ref}/status`).

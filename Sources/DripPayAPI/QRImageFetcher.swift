@@ -1,5 +1,9 @@
 import AsyncHTTPClient
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KioskCore
 import Logging
 import NIOCore
@@ -29,7 +33,7 @@ public struct ImageURLPolicy: Hashable, Sendable {
         guard let c = URLComponents(string: url), let scheme = c.scheme?.lowercased(), let host = c.host?.lowercased(),
             !host.isEmpty
         else { throw .refusedURL(url, reason: "it is not an absolute URL") }
-        let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        let bare = host.trimmingScalars(where: { $0 == "[" || $0 == "]" })
         switch scheme {
         case "https": return Origin(scheme: scheme, host: bare, port: c.port ?? 443)
         case "http":
