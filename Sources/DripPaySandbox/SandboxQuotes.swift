@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import PayCodes
 
 /// One Strike-like quote of an invoice: a BOLT11 request that is payable until its expiry.
@@ -72,7 +76,7 @@ struct QuoteBook: Sendable {
 
     /// The quote a scanned text names, if the sandbox issued it.
     func quote(forScanned text: String) -> (invoice: Int, quote: SandboxQuote)? {
-        let bare = LightningText.stripScheme(text.trimmingCharacters(in: .whitespacesAndNewlines)).lowercased()
+        let bare = LightningText.stripScheme(text.trimmingWhitespaceAndNewlines()).lowercased()
         guard let at = byRequest[bare], let book = byInvoice[at.invoice] else { return nil }
         return (at.invoice, book[at.quote])
     }
@@ -109,7 +113,7 @@ extension SandboxState {
         }
         let etag = "\"\(quote.paymentHash.prefix(16))\""
         let headers = [("ETag", etag), ("Cache-Control", "no-cache")]
-        if let match = request.header("If-None-Match"), match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag }) {
+        if let match = request.header("If-None-Match"), match.split(separator: ",").contains(where: { $0.trimmingWhitespace() == etag }) {
             return SandboxResponse(status: 304, headers: headers, body: [])
         }
         return SandboxResponse(status: 200, headers: [("Content-Type", "image/webp")] + headers, body: quote.webp)

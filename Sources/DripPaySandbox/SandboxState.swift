@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KioskCore
 
 /// One HTTP request as the sandbox sees it.
@@ -20,8 +24,8 @@ struct SandboxRequest: Sendable {
         if parts.count == 2 {
             for pair in parts[1].split(separator: "&") {
                 let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                let key = String(kv[0]).removingPercentEncoding ?? String(kv[0])
-                let value = kv.count == 2 ? (String(kv[1]).removingPercentEncoding ?? String(kv[1])) : ""
+                let key = String(kv[0]).percentDecoded ?? String(kv[0])
+                let value = kv.count == 2 ? (String(kv[1]).percentDecoded ?? String(kv[1])) : ""
                 query[key] = value
             }
         }
@@ -29,7 +33,7 @@ struct SandboxRequest: Sendable {
     }
 
     func header(_ name: String) -> String? {
-        headers.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
+        headers.first { $0.0.lowercased() == name.lowercased() }?.1
     }
 }
 
@@ -413,9 +417,9 @@ struct SandboxState: Sendable {
         var errors: [(String, [String])] = []
         func fail(_ field: String, _ message: String) { errors.append((field, [message])) }
         func requiredString(_ field: String, max: Int) -> String? {
-            let name = field.replacingOccurrences(of: "_", with: " ")
+            let name = field.replacingAll("_", with: " ")
             switch body[field] {
-            case .string(let s) where !s.trimmingCharacters(in: .whitespaces).isEmpty:
+            case .string(let s) where !s.trimmingWhitespace().isEmpty:
                 if s.count > max { fail(field, "The \(name) field must not be greater than \(max) characters.") }
                 return s
             case nil, .null?, .string?: fail(field, "The \(name) field is required.")
@@ -507,7 +511,7 @@ struct SandboxState: Sendable {
     /// to 8 places like the API's decimal column; nil when not a plain decimal or negative.
     /// Negative amounts come back as 0 so that they fail the minimum rule, as in Laravel.
     static func decimalUnits(_ text: String) -> Int64? {
-        var t = Substring(text.trimmingCharacters(in: .whitespaces))
+        var t = Substring(text.trimmingWhitespace())
         var negative = false
         if t.hasPrefix("-") { negative = true; t = t.dropFirst() }
         let parts = t.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
