@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KioskConfig
 import KioskCore
 import KioskLogging
@@ -62,6 +66,6 @@ public enum DaemonCommand {
     }
 
     static func printError(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        StandardStream.error.write(Data((line + "\n").utf8))
     }
 }

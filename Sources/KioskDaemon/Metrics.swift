@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// The daemon's metrics, rendered in the Prometheus text exposition format for node_exporter's
@@ -122,13 +129,19 @@ public final class KioskMetrics: Sendable {
         guard rename(temp.path, url.path) == 0 else {
             let reason = String(cString: strerror(errno))
             try? FileManager.default.removeItem(at: temp)
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "cannot rename metrics file into \(path): \(reason)"])
+            throw MetricsTextfileError(description: "cannot rename metrics file into \(path): \(reason)")
         }
     }
 
+    /// The rename of the finished temp file failed (FoundationEssentials has no
+    /// `NSLocalizedDescriptionKey` for a `CocoaError`).
+    struct MetricsTextfileError: Error, CustomStringConvertible {
+        let description: String
+    }
+
     private func escape(_ value: String) -> String {
-        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\n", with: "\\n")
+        value.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"")
+            .replacingAll("\n", with: "\\n")
     }
 
     private func formatBound(_ bound: Double) -> String {

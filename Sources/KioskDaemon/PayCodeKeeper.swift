@@ -1,5 +1,9 @@
 import DripPayAPI
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KioskCore
 import KioskDisplay
 import KioskJournal

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,7 +26,7 @@ public enum ServiceNotification: Hashable, Sendable {
         case .ready: return "READY=1"
         case .status(let text):
             // One line: systemd shows STATUS= verbatim; a newline would end the assignment.
-            return "STATUS=" + text.replacingOccurrences(of: "\n", with: " ")
+            return "STATUS=" + text.replacingAll("\n", with: " ")
         case .watchdog: return "WATCHDOG=1"
         case .stopping: return "STOPPING=1"
         case .watchdogTrigger: return "WATCHDOG=trigger"
