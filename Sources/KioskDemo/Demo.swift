@@ -1,7 +1,14 @@
 import AsyncHTTPClient
 import ControllerSimulator
 import DripPaySandbox
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import KioskConfig
 import KioskCore
 import KioskDaemon
@@ -39,8 +46,8 @@ public struct DemoReport: Sendable {
         for v in vends {
             let mark = v.ok ? "ok" : "MISMATCH (expected invoice \(v.expectedInvoiceStatus))"
             lines.append(
-                v.vend.padding(toLength: 6, withPad: " ", startingAt: 0) + v.expected.padding(toLength: 18, withPad: " ", startingAt: 0)
-                    + v.got.padding(toLength: 18, withPad: " ", startingAt: 0) + v.invoiceStatus + "  " + mark)
+                v.vend.padded(toLength: 6) + v.expected.padded(toLength: 18)
+                    + v.got.padded(toLength: 18) + v.invoiceStatus + "  " + mark)
         }
         lines.append("pending invoices left at the API: \(pendingInvoices)")
         lines.append(ok ? "demo: every vend ended as expected" : "demo: FAILED")

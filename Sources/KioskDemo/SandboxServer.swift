@@ -1,6 +1,10 @@
 import Dispatch
 import DripPaySandbox
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KioskCore
 
 #if canImport(Glibc)
