@@ -1,5 +1,10 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import KioskCore
 import KioskConfig
 
 /// `drippay-kiosk check-config`: validates a config file and its hardware profile.
@@ -44,7 +49,7 @@ struct CheckConfig: AsyncParsableCommand {
         case .failure(let problems):
             for problem in problems.problems { print(problem.description) }
             let count = problems.problems.count
-            FileHandle.standardError.write(
+            StandardStream.error.write(
                 Data("check-config: \(count) problem\(count == 1 ? "" : "s") in \(file); nothing was started\n".utf8))
             throw ExitCode(ConfigProblems.exitCode)
         }

@@ -1,5 +1,10 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import KioskCore
 import KioskConfig
 
 /// `--config FILE`, shared by every command that reads the daemon's config; the file falls back
@@ -37,7 +42,7 @@ func loadConfiguration(_ file: String) throws -> KioskConfiguration {
     case .success(let configuration):
         return configuration
     case .failure(let problems):
-        FileHandle.standardError.write(Data((problems.description + "\n").utf8))
+        StandardStream.error.write(Data((problems.description + "\n").utf8))
         throw ExitCode(ConfigProblems.exitCode)
     }
 }

@@ -1,5 +1,10 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import KioskCore
 import KioskDemo
 import KioskLogging
 
@@ -28,7 +33,7 @@ struct Demo: AsyncParsableCommand {
         // The screens and the narration tell the story; only errors are logged.
         KioskLogging.bootstrap(level: .error, token: nil)
         let report = try await KioskDemo.run(paymentTimeout: max(2, paymentTimeout)) { line in
-            FileHandle.standardOutput.write(Data(("\n» " + line + "\n").utf8))
+            StandardStream.output.write(Data(("\n» " + line + "\n").utf8))
         }
         print("\n" + report.table)
         if !report.ok { throw ExitCode(1) }

@@ -1,5 +1,9 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KioskCore
 import KioskJournal
 
@@ -67,7 +71,7 @@ func formatTable(_ header: [String], _ rows: [[String]]) -> String {
     let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
     return all.map { row in
         row.enumerated().map { column, cell in
-            column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+            column == row.count - 1 ? cell : cell.padded(toLength: widths[column])
         }.joined(separator: "  ")
     }.joined(separator: "\n")
 }
@@ -220,10 +224,10 @@ extension Journal {
                 do {
                     try data.write(to: URL(fileURLWithPath: output), options: .atomic)
                 } catch {
-                    throw JournalCommandError(description: "cannot write \(output): \(error.localizedDescription)")
+                    throw JournalCommandError(description: "cannot write \(output): \(error)")
                 }
             } else {
-                FileHandle.standardOutput.write(data)
+                StandardStream.output.write(data)
             }
         }
     }

@@ -1,6 +1,10 @@
 import ArgumentParser
 import DripPayAPI
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KioskConfig
 import KioskCore
 
@@ -47,7 +51,7 @@ struct Ping: AsyncParsableCommand {
                 throw ValidationError("give --token-file FILE (or --config FILE)")
             }
         } catch let error as TokenError {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            StandardStream.error.write(Data("\(error)\n".utf8))
             throw ExitCode(ConfigProblems.exitCode)
         }
         let seconds = timeout ?? configuration?.api.requestTimeoutSeconds ?? 10
@@ -55,7 +59,7 @@ struct Ping: AsyncParsableCommand {
         do {
             client = try DripPayClient(baseURL: baseURL, token: token, requestTimeout: .seconds(seconds))
         } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            StandardStream.error.write(Data("\(error)\n".utf8))
             throw ExitCode.failure
         }
         let report = await pingReport(client: client)

@@ -1,5 +1,10 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import KioskCore
 import KioskDemo
 
 /// `drippay-kiosk sandbox`: the built-in fake DripPay API, in the foreground.
@@ -38,7 +43,7 @@ struct Sandbox: AsyncParsableCommand {
     func run() async throws {
         // Unbuffered, so a script reading a pipe sees the base URL at once.
         try await SandboxServer.run(port: port, token: token, autoPayAfter: autoPayAfter, quoteSeconds: quoteSeconds) {
-            FileHandle.standardOutput.write(Data($0.utf8))
+            StandardStream.output.write(Data($0.utf8))
         }
     }
 }
