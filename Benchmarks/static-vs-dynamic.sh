@@ -15,7 +15,7 @@ cp .build-release/deb/debian/drippay-kiosk/usr/bin/drippay-kiosk "$tmp/static"
 # The same flags as scripts/package, less --static-swift-stdlib. A scratch path of its own: that
 # flag changes the compile commands too, so sharing .build-release would rebuild both each time.
 set -- swift build -c release --product drippay-kiosk --scratch-path .build-release-dynamic --disable-local-rpath \
-    -Xswiftc -DDRIPPAY_KIOSK_PACKAGED -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now -Xlinker -z -Xlinker noexecstack
+    -Xswiftc -DDRIPPAY_KIOSK_PACKAGED -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now -Xlinker -z -Xlinker noexecstack -Xlinker --no-export-dynamic
 "$@" >&2
 cp "$("$@" --show-bin-path)/drippay-kiosk" "$tmp/dynamic"
 strip --remove-section=.comment --remove-section=.note --strip-unneeded "$tmp/dynamic"
