@@ -1,3 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -28,6 +33,18 @@ public enum FileStatus {
         var result = stat()
         guard lstat(path, &result) == 0 else { return nil }
         return Int(result.st_mode) & 0o7777
+    }
+
+    /// Why a file operation (`Data.write(to:)`, `FileManager`) failed, for a person: the
+    /// system's text for the underlying errno (`No such file or directory`), else the error.
+    /// FoundationEssentials' `CocoaError` has no `localizedDescription`, and its description is
+    /// a dump of its user info.
+    public static func reason(of error: any Error) -> String {
+        if let cocoa = error as? CocoaError, let posix = cocoa.underlying as? POSIXError {
+            return String(cString: strerror(posix.code.rawValue))
+        }
+        if let posix = error as? POSIXError { return String(cString: strerror(posix.code.rawValue)) }
+        return "\(error)"
     }
 
     private static func status(_ path: String) -> stat? {

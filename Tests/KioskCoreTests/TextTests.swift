@@ -60,6 +60,15 @@ import Testing
         #expect(FileStatus.permissionsOfItem(file) == 0o640)
         #expect(FileStatus.permissionsOfItem(dir + "/link") == 0o777)  // the link itself, not followed
     }
+
+    @Test func aFailedWriteIsExplainedByItsErrno() {
+        do {
+            try Data("x".utf8).write(to: URL(fileURLWithPath: "/nonexistent-\(UUID().uuidString)/x.csv"), options: .atomic)
+            Issue.record("the write succeeded")
+        } catch {
+            #expect(FileStatus.reason(of: error) == "No such file or directory")
+        }
+    }
 }
 
 @Suite struct StandardStreamTests {
