@@ -224,7 +224,7 @@ extension Journal {
                 do {
                     try data.write(to: URL(fileURLWithPath: output), options: .atomic)
                 } catch {
-                    throw JournalCommandError(description: "cannot write \(output): \(error)")
+                    throw JournalCommandError(description: "cannot write \(output): \(FileStatus.reason(of: error))")
                 }
             } else {
                 StandardStream.output.write(data)
