@@ -98,3 +98,52 @@ public final class Locked<Value: Sendable>: Sendable {
 
     public func update<T: Sendable>(_ change: (inout Value) -> T) -> T { mutex.withLock { change(&$0) } }
 }
+
+/// Opens once and stays open: tasks that must not start before an event (the daemon's READY)
+/// wait on it. A waiter resumes when it opens or when the waiter is cancelled.
+public final class Latch: Sendable {
+    private struct State {
+        var isOpen = false
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextID = 0
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public var isOpen: Bool { state.withLock { $0.isOpen } }
+
+    /// Opens the latch and wakes every waiter; later calls do nothing.
+    public func open() {
+        let woken = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.isOpen = true
+            defer { s.waiters.removeAll() }
+            return Array(s.waiters.values)
+        }
+        for waiter in woken { waiter.resume() }
+    }
+
+    /// Returns whether the latch is open: true once it opened, false if cancelled first.
+    @discardableResult
+    public func wait() async -> Bool {
+        let id = state.withLock { s -> Int in
+            s.nextID += 1
+            return s.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { s -> Bool in
+                    if s.isOpen || Task.isCancelled { return true }
+                    s.waiters[id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.resume()
+        }
+        return isOpen
+    }
+}
