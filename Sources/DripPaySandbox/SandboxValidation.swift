@@ -84,7 +84,7 @@ extension SandboxState {
             machineID: machineID!, tradeNo: tradeNo!, currency: currency!.uppercased(),
             items: items.map { SandboxInvoice.Item(reference: UUID().uuidString.lowercased(), description: $0.0, amount: $0.1) },
             status: .pending, deleted: false, createdAt: now, updatedAt: now, paidAt: nil, paymentSats: nil,
-            sequence: sequence, autoPayAt: autoPayAfter.map { now.addingTimeInterval(Self.seconds($0)) })
+            sequence: sequence, autoPayAt: autoPayAfter.map { now.addingTimeInterval($0.inSeconds) })
         sequence += 1
         invoices.append(invoice)
         byReference[invoice.reference] = invoices.count - 1
@@ -94,10 +94,6 @@ extension SandboxState {
         case .serverErrorAfterCommit(let status)?: return .respond(.message(status, "Server Error"))
         default: return .respond(.json(201, .object([("data", invoiceJSON(invoice))])))
         }
-    }
-
-    static func seconds(_ d: Duration) -> TimeInterval {
-        TimeInterval(d.components.seconds) + TimeInterval(d.components.attoseconds) / 1e18
     }
 
     /// A non-negative plain decimal (`1`, `1.5`, `"0.10"`) in units of 10^-8, rounded half up
