@@ -1,7 +1,7 @@
 import Foundation
 import KioskCore
 
-/// Reads a config file and its hardware profile, and checks every key (contract.md, "Config file").
+/// Reads a config file and its hardware profile, and checks every key (README.md, "Configuration").
 ///
 /// Values in the profile are defaults; the same keys in the config file override them.
 /// Relative paths are relative to the directory of the file that sets them.
@@ -78,7 +78,7 @@ public enum ConfigLoader {
 
 // MARK: - Schema
 
-/// The keys each table allows (contract.md plus the documented additions).
+/// The keys each table allows (README.md, "Configuration").
 enum Schema {
     static let rootKeys = ["machine_id", "profile", "currency"]
     static let tables: [(name: String, keys: [String])] = [

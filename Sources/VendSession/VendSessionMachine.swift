@@ -6,7 +6,7 @@ import Foundation
 import KioskCore
 
 /// The vend-session state machine: events in, ordered effects out. No I/O and no clock reads;
-/// `now` comes with every event. Every money-safety rule of product.md section 3 lives here:
+/// `now` comes with every event. Every money-safety rule (docs/money-safety.md) lives here:
 ///
 /// 1. At most one `DISPENSE` per session, ever: the `.send(.dispense)` effect is produced only on
 ///    the single transition `paid -> dispensing`, always preceded by a `persist` of `dispensing`.

@@ -6,7 +6,7 @@ import Foundation
 import KioskCore
 
 extension VendSessionMachine {
-    // MARK: Recovery (product.md section 4)
+    // MARK: Recovery (docs/money-safety.md, "Crash recovery")
 
     /// Settles a session found open in the journal on start. Nobody waits for it until the
     /// controller re-claims it (`controllerReclaimed`) within `policy.resumeGrace`.
