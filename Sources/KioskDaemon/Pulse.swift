@@ -51,7 +51,8 @@ public final class Pulse: Sendable {
         }
     }
 
-    private func waitForSignal(after seen: UInt64) async {
+    /// Returns once the generation moved past `seen` or when cancelled.
+    func waitForSignal(after seen: UInt64) async {
         let id = state.withLock { s -> Int in
             s.nextID += 1
             return s.nextID
@@ -102,47 +103,26 @@ public final class Locked<Value: Sendable>: Sendable {
 /// Opens once and stays open: tasks that must not start before an event (the daemon's READY)
 /// wait on it. A waiter resumes when it opens or when the waiter is cancelled.
 public final class Latch: Sendable {
-    private struct State {
-        var isOpen = false
-        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
-        var nextID = 0
-    }
-
-    private let state = Mutex(State())
+    private let opened = Locked(false)
+    private let pulse = Pulse()
 
     public init() {}
 
-    public var isOpen: Bool { state.withLock { $0.isOpen } }
+    public var isOpen: Bool { opened.value }
 
     /// Opens the latch and wakes every waiter; later calls do nothing.
     public func open() {
-        let woken = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            s.isOpen = true
-            defer { s.waiters.removeAll() }
-            return Array(s.waiters.values)
-        }
-        for waiter in woken { waiter.resume() }
+        opened.set(true)
+        pulse.signal()
     }
 
     /// Returns whether the latch is open: true once it opened, false if cancelled first.
     @discardableResult
     public func wait() async -> Bool {
-        let id = state.withLock { s -> Int in
-            s.nextID += 1
-            return s.nextID
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = state.withLock { s -> Bool in
-                    if s.isOpen || Task.isCancelled { return true }
-                    s.waiters[id] = continuation
-                    return false
-                }
-                if resumeNow { continuation.resume() }
-            }
-        } onCancel: {
-            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
-            waiter?.resume()
+        while !Task.isCancelled {
+            let seen = pulse.generation
+            if isOpen { return true }
+            await pulse.waitForSignal(after: seen)
         }
         return isOpen
     }
