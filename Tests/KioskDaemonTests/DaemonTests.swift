@@ -204,6 +204,42 @@ import VendSession
         journal.close()
         await harness.tearDown()
     }
+
+    /// The services stop in reverse order of the daemon's list: the watchdog, listed before the
+    /// coordinator, keeps pinging after STOPPING=1 while the coordinator drains a dispense.
+    @Test func theWatchdogPingsThroughTheDrain() async throws {
+        let harness = try await DaemonHarness()
+        let notify = try NotifyCollector()
+        defer { notify.stop() }
+        let environment = ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "200000"]
+        let daemon = KioskDaemon(
+            configuration: harness.configuration, token: harness.token, options: harness.options(environment: environment))
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [daemon], logger: Logger(label: "test")))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            tasks.addTask {
+                try await Task.sleep(for: .seconds(20))
+                throw HarnessError.shutdownTimedOut
+            }
+            try await harness.simulator.waitForLine("READY")
+            try await harness.simulator.vend(id: "6", product: "5", price: "1.50")
+            try await harness.simulator.waitForLine("ACCEPT 6")
+            let invoice = try #require(await harness.sandbox.invoices().first)
+            #expect(await harness.sandbox.pay(InvoiceReference(invoice.reference)))
+            try await harness.simulator.waitForLine("DISPENSE 6")
+            await group.triggerGracefulShutdown()
+            try await harness.simulator.waitForLine("OUT-OF-SERVICE shutting down")
+            #expect(await notify.waitFor { $0 == "STOPPING=1" } != nil)
+            let stopping = try #require(notify.lines.firstIndex(of: "STOPPING=1"))
+            // The dispense is still open: the drain waits for it, and the watchdog goes on.
+            #expect(await notify.waitFor(after: stopping + 1) { $0 == "WATCHDOG=1" } != nil)
+            try await harness.simulator.dispensed(id: "6")
+            try await tasks.next()
+            tasks.cancelAll()
+        }
+        #expect(harness.outcomes.withLock { $0.first?.ending } == .finished(.dispensed))
+        await harness.tearDown()
+    }
 }
 
 @Suite struct RunCommandTests {
