@@ -264,7 +264,9 @@ public final class KioskDaemon: Service, Sendable {
                     logger: keeperLogger,
                     record: { tradeNo, kind, detail in
                         do {
-                            try store.appendEvent(tradeNo: tradeNo, event: kind, detail: detail)
+                            // Without fsync: an audit note recovery never reads; the session's next
+                            // commit makes it durable (issue 16, docs/money-safety.md).
+                            try store.appendEvent(tradeNo: tradeNo, event: kind, detail: detail, durable: false)
                         } catch {
                             keeperLogger.warning("cannot journal the code shown for \(tradeNo): \(error)")
                         }

@@ -25,6 +25,20 @@ public struct JournalEvent: Hashable, Sendable {
     }
 }
 
+/// One state change for `Journal.update(steps:)`: the session as it is after the change and the
+/// event that records it.
+public struct JournalStep: Sendable {
+    public var record: SessionRecord
+    public var event: String
+    public var detail: String
+
+    public init(_ record: SessionRecord, event: String, detail: String) {
+        self.record = record
+        self.event = event
+        self.detail = detail
+    }
+}
+
 /// The daemon's only state: every vend session and its history in one SQLite file, written so that a
 /// crash or power cut never loses a committed change (product.md sections 3 and 4).
 ///
@@ -94,6 +108,7 @@ public final class Journal: Sendable {
             // FULL: each commit fsyncs the WAL before returning, so a journaled state change survives a
             // power cut before the daemon acts on it (NORMAL would only protect against a process crash).
             try connection.execute("PRAGMA synchronous = \(durability.rawValue)")
+            connection.synchronous = durability.rawValue
             try connection.execute("PRAGMA foreign_keys = ON")
             // Keeps the WAL file from staying large after a burst of writes (SD card space).
             try connection.execute("PRAGMA journal_size_limit = \(walSizeLimitBytes)")
@@ -259,18 +274,38 @@ public final class Journal: Sendable {
     /// restarts or when the clock jumps back; the time is there for people. At most 64 characters of
     /// `[A-Za-z0-9_-]`: the machine id is cut to 24 characters, other characters become `-`.
     public func nextTradeNo(now: Date) throws(JournalError) -> TradeNo {
-        let counter = try withConnection(writing: true) { connection in
-            try connection.transaction {
-                let rows = try connection.query("UPDATE trade_no_counter SET last = last + 1 WHERE id = 1 RETURNING last")
-                guard let value = rows.first?.int64(0) else {
-                    throw SQLiteError(code: 1, message: "trade_no_counter has no row", sql: nil, path: self.path)
-                }
-                return value
-            }
+        try withConnection(writing: true) { connection in
+            try connection.transaction { try self.takeTradeNo(connection, now: now) }
+        }
+    }
+
+    /// Bumps the trade_no counter inside the caller's transaction.
+    private func takeTradeNo(_ connection: SQLiteConnection, now: Date) throws -> TradeNo {
+        let rows = try connection.query("UPDATE trade_no_counter SET last = last + 1 WHERE id = 1 RETURNING last")
+        guard let counter = rows.first?.int64(0) else {
+            throw SQLiteError(code: 1, message: "trade_no_counter has no row", sql: nil, path: path)
         }
         let digits = String(counter)
         let padded = String(repeating: "0", count: max(0, 6 - digits.count)) + digits
         return TradeNo("\(Self.tradeNoPrefix(machineID))-\(JournalTime.compact(now))-\(padded)")
+    }
+
+    /// A new session under a new trade number, in ONE durable transaction: the counter bump, the
+    /// session row and its first event. `make` builds the record for the trade number (it must
+    /// carry it). Nothing is written when it throws; a trade number taken by a rolled-back
+    /// transaction is handed out again, which is harmless because nothing used it.
+    public func insertNew(
+        now: Date, event kind: String, detail: String, _ make: (TradeNo) -> SessionRecord
+    ) throws(JournalError) -> SessionRecord {
+        try withConnection(writing: true) { connection in
+            try connection.transaction {
+                let tradeNo = try self.takeTradeNo(connection, now: now)
+                let record = make(tradeNo)
+                precondition(record.tradeNo == tradeNo, "insertNew: the record must carry the new trade number")
+                try self.insertRows(connection, record, event: kind, detail: detail)
+                return record
+            }
+        }
     }
 
     /// Reserves `count` new MDB vend numbers (durably, in one write): the returned range was
@@ -329,21 +364,25 @@ public final class Journal: Sendable {
     /// - Throws: `.duplicateTradeNo` when the trade number exists (nothing is written).
     public func insert(_ record: SessionRecord, event kind: String, detail: String) throws(JournalError) {
         try withConnection(writing: true) { connection in
-            try connection.transaction {
-                let existing = try connection.query(
-                    "SELECT 1 FROM sessions WHERE trade_no = ?", [.text(record.tradeNo.rawValue)])
-                guard existing.isEmpty else { throw JournalError.duplicateTradeNo(record.tradeNo, path: self.path) }
-                let placeholders = Array(repeating: "?", count: 16).joined(separator: ", ")
-                try connection.run(
-                    "INSERT INTO sessions (\(Self.sessionColumns)) VALUES (\(placeholders))", Self.binds(record))
-                try connection.run(
-                    Self.insertEventSQL,
-                    [
-                        .text(record.tradeNo.rawValue), .integer(JournalTime.milliseconds(record.updatedAt)),
-                        .text(record.state.rawValue), .text(kind), .text(detail),
-                    ])
-            }
+            try connection.transaction { try self.insertRows(connection, record, event: kind, detail: detail) }
         }
+    }
+
+    private func insertRows(_ connection: SQLiteConnection, _ record: SessionRecord, event kind: String, detail: String)
+        throws
+    {
+        let existing = try connection.query(
+            "SELECT 1 FROM sessions WHERE trade_no = ?", [.text(record.tradeNo.rawValue)])
+        guard existing.isEmpty else { throw JournalError.duplicateTradeNo(record.tradeNo, path: path) }
+        let placeholders = Array(repeating: "?", count: 16).joined(separator: ", ")
+        try connection.run(
+            "INSERT INTO sessions (\(Self.sessionColumns)) VALUES (\(placeholders))", Self.binds(record))
+        try connection.run(
+            Self.insertEventSQL,
+            [
+                .text(record.tradeNo.rawValue), .integer(JournalTime.milliseconds(record.updatedAt)),
+                .text(record.state.rawValue), .text(kind), .text(detail),
+            ])
     }
 
     /// Writes a session's new state and appends its event in one transaction, durable on return.
@@ -352,35 +391,50 @@ public final class Journal: Sendable {
     ///   `.transitionRefused` for a move that breaks a money-safety rule (see `checkTransition`);
     ///   `.identityChanged` when vend id, product, price or creation time differ from the stored ones.
     public func update(_ record: SessionRecord, event kind: String, detail: String) throws(JournalError) {
+        try update(steps: [JournalStep(record, event: kind, detail: detail)])
+    }
+
+    /// Several state changes of sessions in ONE durable transaction, applied in order, each
+    /// checked against the one before it exactly as `update` checks it (so `paid` then
+    /// `dispensing` is accepted, `dispensing` alone from `invoiced` is not). Either every step is
+    /// written or none: a crash leaves the journal before the first or after the last.
+    public func update(steps: [JournalStep]) throws(JournalError) {
+        guard !steps.isEmpty else { return }
         try withConnection(writing: true) { connection in
             try connection.transaction {
-                let rows = try connection.query(
-                    "SELECT \(Self.sessionColumns) FROM sessions WHERE trade_no = ?", [.text(record.tradeNo.rawValue)])
-                guard let row = rows.first else { throw JournalError.unknownSession(record.tradeNo, path: self.path) }
-                let stored = try Self.record(from: row, path: self.path)
-                try Self.checkTransition(from: stored, to: record, path: self.path)
-                try connection.run(
-                    """
-                    UPDATE sessions SET item_description = ?, state = ?, reference = ?, provider_invoice_id = ?,
-                        qr_payload = ?, updated_at = ?, payment_deadline = ?, paid_at = ?, note = ?
-                    WHERE trade_no = ?
-                    """,
-                    [
-                        .text(record.itemDescription), .text(record.state.rawValue),
-                        Self.optional(record.reference?.rawValue), Self.optional(record.providerInvoiceID),
-                        Self.optional(record.qrPayload), .integer(JournalTime.milliseconds(record.updatedAt)),
-                        Self.optional(record.paymentDeadline.map(JournalTime.milliseconds)),
-                        Self.optional(record.paidAt.map(JournalTime.milliseconds)), Self.optional(record.note),
-                        .text(record.tradeNo.rawValue),
-                    ])
-                try connection.run(
-                    Self.insertEventSQL,
-                    [
-                        .text(record.tradeNo.rawValue), .integer(JournalTime.milliseconds(record.updatedAt)),
-                        .text(record.state.rawValue), .text(kind), .text(detail),
-                    ])
+                for step in steps { try self.updateRows(connection, step.record, event: step.event, detail: step.detail) }
             }
         }
+    }
+
+    private func updateRows(_ connection: SQLiteConnection, _ record: SessionRecord, event kind: String, detail: String)
+        throws
+    {
+        let rows = try connection.query(
+            "SELECT \(Self.sessionColumns) FROM sessions WHERE trade_no = ?", [.text(record.tradeNo.rawValue)])
+        guard let row = rows.first else { throw JournalError.unknownSession(record.tradeNo, path: path) }
+        let stored = try Self.record(from: row, path: path)
+        try Self.checkTransition(from: stored, to: record, path: path)
+        try connection.run(
+            """
+            UPDATE sessions SET item_description = ?, state = ?, reference = ?, provider_invoice_id = ?,
+                qr_payload = ?, updated_at = ?, payment_deadline = ?, paid_at = ?, note = ?
+            WHERE trade_no = ?
+            """,
+            [
+                .text(record.itemDescription), .text(record.state.rawValue),
+                Self.optional(record.reference?.rawValue), Self.optional(record.providerInvoiceID),
+                Self.optional(record.qrPayload), .integer(JournalTime.milliseconds(record.updatedAt)),
+                Self.optional(record.paymentDeadline.map(JournalTime.milliseconds)),
+                Self.optional(record.paidAt.map(JournalTime.milliseconds)), Self.optional(record.note),
+                .text(record.tradeNo.rawValue),
+            ])
+        try connection.run(
+            Self.insertEventSQL,
+            [
+                .text(record.tradeNo.rawValue), .integer(JournalTime.milliseconds(record.updatedAt)),
+                .text(record.state.rawValue), .text(kind), .text(detail),
+            ])
     }
 
     /// The money-safety rules a state change must keep (product.md section 3):
@@ -441,9 +495,15 @@ public final class Journal: Sendable {
 
     /// Appends an event without changing the session (e.g. `poll_failed`), durable on return.
     /// Also allowed on final sessions: the history of a refund may grow.
-    public func appendEvent(tradeNo: TradeNo, kind: String, detail: String, at: Date) throws(JournalError) {
+    ///
+    /// `durable: false` commits it without an fsync of its own (`synchronous=NORMAL`): a power cut
+    /// may lose this row (a process crash does not), and the next durable commit makes it durable.
+    /// Only for notes whose loss is harmless on recovery (recovery reads sessions, never events).
+    public func appendEvent(tradeNo: TradeNo, kind: String, detail: String, at: Date, durable: Bool = true)
+        throws(JournalError)
+    {
         try withConnection(writing: true) { connection in
-            try connection.transaction {
+            try connection.transaction(durable: durable) {
                 let rows = try connection.query(
                     "SELECT state FROM sessions WHERE trade_no = ?", [.text(tradeNo.rawValue)])
                 guard let state = rows.first?.string(0) else {

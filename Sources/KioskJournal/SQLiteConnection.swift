@@ -78,10 +78,14 @@ public struct JournalStatistics: Hashable, Sendable {
     /// Commits that changed at least one row: each appends a commit frame to the WAL and, with
     /// `synchronous=FULL`, waits for an fsync of the WAL before returning.
     public var durableCommits: Int = 0
+    /// Commits that changed rows with `synchronous=NORMAL` (no fsync of their own; see
+    /// `SQLiteConnection.transaction(durable:)`).
+    public var nonDurableCommits: Int = 0
 
-    public init(writeTransactions: Int = 0, durableCommits: Int = 0) {
+    public init(writeTransactions: Int = 0, durableCommits: Int = 0, nonDurableCommits: Int = 0) {
         self.writeTransactions = writeTransactions
         self.durableCommits = durableCommits
+        self.nonDurableCommits = nonDurableCommits
     }
 }
 
@@ -107,6 +111,9 @@ final class SQLiteConnection {
     /// Prepared statements by SQL text: the journal runs the same few statements for ever.
     private var statements: [String: SQLiteStatement] = [:]
     private(set) var statistics = JournalStatistics()
+    /// The `PRAGMA synchronous` level the journal opened with; a non-durable transaction lowers it
+    /// to NORMAL for its own commit only and puts this back.
+    var synchronous = "FULL"
 
     init(path: String, mode: SQLiteOpenMode) throws(SQLiteError) {
         self.path = path
@@ -272,8 +279,16 @@ final class SQLiteConnection {
     /// IMMEDIATE takes the write lock up front, so a transaction never fails half-way with
     /// SQLITE_BUSY while upgrading a read lock. With `synchronous=FULL` in WAL mode, `COMMIT`
     /// returns only after the WAL is fsynced: the change survives a power cut from then on.
-    func transaction<T>(_ body: () throws -> T) throws -> T {
+    ///
+    /// `durable: false` commits with `synchronous=NORMAL`: the WAL frames are written but not
+    /// fsynced, so a power cut (not a process crash) may lose this transaction, and only it; the
+    /// next durable commit's fsync covers these frames too (the WAL is one file, appended in order).
+    /// Callers use it only for rows whose loss is harmless on recovery, and say why.
+    func transaction<T>(durable: Bool = true, _ body: () throws -> T) throws -> T {
         let changesBefore = sqlite3_total_changes64(try db())
+        let lowered = !durable && synchronous != "NORMAL" && synchronous != "OFF"
+        if lowered { try execute("PRAGMA synchronous = NORMAL") }
+        defer { if lowered { _ = try? execute("PRAGMA synchronous = \(synchronous)") } }
         try execute("BEGIN IMMEDIATE")
         let result: T
         do {
@@ -288,7 +303,7 @@ final class SQLiteConnection {
         }
         statistics.writeTransactions += 1
         if sqlite3_total_changes64(try db()) != changesBefore {
-            statistics.durableCommits += 1
+            if durable { statistics.durableCommits += 1 } else { statistics.nonDurableCommits += 1 }
         }
         return result
     }
