@@ -24,13 +24,13 @@ public struct JournalSessionStore: SessionStore {
         try journal.update(steps: steps.map { JournalStep($0.record, event: $0.event, detail: $0.detail) })
     }
 
-    public func appendEvent(tradeNo: TradeNo, event: String, detail: String, durable: Bool) throws {
-        try journal.appendEvent(tradeNo: tradeNo, kind: event, detail: detail, at: Date(), durable: durable)
+    public func appendEvent(tradeNo: TradeNo, event: String, detail: String, at: Date, durable: Bool) throws {
+        try journal.appendEvent(tradeNo: tradeNo, kind: event, detail: detail, at: at, durable: durable)
     }
 
     public func openSessions() throws -> [SessionRecord] { try journal.openSessions() }
 
     public func latestSession(vendID: VendID) throws -> SessionRecord? { try journal.latestSession(vendID: vendID) }
 
-    public func probeWrite() throws { try journal.probeWrite() }
+    public func probeWrite(at: Date) throws { try journal.probeWrite(at: at) }
 }

@@ -253,6 +253,12 @@ public final class Journal: Sendable {
         return try result.get()
     }
 
+    /// The connection's `PRAGMA synchronous` now (2 = FULL): tests check a note written without
+    /// fsync puts FULL back.
+    func synchronousLevel() throws(JournalError) -> Int64? {
+        try withConnection(writing: false) { try $0.query("PRAGMA synchronous").first?.int64(0) }
+    }
+
     /// Write transactions and durable commits since this journal was opened.
     public var statistics: JournalStatistics {
         connection.withLock { $0?.statistics ?? JournalStatistics() }

@@ -48,14 +48,14 @@ public protocol SessionStore: Sendable {
         -> SessionRecord
     /// State changes written together in one transaction, in order (all or none).
     func update(steps: [(record: SessionRecord, event: String, detail: String)]) throws
-    /// A note on a session. `durable: false`: a power cut may lose it (a process crash does not);
-    /// only for notes recovery does not need.
-    func appendEvent(tradeNo: TradeNo, event: String, detail: String, durable: Bool) throws
+    /// A note on a session, stamped `at` (the caller's injected clock). `durable: false`: a power
+    /// cut may lose it (a process crash does not); only for notes recovery does not need.
+    func appendEvent(tradeNo: TradeNo, event: String, detail: String, at: Date, durable: Bool) throws
     func openSessions() throws -> [SessionRecord]
     func latestSession(vendID: VendID) throws -> SessionRecord?
     /// A small durable write that fails whenever a session write would (full or read-only
     /// storage): the coordinator calls it while out of service to learn when writes work again.
-    func probeWrite() throws
+    func probeWrite(at: Date) throws
 }
 
 extension SessionStore {
@@ -65,8 +65,8 @@ extension SessionStore {
     }
 
     /// A note, durable on return.
-    public func appendEvent(tradeNo: TradeNo, event: String, detail: String) throws {
-        try appendEvent(tradeNo: tradeNo, event: event, detail: detail, durable: true)
+    public func appendEvent(tradeNo: TradeNo, event: String, detail: String, at: Date) throws {
+        try appendEvent(tradeNo: tradeNo, event: event, detail: detail, at: at, durable: true)
     }
 }
 

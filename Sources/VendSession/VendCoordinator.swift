@@ -213,7 +213,7 @@ public actor VendCoordinator {
     private func journalUnwritable(_ error: any Error) {
         guard journalTrouble == nil else { return }
         do {
-            try store.probeWrite()
+            try store.probeWrite(at: now())
             return
         } catch {
             // The storage itself refuses writes.
@@ -228,7 +228,7 @@ public actor VendCoordinator {
     private func probeJournal(attempt: Int) async {
         do { try await sleep(for: policy.retryDelay(attempt: attempt)) } catch { return }
         do {
-            try store.probeWrite()
+            try store.probeWrite(at: now())
         } catch {
             journalTrouble = String(describing: error)
             jobSink.yield { await self.probeJournal(attempt: attempt + 1) }
@@ -300,7 +300,7 @@ public actor VendCoordinator {
         if let previous {
             if previous.state.isFinal {
                 _ = try? store.appendEvent(
-                    tradeNo: previous.tradeNo, event: "duplicate_vend", detail: "VEND \(request.id) after the session ended")
+                    tradeNo: previous.tradeNo, event: "duplicate_vend", detail: "VEND \(request.id) after the session ended", at: now())
                 enqueue(.deny(request.id, .duplicateID))
                 return
             }
@@ -411,7 +411,7 @@ public actor VendCoordinator {
                 // means the journal cannot be written: out of service until it can.
                 do {
                     try store.appendEvent(
-                        tradeNo: tradeNo, event: event, detail: detail, durable: Self.isDurableNote(event))
+                        tradeNo: tradeNo, event: event, detail: detail, at: now(), durable: Self.isDurableNote(event))
                 } catch {
                     journalUnwritable(error)
                 }
@@ -525,7 +525,7 @@ public actor VendCoordinator {
         journalUnwritable(error)
         let reason = "journal write failed (\(event) -> \(record.state.rawValue)): \(error)"
         // Best effort: the event table may still take a row when the session row cannot change.
-        _ = try? store.appendEvent(tradeNo: tradeNo, event: "journal_write_failed", detail: reason)
+        _ = try? store.appendEvent(tradeNo: tradeNo, event: "journal_write_failed", detail: reason, at: now())
         forget(tradeNo, ending: .parked(reason: reason))
         parked.insert(tradeNo)
         scheduleResettle(tradeNo)
@@ -633,7 +633,7 @@ public actor VendCoordinator {
                 if case .dispense = command, let tradeNo {
                     deliver(.dispenseSendFailed(String(describing: error)), to: tradeNo)
                 } else if let tradeNo {
-                    _ = try? store.appendEvent(tradeNo: tradeNo, event: "send_failed", detail: "\(command): \(error)")
+                    _ = try? store.appendEvent(tradeNo: tradeNo, event: "send_failed", detail: "\(command): \(error)", at: now())
                 }
             }
         }

@@ -154,7 +154,7 @@ final class FakeStore: SessionStore, @unchecked Sendable {
         }
     }
 
-    func appendEvent(tradeNo: TradeNo, event: String, detail: String, durable: Bool) throws {
+    func appendEvent(tradeNo: TradeNo, event: String, detail: String, at: Date, durable: Bool) throws {
         try state.write { s in
             if s.readOnly { throw FakeError(description: "journal.sqlite: attempt to write a readonly database (EROFS)") }
             s.events.append((tradeNo, event))
@@ -162,7 +162,7 @@ final class FakeStore: SessionStore, @unchecked Sendable {
         }
     }
 
-    func probeWrite() throws {
+    func probeWrite(at: Date) throws {
         try state.write { s in
             s.probes += 1
             if s.readOnly { throw FakeError(description: "journal.sqlite: attempt to write a readonly database (EROFS)") }
