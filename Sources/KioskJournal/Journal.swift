@@ -553,31 +553,32 @@ public final class Journal: Sendable {
 
     // MARK: Reads
 
+    /// A `sessions` row, read by column name (`sessionColumns`), never by position.
     private static func record(from row: SQLiteRow, path: String) throws(JournalError) -> SessionRecord {
-        let tradeNoText = row.string(0) ?? ""
-        func invalid(_ column: String, _ index: Int) -> JournalError {
-            .invalidRow(path: path, tradeNo: tradeNoText, column: column, value: row.string(index) ?? "NULL")
+        let tradeNoText = row.string("trade_no") ?? ""
+        func invalid(_ column: String) -> JournalError {
+            .invalidRow(path: path, tradeNo: tradeNoText, column: column, value: row.string(column) ?? "NULL")
         }
-        func time(_ index: Int) -> Date? { row.int64(index).map(JournalTime.date(milliseconds:)) }
-        guard let vendText = row.string(1), let vendID = VendID(vendText) else { throw invalid("vend_id", 1) }
-        guard let productText = row.string(2), let product = ProductCode(productText) else {
-            throw invalid("product", 2)
+        func time(_ column: String) -> Date? { row.int64(column).map(JournalTime.date(milliseconds:)) }
+        guard let vendText = row.string("vend_id"), let vendID = VendID(vendText) else { throw invalid("vend_id") }
+        guard let productText = row.string("product"), let product = ProductCode(productText) else {
+            throw invalid("product")
         }
-        guard let description = row.string(3) else { throw invalid("item_description", 3) }
-        guard let minor = row.int64(4) else { throw invalid("price_minor", 4) }
-        guard let code = row.string(5) else { throw invalid("currency", 5) }
-        guard let digits = row.int64(6) else { throw invalid("minor_digits", 6) }
-        guard let stateText = row.string(7), let state = SessionState(rawValue: stateText) else {
-            throw invalid("state", 7)
+        guard let description = row.string("item_description") else { throw invalid("item_description") }
+        guard let minor = row.int64("price_minor") else { throw invalid("price_minor") }
+        guard let code = row.string("currency") else { throw invalid("currency") }
+        guard let digits = row.int64("minor_digits") else { throw invalid("minor_digits") }
+        guard let stateText = row.string("state"), let state = SessionState(rawValue: stateText) else {
+            throw invalid("state")
         }
-        guard let createdAt = time(11) else { throw invalid("created_at", 11) }
-        guard let updatedAt = time(12) else { throw invalid("updated_at", 12) }
+        guard let createdAt = time("created_at") else { throw invalid("created_at") }
+        guard let updatedAt = time("updated_at") else { throw invalid("updated_at") }
         return SessionRecord(
             tradeNo: TradeNo(tradeNoText), vendID: vendID, product: product, itemDescription: description,
             price: Money(minorUnits: minor, currency: Currency(code: code, minorDigits: Int(digits))), state: state,
-            reference: row.string(8).map(InvoiceReference.init), providerInvoiceID: row.string(9),
-            qrPayload: row.string(10), createdAt: createdAt, updatedAt: updatedAt, paymentDeadline: time(13),
-            paidAt: time(14), note: row.string(15))
+            reference: row.string("reference").map(InvoiceReference.init), providerInvoiceID: row.string("provider_invoice_id"),
+            qrPayload: row.string("qr_payload"), createdAt: createdAt, updatedAt: updatedAt,
+            paymentDeadline: time("payment_deadline"), paidAt: time("paid_at"), note: row.string("note"))
     }
 
     private func sessions(where clause: String, _ binds: [SQLiteValue], orderBy: String, limit: Int? = nil,
@@ -637,13 +638,14 @@ public final class Journal: Sendable {
                 "SELECT id, trade_no, at, state, kind, detail FROM session_events WHERE trade_no = ? ORDER BY id",
                 [.text(tradeNo.rawValue)]
             ).map { row throws(JournalError) -> JournalEvent in
-                guard let stateText = row.string(3), let state = SessionState(rawValue: stateText) else {
+                guard let stateText = row.string("state"), let state = SessionState(rawValue: stateText) else {
                     throw .invalidRow(path: path, tradeNo: tradeNo.rawValue, column: "session_events.state",
-                                      value: row.string(3) ?? "NULL")
+                                      value: row.string("state") ?? "NULL")
                 }
                 return JournalEvent(
-                    id: row.int64(0) ?? 0, tradeNo: tradeNo, at: JournalTime.date(milliseconds: row.int64(2) ?? 0),
-                    state: state, kind: row.string(4) ?? "", detail: row.string(5) ?? "")
+                    id: row.int64("id") ?? 0, tradeNo: tradeNo,
+                    at: JournalTime.date(milliseconds: row.int64("at") ?? 0),
+                    state: state, kind: row.string("kind") ?? "", detail: row.string("detail") ?? "")
             }
         }
     }
@@ -662,11 +664,11 @@ public final class Journal: Sendable {
         let path = self.path
         return try withConnection(writing: false) { connection in
             var counts = Dictionary(uniqueKeysWithValues: SessionState.allCases.map { ($0, 0) })
-            for row in try connection.query("SELECT state, count(*) FROM sessions GROUP BY state") {
-                guard let text = row.string(0), let state = SessionState(rawValue: text) else {
-                    throw JournalError.invalidRow(path: path, tradeNo: "?", column: "state", value: row.string(0) ?? "NULL")
+            for row in try connection.query("SELECT state, count(*) AS n FROM sessions GROUP BY state") {
+                guard let text = row.string("state"), let state = SessionState(rawValue: text) else {
+                    throw JournalError.invalidRow(path: path, tradeNo: "?", column: "state", value: row.string("state") ?? "NULL")
                 }
-                counts[state] = Int(row.int64(1) ?? 0)
+                counts[state] = Int(row.int64("n") ?? 0)
             }
             return counts
         }

@@ -45,14 +45,32 @@ enum SQLiteValue: Hashable, Sendable {
     case null
 }
 
+/// The column names of one statement's result, shared by all its rows.
+final class SQLiteColumns: Sendable {
+    let indexByName: [String: Int]
+
+    init(_ names: [String]) {
+        var indexByName: [String: Int] = [:]
+        for (index, name) in names.enumerated() where indexByName[name] == nil { indexByName[name] = index }
+        self.indexByName = indexByName
+    }
+}
+
 /// One result row, copied out of SQLite so that no C pointer outlives the step.
 struct SQLiteRow: Sendable {
     let values: [SQLiteValue]
+    let columns: SQLiteColumns
 
     func int64(_ index: Int) -> Int64? {
         if case .integer(let value) = values[index] { return value }
         return nil
     }
+
+    /// The value of the column named `name` (as the SELECT names it); nil for NULL or a column
+    /// the statement does not have.
+    func int64(_ name: String) -> Int64? { columns.indexByName[name].flatMap { int64($0) } }
+
+    func string(_ name: String) -> String? { columns.indexByName[name].flatMap { string($0) } }
 
     func string(_ index: Int) -> String? {
         switch values[index] {
@@ -240,11 +258,13 @@ final class SQLiteConnection {
         }
         try bind(binds, to: statement)
         var rows: [SQLiteRow] = []
+        let count = sqlite3_column_count(statement.handle)
+        let columns = SQLiteColumns(
+            (0..<count).map { sqlite3_column_name(statement.handle, $0).map { String(cString: $0) } ?? "" })
         while true {
             let rc = sqlite3_step(statement.handle)
             if rc == SQLITE_DONE { break }
             guard rc == SQLITE_ROW else { throw error(rc, sql: sql) }
-            let count = sqlite3_column_count(statement.handle)
             var values: [SQLiteValue] = []
             values.reserveCapacity(Int(count))
             for column in 0..<count {
@@ -262,7 +282,7 @@ final class SQLiteConnection {
                     }
                 }
             }
-            rows.append(SQLiteRow(values: values))
+            rows.append(SQLiteRow(values: values, columns: columns))
         }
         return rows
     }
