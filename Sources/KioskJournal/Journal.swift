@@ -43,7 +43,9 @@ public struct JournalStep: Sendable {
 /// crash or power cut never loses a committed change (product.md sections 3 and 4).
 ///
 /// Every write is one transaction that is durable when the call returns: WAL mode with
-/// `synchronous=FULL` fsyncs the WAL at each commit. The daemon relies on that ordering: it journals
+/// `synchronous=FULL` fsyncs the WAL at each commit. (The one exception is a note appended with
+/// `durable: false`, for notes recovery never reads; see `appendEvent`.) Several state changes that
+/// belong together go in one transaction (`insertNew`, `update(steps:)`): a vend is four commits. The daemon relies on that ordering: it journals
 /// `dispensing` and only then sends `DISPENSE` on the serial line, so a restart can never dispense twice.
 ///
 /// Why a `Mutex`-guarded class and not an actor: SQLite calls block (an fsync takes milliseconds),
