@@ -138,7 +138,7 @@ let package = Package(
         // MARK: Tests
         // Helpers shared by the test targets and drippay-bench (seeded generator, child processes,
         // ManualClock, a notify socket); never linked into the shipped binary.
-        .target(name: "KioskTestSupport", path: "Tests/KioskTestSupport"),
+        .target(name: "KioskTestSupport", dependencies: ["KioskCore"], path: "Tests/KioskTestSupport"),
         .testTarget(name: "KioskCoreTests", dependencies: ["KioskCore"]),
         .testTarget(name: "PayCodesTests", dependencies: ["KioskTestSupport", "PayCodes", "PayCodeImaging"]),
         .testTarget(

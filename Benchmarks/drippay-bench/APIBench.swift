@@ -11,7 +11,7 @@ private struct InMemoryStatusTransport: DripPayTransport {
 }
 
 private func microseconds(_ d: Duration) -> Double {
-    Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12
+    d.inSeconds * 1e6
 }
 
 /// `drippay-bench api`: the client's overhead per status poll, and the sandbox's throughput.

@@ -77,7 +77,7 @@ func runBoardCostBenchmarks() async throws {
             let cpu1 = try cpuSeconds(pid: pid, ticksPerSecond: ticksPerSecond)
             let elapsed = ContinuousClock.now - start
             let requests = await statusRequests() - requests0
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = elapsed.inSeconds
             rows.append((output.name, (cpu1 - cpu0) / Double(max(1, requests)), (cpu1 - cpu0) / seconds, requests))
             if output.name == "none" {
                 // The reference client, after the hold (so the sandbox's count above is the

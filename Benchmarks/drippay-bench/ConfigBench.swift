@@ -1,5 +1,6 @@
 import Foundation
 import KioskConfig
+import KioskCore
 
 /// How long parsing and loading a config takes (it happens once at start-up and on every
 /// `check-config`, so this guards against an accidental quadratic parser).
@@ -55,7 +56,6 @@ private func findHardwareProfiles() -> String {
 }
 
 private func format(_ d: Duration) -> String {
-    let (seconds, attoseconds) = d.components
-    let micros = Double(seconds) * 1e6 + Double(attoseconds) / 1e12
+    let micros = d.inSeconds * 1e6
     return String(format: "%.1f µs", micros)
 }

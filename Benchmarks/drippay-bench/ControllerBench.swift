@@ -23,14 +23,14 @@ func runControllerBenchmarks() async throws {
         }
     }
     let megabytes = Double(bytes.count) / 1_048_576
-    print("framer: \(lines) lines, \(fixed(megabytes, 2)) MiB in \(framing) -> \(fixed(megabytes / framing.seconds, 1)) MiB/s")
+    print("framer: \(lines) lines, \(fixed(megabytes, 2)) MiB in \(framing) -> \(fixed(megabytes / framing.inSeconds, 1)) MiB/s")
 
     // vmc-line decode.
     let vmcLines = (0..<100_000).map { "VEND id\($0) A\($0 % 50) 1.\($0 % 10)0" }
     var vmc = VMCLineCodec(currency: usd)
     var decoded = 0
     let vmcTime = clock.measure { for line in vmcLines { decoded += vmc.decode(line).count } }
-    print("vmc-line decode: \(decoded) lines in \(vmcTime) -> \(fixed(Double(decoded) / vmcTime.seconds, 0)) lines/s")
+    print("vmc-line decode: \(decoded) lines in \(vmcTime) -> \(fixed(Double(decoded) / vmcTime.inSeconds, 0)) lines/s")
 
     // qibixx-mdb decode of a full sale cycle.
     let sequence = VendIDSequence(prefix: "bench")
@@ -47,7 +47,7 @@ func runControllerBenchmarks() async throws {
             mdbLines += 4
         }
     }
-    print("qibixx-mdb decode: \(mdbLines) lines in \(mdbTime) -> \(fixed(Double(mdbLines) / mdbTime.seconds, 0)) lines/s")
+    print("qibixx-mdb decode: \(mdbLines) lines in \(mdbTime) -> \(fixed(Double(mdbLines) / mdbTime.inSeconds, 0)) lines/s")
 
     // Round trip over a pty: the simulator sends PING, the link decodes it, the bench answers
     // PONG through the link, the simulator sees it.
@@ -87,10 +87,4 @@ func runControllerBenchmarks() async throws {
 
 private func fixed(_ value: Double, _ digits: Int) -> String {
     String(format: "%.\(digits)f", value)
-}
-
-extension Duration {
-    fileprivate var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
 }

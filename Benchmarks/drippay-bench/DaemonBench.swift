@@ -170,7 +170,7 @@ private func benchManyVends(vends: Int) async throws {
         try await rig.simulator.sendLine("DISPENSED b\(n)")
         if n % 1_000 == 0 || n == vends {
             let elapsed = start.duration(to: clock.now)
-            let rate = Double(n) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            let rate = Double(n) / elapsed.inSeconds
             let anon = statusField("/proc/\(pid)/status", "RssAnon:") ?? -1
             let file = statusField("/proc/\(pid)/status", "RssFile:") ?? -1
             let journalKiB = ((try? FileManager.default.attributesOfItem(atPath: rig.directory + "/journal.sqlite")[.size] as? Int) ?? 0) / 1024
@@ -191,7 +191,7 @@ private func benchManyVends(vends: Int) async throws {
 }
 
 private func ms(_ d: Duration) -> String {
-    String(format: "%.1f", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
+    String(format: "%.1f", d.inSeconds * 1000)
 }
 
 /// VmRSS of a process, KiB.

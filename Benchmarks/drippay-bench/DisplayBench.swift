@@ -29,7 +29,7 @@ func runDisplayBenchmarks() async throws {
     func report(_ name: String, _ unsorted: [Duration]) {
         let times = unsorted.sorted()
         let median = times[times.count / 2]
-        let ms = Double(median.components.attoseconds) / 1e15 + Double(median.components.seconds) * 1000
+        let ms = median.inSeconds * 1000
         print("  \(name.padding(toLength: 34, withPad: " ", startingAt: 0)) \(String(format: "%8.2f", ms)) ms")
     }
     for (name, output) in cases {

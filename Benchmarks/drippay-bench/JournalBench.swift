@@ -120,7 +120,6 @@ func runJournalBenchmarks() async throws {
 }
 
 private func format(_ duration: Duration) -> String {
-    let (seconds, attoseconds) = duration.components
-    let microseconds = Double(seconds) * 1e6 + Double(attoseconds) / 1e12
+    let microseconds = duration.inSeconds * 1e6
     return microseconds >= 1000 ? String(format: "%.2f ms", microseconds / 1000) : String(format: "%.0f µs", microseconds)
 }

@@ -108,7 +108,7 @@ func latencyDaemonBinary() throws -> String {
 }
 
 private func ms(_ d: Duration) -> String {
-    fixed(Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15, 1)
+    fixed(d.inSeconds * 1000, 1)
 }
 
 private func fixed(_ value: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", value) }

@@ -100,5 +100,5 @@ private struct BenchFailure: Error, CustomStringConvertible {
 }
 
 private func ms(_ d: Duration) -> String {
-    String(format: "%.2f", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
+    String(format: "%.2f", d.inSeconds * 1000)
 }

@@ -42,7 +42,7 @@ func runSessionBenchmarks() async throws {
                 }
             }
         }
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.inSeconds
         let perVend = seconds / Double(vends) * 1e6
         print(
             "session \(name): \(vends) vends in \(String(format: "%.3f", seconds)) s = "

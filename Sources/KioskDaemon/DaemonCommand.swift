@@ -7,7 +7,7 @@ import ServiceLifecycle
 
 /// What `drippay-kiosk run` does, as a function the executable calls: load the config and the
 /// token, set up logging, run the daemon until SIGTERM/SIGINT. Returns the exit status
-/// (contract.md): 0 after a clean drain, 78 for a config or token problem, 1 for a fatal fault.
+/// (docs/daemon.md, "Exit codes"): 0 after a clean drain, 78 for a config or token problem, 1 for a fatal fault.
 public enum DaemonCommand {
     /// The exit status for a fatal fault (journal, display, internal error).
     public static let fatalExitCode: Int32 = 1

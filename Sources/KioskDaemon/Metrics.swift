@@ -1,4 +1,5 @@
 import Foundation
+import KioskCore
 import Synchronization
 
 /// The daemon's metrics, rendered in the Prometheus text exposition format for node_exporter's
@@ -52,7 +53,7 @@ public final class KioskMetrics: Sendable {
 
     /// Time from the API answering `paid` to the dispense line written on the serial port.
     public func paymentToDispense(_ duration: Duration) {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let seconds = duration.inSeconds
         state.withLock { s in
             for (index, bound) in KioskMetrics.latencyBuckets.enumerated() where seconds <= bound {
                 s.latencyCounts[index] += 1

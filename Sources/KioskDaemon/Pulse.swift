@@ -51,7 +51,8 @@ public final class Pulse: Sendable {
         }
     }
 
-    private func waitForSignal(after seen: UInt64) async {
+    /// Returns once the generation moved past `seen` or when cancelled.
+    func waitForSignal(after seen: UInt64) async {
         let id = state.withLock { s -> Int in
             s.nextID += 1
             return s.nextID
@@ -97,4 +98,32 @@ public final class Locked<Value: Sendable>: Sendable {
     public func set(_ value: Value) { mutex.withLock { $0 = value } }
 
     public func update<T: Sendable>(_ change: (inout Value) -> T) -> T { mutex.withLock { change(&$0) } }
+}
+
+/// Opens once and stays open: tasks that must not start before an event (the daemon's READY)
+/// wait on it. A waiter resumes when it opens or when the waiter is cancelled.
+public final class Latch: Sendable {
+    private let opened = Locked(false)
+    private let pulse = Pulse()
+
+    public init() {}
+
+    public var isOpen: Bool { opened.value }
+
+    /// Opens the latch and wakes every waiter; later calls do nothing.
+    public func open() {
+        opened.set(true)
+        pulse.signal()
+    }
+
+    /// Returns whether the latch is open: true once it opened, false if cancelled first.
+    @discardableResult
+    public func wait() async -> Bool {
+        while !Task.isCancelled {
+            let seen = pulse.generation
+            if isOpen { return true }
+            await pulse.waitForSignal(after: seen)
+        }
+        return isOpen
+    }
 }

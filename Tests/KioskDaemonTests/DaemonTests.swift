@@ -175,9 +175,14 @@ import VendSession
 }
 
 @Suite struct DaemonShutdownTests {
-    @Test func shutdownLetsADispenseInFlightFinish() async throws {
-        let harness = try await DaemonHarness()
-        let daemon = KioskDaemon(configuration: harness.configuration, token: harness.token, options: harness.options())
+    /// Runs the daemon in a ServiceGroup (bounded at 20 s), takes vend `id` to `DISPENSE`, shuts
+    /// the daemon down gracefully and, once the controller heard `OUT-OF-SERVICE shutting down`,
+    /// runs `whileDraining` before the controller reports the dispense; returns when the daemon did.
+    func stopDuringADispense(
+        _ harness: DaemonHarness, options: KioskDaemonOptions, id: String,
+        whileDraining: @escaping @Sendable () async throws -> Void = {}
+    ) async throws {
+        let daemon = KioskDaemon(configuration: harness.configuration, token: harness.token, options: options)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [daemon], logger: Logger(label: "test")))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
@@ -186,22 +191,45 @@ import VendSession
                 throw HarnessError.shutdownTimedOut
             }
             try await harness.simulator.waitForLine("READY")
-            try await harness.simulator.vend(id: "4", product: "5", price: "1.50")
-            try await harness.simulator.waitForLine("ACCEPT 4")
+            try await harness.simulator.vend(id: id, product: "5", price: "1.50")
+            try await harness.simulator.waitForLine("ACCEPT \(id)")
             let invoice = try #require(await harness.sandbox.invoices().first)
             #expect(await harness.sandbox.pay(InvoiceReference(invoice.reference)))
-            try await harness.simulator.waitForLine("DISPENSE 4")
+            try await harness.simulator.waitForLine("DISPENSE \(id)")
             await group.triggerGracefulShutdown()
             // Told to stop taking vends, the daemon still hears how the dispense ended.
             try await harness.simulator.waitForLine("OUT-OF-SERVICE shutting down")
-            try await harness.simulator.dispensed(id: "4")
+            try await whileDraining()
+            try await harness.simulator.dispensed(id: id)
             try await tasks.next()
             tasks.cancelAll()
         }
+    }
+
+    @Test func shutdownLetsADispenseInFlightFinish() async throws {
+        let harness = try await DaemonHarness()
+        try await stopDuringADispense(harness, options: harness.options(), id: "4")
         #expect(harness.outcomes.withLock { $0.first?.ending } == .finished(.dispensed))
         let journal = try Journal.open(path: harness.configuration.journal.path, machineID: "DEMO-1")
         #expect(try journal.openSessions().isEmpty)
         journal.close()
+        await harness.tearDown()
+    }
+
+    /// The services stop in reverse order of the daemon's list: the watchdog, listed before the
+    /// coordinator, keeps pinging after STOPPING=1 while the coordinator drains a dispense.
+    @Test func theWatchdogPingsThroughTheDrain() async throws {
+        let harness = try await DaemonHarness()
+        let notify = try NotifyCollector()
+        defer { notify.stop() }
+        let environment = ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "200000"]
+        try await stopDuringADispense(harness, options: harness.options(environment: environment), id: "6") {
+            #expect(await notify.waitFor { $0 == "STOPPING=1" } != nil)
+            let stopping = try #require(notify.lines.firstIndex(of: "STOPPING=1"))
+            // The dispense is still open: the drain waits for it, and the watchdog goes on.
+            #expect(await notify.waitFor(after: stopping + 1) { $0 == "WATCHDOG=1" } != nil)
+        }
+        #expect(harness.outcomes.withLock { $0.first?.ending } == .finished(.dispensed))
         await harness.tearDown()
     }
 }

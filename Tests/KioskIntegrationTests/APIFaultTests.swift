@@ -125,7 +125,7 @@ extension KioskIntegration {
                 await rig.sandbox.goDown()
                 // A customer arrives while the API is down: the vend cannot be taken. The failed
                 // create is the daemon's evidence that the API is unreachable: from then on the
-                // controller must hear OUT-OF-SERVICE promptly (product.md section 7), not only at
+                // controller must hear OUT-OF-SERVICE promptly (docs/daemon.md, "Out of service and back"), not only at
                 // the next in-service health ping up to a minute later, while it still believes READY.
                 // (Fails against the daemon merged at 11:21 UTC, which re-checks /ping every 60 s in
                 // service and does not react to a failed request.)

@@ -1,4 +1,5 @@
 import Foundation
+import KioskCore
 
 /// What a finished child process left behind.
 public struct ChildProcessResult: Sendable {
@@ -29,7 +30,7 @@ public enum ChildProcess {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        let seconds = timeout.inSeconds
         let pid = process.processIdentifier
         return await withCheckedContinuation { continuation in
             let thread = Thread {

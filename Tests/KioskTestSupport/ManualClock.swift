@@ -1,4 +1,5 @@
 import Foundation
+import KioskCore
 
 /// A clock that moves only when told to, for deterministic tests of timers and polling.
 /// `advance(by:)` resumes every sleeper whose deadline has been reached, earliest first.
@@ -37,8 +38,7 @@ public final class ManualClock: Clock, @unchecked Sendable {
 
     /// The wall time that matches `now`.
     public func wallNow() -> Date {
-        let offset = now.offset.components
-        return epoch.addingTimeInterval(TimeInterval(offset.seconds) + TimeInterval(offset.attoseconds) / 1e18)
+        epoch.addingTimeInterval(now.offset.inSeconds)
     }
 
     /// How many tasks are asleep on this clock (lets a test wait until a timer is armed).

@@ -1,0 +1,71 @@
+import Foundation
+import KioskCore
+
+/// Invoices as the API's JSON: decimals, dates, the invoice object.
+extension SandboxState {
+    // MARK: Rendering
+
+    static func decimal(_ value: Int64, places: Int) -> String {
+        var scale: Int64 = 1
+        for _ in 0..<places { scale *= 10 }
+        let frac = String(value % scale)
+        return "\(value / scale).\(String(repeating: "0", count: places - frac.count))\(frac)"
+    }
+
+    /// `2025-10-27T20:12:23+00:00`, as Laravel's toIso8601String() writes UTC.
+    static func iso8601(_ date: Date) -> String {
+        let total = Int64(date.timeIntervalSince1970.rounded(.down))
+        let days = total >= 0 ? total / 86400 : (total - 86399) / 86400
+        let secs = total - days * 86400
+        // Civil from days (Howard Hinnant's algorithm).
+        let z = days + 719468
+        let era = (z >= 0 ? z : z - 146096) / 146097
+        let doe = z - era * 146097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(y)-\(two(m))-\(two(d))T\(two(secs / 3600)):\(two(secs / 60 % 60)):\(two(secs % 60))+00:00"
+    }
+
+    func invoiceJSON(_ invoice: SandboxInvoice) -> JSON {
+        let created = JSON.string(Self.iso8601(invoice.createdAt))
+        var payment = JSON.null
+        if invoice.status == .paid, let sats = invoice.paymentSats, let paidAt = invoice.paidAt {
+            payment = .object([
+                ("amount", .string(Self.decimal(sats, places: 8))), ("currency", .string("BTC")),
+                ("status", .string("PAID")), ("status_label", .string("Paid")),
+                ("completed_at", .string(Self.iso8601(paidAt))),
+            ])
+        }
+        return .object([
+            ("reference", .string(invoice.reference)),
+            ("provider", .string("strike")),
+            ("provider_account_username", .string("sandbox")),
+            ("provider_invoice_id", .string(invoice.providerInvoiceID)),
+            ("machine_id", .string(invoice.machineID)),
+            ("trade_no", .string(invoice.tradeNo)),
+            ("currency", .string(invoice.currency)),
+            ("total", .string(Self.decimal(invoice.totalCents, places: 2))),
+            ("status", .string(invoice.status.rawValue)),
+            ("status_label", .string(invoice.status.rawValue.capitalized)),
+            ("qr_code_image_url", .string("\(origin)/qr_codes/\(invoice.providerInvoiceID).webp")),
+            (
+                "items",
+                .array(
+                    invoice.items.map {
+                        .object([
+                            ("reference", .string($0.reference)), ("description", .string($0.description)),
+                            ("amount", .string(Self.decimal($0.amount, places: 8))), ("created_at", created),
+                        ])
+                    })
+            ),
+            ("payment", payment),
+            ("created_at", created),
+            ("updated_at", .string(Self.iso8601(invoice.updatedAt))),
+        ])
+    }
+}

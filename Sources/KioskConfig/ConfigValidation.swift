@@ -1,0 +1,68 @@
+import Foundation
+import KioskCore
+
+/// Checks `api.base_url`; returns it without a trailing slash, or the message for the technician.
+func validateBaseURL(_ text: String) -> Result<String, ValidationMessage> {
+    let example = "e.g. \"https://drippay-dev.com/api/v1\""
+    guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
+          let host = components.host, !host.isEmpty
+    else {
+        return .failure(ValidationMessage("api.base_url \"\(text)\" is not a URL; give scheme, host and path, \(example)"))
+    }
+    guard scheme == "https" || scheme == "http" else {
+        return .failure(ValidationMessage("api.base_url \"\(text)\" must start with https:// (\(example))"))
+    }
+    if components.query != nil || components.fragment != nil {
+        return .failure(ValidationMessage("api.base_url \"\(text)\" must not have a query or fragment; give the API root, \(example)"))
+    }
+    if scheme == "http", !isLoopback(host) {
+        return .failure(ValidationMessage(
+            "api.base_url \"\(text)\" uses http:// to a host that is not loopback; use https:// (http is allowed only for localhost, 127.0.0.0/8 and ::1)"))
+    }
+    var normalized = text
+    while normalized.hasSuffix("/") { normalized.removeLast() }
+    return .success(normalized)
+}
+
+/// A validation message (wrapped so it can be a `Result` failure).
+struct ValidationMessage: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// localhost, 127.0.0.0/8 and ::1: the only hosts plain http may go to.
+func isLoopback(_ host: String) -> Bool {
+    var h = host.lowercased()
+    if h.hasPrefix("["), h.hasSuffix("]") { h = String(h.dropFirst().dropLast()) }
+    if h == "localhost" || h == "::1" || h == "0:0:0:0:0:0:0:1" { return true }
+    let octets = h.split(separator: ".", omittingEmptySubsequences: false)
+    guard octets.count == 4, octets[0] == "127" else { return false }
+    return octets.allSatisfy { o in !o.isEmpty && o.count <= 3 && o.allSatisfy(\.isASCIIDigit) && Int(o)! <= 255 }
+}
+
+extension Character {
+    fileprivate var isASCIIDigit: Bool { isASCII && isNumber }
+}
+
+/// " (did you mean 'x'?)" when a close name exists.
+func suggestion(_ word: String, _ candidates: [String]) -> String {
+    let scored = candidates.map { ($0, editDistance(word.lowercased(), $0)) }.min { $0.1 < $1.1 }
+    guard let scored, scored.1 <= max(1, scored.0.count / 3) else { return "" }
+    return " (did you mean '\(scored.0)'?)"
+}
+
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a.utf8), b = Array(b.utf8)
+    if a.isEmpty { return b.count }
+    if b.isEmpty { return a.count }
+    var previous = Array(0...b.count)
+    var current = [Int](repeating: 0, count: b.count + 1)
+    for i in 1...a.count {
+        current[0] = i
+        for j in 1...b.count {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        swap(&previous, &current)
+    }
+    return previous[b.count]
+}

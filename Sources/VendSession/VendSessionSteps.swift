@@ -1,0 +1,144 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import KioskCore
+
+/// The steps the transitions are built from: cancel, retry, release, pay, dispense, persist, end.
+extension VendSessionMachine {
+    // MARK: Building blocks
+
+    mutating func beginCancel(_ cause: CancelCause, now: Date) -> [SessionEffect] {
+        guard let reference = record.reference else { return [] }
+        cancelCause = customerAborted ? .aborted : cause
+        phase = .cancelling
+        retryAttempt = 0
+        timers[.paymentDeadline] = nil
+        timers[.claimGrace] = nil
+        return [
+            .stopPolling,
+            .log(event: "cancelling", detail: "cause \(cancelCause?.rawValue ?? cause.rawValue)"),
+            .cancelInvoice(reference),
+        ]
+    }
+
+    /// The API did not answer a cancel or re-check: the controller is released now (it must not
+    /// wait on the API), the session stays `invoiced` with a note, and the call is retried.
+    mutating func parkForRetry(note: String, now: Date) -> [SessionEffect] {
+        var effects: [SessionEffect] = []
+        if record.note != note {
+            record.note = note
+            effects.append(transition(to: record.state, now: now, event: "cancel_pending", detail: note))
+        }
+        let reason = cancelCause?.denyReason ?? .unavailable
+        effects += releaseController(reason, screen: .cancelled(reason: reason.rawValue))
+        effects += scheduleRetry(now: now)
+        return effects
+    }
+
+    mutating func releaseController(_ reason: DenyReason, screen: ScreenIntent) -> [SessionEffect] {
+        guard controllerWaiting, !denySent else { return [] }
+        denySent = true
+        controllerWaiting = false
+        return [.send(.deny(record.vendID, customerAborted ? .aborted : reason)), .show(screen)]
+    }
+
+    mutating func scheduleRetry(now: Date) -> [SessionEffect] {
+        retryAttempt += 1
+        return schedule(.retry, at: now.adding(policy.retryDelay(attempt: retryAttempt)))
+    }
+
+    mutating func schedule(_ timer: SessionTimer, at date: Date) -> [SessionEffect] {
+        timers[timer] = date
+        return [.startTimer(timer, at: date)]
+    }
+
+    mutating func becomePaid(now: Date, source: String) -> [SessionEffect] {
+        guard record.state == .invoiced || record.state == .requested else { return [] }
+        record.paidAt = now
+        timers[.paymentDeadline] = nil
+        timers[.retry] = nil
+        if invoiceMismatch {
+            // Straight to refund due: a journaled `paid` would let recovery dispense against it.
+            return end(
+                .refundDue, now: now, event: "refund_due",
+                note: "paid (\(source)), but the invoice total differs from the vend price \(record.price)",
+                deny: .error, screen: .refundDue(tradeNo: record.tradeNo))
+        }
+        let effects: [SessionEffect] = [
+            transition(to: .paid, now: now, event: "paid", detail: source),
+            .stopPolling,
+        ]
+        return effects + decideDispense(now: now)
+    }
+
+    /// The one place that commands a dispense: journal `dispensing`, then `DISPENSE`.
+    mutating func decideDispense(now: Date) -> [SessionEffect] {
+        precondition(record.state == .paid, "dispense decided outside paid")
+        if controllerWaiting, !denySent, !customerAborted, !dispenseCommanded, !invoiceMismatch {
+            dispenseCommanded = true
+            phase = .dispensing
+            timers = [:]
+            return [
+                transition(to: .dispensing, now: now, event: "dispensing", detail: "dispense decided"),
+                .send(.dispense(record.vendID, price: record.price)),
+                .show(.paid(product: record.itemDescription)),
+            ]
+        }
+        if !customerAborted, !denySent, !invoiceMismatch, let claim = claimDeadline, claim > now {
+            phase = .awaitingClaim
+            return schedule(.claimGrace, at: claim)
+        }
+        let why: String
+        if invoiceMismatch {
+            why = "paid, but the invoice total differs from the vend price \(record.price)"
+        } else if customerAborted {
+            why = "paid after the customer aborted"
+        } else if denySent {
+            why = "paid after the controller was told the vend is over"
+        } else {
+            why = "paid while no controller waits for the vend"
+        }
+        // A controller still waiting (mismatch, abort) is answered: no sale.
+        return end(
+            .refundDue, now: now, event: "refund_due", note: why, deny: .error,
+            screen: .refundDue(tradeNo: record.tradeNo))
+    }
+
+    mutating func transition(to state: SessionState, now: Date, event: String, detail: String)
+        -> SessionEffect
+    {
+        record.state = state
+        record.updatedAt = now
+        return .persist(record, event: event, detail: detail)
+    }
+
+    /// Moves to a final state: journal it, answer the controller if it still waits, finish.
+    mutating func end(
+        _ state: SessionState, now: Date, event: String, note: String?, deny: DenyReason? = nil,
+        screen: ScreenIntent? = nil
+    ) -> [SessionEffect] {
+        precondition(state.isFinal)
+        if let note { record.note = note }
+        phase = .ended
+        timers = [:]
+        var effects: [SessionEffect] = [.stopPolling, transition(to: state, now: now, event: event, detail: note ?? state.rawValue)]
+        if let deny, controllerWaiting, !denySent {
+            denySent = true
+            effects.append(.send(.deny(record.vendID, customerAborted ? .aborted : deny)))
+        }
+        controllerWaiting = false
+        if let screen { effects.append(.show(screen)) }
+        effects.append(.finished(state))
+        return effects
+    }
+}
+
+extension Date {
+    /// `self + duration`, at millisecond precision (enough for deadlines on a vending machine).
+    func adding(_ duration: Duration) -> Date {
+        let (seconds, attoseconds) = duration.components
+        return addingTimeInterval(TimeInterval(seconds) + TimeInterval(attoseconds / 1_000_000_000_000_000) / 1000)
+    }
+}
