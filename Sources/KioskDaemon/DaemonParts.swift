@@ -170,9 +170,11 @@ struct DaemonParts: Sendable {
             let keeper = PayCodeKeeper(
                 fetcher: imageFetcher, schedule: PayCodeSchedule(refreshSeconds: Double(config.qr.refreshSeconds)),
                 logger: keeperLogger,
-                record: { tradeNo, kind, detail in
+                record: { tradeNo, kind, detail, at in
                     do {
-                        try store.appendEvent(tradeNo: tradeNo, event: kind, detail: detail)
+                        // Without fsync: an audit note recovery never reads; the session's next
+                        // commit makes it durable (issue 16, docs/money-safety.md).
+                        try store.appendEvent(tradeNo: tradeNo, event: kind, detail: detail, at: at, durable: false)
                     } catch {
                         keeperLogger.warning("cannot journal the code shown for \(tradeNo): \(error)")
                     }

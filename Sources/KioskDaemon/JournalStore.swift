@@ -7,30 +7,30 @@ import KioskCore
 import KioskJournal
 import VendSession
 
-/// The journal as the vend coordinator's `SessionStore`: every call is the journal's own,
-/// durable when it returns.
+/// The journal as the vend coordinator's `SessionStore`: every call is the journal's own, one
+/// transaction, durable when it returns (but a note written with `durable: false`).
 public struct JournalSessionStore: SessionStore {
     public let journal: Journal
 
     public init(journal: Journal) { self.journal = journal }
 
-    public func nextTradeNo(now: Date) throws -> TradeNo { try journal.nextTradeNo(now: now) }
-
-    public func insert(_ record: SessionRecord, event: String, detail: String) throws {
-        try journal.insert(record, event: event, detail: detail)
+    public func insertNew(now: Date, event: String, detail: String, _ make: (TradeNo) -> SessionRecord) throws
+        -> SessionRecord
+    {
+        try journal.insertNew(now: now, event: event, detail: detail, make)
     }
 
-    public func update(_ record: SessionRecord, event: String, detail: String) throws {
-        try journal.update(record, event: event, detail: detail)
+    public func update(steps: [(record: SessionRecord, event: String, detail: String)]) throws {
+        try journal.update(steps: steps.map { JournalStep($0.record, event: $0.event, detail: $0.detail) })
     }
 
-    public func appendEvent(tradeNo: TradeNo, event: String, detail: String) throws {
-        try journal.appendEvent(tradeNo: tradeNo, kind: event, detail: detail, at: Date())
+    public func appendEvent(tradeNo: TradeNo, event: String, detail: String, at: Date, durable: Bool) throws {
+        try journal.appendEvent(tradeNo: tradeNo, kind: event, detail: detail, at: at, durable: durable)
     }
 
     public func openSessions() throws -> [SessionRecord] { try journal.openSessions() }
 
     public func latestSession(vendID: VendID) throws -> SessionRecord? { try journal.latestSession(vendID: vendID) }
 
-    public func probeWrite() throws { try journal.probeWrite() }
+    public func probeWrite(at: Date) throws { try journal.probeWrite(at: at) }
 }

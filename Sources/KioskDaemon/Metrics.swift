@@ -123,10 +123,14 @@ public final class KioskMetrics: Sendable {
 
     /// Writes the metrics to `path` atomically (temp file + rename), as node_exporter's textfile
     /// collector requires: it must never read a half-written file.
+    ///
+    /// No fsync (`Data.write` did one, on every session end: one per vend on the SD card). A power
+    /// cut can lose the last file's content; harmless: nothing reads it back, and the daemon writes
+    /// it again at start and every metrics interval.
     public func writeTextfile(to path: String) throws {
         let url = URL(fileURLWithPath: path)
         let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
-        try Data(render().utf8).write(to: temp)
+        try Self.writeWithoutSync(Array(render().utf8), to: temp.path)
         guard rename(temp.path, url.path) == 0 else {
             let reason = String(cString: strerror(errno))
             try? FileManager.default.removeItem(at: temp)
@@ -134,8 +138,27 @@ public final class KioskMetrics: Sendable {
         }
     }
 
-    /// The rename of the finished temp file failed (FoundationEssentials has no
-    /// `NSLocalizedDescriptionKey` for a `CocoaError`).
+    private static func writeWithoutSync(_ bytes: [UInt8], to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            let reason = String(cString: strerror(errno))
+            throw MetricsTextfileError(description: "cannot create \(path): \(reason)")
+        }
+        defer { close(fd) }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                let reason = String(cString: strerror(errno))
+                throw MetricsTextfileError(description: "cannot write \(path): \(reason)")
+            }
+            written += n
+        }
+    }
+
+    /// Writing the textfile failed (FoundationEssentials has no `NSLocalizedDescriptionKey` for a
+    /// `CocoaError`).
     struct MetricsTextfileError: Error, CustomStringConvertible {
         let description: String
     }

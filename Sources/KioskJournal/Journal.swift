@@ -29,11 +29,27 @@ public struct JournalEvent: Hashable, Sendable {
     }
 }
 
+/// One state change for `Journal.update(steps:)`: the session as it is after the change and the
+/// event that records it.
+public struct JournalStep: Sendable {
+    public var record: SessionRecord
+    public var event: String
+    public var detail: String
+
+    public init(_ record: SessionRecord, event: String, detail: String) {
+        self.record = record
+        self.event = event
+        self.detail = detail
+    }
+}
+
 /// The daemon's only state: every vend session and its history in one SQLite file, written so that a
 /// crash or power cut never loses a committed change (product.md sections 3 and 4).
 ///
 /// Every write is one transaction that is durable when the call returns: WAL mode with
-/// `synchronous=FULL` fsyncs the WAL at each commit. The daemon relies on that ordering: it journals
+/// `synchronous=FULL` fsyncs the WAL at each commit. (The one exception is a note appended with
+/// `durable: false`, for notes recovery never reads; see `appendEvent`.) Several state changes that
+/// belong together go in one transaction (`insertNew`, `update(steps:)`): a vend is four commits. The daemon relies on that ordering: it journals
 /// `dispensing` and only then sends `DISPENSE` on the serial line, so a restart can never dispense twice.
 ///
 /// Why a `Mutex`-guarded class and not an actor: SQLite calls block (an fsync takes milliseconds),
@@ -98,6 +114,7 @@ public final class Journal: Sendable {
             // FULL: each commit fsyncs the WAL before returning, so a journaled state change survives a
             // power cut before the daemon acts on it (NORMAL would only protect against a process crash).
             try connection.execute("PRAGMA synchronous = \(durability.rawValue)")
+            connection.synchronous = durability.rawValue
             try connection.execute("PRAGMA foreign_keys = ON")
             // Keeps the WAL file from staying large after a burst of writes (SD card space).
             try connection.execute("PRAGMA journal_size_limit = \(walSizeLimitBytes)")
@@ -241,6 +258,12 @@ public final class Journal: Sendable {
         return try result.get()
     }
 
+    /// The connection's `PRAGMA synchronous` now (2 = FULL): tests check a note written without
+    /// fsync puts FULL back.
+    func synchronousLevel() throws(JournalError) -> Int64? {
+        try withConnection(writing: false) { try $0.query("PRAGMA synchronous").first?.int64(0) }
+    }
+
     /// Write transactions and durable commits since this journal was opened.
     public var statistics: JournalStatistics {
         connection.withLock { $0?.statistics ?? JournalStatistics() }
@@ -261,18 +284,38 @@ public final class Journal: Sendable {
     /// restarts or when the clock jumps back; the time is there for people. At most 64 characters of
     /// `[A-Za-z0-9_-]`: the machine id is cut to 24 characters, other characters become `-`.
     public func nextTradeNo(now: Date) throws(JournalError) -> TradeNo {
-        let counter = try withConnection(writing: true) { connection in
-            try connection.transaction {
-                let rows = try connection.query("UPDATE trade_no_counter SET last = last + 1 WHERE id = 1 RETURNING last")
-                guard let value = rows.first?.int64(0) else {
-                    throw SQLiteError(code: 1, message: "trade_no_counter has no row", sql: nil, path: self.path)
-                }
-                return value
-            }
+        try withConnection(writing: true) { connection in
+            try connection.transaction { try self.takeTradeNo(connection, now: now) }
+        }
+    }
+
+    /// Bumps the trade_no counter inside the caller's transaction.
+    private func takeTradeNo(_ connection: SQLiteConnection, now: Date) throws -> TradeNo {
+        let rows = try connection.query("UPDATE trade_no_counter SET last = last + 1 WHERE id = 1 RETURNING last")
+        guard let counter = rows.first?.int64(0) else {
+            throw SQLiteError(code: 1, message: "trade_no_counter has no row", sql: nil, path: path)
         }
         let digits = String(counter)
         let padded = String(repeating: "0", count: max(0, 6 - digits.count)) + digits
         return TradeNo("\(Self.tradeNoPrefix(machineID))-\(JournalTime.compact(now))-\(padded)")
+    }
+
+    /// A new session under a new trade number, in ONE durable transaction: the counter bump, the
+    /// session row and its first event. `make` builds the record for the trade number (it must
+    /// carry it). Nothing is written when it throws; a trade number taken by a rolled-back
+    /// transaction is handed out again, which is harmless because nothing used it.
+    public func insertNew(
+        now: Date, event kind: String, detail: String, _ make: (TradeNo) -> SessionRecord
+    ) throws(JournalError) -> SessionRecord {
+        try withConnection(writing: true) { connection in
+            try connection.transaction {
+                let tradeNo = try self.takeTradeNo(connection, now: now)
+                let record = make(tradeNo)
+                precondition(record.tradeNo == tradeNo, "insertNew: the record must carry the new trade number")
+                try self.insertRows(connection, record, event: kind, detail: detail)
+                return record
+            }
+        }
     }
 
     /// Reserves `count` new MDB vend numbers (durably, in one write): the returned range was
@@ -331,21 +374,25 @@ public final class Journal: Sendable {
     /// - Throws: `.duplicateTradeNo` when the trade number exists (nothing is written).
     public func insert(_ record: SessionRecord, event kind: String, detail: String) throws(JournalError) {
         try withConnection(writing: true) { connection in
-            try connection.transaction {
-                let existing = try connection.query(
-                    "SELECT 1 FROM sessions WHERE trade_no = ?", [.text(record.tradeNo.rawValue)])
-                guard existing.isEmpty else { throw JournalError.duplicateTradeNo(record.tradeNo, path: self.path) }
-                let placeholders = Array(repeating: "?", count: 16).joined(separator: ", ")
-                try connection.run(
-                    "INSERT INTO sessions (\(Self.sessionColumns)) VALUES (\(placeholders))", Self.binds(record))
-                try connection.run(
-                    Self.insertEventSQL,
-                    [
-                        .text(record.tradeNo.rawValue), .integer(JournalTime.milliseconds(record.updatedAt)),
-                        .text(record.state.rawValue), .text(kind), .text(detail),
-                    ])
-            }
+            try connection.transaction { try self.insertRows(connection, record, event: kind, detail: detail) }
         }
+    }
+
+    private func insertRows(_ connection: SQLiteConnection, _ record: SessionRecord, event kind: String, detail: String)
+        throws
+    {
+        let existing = try connection.query(
+            "SELECT 1 FROM sessions WHERE trade_no = ?", [.text(record.tradeNo.rawValue)])
+        guard existing.isEmpty else { throw JournalError.duplicateTradeNo(record.tradeNo, path: path) }
+        let placeholders = Array(repeating: "?", count: 16).joined(separator: ", ")
+        try connection.run(
+            "INSERT INTO sessions (\(Self.sessionColumns)) VALUES (\(placeholders))", Self.binds(record))
+        try connection.run(
+            Self.insertEventSQL,
+            [
+                .text(record.tradeNo.rawValue), .integer(JournalTime.milliseconds(record.updatedAt)),
+                .text(record.state.rawValue), .text(kind), .text(detail),
+            ])
     }
 
     /// Writes a session's new state and appends its event in one transaction, durable on return.
@@ -354,35 +401,50 @@ public final class Journal: Sendable {
     ///   `.transitionRefused` for a move that breaks a money-safety rule (see `checkTransition`);
     ///   `.identityChanged` when vend id, product, price or creation time differ from the stored ones.
     public func update(_ record: SessionRecord, event kind: String, detail: String) throws(JournalError) {
+        try update(steps: [JournalStep(record, event: kind, detail: detail)])
+    }
+
+    /// Several state changes of sessions in ONE durable transaction, applied in order, each
+    /// checked against the one before it exactly as `update` checks it (so `paid` then
+    /// `dispensing` is accepted, `dispensing` alone from `invoiced` is not). Either every step is
+    /// written or none: a crash leaves the journal before the first or after the last.
+    public func update(steps: [JournalStep]) throws(JournalError) {
+        guard !steps.isEmpty else { return }
         try withConnection(writing: true) { connection in
             try connection.transaction {
-                let rows = try connection.query(
-                    "SELECT \(Self.sessionColumns) FROM sessions WHERE trade_no = ?", [.text(record.tradeNo.rawValue)])
-                guard let row = rows.first else { throw JournalError.unknownSession(record.tradeNo, path: self.path) }
-                let stored = try Self.record(from: row, path: self.path)
-                try Self.checkTransition(from: stored, to: record, path: self.path)
-                try connection.run(
-                    """
-                    UPDATE sessions SET item_description = ?, state = ?, reference = ?, provider_invoice_id = ?,
-                        qr_payload = ?, updated_at = ?, payment_deadline = ?, paid_at = ?, note = ?
-                    WHERE trade_no = ?
-                    """,
-                    [
-                        .text(record.itemDescription), .text(record.state.rawValue),
-                        Self.optional(record.reference?.rawValue), Self.optional(record.providerInvoiceID),
-                        Self.optional(record.qrPayload), .integer(JournalTime.milliseconds(record.updatedAt)),
-                        Self.optional(record.paymentDeadline.map(JournalTime.milliseconds)),
-                        Self.optional(record.paidAt.map(JournalTime.milliseconds)), Self.optional(record.note),
-                        .text(record.tradeNo.rawValue),
-                    ])
-                try connection.run(
-                    Self.insertEventSQL,
-                    [
-                        .text(record.tradeNo.rawValue), .integer(JournalTime.milliseconds(record.updatedAt)),
-                        .text(record.state.rawValue), .text(kind), .text(detail),
-                    ])
+                for step in steps { try self.updateRows(connection, step.record, event: step.event, detail: step.detail) }
             }
         }
+    }
+
+    private func updateRows(_ connection: SQLiteConnection, _ record: SessionRecord, event kind: String, detail: String)
+        throws
+    {
+        let rows = try connection.query(
+            "SELECT \(Self.sessionColumns) FROM sessions WHERE trade_no = ?", [.text(record.tradeNo.rawValue)])
+        guard let row = rows.first else { throw JournalError.unknownSession(record.tradeNo, path: path) }
+        let stored = try Self.record(from: row, path: path)
+        try Self.checkTransition(from: stored, to: record, path: path)
+        try connection.run(
+            """
+            UPDATE sessions SET item_description = ?, state = ?, reference = ?, provider_invoice_id = ?,
+                qr_payload = ?, updated_at = ?, payment_deadline = ?, paid_at = ?, note = ?
+            WHERE trade_no = ?
+            """,
+            [
+                .text(record.itemDescription), .text(record.state.rawValue),
+                Self.optional(record.reference?.rawValue), Self.optional(record.providerInvoiceID),
+                Self.optional(record.qrPayload), .integer(JournalTime.milliseconds(record.updatedAt)),
+                Self.optional(record.paymentDeadline.map(JournalTime.milliseconds)),
+                Self.optional(record.paidAt.map(JournalTime.milliseconds)), Self.optional(record.note),
+                .text(record.tradeNo.rawValue),
+            ])
+        try connection.run(
+            Self.insertEventSQL,
+            [
+                .text(record.tradeNo.rawValue), .integer(JournalTime.milliseconds(record.updatedAt)),
+                .text(record.state.rawValue), .text(kind), .text(detail),
+            ])
     }
 
     /// The money-safety rules a state change must keep (product.md section 3):
@@ -443,9 +505,15 @@ public final class Journal: Sendable {
 
     /// Appends an event without changing the session (e.g. `poll_failed`), durable on return.
     /// Also allowed on final sessions: the history of a refund may grow.
-    public func appendEvent(tradeNo: TradeNo, kind: String, detail: String, at: Date) throws(JournalError) {
+    ///
+    /// `durable: false` commits it without an fsync of its own (`synchronous=NORMAL`): a power cut
+    /// may lose this row (a process crash does not), and the next durable commit makes it durable.
+    /// Only for notes whose loss is harmless on recovery (recovery reads sessions, never events).
+    public func appendEvent(tradeNo: TradeNo, kind: String, detail: String, at: Date, durable: Bool = true)
+        throws(JournalError)
+    {
         try withConnection(writing: true) { connection in
-            try connection.transaction {
+            try connection.transaction(durable: durable) {
                 let rows = try connection.query(
                     "SELECT state FROM sessions WHERE trade_no = ?", [.text(tradeNo.rawValue)])
                 guard let state = rows.first?.string(0) else {
@@ -489,31 +557,32 @@ public final class Journal: Sendable {
 
     // MARK: Reads
 
+    /// A `sessions` row, read by column name (`sessionColumns`), never by position.
     private static func record(from row: SQLiteRow, path: String) throws(JournalError) -> SessionRecord {
-        let tradeNoText = row.string(0) ?? ""
-        func invalid(_ column: String, _ index: Int) -> JournalError {
-            .invalidRow(path: path, tradeNo: tradeNoText, column: column, value: row.string(index) ?? "NULL")
+        let tradeNoText = row.string("trade_no") ?? ""
+        func invalid(_ column: String) -> JournalError {
+            .invalidRow(path: path, tradeNo: tradeNoText, column: column, value: row.string(column) ?? "NULL")
         }
-        func time(_ index: Int) -> Date? { row.int64(index).map(JournalTime.date(milliseconds:)) }
-        guard let vendText = row.string(1), let vendID = VendID(vendText) else { throw invalid("vend_id", 1) }
-        guard let productText = row.string(2), let product = ProductCode(productText) else {
-            throw invalid("product", 2)
+        func time(_ column: String) -> Date? { row.int64(column).map(JournalTime.date(milliseconds:)) }
+        guard let vendText = row.string("vend_id"), let vendID = VendID(vendText) else { throw invalid("vend_id") }
+        guard let productText = row.string("product"), let product = ProductCode(productText) else {
+            throw invalid("product")
         }
-        guard let description = row.string(3) else { throw invalid("item_description", 3) }
-        guard let minor = row.int64(4) else { throw invalid("price_minor", 4) }
-        guard let code = row.string(5) else { throw invalid("currency", 5) }
-        guard let digits = row.int64(6) else { throw invalid("minor_digits", 6) }
-        guard let stateText = row.string(7), let state = SessionState(rawValue: stateText) else {
-            throw invalid("state", 7)
+        guard let description = row.string("item_description") else { throw invalid("item_description") }
+        guard let minor = row.int64("price_minor") else { throw invalid("price_minor") }
+        guard let code = row.string("currency") else { throw invalid("currency") }
+        guard let digits = row.int64("minor_digits") else { throw invalid("minor_digits") }
+        guard let stateText = row.string("state"), let state = SessionState(rawValue: stateText) else {
+            throw invalid("state")
         }
-        guard let createdAt = time(11) else { throw invalid("created_at", 11) }
-        guard let updatedAt = time(12) else { throw invalid("updated_at", 12) }
+        guard let createdAt = time("created_at") else { throw invalid("created_at") }
+        guard let updatedAt = time("updated_at") else { throw invalid("updated_at") }
         return SessionRecord(
             tradeNo: TradeNo(tradeNoText), vendID: vendID, product: product, itemDescription: description,
             price: Money(minorUnits: minor, currency: Currency(code: code, minorDigits: Int(digits))), state: state,
-            reference: row.string(8).map(InvoiceReference.init), providerInvoiceID: row.string(9),
-            qrPayload: row.string(10), createdAt: createdAt, updatedAt: updatedAt, paymentDeadline: time(13),
-            paidAt: time(14), note: row.string(15))
+            reference: row.string("reference").map(InvoiceReference.init), providerInvoiceID: row.string("provider_invoice_id"),
+            qrPayload: row.string("qr_payload"), createdAt: createdAt, updatedAt: updatedAt,
+            paymentDeadline: time("payment_deadline"), paidAt: time("paid_at"), note: row.string("note"))
     }
 
     private func sessions(where clause: String, _ binds: [SQLiteValue], orderBy: String, limit: Int? = nil,
@@ -573,13 +642,14 @@ public final class Journal: Sendable {
                 "SELECT id, trade_no, at, state, kind, detail FROM session_events WHERE trade_no = ? ORDER BY id",
                 [.text(tradeNo.rawValue)]
             ).map { row throws(JournalError) -> JournalEvent in
-                guard let stateText = row.string(3), let state = SessionState(rawValue: stateText) else {
+                guard let stateText = row.string("state"), let state = SessionState(rawValue: stateText) else {
                     throw .invalidRow(path: path, tradeNo: tradeNo.rawValue, column: "session_events.state",
-                                      value: row.string(3) ?? "NULL")
+                                      value: row.string("state") ?? "NULL")
                 }
                 return JournalEvent(
-                    id: row.int64(0) ?? 0, tradeNo: tradeNo, at: JournalTime.date(milliseconds: row.int64(2) ?? 0),
-                    state: state, kind: row.string(4) ?? "", detail: row.string(5) ?? "")
+                    id: row.int64("id") ?? 0, tradeNo: tradeNo,
+                    at: JournalTime.date(milliseconds: row.int64("at") ?? 0),
+                    state: state, kind: row.string("kind") ?? "", detail: row.string("detail") ?? "")
             }
         }
     }
@@ -598,11 +668,11 @@ public final class Journal: Sendable {
         let path = self.path
         return try withConnection(writing: false) { connection in
             var counts = Dictionary(uniqueKeysWithValues: SessionState.allCases.map { ($0, 0) })
-            for row in try connection.query("SELECT state, count(*) FROM sessions GROUP BY state") {
-                guard let text = row.string(0), let state = SessionState(rawValue: text) else {
-                    throw JournalError.invalidRow(path: path, tradeNo: "?", column: "state", value: row.string(0) ?? "NULL")
+            for row in try connection.query("SELECT state, count(*) AS n FROM sessions GROUP BY state") {
+                guard let text = row.string("state"), let state = SessionState(rawValue: text) else {
+                    throw JournalError.invalidRow(path: path, tradeNo: "?", column: "state", value: row.string("state") ?? "NULL")
                 }
-                counts[state] = Int(row.int64(1) ?? 0)
+                counts[state] = Int(row.int64("n") ?? 0)
             }
             return counts
         }

@@ -52,14 +52,32 @@ enum SQLiteValue: Hashable, Sendable {
     case null
 }
 
+/// The column names of one statement's result, shared by all its rows.
+final class SQLiteColumns: Sendable {
+    let indexByName: [String: Int]
+
+    init(_ names: [String]) {
+        var indexByName: [String: Int] = [:]
+        for (index, name) in names.enumerated() where indexByName[name] == nil { indexByName[name] = index }
+        self.indexByName = indexByName
+    }
+}
+
 /// One result row, copied out of SQLite so that no C pointer outlives the step.
 struct SQLiteRow: Sendable {
     let values: [SQLiteValue]
+    let columns: SQLiteColumns
 
     func int64(_ index: Int) -> Int64? {
         if case .integer(let value) = values[index] { return value }
         return nil
     }
+
+    /// The value of the column named `name` (as the SELECT names it); nil for NULL or a column
+    /// the statement does not have.
+    func int64(_ name: String) -> Int64? { columns.indexByName[name].flatMap { int64($0) } }
+
+    func string(_ name: String) -> String? { columns.indexByName[name].flatMap { string($0) } }
 
     func string(_ index: Int) -> String? {
         switch values[index] {
@@ -85,10 +103,14 @@ public struct JournalStatistics: Hashable, Sendable {
     /// Commits that changed at least one row: each appends a commit frame to the WAL and, with
     /// `synchronous=FULL`, waits for an fsync of the WAL before returning.
     public var durableCommits: Int = 0
+    /// Commits that changed rows with `synchronous=NORMAL` (no fsync of their own; see
+    /// `SQLiteConnection.transaction(durable:)`).
+    public var nonDurableCommits: Int = 0
 
-    public init(writeTransactions: Int = 0, durableCommits: Int = 0) {
+    public init(writeTransactions: Int = 0, durableCommits: Int = 0, nonDurableCommits: Int = 0) {
         self.writeTransactions = writeTransactions
         self.durableCommits = durableCommits
+        self.nonDurableCommits = nonDurableCommits
     }
 }
 
@@ -114,6 +136,9 @@ final class SQLiteConnection {
     /// Prepared statements by SQL text: the journal runs the same few statements for ever.
     private var statements: [String: SQLiteStatement] = [:]
     private(set) var statistics = JournalStatistics()
+    /// The `PRAGMA synchronous` level the journal opened with; a non-durable transaction lowers it
+    /// to NORMAL for its own commit only and puts this back.
+    var synchronous = "FULL"
 
     init(path: String, mode: SQLiteOpenMode) throws(SQLiteError) {
         self.path = path
@@ -240,11 +265,13 @@ final class SQLiteConnection {
         }
         try bind(binds, to: statement)
         var rows: [SQLiteRow] = []
+        let count = sqlite3_column_count(statement.handle)
+        let columns = SQLiteColumns(
+            (0..<count).map { sqlite3_column_name(statement.handle, $0).map { String(cString: $0) } ?? "" })
         while true {
             let rc = sqlite3_step(statement.handle)
             if rc == SQLITE_DONE { break }
             guard rc == SQLITE_ROW else { throw error(rc, sql: sql) }
-            let count = sqlite3_column_count(statement.handle)
             var values: [SQLiteValue] = []
             values.reserveCapacity(Int(count))
             for column in 0..<count {
@@ -262,7 +289,7 @@ final class SQLiteConnection {
                     }
                 }
             }
-            rows.append(SQLiteRow(values: values))
+            rows.append(SQLiteRow(values: values, columns: columns))
         }
         return rows
     }
@@ -279,8 +306,16 @@ final class SQLiteConnection {
     /// IMMEDIATE takes the write lock up front, so a transaction never fails half-way with
     /// SQLITE_BUSY while upgrading a read lock. With `synchronous=FULL` in WAL mode, `COMMIT`
     /// returns only after the WAL is fsynced: the change survives a power cut from then on.
-    func transaction<T>(_ body: () throws -> T) throws -> T {
+    ///
+    /// `durable: false` commits with `synchronous=NORMAL`: the WAL frames are written but not
+    /// fsynced, so a power cut (not a process crash) may lose this transaction, and only it; the
+    /// next durable commit's fsync covers these frames too (the WAL is one file, appended in order).
+    /// Callers use it only for rows whose loss is harmless on recovery, and say why.
+    func transaction<T>(durable: Bool = true, _ body: () throws -> T) throws -> T {
         let changesBefore = sqlite3_total_changes64(try db())
+        let lowered = !durable && synchronous != "NORMAL" && synchronous != "OFF"
+        if lowered { try execute("PRAGMA synchronous = NORMAL") }
+        defer { if lowered { _ = try? execute("PRAGMA synchronous = \(synchronous)") } }
         try execute("BEGIN IMMEDIATE")
         let result: T
         do {
@@ -295,7 +330,7 @@ final class SQLiteConnection {
         }
         statistics.writeTransactions += 1
         if sqlite3_total_changes64(try db()) != changesBefore {
-            statistics.durableCommits += 1
+            if durable { statistics.durableCommits += 1 } else { statistics.nonDurableCommits += 1 }
         }
         return result
     }

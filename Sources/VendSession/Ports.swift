@@ -40,17 +40,34 @@ public struct InvoiceNotFound: Error, Hashable, Sendable, CustomStringConvertibl
 }
 
 /// The journal as the coordinator needs it (mirrors KioskJournal's API). Every call is durable
-/// when it returns; a throw means the write did not happen.
+/// when it returns (but `appendEvent(durable: false)`); a throw means the write did not happen.
 public protocol SessionStore: Sendable {
-    func nextTradeNo(now: Date) throws -> TradeNo
-    func insert(_ record: SessionRecord, event: String, detail: String) throws
-    func update(_ record: SessionRecord, event: String, detail: String) throws
-    func appendEvent(tradeNo: TradeNo, event: String, detail: String) throws
+    /// A new trade number and the session `make` builds for it, with its first event: one
+    /// transaction (the vend's first durable commit, before the create that sends the trade_no).
+    func insertNew(now: Date, event: String, detail: String, _ make: (TradeNo) -> SessionRecord) throws
+        -> SessionRecord
+    /// State changes written together in one transaction, in order (all or none).
+    func update(steps: [(record: SessionRecord, event: String, detail: String)]) throws
+    /// A note on a session, stamped `at` (the caller's injected clock). `durable: false`: a power
+    /// cut may lose it (a process crash does not); only for notes recovery does not need.
+    func appendEvent(tradeNo: TradeNo, event: String, detail: String, at: Date, durable: Bool) throws
     func openSessions() throws -> [SessionRecord]
     func latestSession(vendID: VendID) throws -> SessionRecord?
     /// A small durable write that fails whenever a session write would (full or read-only
     /// storage): the coordinator calls it while out of service to learn when writes work again.
-    func probeWrite() throws
+    func probeWrite(at: Date) throws
+}
+
+extension SessionStore {
+    /// One state change, durable on return.
+    public func update(_ record: SessionRecord, event: String, detail: String) throws {
+        try update(steps: [(record, event, detail)])
+    }
+
+    /// A note, durable on return.
+    public func appendEvent(tradeNo: TradeNo, event: String, detail: String, at: Date) throws {
+        try appendEvent(tradeNo: tradeNo, event: event, detail: detail, at: at, durable: true)
+    }
 }
 
 /// Whether the journal can be written, as the coordinator last found it.

@@ -213,7 +213,7 @@ public actor VendCoordinator {
     private func journalUnwritable(_ error: any Error) {
         guard journalTrouble == nil else { return }
         do {
-            try store.probeWrite()
+            try store.probeWrite(at: now())
             return
         } catch {
             // The storage itself refuses writes.
@@ -228,7 +228,7 @@ public actor VendCoordinator {
     private func probeJournal(attempt: Int) async {
         do { try await sleep(for: policy.retryDelay(attempt: attempt)) } catch { return }
         do {
-            try store.probeWrite()
+            try store.probeWrite(at: now())
         } catch {
             journalTrouble = String(describing: error)
             jobSink.yield { await self.probeJournal(attempt: attempt + 1) }
@@ -300,7 +300,7 @@ public actor VendCoordinator {
         if let previous {
             if previous.state.isFinal {
                 _ = try? store.appendEvent(
-                    tradeNo: previous.tradeNo, event: "duplicate_vend", detail: "VEND \(request.id) after the session ended")
+                    tradeNo: previous.tradeNo, event: "duplicate_vend", detail: "VEND \(request.id) after the session ended", at: now())
                 enqueue(.deny(request.id, .duplicateID))
                 return
             }
@@ -334,12 +334,14 @@ public actor VendCoordinator {
         let at = now()
         let record: SessionRecord
         do {
-            let tradeNo = try store.nextTradeNo(now: at)
-            record = SessionRecord(
-                tradeNo: tradeNo, vendID: request.id, product: request.product, itemDescription: description,
-                price: request.price, state: .requested, createdAt: at, updatedAt: at)
-            try store.insert(
-                record, event: "requested", detail: "VEND \(request.id) \(request.product) \(request.price)")
+            // The trade_no and the session that uses it in one commit, before the create sends it.
+            record = try store.insertNew(
+                now: at, event: "requested", detail: "VEND \(request.id) \(request.product) \(request.price)"
+            ) { tradeNo in
+                SessionRecord(
+                    tradeNo: tradeNo, vendID: request.id, product: request.product, itemDescription: description,
+                    price: request.price, state: .requested, createdAt: at, updatedAt: at)
+            }
         } catch {
             journalUnwritable(error)
             enqueue(.deny(request.id, .error))
@@ -370,21 +372,46 @@ public actor VendCoordinator {
     }
 
     /// Carries out effects in order; stops at the first journal write that fails.
+    ///
+    /// Consecutive `persist` effects with only `stopPolling` between them (the machine's `paid`
+    /// then `dispensing`) are one commit: every effect after them still waits for it, and a crash
+    /// leaves the journal before the first or after the last, never between (recovery settles
+    /// `invoiced` and `dispensing` as it always did; see docs/money-safety.md).
     private func execute(_ effects: [SessionEffect], for tradeNo: TradeNo) {
+        var committed = Set<Int>()
         for (index, effect) in effects.enumerated() {
             switch effect {
             case .persist(let record, let event, let detail):
+                if committed.contains(index) { continue }
+                var steps = [(record: record, event: event, detail: detail)]
+                var next = index + 1
+                var last = index
+                scan: while next < effects.count {
+                    switch effects[next] {
+                    case .stopPolling: break
+                    case .persist(let later, let laterEvent, let laterDetail):
+                        steps.append((later, laterEvent, laterDetail))
+                        last = next
+                    default: break scan
+                    }
+                    next += 1
+                }
                 do {
-                    try store.update(record, event: event, detail: detail)
+                    try store.update(steps: steps)
                 } catch {
-                    journalFailed(tradeNo, unwritten: record, event: event, error: error, rest: effects[(index + 1)...])
+                    let failed = steps.map(\.event).joined(separator: "+")
+                    journalFailed(
+                        tradeNo, unwritten: steps[steps.count - 1].record, event: failed, error: error,
+                        rest: effects[(last + 1)...])
                     return
                 }
+                for later in (index + 1)..<(last + 1) { committed.insert(later) }
             case .log(let event, let detail):
                 // An audit line; a failure to add it changes nothing about the session, but it
                 // means the journal cannot be written: out of service until it can.
                 do {
-                    try store.appendEvent(tradeNo: tradeNo, event: event, detail: detail)
+                    try store.appendEvent(
+                        tradeNo: tradeNo, event: event, detail: detail, at: now(), durable: Self.isDurableNote(event))
                 } catch {
                     journalUnwritable(error)
                 }
@@ -463,6 +490,13 @@ public actor VendCoordinator {
         }
     }
 
+    /// Whether a `.log` note is committed with its own fsync. `dispense_sent` is not: it is
+    /// written after `DISPENSE` went out, on every vend, and recovery never reads it (a session
+    /// journaled `dispensing` becomes `dispense_unknown` whether the note is there or not; recovery
+    /// reads sessions, never events). A power cut may lose it; a process crash does not, and the
+    /// vend's next commit (`dispensed`, ...) makes it durable. Every other note keeps its fsync.
+    static func isDurableNote(_ event: String) -> Bool { event != "dispense_sent" }
+
     /// A journal write failed: never go on (no DISPENSE, no ACCEPT without its record). The
     /// controller still gets its answer: a `DENY` the machine produced after the write goes out
     /// (a DENY never authorises anything), and a controller still waiting with no DISPENSE out is
@@ -491,7 +525,7 @@ public actor VendCoordinator {
         journalUnwritable(error)
         let reason = "journal write failed (\(event) -> \(record.state.rawValue)): \(error)"
         // Best effort: the event table may still take a row when the session row cannot change.
-        _ = try? store.appendEvent(tradeNo: tradeNo, event: "journal_write_failed", detail: reason)
+        _ = try? store.appendEvent(tradeNo: tradeNo, event: "journal_write_failed", detail: reason, at: now())
         forget(tradeNo, ending: .parked(reason: reason))
         parked.insert(tradeNo)
         scheduleResettle(tradeNo)
@@ -599,7 +633,7 @@ public actor VendCoordinator {
                 if case .dispense = command, let tradeNo {
                     deliver(.dispenseSendFailed(String(describing: error)), to: tradeNo)
                 } else if let tradeNo {
-                    _ = try? store.appendEvent(tradeNo: tradeNo, event: "send_failed", detail: "\(command): \(error)")
+                    _ = try? store.appendEvent(tradeNo: tradeNo, event: "send_failed", detail: "\(command): \(error)", at: now())
                 }
             }
         }

@@ -111,6 +111,9 @@ final class FakeStore: SessionStore, @unchecked Sendable {
         /// Every write fails (a card remounted read-only): inserts, updates, events, the probe.
         var readOnly = false
         var probes = 0
+        /// Durable commits (a transaction each), and notes written without an fsync.
+        var commits = 0
+        var nonDurableNotes = 0
     }
     let state = Locked(State())
     let log: CallLog
@@ -119,40 +122,47 @@ final class FakeStore: SessionStore, @unchecked Sendable {
         state.write { s in for record in records { s.records[record.tradeNo] = record } }
     }
 
-    func nextTradeNo(now: Date) throws -> TradeNo {
-        state.write { s in
+    func insertNew(now: Date, event: String, detail: String, _ make: (TradeNo) -> SessionRecord) throws
+        -> SessionRecord
+    {
+        let record = try state.write { s in
+            if s.readOnly { throw FakeError(description: "journal.sqlite: attempt to write a readonly database (EROFS)") }
             s.next += 1
-            return TradeNo("T-\(s.next)")
+            let record = make(TradeNo("T-\(s.next)"))
+            s.records[record.tradeNo] = record
+            s.events.append((record.tradeNo, event))
+            s.commits += 1
+            return record
         }
-    }
-
-    func insert(_ record: SessionRecord, event: String, detail: String) throws {
         log.write { $0.append("store.insert \(record.tradeNo) \(record.state.rawValue)") }
+        return record
+    }
+
+    /// All steps or none, as the journal's one transaction.
+    func update(steps: [(record: SessionRecord, event: String, detail: String)]) throws {
         try state.write { s in
+            for step in steps where s.failUpdatesTo == step.record.state { throw FakeError(description: "disk full") }
             if s.readOnly { throw FakeError(description: "journal.sqlite: attempt to write a readonly database (EROFS)") }
-            s.records[record.tradeNo] = record
-            s.events.append((record.tradeNo, event))
+            for step in steps {
+                s.records[step.record.tradeNo] = step.record
+                s.events.append((step.record.tradeNo, step.event))
+            }
+            s.commits += 1
+        }
+        log.write { log in
+            for step in steps { log.append("store.update \(step.record.tradeNo) \(step.record.state.rawValue)") }
         }
     }
 
-    func update(_ record: SessionRecord, event: String, detail: String) throws {
-        try state.write { s in
-            if s.failUpdatesTo == record.state { throw FakeError(description: "disk full") }
-            if s.readOnly { throw FakeError(description: "journal.sqlite: attempt to write a readonly database (EROFS)") }
-            s.records[record.tradeNo] = record
-            s.events.append((record.tradeNo, event))
-        }
-        log.write { $0.append("store.update \(record.tradeNo) \(record.state.rawValue)") }
-    }
-
-    func appendEvent(tradeNo: TradeNo, event: String, detail: String) throws {
+    func appendEvent(tradeNo: TradeNo, event: String, detail: String, at: Date, durable: Bool) throws {
         try state.write { s in
             if s.readOnly { throw FakeError(description: "journal.sqlite: attempt to write a readonly database (EROFS)") }
             s.events.append((tradeNo, event))
+            if durable { s.commits += 1 } else { s.nonDurableNotes += 1 }
         }
     }
 
-    func probeWrite() throws {
+    func probeWrite(at: Date) throws {
         try state.write { s in
             s.probes += 1
             if s.readOnly { throw FakeError(description: "journal.sqlite: attempt to write a readonly database (EROFS)") }

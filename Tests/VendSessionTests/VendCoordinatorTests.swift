@@ -35,6 +35,24 @@ struct VendCoordinatorTests {
         #expect(h.invoices.state.read(\.creates) == 1)
     }
 
+    /// Issue 16: a paid vend is four durable commits (trade_no with requested; invoiced; paid
+    /// with dispensing; dispensed) and one note without fsync (dispense_sent).
+    @Test func aPaidVendIsFourDurableCommitsAndOneNoteWithoutFsync() async {
+        let h = Harness()
+        defer { h.stop() }
+        await h.coordinator.handle(.vendRequested(request()))
+        #expect(await eventually { h.controller.commands == [.accept(v1)] })
+        h.invoices.state.write { $0.status = .success(.paid) }
+        #expect(await h.drive(step: .milliseconds(100)) { h.controller.dispenseCount == 1 })
+        await h.coordinator.handle(.dispensed(v1))
+        #expect(await eventually { h.store.record("T-1")?.state == .dispensed })
+        #expect(await eventually { h.store.state.read(\.nonDurableNotes) == 1 })
+        #expect(h.store.state.read(\.commits) == 4)
+        #expect(
+            h.store.state.read { $0.events.map(\.1) }
+                == ["requested", "invoice_created", "paid", "dispensing", "dispense_sent", "dispensed"])
+    }
+
     @Test func nothingPollsWhileIdleAndPollingStopsWhenTheSessionEnds() async {
         let h = Harness()
         defer { h.stop() }
@@ -171,7 +189,10 @@ struct VendCoordinatorTests {
         h.invoices.state.write { $0.status = .success(.paid) }
         #expect(await h.drive(step: .milliseconds(100)) { h.controller.commands.count == 2 })
         #expect(h.controller.commands == [.accept(v1), .deny(v1, .error)])
-        #expect(h.store.record("T-1")?.state == .paid, "the journal still holds paid: recovery makes it refund due")
+        // `paid` and `dispensing` are one commit (issue 16): the failed write took both, so the
+        // journal still holds `invoiced`; recovery polls, finds it paid and makes it refund due.
+        #expect(h.store.record("T-1")?.state == .invoiced, "the paid+dispensing commit is all or nothing")
+        #expect(h.store.state.read { $0.events.map(\.1) }.contains("paid") == false)
         #expect(await eventually { h.outcomes.get.count == 1 })
     }
 
