@@ -300,7 +300,7 @@ public actor VendCoordinator {
         if let previous {
             if previous.state.isFinal {
                 _ = try? store.appendEvent(
-                    tradeNo: previous.tradeNo, event: "duplicate_vend", detail: "VEND \(request.id) after the session ended", at: now())
+                    tradeNo: previous.tradeNo, event: .duplicateVend, detail: "VEND \(request.id) after the session ended", at: now())
                 enqueue(.deny(request.id, .duplicateID))
                 return
             }
@@ -336,7 +336,7 @@ public actor VendCoordinator {
         do {
             // The trade_no and the session that uses it in one commit, before the create sends it.
             record = try store.insertNew(
-                now: at, event: "requested", detail: "VEND \(request.id) \(request.product) \(request.price)"
+                now: at, event: .requested, detail: "VEND \(request.id) \(request.product) \(request.price)"
             ) { tradeNo in
                 SessionRecord(
                     tradeNo: tradeNo, vendID: request.id, product: request.product, itemDescription: description,
@@ -399,9 +399,9 @@ public actor VendCoordinator {
                 do {
                     try store.update(steps: steps)
                 } catch {
-                    let failed = steps.map(\.event).joined(separator: "+")
+                    let failed = steps.map(\.event.rawValue).joined(separator: "+")
                     journalFailed(
-                        tradeNo, unwritten: steps[steps.count - 1].record, event: failed, error: error,
+                        tradeNo, unwritten: steps[steps.count - 1].record, events: failed, error: error,
                         rest: effects[(last + 1)...])
                     return
                 }
@@ -495,7 +495,7 @@ public actor VendCoordinator {
     /// journaled `dispensing` becomes `dispense_unknown` whether the note is there or not; recovery
     /// reads sessions, never events). A power cut may lose it; a process crash does not, and the
     /// vend's next commit (`dispensed`, ...) makes it durable. Every other note keeps its fsync.
-    static func isDurableNote(_ event: String) -> Bool { event != "dispense_sent" }
+    static func isDurableNote(_ event: JournalEventKind) -> Bool { event != .dispenseSent }
 
     /// A journal write failed: never go on (no DISPENSE, no ACCEPT without its record). The
     /// controller still gets its answer: a `DENY` the machine produced after the write goes out
@@ -504,7 +504,7 @@ public actor VendCoordinator {
     /// (an event and the outcome name the write that was lost), and settled again from the journal
     /// once it can be written (resettle), so what could not be written is retried.
     private func journalFailed(
-        _ tradeNo: TradeNo, unwritten record: SessionRecord, event: String, error: any Error,
+        _ tradeNo: TradeNo, unwritten record: SessionRecord, events: String, error: any Error,
         rest: ArraySlice<SessionEffect>
     ) {
         guard let machine = machines[tradeNo] else { return }
@@ -523,9 +523,9 @@ public actor VendCoordinator {
         }
         // Then out of service (after the DENY: the controller first hears how its vend ended).
         journalUnwritable(error)
-        let reason = "journal write failed (\(event) -> \(record.state.rawValue)): \(error)"
+        let reason = "journal write failed (\(events) -> \(record.state.rawValue)): \(error)"
         // Best effort: the event table may still take a row when the session row cannot change.
-        _ = try? store.appendEvent(tradeNo: tradeNo, event: "journal_write_failed", detail: reason, at: now())
+        _ = try? store.appendEvent(tradeNo: tradeNo, event: .journalWriteFailed, detail: reason, at: now())
         forget(tradeNo, ending: .parked(reason: reason))
         parked.insert(tradeNo)
         scheduleResettle(tradeNo)
@@ -633,7 +633,7 @@ public actor VendCoordinator {
                 if case .dispense = command, let tradeNo {
                     deliver(.dispenseSendFailed(String(describing: error)), to: tradeNo)
                 } else if let tradeNo {
-                    _ = try? store.appendEvent(tradeNo: tradeNo, event: "send_failed", detail: "\(command): \(error)", at: now())
+                    _ = try? store.appendEvent(tradeNo: tradeNo, event: .sendFailed, detail: "\(command): \(error)", at: now())
                 }
             }
         }
