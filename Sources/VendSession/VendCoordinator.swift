@@ -241,8 +241,8 @@ public actor VendCoordinator {
         for tradeNo in parked { resettle(tradeNo) }
     }
 
-    /// Settles every session the journal holds open (product.md section 4). Call before `run()`
-    /// starts taking controller events. Throws when the journal cannot be read.
+    /// Settles every session the journal holds open (docs/money-safety.md, "Crash recovery").
+    /// Call before `run()` starts taking controller events. Throws when the journal cannot be read.
     public func recoverOnStart() async throws {
         for record in try store.openSessions() where machines[record.tradeNo] == nil {
             let (machine, effects) = VendSessionMachine.recover(record, policy: policy, now: now())
