@@ -14,18 +14,18 @@ public struct JournalSessionStore: SessionStore {
 
     public init(journal: Journal) { self.journal = journal }
 
-    public func insertNew(now: Date, event: String, detail: String, _ make: (TradeNo) -> SessionRecord) throws
+    public func insertNew(now: Date, event: JournalEventKind, detail: String, _ make: (TradeNo) -> SessionRecord) throws
         -> SessionRecord
     {
-        try journal.insertNew(now: now, event: event, detail: detail, make)
+        try journal.insertNew(now: now, event: event.rawValue, detail: detail, make)
     }
 
-    public func update(steps: [(record: SessionRecord, event: String, detail: String)]) throws {
-        try journal.update(steps: steps.map { JournalStep($0.record, event: $0.event, detail: $0.detail) })
+    public func update(steps: [(record: SessionRecord, event: JournalEventKind, detail: String)]) throws {
+        try journal.update(steps: steps.map { JournalStep($0.record, event: $0.event.rawValue, detail: $0.detail) })
     }
 
-    public func appendEvent(tradeNo: TradeNo, event: String, detail: String, at: Date, durable: Bool) throws {
-        try journal.appendEvent(tradeNo: tradeNo, kind: event, detail: detail, at: at, durable: durable)
+    public func appendEvent(tradeNo: TradeNo, event: JournalEventKind, detail: String, at: Date, durable: Bool) throws {
+        try journal.appendEvent(tradeNo: tradeNo, kind: event.rawValue, detail: detail, at: at, durable: durable)
     }
 
     public func openSessions() throws -> [SessionRecord] { try journal.openSessions() }

@@ -49,7 +49,7 @@ public final class PayCodeKeeper: Sendable {
 
     private let fetcher: QRImageFetcher
     private let schedule: PayCodeSchedule
-    private let record: @Sendable (TradeNo, String, String, Date) -> Void
+    private let record: @Sendable (TradeNo, JournalEventKind, String, Date) -> Void
     private let logger: Logger
     private let now: @Sendable () -> Date
 
@@ -57,7 +57,7 @@ public final class PayCodeKeeper: Sendable {
     public init(
         fetcher: QRImageFetcher, schedule: PayCodeSchedule, logger: Logger,
         now: @escaping @Sendable () -> Date = Date.init,
-        record: @escaping @Sendable (TradeNo, String, String, Date) -> Void
+        record: @escaping @Sendable (TradeNo, JournalEventKind, String, Date) -> Void
     ) {
         self.fetcher = fetcher
         self.schedule = schedule
@@ -130,7 +130,7 @@ public final class PayCodeKeeper: Sendable {
                         if text != shownText || !showing {
                             present(.text(text))
                             if text != shownText {
-                                record(ref.tradeNo, JournalExport.codeShownEvent, Self.eventDetail(text, invoice: invoice), now())
+                                record(ref.tradeNo, .qrShown, Self.eventDetail(text, invoice: invoice), now())
                                 logger.info("pay code shown", metadata: meta.merging(["payment_hash": "\(invoice?.paymentHash ?? "-")"]) { $1 })
                             }
                             shownText = text
@@ -145,7 +145,7 @@ public final class PayCodeKeeper: Sendable {
                 case .image(let picture, let reason)?:
                     if !pictureLogged {
                         logger.warning("the invoice's QR image holds no single readable code (\(reason)); drawing the image itself", metadata: meta)
-                        record(ref.tradeNo, JournalExport.codeShownEvent, "picture \(picture.width)x\(picture.height) (\(reason)) url=\(ref.url)", now())
+                        record(ref.tradeNo, .qrShown, "picture \(picture.width)x\(picture.height) (\(reason)) url=\(ref.url)", now())
                         pictureLogged = true
                     }
                     present(.picture(picture))

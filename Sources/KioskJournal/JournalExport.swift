@@ -16,7 +16,7 @@ public enum JournalExport {
     ]
 
     /// The journal event written for each payment code the pay screen showed.
-    public static let codeShownEvent = "qr_shown"
+    public static let codeShownEvent = JournalEventKind.qrShown.rawValue
 
     private static func fields(_ record: SessionRecord, codes: [TradeNo: [String]]) -> [String?] {
         [

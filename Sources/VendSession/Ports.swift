@@ -44,13 +44,13 @@ public struct InvoiceNotFound: Error, Hashable, Sendable, CustomStringConvertibl
 public protocol SessionStore: Sendable {
     /// A new trade number and the session `make` builds for it, with its first event: one
     /// transaction (the vend's first durable commit, before the create that sends the trade_no).
-    func insertNew(now: Date, event: String, detail: String, _ make: (TradeNo) -> SessionRecord) throws
+    func insertNew(now: Date, event: JournalEventKind, detail: String, _ make: (TradeNo) -> SessionRecord) throws
         -> SessionRecord
     /// State changes written together in one transaction, in order (all or none).
-    func update(steps: [(record: SessionRecord, event: String, detail: String)]) throws
+    func update(steps: [(record: SessionRecord, event: JournalEventKind, detail: String)]) throws
     /// A note on a session, stamped `at` (the caller's injected clock). `durable: false`: a power
     /// cut may lose it (a process crash does not); only for notes recovery does not need.
-    func appendEvent(tradeNo: TradeNo, event: String, detail: String, at: Date, durable: Bool) throws
+    func appendEvent(tradeNo: TradeNo, event: JournalEventKind, detail: String, at: Date, durable: Bool) throws
     func openSessions() throws -> [SessionRecord]
     func latestSession(vendID: VendID) throws -> SessionRecord?
     /// A small durable write that fails whenever a session write would (full or read-only
@@ -60,12 +60,12 @@ public protocol SessionStore: Sendable {
 
 extension SessionStore {
     /// One state change, durable on return.
-    public func update(_ record: SessionRecord, event: String, detail: String) throws {
+    public func update(_ record: SessionRecord, event: JournalEventKind, detail: String) throws {
         try update(steps: [(record, event, detail)])
     }
 
     /// A note, durable on return.
-    public func appendEvent(tradeNo: TradeNo, event: String, detail: String, at: Date) throws {
+    public func appendEvent(tradeNo: TradeNo, event: JournalEventKind, detail: String, at: Date) throws {
         try appendEvent(tradeNo: tradeNo, event: event, detail: detail, at: at, durable: true)
     }
 }

@@ -209,9 +209,9 @@ public enum SessionEvent: Hashable, Sendable {
 /// executor runs the next effect: that is how "journal the decision before DISPENSE" holds.
 public enum SessionEffect: Hashable, Sendable {
     /// Write the record (and an event row) to the journal; stop if this fails.
-    case persist(SessionRecord, event: String, detail: String)
+    case persist(SessionRecord, event: JournalEventKind, detail: String)
     /// Add an event row to the journal without changing the record.
-    case log(event: String, detail: String)
+    case log(event: JournalEventKind, detail: String)
     case createInvoice
     case lookupInvoice(TradeNo)
     case startPolling(InvoiceReference)

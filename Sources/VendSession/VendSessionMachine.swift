@@ -129,31 +129,31 @@ public struct VendSessionMachine: Hashable, Sendable {
             guard offerBy > now else {
                 // The budget is spent before the first request: deny now, create nothing.
                 return end(
-                    .failed, now: now, event: "failed",
+                    .failed, now: now, event: .failed,
                     note: "no time left to offer an invoice before the machine's timeout",
                     deny: .unavailable, screen: .cancelled(reason: "payment unavailable"))
             }
             return [.createInvoice] + schedule(.offerDeadline, at: offerBy)
         case .invoiceCreated(let info, let payload):
             guard phase == .creating else {
-                return [.log(event: "ignored", detail: "invoice created answer while \(phase)")]
+                return [.log(event: .ignored, detail: "invoice created answer while \(phase)")]
             }
-            return adoptInvoice(info, qrPayload: payload, now: now, how: "invoice_created")
+            return adoptInvoice(info, qrPayload: payload, now: now, how: .invoiceCreated)
         case .invoiceCreateFailed(let failure):
             guard phase == .creating else { return [] }
             return createFailed(failure, now: now)
         case .invoiceFound(let info, let payload):
             guard phase == .lookingUp else { return [] }
             retryAttempt = 0
-            return adoptInvoice(info, qrPayload: payload, now: now, how: "invoice_found")
+            return adoptInvoice(info, qrPayload: payload, now: now, how: .invoiceFound)
         case .invoiceNotFound:
             guard phase == .lookingUp else { return [] }
             return end(
-                .failed, now: now, event: "failed", note: "no invoice was created for this trade_no",
+                .failed, now: now, event: .failed, note: "no invoice was created for this trade_no",
                 deny: .unavailable, screen: .cancelled(reason: "payment unavailable"))
         case .lookupFailed(let message):
             guard phase == .lookingUp else { return [] }
-            var effects: [SessionEffect] = [.log(event: "lookup_failed", detail: message)]
+            var effects: [SessionEffect] = [.log(event: .lookupFailed, detail: message)]
             // Do not keep the controller waiting on an API that does not answer; keep looking.
             effects += releaseController(.unavailable, screen: .cancelled(reason: "payment unavailable"))
             effects += scheduleRetry(now: now)
@@ -176,15 +176,15 @@ public struct VendSessionMachine: Hashable, Sendable {
             return aborted(now: now)
         case .controllerDispensed:
             guard phase == .dispensing else {
-                return [.log(event: "ignored", detail: "DISPENSED while \(phase)")]
+                return [.log(event: .ignored, detail: "DISPENSED while \(phase)")]
             }
-            return end(.dispensed, now: now, event: "dispensed", note: nil, screen: .idle)
+            return end(.dispensed, now: now, event: .dispensed, note: nil, screen: .idle)
         case .controllerDispenseFailed(let reason):
             guard phase == .dispensing else {
-                return [.log(event: "ignored", detail: "FAILED \(reason) while \(phase)")]
+                return [.log(event: .ignored, detail: "FAILED \(reason) while \(phase)")]
             }
             return end(
-                .refundDue, now: now, event: "refund_due", note: "dispense failed: \(reason)",
+                .refundDue, now: now, event: .refundDue, note: "dispense failed: \(reason)",
                 screen: .refundDue(tradeNo: record.tradeNo))
         case .controllerGone(let reason):
             return controllerGone(reason, now: now)
@@ -193,12 +193,12 @@ public struct VendSessionMachine: Hashable, Sendable {
         case .cancelAnswered(let outcome):
             return cancelAnswered(outcome, now: now)
         case .dispenseSent:
-            return phase == .dispensing ? [.log(event: "dispense_sent", detail: "DISPENSE written")] : []
+            return phase == .dispensing ? [.log(event: .dispenseSent, detail: "DISPENSE written")] : []
         case .dispenseSendFailed(let message):
             guard phase == .dispensing else { return [] }
             // The line never went out, so nothing was released; the payment must be refunded.
             return end(
-                .refundDue, now: now, event: "refund_due",
+                .refundDue, now: now, event: .refundDue,
                 note: "the DISPENSE command could not be written: \(message)",
                 screen: .refundDue(tradeNo: record.tradeNo))
         }
@@ -211,7 +211,7 @@ public struct VendSessionMachine: Hashable, Sendable {
     /// which looks its trade_no up and cancels what it finds.
     public mutating func abandonForShutdown(now: Date) -> [SessionEffect] {
         guard phase == .awaitingPayment else { return [] }
-        var effects: [SessionEffect] = [.log(event: "shutdown", detail: "cannot be re-claimed after a restart")]
+        var effects: [SessionEffect] = [.log(event: .shutdown, detail: "cannot be re-claimed after a restart")]
         effects += releaseController(.unavailable, screen: .outOfService(reason: "shutting down"))
         controllerWaiting = false
         claimDeadline = nil

@@ -24,7 +24,7 @@ extension VendSessionMachine {
         var machine = VendSessionMachine(recovered: record, policy: policy, phase: .lookingUp)
         let grace = now.adding(policy.resumeGrace)
         var effects: [SessionEffect] = [
-            .log(event: "recovering", detail: "found \(record.state.rawValue) on start")
+            .log(event: .recovering, detail: "found \(record.state.rawValue) on start")
         ]
         switch record.state {
         case .requested:
@@ -58,7 +58,7 @@ extension VendSessionMachine {
         case .dispensing:
             machine.dispenseCommanded = true
             effects += machine.end(
-                .dispenseUnknown, now: now, event: "dispense_unknown",
+                .dispenseUnknown, now: now, event: .dispenseUnknown,
                 note: "dispense was commanded before a restart; outcome unknown, never dispensed again")
         case .dispensed, .cancelled, .refundDue, .dispenseUnknown, .failed:
             machine.phase = .ended

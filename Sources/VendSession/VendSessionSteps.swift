@@ -18,7 +18,7 @@ extension VendSessionMachine {
         timers[.claimGrace] = nil
         return [
             .stopPolling,
-            .log(event: "cancelling", detail: "cause \(cancelCause?.rawValue ?? cause.rawValue)"),
+            .log(event: .cancelling, detail: "cause \(cancelCause?.rawValue ?? cause.rawValue)"),
             .cancelInvoice(reference),
         ]
     }
@@ -29,7 +29,7 @@ extension VendSessionMachine {
         var effects: [SessionEffect] = []
         if record.note != note {
             record.note = note
-            effects.append(transition(to: record.state, now: now, event: "cancel_pending", detail: note))
+            effects.append(transition(to: record.state, now: now, event: .cancelPending, detail: note))
         }
         let reason = cancelCause?.denyReason ?? .unavailable
         effects += releaseController(reason, screen: .cancelled(reason: reason.rawValue))
@@ -62,12 +62,12 @@ extension VendSessionMachine {
         if invoiceMismatch {
             // Straight to refund due: a journaled `paid` would let recovery dispense against it.
             return end(
-                .refundDue, now: now, event: "refund_due",
+                .refundDue, now: now, event: .refundDue,
                 note: "paid (\(source)), but the invoice total differs from the vend price \(record.price)",
                 deny: .error, screen: .refundDue(tradeNo: record.tradeNo))
         }
         let effects: [SessionEffect] = [
-            transition(to: .paid, now: now, event: "paid", detail: source),
+            transition(to: .paid, now: now, event: .paid, detail: source),
             .stopPolling,
         ]
         return effects + decideDispense(now: now)
@@ -81,7 +81,7 @@ extension VendSessionMachine {
             phase = .dispensing
             timers = [:]
             return [
-                transition(to: .dispensing, now: now, event: "dispensing", detail: "dispense decided"),
+                transition(to: .dispensing, now: now, event: .dispensing, detail: "dispense decided"),
                 .send(.dispense(record.vendID, price: record.price)),
                 .show(.paid(product: record.itemDescription)),
             ]
@@ -102,11 +102,11 @@ extension VendSessionMachine {
         }
         // A controller still waiting (mismatch, abort) is answered: no sale.
         return end(
-            .refundDue, now: now, event: "refund_due", note: why, deny: .error,
+            .refundDue, now: now, event: .refundDue, note: why, deny: .error,
             screen: .refundDue(tradeNo: record.tradeNo))
     }
 
-    mutating func transition(to state: SessionState, now: Date, event: String, detail: String)
+    mutating func transition(to state: SessionState, now: Date, event: JournalEventKind, detail: String)
         -> SessionEffect
     {
         record.state = state
@@ -116,7 +116,7 @@ extension VendSessionMachine {
 
     /// Moves to a final state: journal it, answer the controller if it still waits, finish.
     mutating func end(
-        _ state: SessionState, now: Date, event: String, note: String?, deny: DenyReason? = nil,
+        _ state: SessionState, now: Date, event: JournalEventKind, note: String?, deny: DenyReason? = nil,
         screen: ScreenIntent? = nil
     ) -> [SessionEffect] {
         precondition(state.isFinal)

@@ -9,7 +9,7 @@ import KioskCore
 extension VendSessionMachine {
     // MARK: Transitions
 
-    mutating func adoptInvoice(_ info: InvoiceInfo, qrPayload: String, now: Date, how: String)
+    mutating func adoptInvoice(_ info: InvoiceInfo, qrPayload: String, now: Date, how: JournalEventKind)
         -> [SessionEffect]
     {
         record.reference = info.reference
@@ -27,7 +27,7 @@ extension VendSessionMachine {
             return becomePaid(now: now, source: "\(how) with status paid")
         case .cancelled:
             return end(
-                .cancelled, now: now, event: "cancelled", note: "the invoice was found cancelled at the API",
+                .cancelled, now: now, event: .cancelled, note: "the invoice was found cancelled at the API",
                 deny: .unavailable, screen: .cancelled(reason: "payment unavailable"))
         case .pending, .other:
             break
@@ -42,14 +42,14 @@ extension VendSessionMachine {
         var effects = [transition(to: .invoiced, now: now, event: how, detail: "reference \(info.reference)")]
         if invoiceMismatch {
             effects.append(
-                .log(event: "total_mismatch", detail: "invoice total \(info.total) != price \(record.price)"))
+                .log(event: .totalMismatch, detail: "invoice total \(info.total) != price \(record.price)"))
             return effects + beginCancel(.mismatch, now: now)
         }
         if customerAborted { return effects + beginCancel(.aborted, now: now) }
         if controllerWaiting, now >= policy.offerDeadline(vendArrivedAt: record.createdAt) {
             // Too late to offer: the customer would not have the time to pay before the machine
             // gives up. Release the controller now; cancel and re-check in the background.
-            effects.append(.log(event: "offer_too_late", detail: "invoice answered after the offer deadline"))
+            effects.append(.log(event: .offerTooLate, detail: "invoice answered after the offer deadline"))
             effects += releaseController(.unavailable, screen: .cancelled(reason: "payment unavailable"))
             return effects + beginCancel(.timeout, now: now)
         }
@@ -72,15 +72,15 @@ extension VendSessionMachine {
         switch failure {
         case .rejected(let message, let invalid):
             return end(
-                .failed, now: now, event: "failed", note: failure.description, deny: invalid ? .invalid : .error,
+                .failed, now: now, event: .failed, note: failure.description, deny: invalid ? .invalid : .error,
                 screen: .cancelled(reason: invalid ? "invalid request" : "payment error: \(message)"))
         case .unavailable:
             return end(
-                .failed, now: now, event: "failed", note: failure.description, deny: .unavailable,
+                .failed, now: now, event: .failed, note: failure.description, deny: .unavailable,
                 screen: .cancelled(reason: "payment unavailable"))
         case .outcomeUnknown:
             phase = .lookingUp
-            return [.log(event: "create_outcome_unknown", detail: failure.description), .lookupInvoice(record.tradeNo)]
+            return [.log(event: .createOutcomeUnknown, detail: failure.description), .lookupInvoice(record.tradeNo)]
         }
     }
 
@@ -98,17 +98,17 @@ extension VendSessionMachine {
         case .cancelled:
             if phase == .awaitingPayment {
                 return end(
-                    .cancelled, now: now, event: "cancelled", note: "the invoice was cancelled outside this daemon",
+                    .cancelled, now: now, event: .cancelled, note: "the invoice was cancelled outside this daemon",
                     deny: .error, screen: .cancelled(reason: "invoice cancelled"))
             }
             let cause = cancelCause ?? .timeout
             return end(
-                .cancelled, now: now, event: "cancelled", note: "cancelled (\(cause.rawValue))",
+                .cancelled, now: now, event: .cancelled, note: "cancelled (\(cause.rawValue))",
                 deny: cause.denyReason, screen: .cancelled(reason: cause.rawValue))
         case .pending, .other:
             var effects: [SessionEffect] = []
             if case .other(let value) = status {
-                effects.append(.log(event: "unknown_status", detail: "status '\(value)' treated as not paid"))
+                effects.append(.log(event: .unknownStatus, detail: "status '\(value)' treated as not paid"))
             }
             if phase == .rechecking {
                 // The cancel did not take effect; try again after a pause. The controller is told
@@ -116,7 +116,7 @@ extension VendSessionMachine {
                 // last for ever), or every later VEND would be denied. A payment that lands
                 // meanwhile is refund due.
                 phase = .cancelling
-                effects.append(.log(event: "cancel_not_effective", detail: "status \(status) after cancel"))
+                effects.append(.log(event: .cancelNotEffective, detail: "status \(status) after cancel"))
                 effects += parkForRetry(note: "cancel not effective (\(cancelCause?.rawValue ?? "?")): status \(status)", now: now)
             }
             return effects
@@ -128,9 +128,9 @@ extension VendSessionMachine {
         switch phase {
         case .awaitingPayment:
             // Keep polling (the coordinator backs off); the deadline still ends the vend.
-            return pollFailures == 1 ? [.log(event: "poll_failed", detail: message)] : []
+            return pollFailures == 1 ? [.log(event: .pollFailed, detail: message)] : []
         case .rechecking:
-            var effects: [SessionEffect] = [.log(event: "recheck_failed", detail: message)]
+            var effects: [SessionEffect] = [.log(event: .recheckFailed, detail: message)]
             effects += parkForRetry(note: "cancel sent, status re-check failed: \(message)", now: now)
             return effects
         default:
@@ -147,7 +147,7 @@ extension VendSessionMachine {
         case .rechecking:
             return statusRead(.cancelled, now: now)
         case .awaitingPayment:
-            return [.log(event: "invoice_gone", detail: "status answered 404")] + beginCancel(.gone, now: now)
+            return [.log(event: .invoiceGone, detail: "status answered 404")] + beginCancel(.gone, now: now)
         default:
             return []
         }
@@ -161,7 +161,7 @@ extension VendSessionMachine {
             return beginCancel(.unclaimed, now: now)
         case (.claimGrace, .awaitingClaim) where !controllerWaiting:
             return end(
-                .refundDue, now: now, event: "refund_due",
+                .refundDue, now: now, event: .refundDue,
                 note: "paid, but the controller did not re-claim the vend within the resume grace")
         case (.retry, .cancelling):
             guard let reference = record.reference else { return [] }
@@ -174,7 +174,7 @@ extension VendSessionMachine {
         case (.offerDeadline, .creating), (.offerDeadline, .lookingUp):
             // The create (its retries, lookups, rate-limit waits) used the budget up: deny now.
             // The call goes on; an invoice it yields is cancelled, as nobody waits for it.
-            return [.log(event: "offer_deadline", detail: "no invoice in time while \(phase)")]
+            return [.log(event: .offerDeadline, detail: "no invoice in time while \(phase)")]
                 + releaseController(.unavailable, screen: .cancelled(reason: "payment unavailable"))
         default:
             return []
@@ -192,10 +192,10 @@ extension VendSessionMachine {
             // one appears, is cancelled at once and re-checked. Cancelling: the cancel and
             // re-check go on. Paid and unclaimed: refund due at the end of the grace.
             if phase == .cancelling || phase == .rechecking { cancelCause = .aborted }
-            return [.log(event: "aborted", detail: "customer aborted while \(phase)")]
+            return [.log(event: .aborted, detail: "customer aborted while \(phase)")]
                 + releaseController(.aborted, screen: .cancelled(reason: "aborted"))
         case .dispensing, .ended:
-            return [.log(event: "ignored", detail: "ABORT while \(phase)")]
+            return [.log(event: .ignored, detail: "ABORT while \(phase)")]
         }
     }
 
@@ -205,27 +205,27 @@ extension VendSessionMachine {
         switch phase {
         case .dispensing:
             return end(
-                .dispenseUnknown, now: now, event: "dispense_unknown",
+                .dispenseUnknown, now: now, event: .dispenseUnknown,
                 note: "controller gone after DISPENSE (\(reason)); outcome unknown, never dispensed again")
         case .creating, .lookingUp:
             guard wasWaiting else { return [] }
             claimDeadline = now.adding(policy.resumeGrace)
-            return [.log(event: "controller_gone", detail: reason)]
+            return [.log(event: .controllerGone, detail: reason)]
         case .awaitingPayment:
             guard wasWaiting else { return [] }
             // Keep the invoice for a re-claim, but not past the payment deadline.
             let grace = now.adding(policy.resumeGrace)
             let until = min(grace, record.paymentDeadline ?? grace)
             claimDeadline = until
-            return [.log(event: "controller_gone", detail: reason)] + schedule(.claimGrace, at: until)
+            return [.log(event: .controllerGone, detail: reason)] + schedule(.claimGrace, at: until)
         case .cancelling, .rechecking, .awaitingClaim, .ended:
-            return wasWaiting ? [.log(event: "controller_gone", detail: reason)] : []
+            return wasWaiting ? [.log(event: .controllerGone, detail: reason)] : []
         }
     }
 
     mutating func reclaimed(_ request: VendRequest, now: Date) -> [SessionEffect] {
         guard request.id == record.vendID, request.product == record.product, request.price == record.price else {
-            return [.log(event: "reclaim_mismatch", detail: "VEND \(request.id) \(request.product) \(request.price)")]
+            return [.log(event: .reclaimMismatch, detail: "VEND \(request.id) \(request.product) \(request.price)")]
                 + denyReclaim(request, now: now)
         }
         switch phase {
@@ -233,7 +233,7 @@ extension VendSessionMachine {
             guard !denySent, !customerAborted else { return denyReclaim(request, now: now) }
             controllerWaiting = true
             claimDeadline = nil
-            return [.log(event: "reclaimed", detail: "while \(phase)")]
+            return [.log(event: .reclaimed, detail: "while \(phase)")]
         case .awaitingPayment:
             guard let deadline = record.paymentDeadline, deadline > now, let payload = record.qrPayload,
                 !customerAborted
@@ -243,7 +243,7 @@ extension VendSessionMachine {
             claimDeadline = nil
             timers[.claimGrace] = nil
             return [
-                .log(event: "resumed", detail: "controller re-claimed the vend"),
+                .log(event: .resumed, detail: "controller re-claimed the vend"),
                 .show(.pay(qrPayload: payload, product: record.itemDescription, price: record.price, deadline: deadline)),
                 .send(.accept(record.vendID)),
             ]
@@ -253,7 +253,7 @@ extension VendSessionMachine {
             denySent = false
             claimDeadline = nil
             timers[.claimGrace] = nil
-            return [.log(event: "reclaimed", detail: "paid vend re-claimed")] + decideDispense(now: now)
+            return [.log(event: .reclaimed, detail: "paid vend re-claimed")] + decideDispense(now: now)
         case .cancelling, .rechecking, .dispensing, .ended:
             return denyReclaim(request, now: now)
         }
@@ -277,11 +277,11 @@ extension VendSessionMachine {
         case .cancelled:
             phase = .rechecking
             retryAttempt = 0
-            return [.log(event: "cancel_confirmed", detail: "re-checking status"), .checkStatus(reference)]
+            return [.log(event: .cancelConfirmed, detail: "re-checking status"), .checkStatus(reference)]
         case .alreadyPaid:
             // Only a status read authorises a dispense: re-check.
             phase = .rechecking
-            return [.log(event: "cancel_refused_paid", detail: "re-checking status"), .checkStatus(reference)]
+            return [.log(event: .cancelRefusedPaid, detail: "re-checking status"), .checkStatus(reference)]
         case .failed(let message):
             return parkForRetry(note: "cancel pending (\(cancelCause?.rawValue ?? "?")): \(message)", now: now)
         }

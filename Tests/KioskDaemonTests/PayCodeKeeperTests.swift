@@ -44,7 +44,7 @@ struct PayCodeKeeperTests {
         func keeper(refreshSeconds: Double, now: @escaping @Sendable () -> Date = Date.init) -> PayCodeKeeper {
             PayCodeKeeper(
                 fetcher: fetcher, schedule: PayCodeSchedule(refreshSeconds: refreshSeconds), logger: Logger(label: "test"),
-                now: now, record: { tradeNo, kind, detail, _ in self.events.withLock { $0.append((tradeNo, kind, detail)) } })
+                now: now, record: { tradeNo, kind, detail, _ in self.events.withLock { $0.append((tradeNo, kind.rawValue, detail)) } })
         }
 
         func invoice(_ tradeNo: String) async throws -> Invoice {

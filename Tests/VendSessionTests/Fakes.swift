@@ -122,7 +122,7 @@ final class FakeStore: SessionStore, @unchecked Sendable {
         state.write { s in for record in records { s.records[record.tradeNo] = record } }
     }
 
-    func insertNew(now: Date, event: String, detail: String, _ make: (TradeNo) -> SessionRecord) throws
+    func insertNew(now: Date, event: JournalEventKind, detail: String, _ make: (TradeNo) -> SessionRecord) throws
         -> SessionRecord
     {
         let record = try state.write { s in
@@ -130,7 +130,7 @@ final class FakeStore: SessionStore, @unchecked Sendable {
             s.next += 1
             let record = make(TradeNo("T-\(s.next)"))
             s.records[record.tradeNo] = record
-            s.events.append((record.tradeNo, event))
+            s.events.append((record.tradeNo, event.rawValue))
             s.commits += 1
             return record
         }
@@ -139,13 +139,13 @@ final class FakeStore: SessionStore, @unchecked Sendable {
     }
 
     /// All steps or none, as the journal's one transaction.
-    func update(steps: [(record: SessionRecord, event: String, detail: String)]) throws {
+    func update(steps: [(record: SessionRecord, event: JournalEventKind, detail: String)]) throws {
         try state.write { s in
             for step in steps where s.failUpdatesTo == step.record.state { throw FakeError(description: "disk full") }
             if s.readOnly { throw FakeError(description: "journal.sqlite: attempt to write a readonly database (EROFS)") }
             for step in steps {
                 s.records[step.record.tradeNo] = step.record
-                s.events.append((step.record.tradeNo, step.event))
+                s.events.append((step.record.tradeNo, step.event.rawValue))
             }
             s.commits += 1
         }
@@ -154,10 +154,10 @@ final class FakeStore: SessionStore, @unchecked Sendable {
         }
     }
 
-    func appendEvent(tradeNo: TradeNo, event: String, detail: String, at: Date, durable: Bool) throws {
+    func appendEvent(tradeNo: TradeNo, event: JournalEventKind, detail: String, at: Date, durable: Bool) throws {
         try state.write { s in
             if s.readOnly { throw FakeError(description: "journal.sqlite: attempt to write a readonly database (EROFS)") }
-            s.events.append((tradeNo, event))
+            s.events.append((tradeNo, event.rawValue))
             if durable { s.commits += 1 } else { s.nonDurableNotes += 1 }
         }
     }
