@@ -97,7 +97,8 @@ let package = Package(
         .target(
             name: "KioskDaemon",
             dependencies: [
-                "KioskCore", "KioskConfig", "KioskLogging", "ControllerLink", "VendSession", "DripPayAPI", "KioskJournal",
+                "KioskCore", "KioskConfig", "KioskLogging", "ControllerLink", "VendSession", "DripPayAPI",
+                "KioskJournal",
                 "KioskDisplay", "PayCodes", "PayCodeImaging",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -120,7 +121,8 @@ let package = Package(
         .executableTarget(
             name: "drippay-kiosk",
             dependencies: [
-                "KioskCore", "KioskConfig", "KioskLogging", "ControllerLink", "DripPayAPI", "KioskJournal", "KioskDisplay",
+                "KioskCore", "KioskConfig", "KioskLogging", "ControllerLink", "DripPayAPI", "KioskJournal",
+                "KioskDisplay",
                 "KioskDaemon", "KioskDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
@@ -144,7 +146,8 @@ let package = Package(
         .testTarget(
             name: "KioskConfigTests",
             dependencies: [
-                "KioskTestSupport", "KioskCore", "KioskConfig", "KioskLogging", .product(name: "Logging", package: "swift-log"),
+                "KioskTestSupport", "KioskCore", "KioskConfig", "KioskLogging",
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
             name: "ControllerLinkTests",
@@ -156,18 +159,21 @@ let package = Package(
         .testTarget(
             name: "DripPayAPITests",
             dependencies: [
-                "KioskTestSupport", "KioskCore", "DripPayAPI", "DripPayModels", "DripPaySandbox", "PayCodes", "PayCodeImaging",
+                "KioskTestSupport", "KioskCore", "DripPayAPI", "DripPayModels", "DripPaySandbox", "PayCodes",
+                "PayCodeImaging",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
         .testTarget(name: "KioskJournalTests", dependencies: ["KioskCore", "KioskJournal"]),
-        .testTarget(name: "KioskDisplayTests", dependencies: ["KioskTestSupport", "KioskCore", "KioskDisplay", "PayCodes"]),
+        .testTarget(
+            name: "KioskDisplayTests", dependencies: ["KioskTestSupport", "KioskCore", "KioskDisplay", "PayCodes"]),
         .testTarget(
             name: "KioskDaemonTests",
             dependencies: [
                 "KioskTestSupport", "KioskCore", "KioskConfig", "ControllerLink", "ControllerSimulator", "VendSession",
-                "DripPayModels", "DripPayAPI", "DripPaySandbox", "KioskJournal", "KioskDisplay", "PayCodes", "KioskDaemon",
+                "DripPayModels", "DripPayAPI", "DripPaySandbox", "KioskJournal", "KioskDisplay", "PayCodes",
+                "KioskDaemon",
                 "KioskDemo",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

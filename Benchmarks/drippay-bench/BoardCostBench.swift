@@ -3,7 +3,7 @@ import Foundation
 import KioskCore
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// What the daemon costs a small board, side by side in one run: `drippay-bench board-cost [HOLD_S]`.
@@ -33,9 +33,12 @@ func runBoardCostBenchmarks() async throws {
 
     let outputs: [(name: String, table: (String) -> String)] = [
         ("none", { _ in "output = \"none\"" }),
-        ("framebuffer", { dir in
-            "output = \"framebuffer\"\ndevice = \"\(dir)/fb.raw\"\nwidth = 480\nheight = 320\nbits_per_pixel = 32"
-        }),
+        (
+            "framebuffer",
+            { dir in
+                "output = \"framebuffer\"\ndevice = \"\(dir)/fb.raw\"\nwidth = 480\nheight = 320\nbits_per_pixel = 32"
+            }
+        ),
         ("png", { dir in "output = \"png\"\npng_path = \"\(dir)/screen.png\"" }),
         ("terminal", { _ in "output = \"terminal\"" }),
     ]
@@ -44,7 +47,9 @@ func runBoardCostBenchmarks() async throws {
     var bytesPerVend: Double?
     var reference: (perRequest: Double, requests: Int)?
     for output in outputs {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("drippay-board-\(UUID().uuidString.prefix(8))").path
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "drippay-board-\(UUID().uuidString.prefix(8))"
+        ).path
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         if output.name == "framebuffer" {
@@ -61,15 +66,20 @@ func runBoardCostBenchmarks() async throws {
             }
             let id = "h\(UUID().uuidString.prefix(8))"
             try await run.simulator.vend(id: id, product: "5", price: "1.50")
-            guard let (answer, _) = await run.lines.take(timeout: .seconds(30), { $0.hasSuffix(" \(id)") }), answer == "ACCEPT \(id)"
-            else { throw LatencyBenchError(description: "VEND \(id) was not accepted; see \(run.directory)/daemon.stderr") }
+            guard let (answer, _) = await run.lines.take(timeout: .seconds(30), { $0.hasSuffix(" \(id)") }),
+                answer == "ACCEPT \(id)"
+            else {
+                throw LatencyBenchError(description: "VEND \(id) was not accepted; see \(run.directory)/daemon.stderr")
+            }
             guard let invoice = await run.sandbox.invoices().last(where: { $0.status == .pending }) else {
                 throw LatencyBenchError(description: "no pending invoice after ACCEPT \(id)")
             }
             // The first frame (QR drawn) is not part of the steady cost.
             try await Task.sleep(for: .seconds(1))
             let statusPath = "/invoices/\(invoice.reference)/status"
-            func statusRequests() async -> Int { await run.sandbox.requests().filter { $0.path.hasSuffix(statusPath) }.count }
+            func statusRequests() async -> Int {
+                await run.sandbox.requests().filter { $0.path.hasSuffix(statusPath) }.count
+            }
             let requests0 = await statusRequests()
             let cpu0 = try cpuSeconds(pid: pid, ticksPerSecond: ticksPerSecond)
             let start = ContinuousClock.now
@@ -116,23 +126,35 @@ func runBoardCostBenchmarks() async throws {
     print(pad("figure", 44) + "value")
     if let idleCPU { print(pad("idle CPU over 10 s (no session)", 44) + "\(f(idleCPU * 1000, 1)) ms") }
     for row in rows {
-        print(pad("CPU per status request, output \(row.name)", 44) + "\(f(row.perRequest * 1000, 3)) ms (\(row.requests) requests)")
+        print(
+            pad("CPU per status request, output \(row.name)", 44)
+                + "\(f(row.perRequest * 1000, 3)) ms (\(row.requests) requests)")
     }
     if let reference {
-        print(pad("reference: python3 http.client keep-alive", 44) + "\(f(reference.perRequest * 1000, 3)) ms (\(reference.requests) requests)")
+        print(
+            pad("reference: python3 http.client keep-alive", 44)
+                + "\(f(reference.perRequest * 1000, 3)) ms (\(reference.requests) requests)")
         if let none, reference.perRequest > 0 {
-            print(pad("ratio daemon (none) / reference", 44) + "\(f(none.perRequest / reference.perRequest, 2))x (target <= 0.25x)")
+            print(
+                pad("ratio daemon (none) / reference", 44)
+                    + "\(f(none.perRequest / reference.perRequest, 2))x (target <= 0.25x)")
         }
     }
     if let none {
         for row in rows where row.name != "none" {
             // One countdown frame a second: the output's extra CPU per second is its cost per frame.
-            print(pad("CPU per pay-screen frame, \(row.name)", 44) + "\(f((row.perSecond - none.perSecond) * 1000, 2)) ms")
+            print(
+                pad("CPU per pay-screen frame, \(row.name)", 44) + "\(f((row.perSecond - none.perSecond) * 1000, 2)) ms"
+            )
         }
     }
-    if let bytesPerVend { print(pad("bytes written to storage per vend", 44) + "\(Int(bytesPerVend)) (write_bytes, /proc/PID/io)") }
+    if let bytesPerVend {
+        print(pad("bytes written to storage per vend", 44) + "\(Int(bytesPerVend)) (write_bytes, /proc/PID/io)")
+    }
     if let syncs = try await measureSyncsPerVend(binary: binary, vends: 20) {
-        print(pad("fsync+fdatasync per vend (strace -f)", 44) + "\(f(syncs.perVend, 2)) (20 vends: \(syncs.busy.detail); start+stop: \(syncs.idle.detail))")
+        print(
+            pad("fsync+fdatasync per vend (strace -f)", 44)
+                + "\(f(syncs.perVend, 2)) (20 vends: \(syncs.busy.detail); start+stop: \(syncs.idle.detail))")
     } else {
         print(pad("fsync+fdatasync per vend", 44) + "not measured: strace is not installed (scripts/deps)")
     }
@@ -142,7 +164,9 @@ func runBoardCostBenchmarks() async throws {
 private func cpuSeconds(pid: Int32, ticksPerSecond: Double) throws -> Double {
     let text = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
     // The command name (field 2) is in parentheses and may hold spaces: count from its end.
-    guard let close = text.lastIndex(of: ")") else { throw LatencyBenchError(description: "/proc/\(pid)/stat unreadable") }
+    guard let close = text.lastIndex(of: ")") else {
+        throw LatencyBenchError(description: "/proc/\(pid)/stat unreadable")
+    }
     let fields = text[text.index(after: close)...].split(separator: " ")
     // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
     guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else {
@@ -162,10 +186,15 @@ private func writeBytes(pid: Int32) throws -> Int {
 
 /// The reference client: python3's http.client on one keep-alive connection, `requests` GETs of
 /// the status URL `interval` seconds apart, each body decoded as JSON; its CPU per request.
-private func referencePoll(url: String, token: String, requests: Int, interval: Double) async throws
+private func referencePoll(
+    url: String, token: String, requests: Int, interval: Double
+) async throws
     -> (perRequest: Double, requests: Int)?
 {
-    guard let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+    guard
+        let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first(where: {
+            FileManager.default.isExecutableFile(atPath: $0)
+        })
     else { return nil }
     let script = """
         import http.client, json, os, sys, time, urllib.parse
@@ -197,8 +226,10 @@ private func referencePoll(url: String, token: String, requests: Int, interval: 
     try process.run()
     for await _ in ended { break }
     let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    guard process.terminationStatus == 0, let cpu = Double(output.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-        throw LatencyBenchError(description: "the reference poll loop failed (exit \(process.terminationStatus)): \(output)")
+    guard process.terminationStatus == 0, let cpu = Double(output.trimmingCharacters(in: .whitespacesAndNewlines))
+    else {
+        throw LatencyBenchError(
+            description: "the reference poll loop failed (exit \(process.terminationStatus)): \(output)")
     }
     return (cpu / Double(max(1, requests)), requests)
 }

@@ -23,7 +23,8 @@ func runConfigBenchmarks() async throws {
             }
         }
         let perParse = elapsed / rounds
-        print("config: TOML parse \(name) (\(input.utf8.count) bytes): \(format(perParse)) per parse (\(rounds) rounds)")
+        print(
+            "config: TOML parse \(name) (\(input.utf8.count) bytes): \(format(perParse)) per parse (\(rounds) rounds)")
         _ = lines
     }
 
@@ -42,7 +43,9 @@ func runConfigBenchmarks() async throws {
             }
         }
     }
-    print("config: ConfigLoader.load examples/kiosk.toml + profile: \(format(elapsed / rounds)) per load (\(loaded)/\(rounds) valid)")
+    print(
+        "config: ConfigLoader.load examples/kiosk.toml + profile: \(format(elapsed / rounds)) per load (\(loaded)/\(rounds) valid)"
+    )
 }
 
 private func findHardwareProfiles() -> String {

@@ -23,7 +23,9 @@ func runControllerBenchmarks() async throws {
         }
     }
     let megabytes = Double(bytes.count) / 1_048_576
-    print("framer: \(lines) lines, \(fixed(megabytes, 2)) MiB in \(framing) -> \(fixed(megabytes / framing.inSeconds, 1)) MiB/s")
+    print(
+        "framer: \(lines) lines, \(fixed(megabytes, 2)) MiB in \(framing) -> \(fixed(megabytes / framing.inSeconds, 1)) MiB/s"
+    )
 
     // vmc-line decode.
     let vmcLines = (0..<100_000).map { "VEND id\($0) A\($0 % 50) 1.\($0 % 10)0" }
@@ -41,13 +43,16 @@ func runControllerBenchmarks() async throws {
         for n in 0..<25_000 {
             _ = mdb.decode("c,STATUS,VEND,1.\(n % 10)0,\(n % 40)")
             _ = mdb.decode("r,ACK")
-            _ = mdb.encode(.dispense(mdb.pendingVend!, price: Money(minorUnits: Int64(100 + (n % 10) * 10), currency: usd)))
+            _ = mdb.encode(
+                .dispense(mdb.pendingVend!, price: Money(minorUnits: Int64(100 + (n % 10) * 10), currency: usd)))
             _ = mdb.decode("c,VEND,SUCCESS")
             _ = mdb.decode("c,STATUS,IDLE")
             mdbLines += 4
         }
     }
-    print("qibixx-mdb decode: \(mdbLines) lines in \(mdbTime) -> \(fixed(Double(mdbLines) / mdbTime.inSeconds, 0)) lines/s")
+    print(
+        "qibixx-mdb decode: \(mdbLines) lines in \(mdbTime) -> \(fixed(Double(mdbLines) / mdbTime.inSeconds, 0)) lines/s"
+    )
 
     // Round trip over a pty: the simulator sends PING, the link decodes it, the bench answers
     // PONG through the link, the simulator sees it.

@@ -43,7 +43,9 @@ func runDaemonBenchmarks() async throws {
             try await benchRunBinary(binary, label: "")
         } else {
             let tried = BuiltExecutable.candidates("drippay-kiosk").joined(separator: ", ")
-            print("skipped the run-binary figures: drippay-kiosk not built (tried \(tried); swift build --product drippay-kiosk)")
+            print(
+                "skipped the run-binary figures: drippay-kiosk not built (tried \(tried); swift build --product drippay-kiosk)"
+            )
         }
     }
     let vends = Int(environment["DAEMON_BENCH_VENDS"] ?? "") ?? 10_000
@@ -76,7 +78,9 @@ private struct Rig {
         let token = APISandbox.generateToken()
         let sandbox =
             raisedLimits
-            ? APISandbox(tokens: [token: Set(Ability.allCases)], requestsPerMinute: 10_000_000, statusRequestsPerMinute: 10_000_000)
+            ? APISandbox(
+                tokens: [token: Set(Ability.allCases)], requestsPerMinute: 10_000_000,
+                statusRequestsPerMinute: 10_000_000)
             : APISandbox(tokens: [token: Set(Ability.allCases)])
         let port = try await sandbox.start(port: 0)
         if autoPay { await sandbox.setAutoPay(after: .zero) }
@@ -116,7 +120,9 @@ private func benchRunBinary(_ binary: String, label: String) async throws {
     }
     let ready = started.duration(to: clock.now)
     try await rig.simulator.waitForLine("READY", timeout: .seconds(5))
-    print("run binary\(label): start to READY=1                 \(ms(ready)) ms (spawn, config, journal, serial, /ping, recovery)")
+    print(
+        "run binary\(label): start to READY=1                 \(ms(ready)) ms (spawn, config, journal, serial, /ping, recovery)"
+    )
     try await Task.sleep(for: .seconds(1))
     let pid = process.processIdentifier
     let anon = statusField("/proc/\(pid)/status", "RssAnon:") ?? -1
@@ -132,7 +138,9 @@ private func benchRunBinary(_ binary: String, label: String) async throws {
     let stopStart = clock.now
     process.terminate()  // SIGTERM
     process.waitUntilExit()
-    print("run binary\(label): SIGTERM to exit                  \(ms(stopStart.duration(to: clock.now))) ms, exit status \(process.terminationStatus)")
+    print(
+        "run binary\(label): SIGTERM to exit                  \(ms(stopStart.duration(to: clock.now))) ms, exit status \(process.terminationStatus)"
+    )
     notify.close()
     await rig.tearDown()
 }
@@ -143,7 +151,8 @@ private func benchManyVends(vends: Int) async throws {
     // DAEMON_BENCH_WRAPPER (e.g. "/usr/bin/heaptrack -o /tmp/child"): run the child under a
     // profiler. The figures are then the profiler's process, not the child's: use it to trace
     // allocations, not to measure RSS.
-    let wrapper = ProcessInfo.processInfo.environment["DAEMON_BENCH_WRAPPER"]?.split(separator: " ").map(String.init) ?? []
+    let wrapper =
+        ProcessInfo.processInfo.environment["DAEMON_BENCH_WRAPPER"]?.split(separator: " ").map(String.init) ?? []
     if let tool = wrapper.first {
         process.executableURL = URL(fileURLWithPath: tool)
         process.arguments = Array(wrapper.dropFirst()) + [CommandLine.arguments[0], "daemon-child", rig.configFile]
@@ -160,7 +169,9 @@ private func benchManyVends(vends: Int) async throws {
     try await rig.simulator.waitForLine("READY", timeout: .seconds(15))
     try await Task.sleep(for: .seconds(1))
     print("daemon child: idle RSS                       \(rssKiB(pid) ?? -1) KiB")
-    print("daemon child: \(vends) paid vends, sandbox auto-pays at once; client budgets OFF, sandbox limits raised (benchmark only)")
+    print(
+        "daemon child: \(vends) paid vends, sandbox auto-pays at once; client budgets OFF, sandbox limits raised (benchmark only)"
+    )
     let clock = ContinuousClock()
     let start = clock.now
     for n in 1...vends {
@@ -173,8 +184,12 @@ private func benchManyVends(vends: Int) async throws {
             let rate = Double(n) / elapsed.inSeconds
             let anon = statusField("/proc/\(pid)/status", "RssAnon:") ?? -1
             let file = statusField("/proc/\(pid)/status", "RssFile:") ?? -1
-            let journalKiB = ((try? FileManager.default.attributesOfItem(atPath: rig.directory + "/journal.sqlite")[.size] as? Int) ?? 0) / 1024
-            print("daemon child: RSS after \(n) vends  \(rssKiB(pid) ?? -1) KiB (anon \(anon), file \(file); journal \(journalKiB) KiB; \(Int(rate)) vends/s)")
+            let journalKiB =
+                ((try? FileManager.default.attributesOfItem(atPath: rig.directory + "/journal.sqlite")[.size] as? Int)
+                    ?? 0) / 1024
+            print(
+                "daemon child: RSS after \(n) vends  \(rssKiB(pid) ?? -1) KiB (anon \(anon), file \(file); journal \(journalKiB) KiB; \(Int(rate)) vends/s)"
+            )
         }
     }
     // DAEMON_BENCH_SETTLE=SECONDS: stay idle that long, then read the figures again (memory
@@ -205,14 +220,18 @@ private func contextSwitches(_ pid: Int32) -> [String: Int] {
     var result: [String: Int] = [:]
     for tid in tasks {
         let path = "/proc/\(pid)/task/\(tid)/status"
-        result[tid] = (statusField(path, "voluntary_ctxt_switches:") ?? 0) + (statusField(path, "nonvoluntary_ctxt_switches:") ?? 0)
+        result[tid] =
+            (statusField(path, "voluntary_ctxt_switches:") ?? 0)
+            + (statusField(path, "nonvoluntary_ctxt_switches:") ?? 0)
     }
     return result
 }
 
 /// Switches between two samples: threads present in both count their difference, new threads
 /// all of theirs; threads that exited meanwhile are lost (so this is a lower bound).
-private func switchesBetween(_ before: [String: Int], _ after: [String: Int]) -> (switches: Int, started: Int, exited: Int) {
+private func switchesBetween(
+    _ before: [String: Int], _ after: [String: Int]
+) -> (switches: Int, started: Int, exited: Int) {
     var switches = 0
     for (tid, count) in after { switches += count - (before[tid] ?? 0) }
     return (switches, after.keys.filter { before[$0] == nil }.count, before.keys.filter { after[$0] == nil }.count)

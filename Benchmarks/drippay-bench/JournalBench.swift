@@ -41,7 +41,8 @@ func runJournalBenchmarks() async throws {
             JournalStep(record, event: "dispensing", detail: "dispense decided"),
         ])
         try journal.appendEvent(
-            tradeNo: record.tradeNo, kind: "dispense_sent", detail: "DISPENSE written", at: record.updatedAt, durable: false)
+            tradeNo: record.tradeNo, kind: "dispense_sent", detail: "DISPENSE written", at: record.updatedAt,
+            durable: false)
         record.state = ending
         record.updatedAt = now.addingTimeInterval(25)
         if ending == .refundDue { record.note = "controller reported FAILED: jam" }
@@ -63,7 +64,9 @@ func runJournalBenchmarks() async throws {
         print("per simulated vend (trade number with insert, 3 updates, 1 note without fsync), over \(vends) vends:")
         print("  write transactions: \(perVend(after.writeTransactions, before.writeTransactions))")
         print("  fsync-requiring commits: \(perVend(after.durableCommits, before.durableCommits))")
-        print("  commits without fsync (synchronous=NORMAL): \(perVend(after.nonDurableCommits, before.nonDurableCommits))")
+        print(
+            "  commits without fsync (synchronous=NORMAL): \(perVend(after.nonDurableCommits, before.nonDurableCommits))"
+        )
         print("  wall time per vend: \(format(elapsed / vends))")
     }
 
@@ -90,8 +93,9 @@ func runJournalBenchmarks() async throws {
         samples.sort()
         let median = samples[samples.count / 2]
         let p99 = samples[Int(Double(samples.count) * 0.99) - 1]
-        print("durable update (row + event, one transaction), 500 samples: median \(format(median)), "
-            + "p99 \(format(p99)), max \(format(samples.last!))")
+        print(
+            "durable update (row + event, one transaction), 500 samples: median \(format(median)), "
+                + "p99 \(format(p99)), max \(format(samples.last!))")
     }
 
     // 3. File size: 10,000 vends over 100 days (1% refund due), then pruning to the last 30 days.
@@ -108,18 +112,21 @@ func runJournalBenchmarks() async throws {
         }
         try journal.prune(finishedBefore: .distantPast)  // checkpoints, deletes nothing
         let full = journal.fileSizeBytes()
-        print("file size after \(sessions) sessions (5 events each): \(full / 1024) KiB "
-            + "(\(full / Int64(sessions)) bytes per session)")
+        print(
+            "file size after \(sessions) sessions (5 events each): \(full / 1024) KiB "
+                + "(\(full / Int64(sessions)) bytes per session)")
         let cutoff = start.addingTimeInterval(span - 30 * 86_400)
         let deleted = try journal.prune(finishedBefore: cutoff)
         let remaining = try journal.counts().values.reduce(0, +)
         let pruned = journal.fileSizeBytes()
-        print("after prune(finishedBefore: last 30 days): deleted \(deleted), kept \(remaining) "
-            + "(refund_due kept: \(try journal.counts()[.refundDue] ?? 0)), file size \(pruned / 1024) KiB")
+        print(
+            "after prune(finishedBefore: last 30 days): deleted \(deleted), kept \(remaining) "
+                + "(refund_due kept: \(try journal.counts()[.refundDue] ?? 0)), file size \(pruned / 1024) KiB")
     }
 }
 
 private func format(_ duration: Duration) -> String {
     let microseconds = duration.inSeconds * 1e6
-    return microseconds >= 1000 ? String(format: "%.2f ms", microseconds / 1000) : String(format: "%.0f µs", microseconds)
+    return microseconds >= 1000
+        ? String(format: "%.2f ms", microseconds / 1000) : String(format: "%.0f µs", microseconds)
 }

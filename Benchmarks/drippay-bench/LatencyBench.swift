@@ -6,7 +6,7 @@ import KioskJournal
 import KioskTestSupport
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// Payment-to-dispense latency of the real daemon: `drippay-kiosk run` as a child process, the
@@ -38,7 +38,9 @@ func runLatencyBenchmarks() async throws {
         throw error
     }
     let sorted = measured.latencies.sorted()
-    func percentile(_ p: Double) -> Duration { sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)] }
+    func percentile(_ p: Double) -> Duration {
+        sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
+    }
     print(
         "payment -> DISPENSE at the pty: p50 \(ms(percentile(0.50))) ms, p90 \(ms(percentile(0.90))) ms, "
             + "p99 \(ms(percentile(0.99))) ms, max \(ms(sorted.last!)) ms (n = \(sorted.count), target p99 < 120 ms)")
@@ -64,16 +66,22 @@ func runLatencyBenchmarks() async throws {
     if let syncs = try await measureSyncsPerVend(binary: binary, vends: 20) {
         print(
             "fsync+fdatasync by the daemon (strace -f): start-up + shutdown \(syncs.idle.total) (\(syncs.idle.detail)); "
-                + "with 20 paid vends \(syncs.busy.total) (\(syncs.busy.detail)) -> \(fixed(syncs.perVend, 2)) per vend")
+                + "with 20 paid vends \(syncs.busy.total) (\(syncs.busy.detail)) -> \(fixed(syncs.perVend, 2)) per vend"
+        )
     }
 }
 
 /// fsync+fdatasync calls of the daemon under `strace -f -c`: two traced runs, with no vend and
 /// with `vends`; the difference is what the vends cost. nil when strace is not installed.
-func measureSyncsPerVend(binary: String, vends: Int) async throws
+func measureSyncsPerVend(
+    binary: String, vends: Int
+) async throws
     -> (idle: (total: Int, detail: String), busy: (total: Int, detail: String), perVend: Double)?
 {
-    guard let strace = ["/usr/bin/strace", "/bin/strace"].first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+    guard
+        let strace = ["/usr/bin/strace", "/bin/strace"].first(where: {
+            FileManager.default.isExecutableFile(atPath: $0)
+        })
     else { return nil }
     var totals: [Int: (total: Int, detail: String)] = [:]
     for count in [0, vends] {
@@ -102,7 +110,8 @@ struct LatencyBenchError: Error, CustomStringConvertible {
 func latencyDaemonBinary() throws -> String {
     guard let path = BuiltExecutable.kiosk() else {
         let tried = BuiltExecutable.candidates("drippay-kiosk").joined(separator: ", ")
-        throw LatencyBenchError(description: "no drippay-kiosk next to drippay-bench (tried \(tried)): build both products")
+        throw LatencyBenchError(
+            description: "no drippay-kiosk next to drippay-bench (tried \(tried)): build both products")
     }
     return path
 }
@@ -181,7 +190,8 @@ final class LatencyRun: Sendable {
     }
 
     /// `display` is the `[display]` table's body (default: no display).
-    static func make(binary: String, tracer: String?, display: String = "output = \"none\"") async throws -> LatencyRun {
+    static func make(binary: String, tracer: String?, display: String = "output = \"none\"") async throws -> LatencyRun
+    {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("drippay-latency-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -190,8 +200,9 @@ final class LatencyRun: Sendable {
         try await sandbox.start(port: 0)
         let simulator = try await ControllerSimulator.plugged(kind: .vmcLine)
         let tokenPath = directory + "/token"
-        guard FileManager.default.createFile(
-            atPath: tokenPath, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600])
+        guard
+            FileManager.default.createFile(
+                atPath: tokenPath, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600])
         else { throw LatencyBenchError(description: "cannot write \(tokenPath)") }
         let profile = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("hardware-profiles/simulator.toml").path
@@ -233,7 +244,9 @@ final class LatencyRun: Sendable {
             process.arguments = ["run", "--config", configPath]
         }
         var environment = ProcessInfo.processInfo.environment
-        for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "CREDENTIALS_DIRECTORY"] { environment[key] = nil }
+        for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "CREDENTIALS_DIRECTORY"] {
+            environment[key] = nil
+        }
         process.environment = environment
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         _ = FileManager.default.createFile(atPath: directory + "/daemon.stderr", contents: nil)
@@ -278,14 +291,18 @@ final class LatencyRun: Sendable {
             try await simulator.vend(id: id, product: "5", price: "1.50")
             // Past 60 vends a minute the daemon's create budget (requests_per_minute = 60) holds the
             // ACCEPT back; that wait is not part of the measured latency.
-            guard let (answer, _) = await lines.take(timeout: .seconds(90), { $0.hasSuffix(" \(id)") || $0.hasPrefix("DENY \(id) ") })
+            guard
+                let (answer, _) = await lines.take(
+                    timeout: .seconds(90), { $0.hasSuffix(" \(id)") || $0.hasPrefix("DENY \(id) ") })
             else { throw LatencyBenchError(description: "no answer to VEND \(id)") }
             if answer.hasPrefix("DENY \(id) unavailable") {
                 // The previous session has not left yet; ask again shortly, as a machine would.
                 try await Task.sleep(for: .milliseconds(50))
                 continue
             }
-            guard answer == "ACCEPT \(id)" else { throw LatencyBenchError(description: "VEND \(id) answered \(answer)") }
+            guard answer == "ACCEPT \(id)" else {
+                throw LatencyBenchError(description: "VEND \(id) answered \(answer)")
+            }
             guard let invoice = await sandbox.invoices().last(where: { $0.status == .pending }) else {
                 throw LatencyBenchError(description: "no pending invoice after ACCEPT \(id)")
             }
@@ -307,7 +324,9 @@ final class LatencyRun: Sendable {
     func daemonHistogramMean() -> Duration? {
         guard let text = try? String(contentsOfFile: metricsPath, encoding: .utf8) else { return nil }
         func value(_ prefix: String) -> Double? {
-            text.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.split(separator: " ").last ?? "") }
+            text.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap {
+                Double($0.split(separator: " ").last ?? "")
+            }
         }
         guard let sum = value("drippay_kiosk_payment_to_dispense_seconds_sum"),
             let count = value("drippay_kiosk_payment_to_dispense_seconds_count"), count > 0

@@ -16,7 +16,8 @@ func runPayCodeBenchmarks() async throws {
     repeat {
         description += "x"
         bolt11 = Bolt11Invoice.encode(
-            network: "bc", amountMsat: 2_301_000, timestamp: 1_780_000_000, paymentHash: [UInt8](repeating: 0xab, count: 32),
+            network: "bc", amountMsat: 2_301_000, timestamp: 1_780_000_000,
+            paymentHash: [UInt8](repeating: 0xab, count: 32),
             paymentSecret: [UInt8](repeating: 0x11, count: 32), description: description, expirySeconds: 30,
             signature: [UInt8](repeating: 0x5c, count: 65))
     } while bolt11.count < 350
@@ -27,7 +28,9 @@ func runPayCodeBenchmarks() async throws {
         let side = ScreenRenderer.payLayout(width: w, height: h).qr.width
         for (name, code) in [("lower-case, byte mode", lower), ("upper-case, alphanumeric", upper)] {
             let modules = code.size + 2 * QRLayout.quietZone
-            print("  \(w)x\(h) \(name.padding(toLength: 26, withPad: " ", startingAt: 0)) version \(code.version), \(code.size) modules (+8 quiet), \(side / modules) px per module")
+            print(
+                "  \(w)x\(h) \(name.padding(toLength: 26, withPad: " ", startingAt: 0)) version \(code.version), \(code.size) modules (+8 quiet), \(side / modules) px per module"
+            )
         }
     }
 
@@ -35,12 +38,14 @@ func runPayCodeBenchmarks() async throws {
     let sandbox = APISandbox(tokens: [token: Set(Ability.allCases)], quoteSeconds: 30)
     try await sandbox.start()
     let base = await sandbox.baseURL
-    let client = try DripPayClient(baseURL: base, token: APIToken(token), requestTimeout: .seconds(5), rateLimited: false)
+    let client = try DripPayClient(
+        baseURL: base, token: APIToken(token), requestTimeout: .seconds(5), rateLimited: false)
     let fetcher = try QRImageFetcher(apiBaseURL: base, token: APIToken(token), timeout: .seconds(5), apiBudget: {})
     let dir = NSTemporaryDirectory() + "drippay-bench-paycodes-\(getpid())"
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let output = try PNGOutput(options: DisplayOptions(output: .png, width: 480, height: 320, pngPath: dir + "/screen.png"))
+    let output = try PNGOutput(
+        options: DisplayOptions(output: .png, width: 480, height: 320, pngPath: dir + "/screen.png"))
     let usd = Currency(iso: "USD")!
     let clock = ContinuousClock()
 
@@ -48,8 +53,14 @@ func runPayCodeBenchmarks() async throws {
         switch try await fetcher.fetch(url, etag: etag) {
         case .notModified: return (etag, false)
         case .fresh(let bytes, let type, let newETag, _):
-            guard case .text(let text) = try PayCodeReader.read(bytes, contentType: type) else { throw BenchFailure("no QR in the image") }
-            try await output.show(.pay(PayScreen(qrPayload: text, product: "Soda", price: Money(minorUnits: 150, currency: usd), secondsLeft: 90)))
+            guard case .text(let text) = try PayCodeReader.read(bytes, contentType: type) else {
+                throw BenchFailure("no QR in the image")
+            }
+            try await output.show(
+                .pay(
+                    PayScreen(
+                        qrPayload: text, product: "Soda", price: Money(minorUnits: 150, currency: usd), secondsLeft: 90)
+                ))
             return (newETag, true)
         }
     }
@@ -68,7 +79,9 @@ func runPayCodeBenchmarks() async throws {
         firstFrame.append(try await clock.measure { _ = try await payFrame(url, etag: nil) })
     }
     firstFrame.sort()
-    print("  create answered -> first pay frame written (png 480x320): median \(ms(firstFrame[runs / 2])) ms, max \(ms(firstFrame[runs - 1])) ms (\(runs) invoices)")
+    print(
+        "  create answered -> first pay frame written (png 480x320): median \(ms(firstFrame[runs / 2])) ms, max \(ms(firstFrame[runs - 1])) ms (\(runs) invoices)"
+    )
 
     // CPU per refresh: a full refresh (new image) and a conditional one that answers 304.
     func cpu() -> Double {
@@ -89,7 +102,9 @@ func runPayCodeBenchmarks() async throws {
         if drew { redrawn += 1 }
     }
     let conditional = (cpu() - c0) / Double(refreshes)
-    print("  CPU per refresh, fetch + decode + redraw: \(String(format: "%.2f", full * 1000)) ms; conditional (304, no redraw): \(String(format: "%.2f", conditional * 1000)) ms (\(redrawn) of \(refreshes) redrew); process CPU, sandbox serving included")
+    print(
+        "  CPU per refresh, fetch + decode + redraw: \(String(format: "%.2f", full * 1000)) ms; conditional (304, no redraw): \(String(format: "%.2f", conditional * 1000)) ms (\(redrawn) of \(refreshes) redrew); process CPU, sandbox serving included"
+    )
     await fetcher.shutdown()
     await sandbox.stop()
 }

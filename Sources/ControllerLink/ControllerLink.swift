@@ -1,10 +1,11 @@
+import KioskCore
+import Logging
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
-import Logging
 
 /// The daemon's serial link to the vending machine's controller.
 ///
@@ -80,7 +81,8 @@ public actor ControllerLink {
         switch kind {
         case .vmcLine: codec = VMCLineCodec(currency: currency)
         case .qibixxMDB:
-            codec = QibixxMDBCodec(currency: currency, settings: qibixx, tickInterval: probeInterval, makeVendID: makeVendID)
+            codec = QibixxMDBCodec(
+                currency: currency, settings: qibixx, tickInterval: probeInterval, makeVendID: makeVendID)
         }
         self.init(options: options, codec: codec, logger: logger, backoff: backoff)
     }
@@ -98,7 +100,8 @@ public actor ControllerLink {
         let lines = codec.encode(command) + codec.takeOutgoing()
         guard !lines.isEmpty else {
             if case .dispense(let id, _) = command {
-                throw .notSent(device: device, command: "dispense \(id)", reason: "the machine is not waiting on that vend")
+                throw .notSent(
+                    device: device, command: "dispense \(id)", reason: "the machine is not waiting on that vend")
             }
             return
         }

@@ -46,7 +46,8 @@ public enum LinkError: Error, Hashable, Sendable, CustomStringConvertible {
             return "serial device \(device) is in use by \(holder); only one program may talk to the controller: "
                 + "stop it first (`systemctl stop drippay-kiosk`, or end that `run`)"
         case .notConnected(let device):
-            return "the controller link on \(device) is down; nothing was sent (it reopens by itself when the device is back)"
+            return
+                "the controller link on \(device) is down; nothing was sent (it reopens by itself when the device is back)"
         case .writeFailed(let device, let reason):
             return "writing to serial device \(device) failed: \(reason); the line may be unplugged"
         case .notSent(let device, let command, let reason):

@@ -38,7 +38,10 @@ extension QibixxMDBCodec {
             }
             return events
         case "SET":
-            return events + setAnswered(fields.count >= 3 && fields[2] == "OK", detail: fields.dropFirst(2).joined(separator: ","), raw: raw)
+            return events
+                + setAnswered(
+                    fields.count >= 3 && fields[2] == "OK", detail: fields.dropFirst(2).joined(separator: ","), raw: raw
+                )
         case "STATUS":
             return events + decodeStatus(Array(fields.dropFirst(2)), raw: raw)
         case "VEND":
@@ -46,15 +49,20 @@ extension QibixxMDBCodec {
                 return events + [.malformed(line: raw, reason: "unknown c,VEND line; nothing changes")]
             }
             guard let open = vend, open.approved else {
-                return events + [.malformed(line: raw, reason: "c,VEND,SUCCESS but no vend was approved; nothing changes")]
+                return events + [
+                    .malformed(line: raw, reason: "c,VEND,SUCCESS but no vend was approved; nothing changes")
+                ]
             }
             events += [.dispensed(open.id)]
             endVend()
             return events
         case "ERR":
-            return events + decodeError(fields.dropFirst(2).joined(separator: ","), raw: raw, answersApproval: answersApproval)
+            return events
+                + decodeError(fields.dropFirst(2).joined(separator: ","), raw: raw, answersApproval: answersApproval)
         default:
-            return events + [.malformed(line: raw, reason: "unknown cashless-slave message '\(protocolText(fields[1], limit: 32))'")]
+            return events + [
+                .malformed(line: raw, reason: "unknown cashless-slave message '\(protocolText(fields[1], limit: 32))'")
+            ]
         }
     }
 
@@ -67,7 +75,8 @@ extension QibixxMDBCodec {
             return [
                 .setUpRefused(
                     reason: "the MDB adapter refused C,SETCONF,\(parameter.name)=\(parameter.value) (c,ERR,\(detail)); "
-                        + "check \(QibixxSettings.configKey(forParameter: parameter.name)) in the config or profile; the reader stays disabled")
+                        + "check \(QibixxSettings.configKey(forParameter: parameter.name)) in the config or profile; the reader stays disabled"
+                )
             ]
         }
         switch text {
@@ -86,7 +95,9 @@ extension QibixxMDBCodec {
         case "VEND 3":
             guard let open = vend, open.approved else { return ignored("c,ERR,VEND 3 with no approved vend") }
             endVend()
-            return [.dispenseFailed(open.id, reason: "the machine reported the vend failed after approval (c,ERR,VEND 3)")]
+            return [
+                .dispenseFailed(open.id, reason: "the machine reported the vend failed after approval (c,ERR,VEND 3)")
+            ]
         case "VEND 1":
             guard let open = vend else { return ignored("c,ERR,VEND 1 with no open vend") }
             guard !open.approved else {
@@ -95,11 +106,18 @@ extension QibixxMDBCodec {
             endVend()
             return [.vendAborted(open.id)]
         case "VEND 5":
-            return endOpenVend(reason: "the adapter was reset by the machine (c,ERR,VEND 5) before reporting the result")
+            return endOpenVend(
+                reason: "the adapter was reset by the machine (c,ERR,VEND 5) before reporting the result")
         case "VEND -3":
             if let open = vend, open.approved, answersApproval {
                 endVend()
-                return [.dispenseFailed(open.id, reason: "the adapter refused the approval C,VEND,\(open.amountText) (c,ERR,\"VEND -3\"): nothing was credited")]
+                return [
+                    .dispenseFailed(
+                        open.id,
+                        reason:
+                            "the adapter refused the approval C,VEND,\(open.amountText) (c,ERR,\"VEND -3\"): nothing was credited"
+                    )
+                ]
             }
             return ignored("c,ERR,\(detail) not answering an approval")
         default:
@@ -121,7 +139,8 @@ extension QibixxMDBCodec {
                     // The adapter (or the machine) restarted behind a link that stayed open.
                     setup = .needed
                     deferredDisable = false
-                    events += endOpenVend(reason: "the adapter reported INACTIVE (restarted) before reporting the result")
+                    events += endOpenVend(
+                        reason: "the adapter reported INACTIVE (restarted) before reporting the result")
                     outgoing += beginSetup()
                 } else {
                     events += endOpenVend(reason: "the adapter reported INACTIVE before reporting the result")
@@ -155,7 +174,8 @@ extension QibixxMDBCodec {
         case "VEND":
             // What waited for the end of the old vend (a disable) waits for the new one too:
             // never C,0 while the machine waits on a vend.
-            var events = endOpenVend(reason: "a new vend request came before the result of the approved one", runDeferred: false)
+            var events = endOpenVend(
+                reason: "a new vend request came before the result of the approved one", runDeferred: false)
             state = .vend
             guard setup == .done || setup == .reopenCheck else {
                 // Amounts cannot be read with settings the adapter may not have.
@@ -171,7 +191,9 @@ extension QibixxMDBCodec {
                 return events + deniedAtOnce(raw, "vend amount \(error.description)")
             }
             guard let product = ProductCode(fields[2]) else {
-                return events + deniedAtOnce(raw, "'\(protocolText(fields[2], limit: 32))' is not a product code (1-16 of A-Z a-z 0-9 _ -)")
+                return events
+                    + deniedAtOnce(
+                        raw, "'\(protocolText(fields[2], limit: 32))' is not a product code (1-16 of A-Z a-z 0-9 _ -)")
             }
             guard let id = makeVendID() else {
                 return events + deniedAtOnce(raw, "no vend id could be reserved in the journal")

@@ -2,6 +2,8 @@
 // libserialport, termios, poll(2).
 import CLinuxShims
 import CSerialPort
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -10,7 +12,6 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import KioskCore
 
 /// One open serial line (a UART, a USB adapter, or a pseudo-terminal) as a byte stream.
 ///
@@ -95,7 +96,8 @@ public final class SerialChannel: @unchecked Sendable {
                 guard left > .zero else {
                     throw .writeFailed(device: device, reason: "the device took no data for \(timeout)")
                 }
-                let milliseconds = Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
+                let milliseconds = Int32(
+                    clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
                 var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
                 _ = poll(&pfd, 1, milliseconds)
                 continue

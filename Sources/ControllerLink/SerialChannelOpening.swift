@@ -1,6 +1,8 @@
 // The only file of ControllerLink that touches C: libserialport, termios, poll(2).
 import CLinuxShims
 import CSerialPort
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -9,7 +11,6 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import KioskCore
 
 /// Opening a device: libserialport or termios (pseudo-terminals), the exclusive claim, line settings.
 extension SerialChannel {
@@ -63,10 +64,11 @@ extension SerialChannel {
             }
         }
         func fail(_ what: String) -> LinkError {
-            let message = sp_last_error_message().map { text -> String in
-                defer { sp_free_error_message(text) }
-                return String(cString: text)
-            } ?? "unknown error"
+            let message =
+                sp_last_error_message().map { text -> String in
+                    defer { sp_free_error_message(text) }
+                    return String(cString: text)
+                } ?? "unknown error"
             sp_close(port)
             sp_free_port(port)
             return .configureFailed(device: device, reason: "\(what): \(message)")
@@ -82,7 +84,9 @@ extension SerialChannel {
         case .space: parity = SP_PARITY_SPACE
         }
         guard sp_set_parity(port, parity) == SP_OK else { throw fail("parity \(options.parity.rawValue)") }
-        guard sp_set_stopbits(port, Int32(options.stopBits)) == SP_OK else { throw fail("stop bits \(options.stopBits)") }
+        guard sp_set_stopbits(port, Int32(options.stopBits)) == SP_OK else {
+            throw fail("stop bits \(options.stopBits)")
+        }
         let flow: sp_flowcontrol
         switch options.flowControl {
         case .none: flow = SP_FLOWCONTROL_NONE
@@ -90,7 +94,9 @@ extension SerialChannel {
         case .rtscts: flow = SP_FLOWCONTROL_RTSCTS
         case .dtrdsr: flow = SP_FLOWCONTROL_DTRDSR
         }
-        guard sp_set_flowcontrol(port, flow) == SP_OK else { throw fail("flow control \(options.flowControl.rawValue)") }
+        guard sp_set_flowcontrol(port, flow) == SP_OK else {
+            throw fail("flow control \(options.flowControl.rawValue)")
+        }
         var handle: Int32 = -1
         guard sp_get_port_handle(port, &handle) == SP_OK, handle >= 0 else { throw fail("no file descriptor") }
         // libserialport leaves VMIN = 0, VTIME = 0, under which read(2) returns 0 whenever nothing is
@@ -163,9 +169,10 @@ extension SerialChannel {
                 (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(fdDirectory)/\(fd)")) == path
             }
             guard holds else { continue }
-            let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { data in
-                data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")
-            } ?? "?"
+            let command =
+                FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { data in
+                    data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")
+                } ?? "?"
             found.append("pid \(pid) (\(command))")
         }
         return found.isEmpty ? "another process" : found.joined(separator: ", ")

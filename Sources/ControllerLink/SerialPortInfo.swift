@@ -1,6 +1,8 @@
 // The only file of ControllerLink that touches C: libserialport, termios, poll(2).
 import CLinuxShims
 import CSerialPort
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -9,7 +11,6 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import KioskCore
 
 public struct SerialPortInfo: Hashable, Sendable {
     /// How the port is attached.
@@ -52,10 +53,11 @@ public struct SerialPortInfo: Hashable, Sendable {
     public static func list() throws(LinkError) -> [SerialPortInfo] {
         var listPointer: UnsafeMutablePointer<OpaquePointer?>?
         guard sp_list_ports(&listPointer) == SP_OK, let list = listPointer else {
-            let message = sp_last_error_message().map { text -> String in
-                defer { sp_free_error_message(text) }
-                return String(cString: text)
-            } ?? "unknown error"
+            let message =
+                sp_last_error_message().map { text -> String in
+                    defer { sp_free_error_message(text) }
+                    return String(cString: text)
+                } ?? "unknown error"
             throw .openFailed(device: "serial port list", reason: message)
         }
         defer { sp_free_port_list(list) }

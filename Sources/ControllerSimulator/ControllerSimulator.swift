@@ -1,4 +1,6 @@
 import ControllerLink
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -7,7 +9,6 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import KioskCore
 
 /// Why a simulator call did not work.
 public enum SimulatorError: Error, Sendable, CustomStringConvertible {
@@ -253,7 +254,9 @@ extension ControllerSimulator {
     /// Changes the adapter model in place and writes the lines it reports (nil: the model
     /// could not do that now, which throws).
     @discardableResult
-    public func adapterDoes(_ what: String, _ change: (inout QibixxAdapterModel) -> [String]?) throws(SimulatorError) -> [String] {
+    public func adapterDoes(
+        _ what: String, _ change: (inout QibixxAdapterModel) -> [String]?
+    ) throws(SimulatorError) -> [String] {
         guard var model = adapter else { throw .setup("the simulator is not acting as a Qibixx adapter") }
         let lines = change(&model)
         adapter = model

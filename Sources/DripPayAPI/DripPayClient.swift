@@ -1,11 +1,12 @@
 import AsyncHTTPClient
+import KioskCore
+import Logging
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
-import Logging
 
 /// The DripPay invoice API client. Knows nothing about vending.
 ///

@@ -1,11 +1,12 @@
 import AsyncHTTPClient
+import KioskCore
+import Logging
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
-import Logging
 
 /// Finding a vend's invoice again by its trade_no after a crash (the create's outcome unknown),
 /// and creating an invoice so that a retried create never leaves two payable invoices.
@@ -25,7 +26,9 @@ extension DripPayClient {
     /// every page. At most `maxRequests` list requests; a walk that cannot reach invoices older
     /// than the session within them throws `LookupIncomplete` (never "not found": an invoice may
     /// sit on a page not read). The matches come back oldest first (list order within a second).
-    public func findInvoices(tradeNo: TradeNo, machineID: String, since: Date, maxRequests: Int = 10)
+    public func findInvoices(
+        tradeNo: TradeNo, machineID: String, since: Date, maxRequests: Int = 10
+    )
         async throws -> [Invoice]
     {
         let cutoff = since.addingTimeInterval(-Self.lookupClockSkew)
@@ -96,7 +99,9 @@ extension DripPayClient {
 
     /// The invoice that stands for this trade_no on this machine: a paid one if any, else the
     /// oldest live one (pending or unknown status), else nil.
-    public func findInvoice(tradeNo: TradeNo, machineID: String, since: Date, maxRequests: Int = 10)
+    public func findInvoice(
+        tradeNo: TradeNo, machineID: String, since: Date, maxRequests: Int = 10
+    )
         async throws -> Invoice?
     {
         Self.keeper(
@@ -112,10 +117,13 @@ extension DripPayClient {
 
     /// Finds the invoice standing for this trade_no on this machine and cancels every other
     /// pending one of this machine with the same trade_no. Returns nil when there is none.
-    public func reconcile(tradeNo: TradeNo, machineID: String, since: Date, maxRequests: Int = 10)
+    public func reconcile(
+        tradeNo: TradeNo, machineID: String, since: Date, maxRequests: Int = 10
+    )
         async throws -> Invoice?
     {
-        let matches = try await findInvoices(tradeNo: tradeNo, machineID: machineID, since: since, maxRequests: maxRequests)
+        let matches = try await findInvoices(
+            tradeNo: tradeNo, machineID: machineID, since: since, maxRequests: maxRequests)
         guard let keeper = Self.keeper(of: matches) else { return nil }
         try await cancelDuplicates(of: keeper, among: matches)
         return keeper
@@ -123,13 +131,17 @@ extension DripPayClient {
 
     func cancelDuplicates(of keeper: Invoice, among matches: [Invoice]) async throws {
         for duplicate in matches
-        where duplicate.reference != keeper.reference && duplicate.status == .pending && duplicate.machineID == keeper.machineID {
+        where duplicate.reference != keeper.reference && duplicate.status == .pending
+            && duplicate.machineID == keeper.machineID
+        {
             do {
                 try await cancel(duplicate.reference)
                 logger.warning(
                     "cancelled duplicate invoice",
-                    metadata: ["trade_no": "\(keeper.tradeNo)", "reference": "\(duplicate.reference)",
-                               "kept": "\(keeper.reference)"])
+                    metadata: [
+                        "trade_no": "\(keeper.tradeNo)", "reference": "\(duplicate.reference)",
+                        "kept": "\(keeper.reference)",
+                    ])
             } catch DripPayError.notFound {
                 continue  // already cancelled
             }
@@ -156,7 +168,8 @@ extension DripPayClient {
                 if attempt > 1 {
                     do {
                         let matches = try await findInvoices(
-                            tradeNo: request.tradeNo, machineID: request.machineID, since: since, maxRequests: maxRequests)
+                            tradeNo: request.tradeNo, machineID: request.machineID, since: since,
+                            maxRequests: maxRequests)
                         try await cancelDuplicates(of: created, among: matches)
                     } catch {
                         logger.warning(

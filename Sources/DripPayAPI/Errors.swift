@@ -1,9 +1,10 @@
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
 
 /// One API endpoint as called: the method and the path below the base URL (`GET /invoices/{ref}/status`).
 public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
@@ -81,27 +82,35 @@ public enum DripPayError: Error, Hashable, Sendable, CustomStringConvertible {
         case .invalidBaseURL(let url, let reason):
             return "API base URL '\(url)' is not usable: \(reason). Set [api] base_url to https://<host>/api/v1."
         case .unauthenticated(let e):
-            return "\(e): the API refused the token (401 Unauthenticated). Check that the token file holds a valid, unrevoked '{id}|{secret}' token."
+            return
+                "\(e): the API refused the token (401 Unauthenticated). Check that the token file holds a valid, unrevoked '{id}|{secret}' token."
         case .forbidden(let e, let ability):
             let need = ability.map { "the '\($0.rawValue)' ability" } ?? "an ability it lacks"
-            return "\(e): the token lacks \(need) (403). Create a token with list-invoice, view-invoice, create-invoice and cancel-invoice at /api-keys."
+            return
+                "\(e): the token lacks \(need) (403). Create a token with list-invoice, view-invoice, create-invoice and cancel-invoice at /api-keys."
         case .notFound(let e):
             return "\(e): no such invoice (404); it may have been cancelled (cancelled invoices are soft-deleted)."
         case .validation(let e, let message, let fields):
-            let detail = fields.keys.sorted().map { "\($0): \(fields[$0]!.joined(separator: " "))" }.joined(separator: "; ")
-            return "\(e): the API refused the request (422): \(message)\(detail.isEmpty ? "" : " [\(detail)]"). Check machine_id, currency and the item amounts."
+            let detail = fields.keys.sorted().map { "\($0): \(fields[$0]!.joined(separator: " "))" }.joined(
+                separator: "; ")
+            return
+                "\(e): the API refused the request (422): \(message)\(detail.isEmpty ? "" : " [\(detail)]"). Check machine_id, currency and the item amounts."
         case .rateLimited(let e, let retryAfter):
-            return "\(e): rate limited (429); requests to this endpoint pause for \(retryAfter) s. Lower requests_per_minute if this repeats."
+            return
+                "\(e): rate limited (429); requests to this endpoint pause for \(retryAfter) s. Lower requests_per_minute if this repeats."
         case .server(let e, let status):
-            return "\(e): the API failed with HTTP \(status); will retry. If it persists, check the DripPay service status."
+            return
+                "\(e): the API failed with HTTP \(status); will retry. If it persists, check the DripPay service status."
         case .unexpectedStatus(let e, let status):
-            return "\(e): the API answered HTTP \(status), which it does not document. Check [api] base_url points at /api/v1."
+            return
+                "\(e): the API answered HTTP \(status), which it does not document. Check [api] base_url points at /api/v1."
         case .timeout(let e, let after):
             return "\(e): no answer within \(formatSeconds(after)) s (request_timeout_s); check the network to the API."
         case .connectionFailed(let e, let detail):
             return "\(e): connection failed (\(detail)); check the network and [api] base_url."
         case .malformedResponse(let e, let expected):
-            return "\(e): the answer is not what the API documents: \(expected). Check [api] base_url points at the DripPay API."
+            return
+                "\(e): the answer is not what the API documents: \(expected). Check [api] base_url points at the DripPay API."
         }
     }
 }

@@ -1,13 +1,14 @@
 import AsyncHTTPClient
+import KioskCore
+import Logging
+import NIOCore
+import NIOHTTP1
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
-import Logging
-import NIOCore
-import NIOHTTP1
 
 /// Where the invoice's QR image may be fetched from, and with what: the pure rules, tested
 /// without sockets. https only (http for loopback hosts, as for `base_url`); a redirect may not
@@ -38,7 +39,8 @@ public struct ImageURLPolicy: Hashable, Sendable {
         case "https": return Origin(scheme: scheme, host: bare, port: c.port ?? 443)
         case "http":
             guard Self.isLoopback(bare) else {
-                throw .refusedURL(url, reason: "plain http:// is allowed only to loopback hosts; the image must be on https://")
+                throw .refusedURL(
+                    url, reason: "plain http:// is allowed only to loopback hosts; the image must be on https://")
             }
             return Origin(scheme: scheme, host: bare, port: c.port ?? 80)
         default:
@@ -91,7 +93,8 @@ public enum QRImageFetchError: Error, Hashable, Sendable, CustomStringConvertibl
     public var description: String {
         switch self {
         case .refusedURL(let url, let reason):
-            return "QR image \(url) refused: \(reason). Check qr_code_image_url at the API, or use [qr] source = \"template\""
+            return
+                "QR image \(url) refused: \(reason). Check qr_code_image_url at the API, or use [qr] source = \"template\""
         case .redirectRefused(let from, let to, let reason):
             return "QR image \(from): redirect to \(to) refused: \(reason)"
         case .tooManyRedirects(let url, let limit): return "QR image \(url): more than \(limit) redirects"
@@ -163,7 +166,9 @@ public final class QRImageFetcher: Sendable {
         for hop in 0...maxRedirects {
             let left = ContinuousClock.now.duration(to: deadline)
             guard left > .zero else { throw QRImageFetchError.timeout(url, after: timeout) }
-            let answer = try await request(current, etag: hop == 0 ? etag : nil, lastModified: hop == 0 ? lastModified : nil, timeout: left, original: url)
+            let answer = try await request(
+                current, etag: hop == 0 ? etag : nil, lastModified: hop == 0 ? lastModified : nil, timeout: left,
+                original: url)
             switch answer.status {
             case 301, 302, 303, 307, 308:
                 guard let location = answer.location else { throw QRImageFetchError.status(current, answer.status) }
@@ -173,7 +178,9 @@ public final class QRImageFetcher: Sendable {
             case 304:
                 return .notModified
             case 200..<300:
-                return .fresh(bytes: answer.body, contentType: answer.contentType, etag: answer.etag, lastModified: answer.lastModified)
+                return .fresh(
+                    bytes: answer.body, contentType: answer.contentType, etag: answer.etag,
+                    lastModified: answer.lastModified)
             default:
                 throw QRImageFetchError.status(current, answer.status)
             }
@@ -187,9 +194,15 @@ public final class QRImageFetcher: Sendable {
         var body: [UInt8]
     }
 
-    private func request(_ url: String, etag: String?, lastModified: String?, timeout: Duration, original: String) async throws -> Answer {
+    private func request(
+        _ url: String, etag: String?, lastModified: String?, timeout: Duration, original: String
+    ) async throws -> Answer {
         let toAPI = policy.sendsToken(to: url)
-        if toAPI { try await apiBudget() } else { try await otherBudget?.acquire(for: Endpoint(method: "GET", path: url)) }
+        if toAPI {
+            try await apiBudget()
+        } else {
+            try await otherBudget?.acquire(for: Endpoint(method: "GET", path: url))
+        }
         var r = HTTPClientRequest(url: url)
         r.method = .GET
         r.headers.add(name: "Accept", value: "image/webp, image/png;q=0.9")
@@ -204,18 +217,26 @@ public final class QRImageFetcher: Sendable {
         do {
             return try await withThrowingTaskGroup(of: Answer?.self) { group in
                 group.addTask {
-                    let response = try await client.execute(prepared, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000), logger: logger)
-                    if let length = response.headers.first(name: "Content-Length").flatMap(Int.init), length > maxBytes {
+                    let response = try await client.execute(
+                        prepared,
+                        timeout: .nanoseconds(
+                            Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds
+                                / 1_000_000_000), logger: logger)
+                    if let length = response.headers.first(name: "Content-Length").flatMap(Int.init), length > maxBytes
+                    {
                         throw QRImageFetchError.tooLarge(url, limit: maxBytes)
                     }
                     var body: [UInt8] = []
                     for try await chunk in response.body {
-                        guard body.count + chunk.readableBytes <= maxBytes else { throw QRImageFetchError.tooLarge(url, limit: maxBytes) }
+                        guard body.count + chunk.readableBytes <= maxBytes else {
+                            throw QRImageFetchError.tooLarge(url, limit: maxBytes)
+                        }
                         body += chunk.readableBytesView
                     }
                     return Answer(
                         status: Int(response.status.code), location: response.headers.first(name: "Location"),
-                        contentType: response.headers.first(name: "Content-Type"), etag: response.headers.first(name: "ETag"),
+                        contentType: response.headers.first(name: "Content-Type"),
+                        etag: response.headers.first(name: "ETag"),
                         lastModified: response.headers.first(name: "Last-Modified"), body: body)
                 }
                 group.addTask {

@@ -1,9 +1,10 @@
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
 
 /// Waits for grants from a `RateBudget` on an injected clock. Requests wait for their turn
 /// (a cancellable sleep until the computed instant) rather than failing.

@@ -1,12 +1,13 @@
 import AsyncHTTPClient
+import Logging
+import NIOCore
+import NIOHTTP1
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import Logging
-import NIOCore
-import NIOHTTP1
 
 /// One HTTP request as the client builds it.
 public struct HTTPExchange: Sendable {

@@ -1,9 +1,10 @@
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
 
 /// The documented answer bodies of the DripPay API, for callers outside the client (the fuzz
 /// harness): each decodes exactly as the client does, throwing what the client would report.

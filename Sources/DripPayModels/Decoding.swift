@@ -1,9 +1,10 @@
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
 
 /// What a response lacked: the JSON path and what was expected there.
 package struct DecodeFailure: Error {
@@ -164,7 +165,8 @@ extension Invoice {
             if let completed {
                 let text = try completed.string()
                 guard let t = Timestamp(iso8601: text) else {
-                    throw DecodeFailure(expected: "field '\(completed.path)' to be an ISO-8601 timestamp, got '\(text)'")
+                    throw DecodeFailure(
+                        expected: "field '\(completed.path)' to be an ISO-8601 timestamp, got '\(text)'")
                 }
                 completedAt = t
             }

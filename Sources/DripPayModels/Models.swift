@@ -1,9 +1,10 @@
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
 
 /// A decimal amount exactly as the API wrote it (`"1.00000000"`), plus its `Money` value when
 /// the currency is a known fiat currency and the amount is exact in its minor units.

@@ -1,9 +1,10 @@
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
 
 /// The browser pay page and the `/_sandbox/` admin endpoints.
 extension SandboxState {
@@ -23,7 +24,9 @@ extension SandboxState {
         switch pay(index: i, at: now) {
         case .paid where before == .pending:
             return page(
-                200, "Paid", "Invoice \(reference) (\(Self.decimal(invoices[i].totalCents, places: 2)) \(invoices[i].currency)) is now paid.")
+                200, "Paid",
+                "Invoice \(reference) (\(Self.decimal(invoices[i].totalCents, places: 2)) \(invoices[i].currency)) is now paid."
+            )
         case .paid: return page(200, "Already paid", "Invoice \(reference) was already paid.")
         default: return page(410, "Cancelled", "Invoice \(reference) was cancelled and cannot be paid.")
         }

@@ -1,9 +1,10 @@
+import PayCodes
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import PayCodes
 
 /// One Strike-like quote of an invoice: a BOLT11 request that is payable until its expiry.
 public struct SandboxQuote: Hashable, Sendable {
@@ -103,17 +104,21 @@ struct QuoteRandom: Sendable {
 extension SandboxState {
     /// `GET /qr_codes/<provider_invoice_id>.webp`: the current quote as a WebP QR, with an ETag.
     mutating func qrImage(request: SandboxRequest, name: String, now: Date) -> SandboxResponse {
-        guard name.hasSuffix(".webp"), let index = invoices.firstIndex(where: { $0.providerInvoiceID == String(name.dropLast(5)) }),
+        guard name.hasSuffix(".webp"),
+            let index = invoices.firstIndex(where: { $0.providerInvoiceID == String(name.dropLast(5)) }),
             !invoices[index].deleted || cancelledInvoicesVisible
         else {
-            return SandboxResponse(status: 404, headers: [("Content-Type", "text/plain")], body: Array("Not Found".utf8))
+            return SandboxResponse(
+                status: 404, headers: [("Content-Type", "text/plain")], body: Array("Not Found".utf8))
         }
         guard let quote = quotes.current(invoice: index, invoices[index], now: now) else {
             return .message(500, "The sandbox could not draw the QR image.")
         }
         let etag = "\"\(quote.paymentHash.prefix(16))\""
         let headers = [("ETag", etag), ("Cache-Control", "no-cache")]
-        if let match = request.header("If-None-Match"), match.split(separator: ",").contains(where: { $0.trimmingWhitespace() == etag }) {
+        if let match = request.header("If-None-Match"),
+            match.split(separator: ",").contains(where: { $0.trimmingWhitespace() == etag })
+        {
             return SandboxResponse(status: 304, headers: headers, body: [])
         }
         return SandboxResponse(status: 200, headers: [("Content-Type", "image/webp")] + headers, body: quote.webp)
@@ -123,7 +128,9 @@ extension SandboxState {
     mutating func walletPay(scanned: String, now: Date) -> WalletPayment {
         guard let found = quotes.quote(forScanned: scanned) else { return .unknownRequest }
         let (index, quote) = found
-        guard Int64(now.timeIntervalSince1970.rounded(.down)) < quote.expiresAt else { return .expired(expiredAt: quote.expiresAt) }
+        guard Int64(now.timeIntervalSince1970.rounded(.down)) < quote.expiresAt else {
+            return .expired(expiredAt: quote.expiresAt)
+        }
         let reference = invoices[index].reference
         guard invoices[index].status == .pending, !invoices[index].deleted else {
             return .notPayable(reference: reference, status: invoices[index].status)
@@ -136,8 +143,11 @@ extension SandboxState {
         switch payment {
         case .paid(let reference): return .message(200, "Paid invoice \(reference).")
         case .unknownRequest: return .message(404, "The sandbox never issued this payment request.")
-        case .expired(let at): return .message(410, "This payment request expired at \(Self.iso8601(Date(timeIntervalSince1970: TimeInterval(at)))).")
-        case .notPayable(let reference, let status): return .message(409, "Invoice \(reference) is \(status.rawValue) and cannot be paid.")
+        case .expired(let at):
+            return .message(
+                410, "This payment request expired at \(Self.iso8601(Date(timeIntervalSince1970: TimeInterval(at)))).")
+        case .notPayable(let reference, let status):
+            return .message(409, "Invoice \(reference) is \(status.rawValue) and cannot be paid.")
         }
     }
 }

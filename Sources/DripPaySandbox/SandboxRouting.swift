@@ -1,9 +1,10 @@
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
 
 /// Requests: authentication, rate limits, and each route but create.
 extension SandboxState {
@@ -20,7 +21,8 @@ extension SandboxState {
     }
 
     mutating func route(_ request: SandboxRequest, monotonic: Duration, now: Date) -> SandboxOutcome {
-        let path = request.path.hasSuffix("/") && request.path.count > 1 ? String(request.path.dropLast()) : request.path
+        let path =
+            request.path.hasSuffix("/") && request.path.count > 1 ? String(request.path.dropLast()) : request.path
         if path.hasPrefix("/pay/") { return .respond(payPage(reference: String(path.dropFirst(5)), now: now)) }
         if path.hasPrefix("/qr_codes/"), request.method == "GET" {
             return .respond(qrImage(request: request, name: String(path.dropFirst(10)), now: now))
@@ -34,8 +36,10 @@ extension SandboxState {
         // Faults that strike before the application runs.
         if faults.garbage > 0 {
             faults.garbage -= 1
-            return .respond(SandboxResponse(status: 200, headers: [("Content-Type", "application/json")],
-                                            body: Array("<html>502 Bad Gateway</html>{\"stat".utf8)))
+            return .respond(
+                SandboxResponse(
+                    status: 200, headers: [("Content-Type", "application/json")],
+                    body: Array("<html>502 Bad Gateway</html>{\"stat".utf8)))
         }
         if faults.serverErrors > 0 {
             faults.serverErrors -= 1
@@ -71,8 +75,10 @@ extension SandboxState {
         }
         guard allowed.contains(request.method) else {
             return .respond(
-                .message(405, "The \(request.method) method is not supported for route \(path.dropFirst()). "
-                    + "Supported methods: \(allowed.joined(separator: ", ")).")
+                .message(
+                    405,
+                    "The \(request.method) method is not supported for route \(path.dropFirst()). "
+                        + "Supported methods: \(allowed.joined(separator: ", ")).")
             )
         }
 

@@ -1,9 +1,10 @@
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
 
 /// `POST /invoices`: the API's validation rules, then the invoice.
 extension SandboxState {
@@ -39,10 +40,13 @@ extension SandboxState {
                 switch item["description"] {
                 case .string(let s) where !s.isEmpty:
                     if s.count > 255 {
-                        fail("items.\(i).description", "The items.\(i).description field must not be greater than 255 characters.")
+                        fail(
+                            "items.\(i).description",
+                            "The items.\(i).description field must not be greater than 255 characters.")
                     }
                     description = s
-                case nil, .null?, .string?: fail("items.\(i).description", "The items.\(i).description field is required.")
+                case nil, .null?, .string?:
+                    fail("items.\(i).description", "The items.\(i).description field is required.")
                 default: fail("items.\(i).description", "The items.\(i).description field must be a string.")
                 }
                 var amount: Int64?
@@ -86,7 +90,9 @@ extension SandboxState {
         let invoice = SandboxInvoice(
             reference: UUID().uuidString.lowercased(), providerInvoiceID: UUID().uuidString.lowercased(),
             machineID: machineID!, tradeNo: tradeNo!, currency: currency!.uppercased(),
-            items: items.map { SandboxInvoice.Item(reference: UUID().uuidString.lowercased(), description: $0.0, amount: $0.1) },
+            items: items.map {
+                SandboxInvoice.Item(reference: UUID().uuidString.lowercased(), description: $0.0, amount: $0.1)
+            },
             status: .pending, deleted: false, createdAt: now, updatedAt: now, paidAt: nil, paymentSats: nil,
             sequence: sequence, autoPayAt: autoPayAfter.map { now.addingTimeInterval($0.inSeconds) })
         sequence += 1

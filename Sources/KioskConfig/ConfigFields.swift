@@ -1,9 +1,10 @@
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
 
 // MARK: - Typed access to merged values
 
@@ -31,8 +32,9 @@ struct Fields {
         if parts.count == 2 {
             let table = String(parts[0])
             let line = tableLines[table] ?? 1
-            problems.append(ConfigProblem(
-                file: configFile, line: line, message: "missing required key '\(parts[1])' in [\(table)]: \(what)"))
+            problems.append(
+                ConfigProblem(
+                    file: configFile, line: line, message: "missing required key '\(parts[1])' in [\(table)]: \(what)"))
         } else {
             problems.append(ConfigProblem(file: configFile, line: 1, message: "missing required key '\(key)': \(what)"))
         }
@@ -84,11 +86,14 @@ struct Fields {
         return i
     }
 
-    mutating func integer(_ key: String, default value: Int, range: ClosedRange<Int>? = nil, oneOf: [Int]? = nil) -> Int {
+    mutating func integer(_ key: String, default value: Int, range: ClosedRange<Int>? = nil, oneOf: [Int]? = nil) -> Int
+    {
         optionalInteger(key, range: range, oneOf: oneOf) ?? value
     }
 
-    mutating func choice<T: RawRepresentable & CaseIterable>(_ key: String, default value: T?, required: Bool = false) -> T?
+    mutating func choice<T: RawRepresentable & CaseIterable>(
+        _ key: String, default value: T?, required: Bool = false
+    ) -> T?
     where T.RawValue == String {
         let allowed = T.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
         guard let s = string(key, required: required, what: "one of \(allowed)") else { return value }

@@ -1,9 +1,10 @@
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
 
 /// Reads a config file and its hardware profile, and checks every key (README.md, "Configuration").
 ///
@@ -45,7 +46,9 @@ public enum ConfigLoader {
     static func executableDirectory() -> String? {
         #if canImport(FoundationEssentials)
         // Linux: the kernel's resolved path (FoundationEssentials has no `Bundle`).
-        guard let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return nil }
+        guard let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else {
+            return nil
+        }
         return URL(fileURLWithPath: executable).deletingLastPathComponent().path
         #else
         return Bundle.main.executableURL?.resolvingSymlinksInPath().deletingLastPathComponent().path
@@ -150,7 +153,10 @@ struct Loader {
     /// Reads and parses one TOML file; nil (with problems recorded) when that fails.
     mutating func parse(_ file: String, readProblemLine: (file: String, line: Int)) -> TOMLTable? {
         guard let data = FileManager.default.contents(atPath: file) else {
-            let why = !FileStatus.exists(file) ? "does not exist" : FileStatus.isDirectory(file) ? "is a directory" : "cannot be read (permission denied)"
+            let why =
+                !FileStatus.exists(file)
+                ? "does not exist"
+                : FileStatus.isDirectory(file) ? "is a directory" : "cannot be read (permission denied)"
             problem(readProblemLine.file, readProblemLine.line, "\(file) \(why)")
             return nil
         }
@@ -186,7 +192,10 @@ struct Loader {
                     }
                 }
             } else {
-                problem(at: p, "profile must be a string (a name from hardware-profiles/ or a path to a .toml file), got \(p.value.typeName)")
+                problem(
+                    at: p,
+                    "profile must be a string (a name from hardware-profiles/ or a path to a .toml file), got \(p.value.typeName)"
+                )
             }
         }
 
@@ -203,7 +212,8 @@ struct Loader {
         // Keys a missing profile would have supplied are not reported missing on top of it.
         let loaded = profileLoaded
         fields.reportMissing = { key in loaded || !(key.hasPrefix("serial.") || key.hasPrefix("controller.")) }
-        let configuration = build(&fields, items: items, itemOrder: itemOrder, profileName: profileName, profileFile: profile.file)
+        let configuration = build(
+            &fields, items: items, itemOrder: itemOrder, profileName: profileName, profileFile: profile.file)
         problems += fields.problems
         return configuration
     }
@@ -216,12 +226,18 @@ struct Loader {
             problem(at: located, "hardware profile file \(path) does not exist")
             return nil
         }
-        let nameOK = !name.isEmpty && name.utf8.allSatisfy { b in
-            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F || b == 0x2D
-                || b == 0x2E
-        } && !name.hasPrefix(".")
+        let nameOK =
+            !name.isEmpty
+            && name.utf8.allSatisfy { b in
+                (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F
+                    || b == 0x2D
+                    || b == 0x2E
+            } && !name.hasPrefix(".")
         guard nameOK else {
-            problem(at: located, "profile \"\(name)\" is neither a profile name (letters, digits, '-', '_', '.') nor a path ending in .toml")
+            problem(
+                at: located,
+                "profile \"\(name)\" is neither a profile name (letters, digits, '-', '_', '.') nor a path ending in .toml"
+            )
             return nil
         }
         let candidates = ConfigLoader.profileCandidates(name: name, configFile: configFile, searchPaths: searchPaths)
@@ -248,9 +264,15 @@ struct Loader {
             }
             guard let allowed = Schema.keys(of: key) else {
                 if case .table = node.value {
-                    problem(file, node.keyLine, "unknown table [\(key)]\(suggestion(key, Schema.tableNames)); allowed tables: \(Schema.tableNames.map { "[\($0)]" }.joined(separator: ", "))")
+                    problem(
+                        file, node.keyLine,
+                        "unknown table [\(key)]\(suggestion(key, Schema.tableNames)); allowed tables: \(Schema.tableNames.map { "[\($0)]" }.joined(separator: ", "))"
+                    )
                 } else {
-                    problem(file, node.keyLine, "unknown key '\(key)'\(suggestion(key, Schema.rootKeys + Schema.tableNames)); top-level keys are \(Schema.rootKeys.joined(separator: ", ")), the rest goes in tables")
+                    problem(
+                        file, node.keyLine,
+                        "unknown key '\(key)'\(suggestion(key, Schema.rootKeys + Schema.tableNames)); top-level keys are \(Schema.rootKeys.joined(separator: ", ")), the rest goes in tables"
+                    )
                 }
                 continue
             }
@@ -266,12 +288,18 @@ struct Loader {
             for (sub, subNode) in table.orderedEntries {
                 let full = "\(key).\(sub)"
                 guard allowed.contains(sub) else {
-                    problem(file, subNode.keyLine, "unknown key '\(sub)' in [\(key)]\(suggestion(sub, allowed)); allowed: \(allowed.joined(separator: ", "))")
+                    problem(
+                        file, subNode.keyLine,
+                        "unknown key '\(sub)' in [\(key)]\(suggestion(sub, allowed)); allowed: \(allowed.joined(separator: ", "))"
+                    )
                     continue
                 }
                 if full == "vend.items" {
                     guard case .table(let items) = subNode.value else {
-                        problem(file, subNode.keyLine, "vend.items must be a table ([vend.items] with \"code\" = \"description\" lines), not \(subNode.value.typeName)")
+                        problem(
+                            file, subNode.keyLine,
+                            "vend.items must be a table ([vend.items] with \"code\" = \"description\" lines), not \(subNode.value.typeName)"
+                        )
                         continue
                     }
                     flat.tableLines[full] = subNode.keyLine

@@ -1,9 +1,10 @@
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
 
 /// The config's tables, one function each, read in the file's order (so problems come in the
 /// order a technician reads them). Each returns its settings, or nil when a required key is
@@ -27,12 +28,13 @@ extension Loader {
         let metrics = metricsTable(&f)
 
         guard f.problems.isEmpty, problems.isEmpty, let machineID, let currency, let api, let serial, let protocolKind,
-              let qr, let journal
+            let qr, let journal
         else { return nil }
         return KioskConfiguration(
             machineID: machineID, profile: profileName, profileFile: profileFile, currency: currency, api: api,
             serial: serial,
-            controller: ControllerSettings(protocolKind: protocolKind, machineTimeoutSeconds: machineTimeout, qibixx: qibixx),
+            controller: ControllerSettings(
+                protocolKind: protocolKind, machineTimeoutSeconds: machineTimeout, qibixx: qibixx),
             vend: vend, display: display, qr: qr, journal: journal, metrics: metrics, configFile: configFile)
     }
 
@@ -40,18 +42,24 @@ extension Loader {
     func rootKeys(_ f: inout Fields) -> (machineID: String?, currency: Currency?) {
         let machineID = f.string("machine_id", required: true, what: "the machine's id, sent to the API as machine_id")
         if let id = machineID, let at = f.merged["machine_id"] {
-            if id.isEmpty || id.count > 64 || id.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            if id.isEmpty || id.count > 64 || id.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+            {
                 f.problem(at: at, "machine_id must be 1 to 64 printable characters, got \"\(id)\"")
             }
         }
         _ = f.string("profile", required: true, what: "a name from hardware-profiles/ or a path to a .toml file")
 
         var currency: Currency? = nil
-        if let code = f.string("currency", required: true, what: "an ISO 4217 code such as \"USD\""), let at = f.merged["currency"] {
+        if let code = f.string("currency", required: true, what: "an ISO 4217 code such as \"USD\""),
+            let at = f.merged["currency"]
+        {
             currency = Currency(iso: code)
             if currency == nil {
-                let hint = code.uppercased() != code && Currency(iso: code.uppercased()) != nil ? " (write it in capitals: \"\(code.uppercased())\")" : ""
-                f.problem(at: at, "unknown currency \"\(code)\"\(hint); use an ISO 4217 code such as USD, EUR, GBP, CHF, JPY")
+                let hint =
+                    code.uppercased() != code && Currency(iso: code.uppercased()) != nil
+                    ? " (write it in capitals: \"\(code.uppercased())\")" : ""
+                f.problem(
+                    at: at, "unknown currency \"\(code)\"\(hint); use an ISO 4217 code such as USD, EUR, GBP, CHF, JPY")
             }
         }
         return (machineID, currency)
@@ -59,7 +67,8 @@ extension Loader {
 
     /// `[api]`: nil without a valid base URL and token file.
     func apiTable(_ f: inout Fields) -> APISettings? {
-        let baseURL = f.string("api.base_url", required: true, what: "the DripPay API, e.g. \"https://drippay-dev.com/api/v1\"")
+        let baseURL = f.string(
+            "api.base_url", required: true, what: "the DripPay API, e.g. \"https://drippay-dev.com/api/v1\"")
         var normalizedBaseURL: String? = nil
         if let url = baseURL, let at = f.merged["api.base_url"] {
             switch validateBaseURL(url) {
@@ -67,7 +76,8 @@ extension Loader {
             case .failure(let message): f.problem(at: at, message.description)
             }
         }
-        let tokenFile = f.path("api.token_file", required: true, what: "the file holding the API token \"{id}|{secret}\", mode 600")
+        let tokenFile = f.path(
+            "api.token_file", required: true, what: "the file holding the API token \"{id}|{secret}\", mode 600")
         if let token = tokenFile, let at = f.merged["api.token_file"] {
             do {
                 _ = try TokenLoader.load(tokenFile: token, environment: environment)
@@ -86,7 +96,9 @@ extension Loader {
 
     /// `[serial]` (usually from the hardware profile): nil without a device.
     func serialTable(_ f: inout Fields) -> SerialOptions? {
-        let device = f.path("serial.device", required: true, what: "the serial device, e.g. \"/dev/ttyAMA0\"; usually set by the hardware profile")
+        let device = f.path(
+            "serial.device", required: true,
+            what: "the serial device, e.g. \"/dev/ttyAMA0\"; usually set by the hardware profile")
         let baud = f.integer("serial.baud", default: 115_200, oneOf: Schema.standardBauds)
         let dataBits = f.integer("serial.data_bits", default: 8, range: 5...8)
         let parity = f.choice("serial.parity", default: SerialOptions.Parity.none)
@@ -94,7 +106,8 @@ extension Loader {
         let flow = f.choice("serial.flow_control", default: SerialOptions.FlowControl.none)
         guard let device else { return nil }
         return SerialOptions(
-            device: device, baud: baud, dataBits: dataBits, parity: parity ?? SerialOptions.Parity.none, stopBits: stopBits,
+            device: device, baud: baud, dataBits: dataBits, parity: parity ?? SerialOptions.Parity.none,
+            stopBits: stopBits,
             flowControl: flow ?? SerialOptions.FlowControl.none)
     }
 
@@ -108,24 +121,37 @@ extension Loader {
     /// `[qibixx]`: how the MDB adapter is configured (sent as C,SETCONF after every connect).
     func qibixxTable(_ f: inout Fields, currency: Currency?, protocolKind: ControllerProtocolKind?) -> QibixxSettings {
         var qibixx = currency.map(QibixxSettings.defaults(for:)) ?? QibixxSettings()
-        qibixx.sessionMode = f.choice("qibixx.session_mode", default: QibixxSettings.SessionMode.alwaysIdle) ?? .alwaysIdle
+        qibixx.sessionMode =
+            f.choice("qibixx.session_mode", default: QibixxSettings.SessionMode.alwaysIdle) ?? .alwaysIdle
         qibixx.decimalPlaces = f.integer(
             "qibixx.decimal_places", default: qibixx.decimalPlaces, range: QibixxSettings.decimalPlacesRange)
         qibixx.scaleFactor = f.integer("qibixx.scale_factor", default: 1, range: QibixxSettings.scaleFactorRange)
         qibixx.vendTimeoutSeconds = f.optionalInteger("qibixx.vend_timeout_s", range: 1...3600)
-        if protocolKind == .qibixxMDB, let currency, QibixxSettings.currencyCode(currency) == nil, let at = f.merged["currency"] {
-            f.problem(at: at, "currency \(currency.code) has no ISO 4217 numeric code known to drippay-kiosk, needed for the MDB adapter's mdb-currency-code")
+        if protocolKind == .qibixxMDB, let currency, QibixxSettings.currencyCode(currency) == nil,
+            let at = f.merged["currency"]
+        {
+            f.problem(
+                at: at,
+                "currency \(currency.code) has no ISO 4217 numeric code known to drippay-kiosk, needed for the MDB adapter's mdb-currency-code"
+            )
         }
         return qibixx
     }
 
     /// `[vend]` and `[vend.items]`; the payment timeout must end before the machine's.
-    func vendTable(_ f: inout Fields, items: [String: Located], itemOrder: [String], machineTimeout: Int?) -> VendSettings {
+    func vendTable(
+        _ f: inout Fields, items: [String: Located], itemOrder: [String], machineTimeout: Int?
+    ) -> VendSettings {
         let paymentTimeout = f.integer("vend.payment_timeout_s", default: 90, range: 1...3600)
         let resumeGrace = f.integer("vend.resume_grace_s", default: 15, range: 1...3600)
-        if let machine = machineTimeout, paymentTimeout >= machine, let at = f.merged["vend.payment_timeout_s"] ?? f.merged["controller.machine_timeout_s"] {
+        if let machine = machineTimeout, paymentTimeout >= machine,
+            let at = f.merged["vend.payment_timeout_s"] ?? f.merged["controller.machine_timeout_s"]
+        {
             let machineAt = f.merged["controller.machine_timeout_s"].map { " (\($0.file):\($0.line))" } ?? ""
-            f.problem(at: at, "vend.payment_timeout_s (\(paymentTimeout)) must be below controller.machine_timeout_s (\(machine))\(machineAt): the machine gives up on a vend after \(machine) s, so the QR must come down first")
+            f.problem(
+                at: at,
+                "vend.payment_timeout_s (\(paymentTimeout)) must be below controller.machine_timeout_s (\(machine))\(machineAt): the machine gives up on a vend after \(machine) s, so the QR must come down first"
+            )
         }
         var products: [ProductCode: String] = [:]
         for code in itemOrder {
@@ -135,11 +161,15 @@ extension Loader {
                 continue
             }
             guard case .string(let description) = at.value else {
-                f.problem(at: at, "vend.items.\"\(code)\" must be a string (the invoice item description), got \(at.value.typeName)")
+                f.problem(
+                    at: at,
+                    "vend.items.\"\(code)\" must be a string (the invoice item description), got \(at.value.typeName)")
                 continue
             }
             guard !description.trimmingWhitespace().isEmpty else {
-                f.problem(at: at, "vend.items.\"\(code)\" has an empty description; give the product name shown on the invoice")
+                f.problem(
+                    at: at,
+                    "vend.items.\"\(code)\" has an empty description; give the product name shown on the invoice")
                 continue
             }
             products[product] = description
@@ -159,10 +189,14 @@ extension Loader {
         let given = geometryKeys.filter { f.merged[$0] != nil }
         if !given.isEmpty, given.count < 3, let at = f.merged[given[0]] {
             let missing = geometryKeys.filter { f.merged[$0] == nil }.map { $0.replacingAll("display.", with: "") }
-            f.problem(at: at, "[display] width, height and bits_per_pixel go together (a plain-file framebuffer); missing: \(missing.joined(separator: ", "))")
+            f.problem(
+                at: at,
+                "[display] width, height and bits_per_pixel go together (a plain-file framebuffer); missing: \(missing.joined(separator: ", "))"
+            )
         }
         return DisplayOptions(
-            output: output ?? DisplayOptions.Output.none, device: displayDevice, width: width, height: height, bitsPerPixel: bpp,
+            output: output ?? DisplayOptions.Output.none, device: displayDevice, width: width, height: height,
+            bitsPerPixel: bpp,
             pngPath: pngPath)
     }
 
@@ -170,8 +204,11 @@ extension Loader {
     func qrTable(_ f: inout Fields) -> (settings: QRSettings?, errorCorrection: QRErrorCorrection) {
         let qrSource = f.choice("qr.source", default: QRSettings.Source.invoiceImage) ?? .invoiceImage
         var payload: QRPayloadTemplate? = nil
-        let payloadWhat = "the text in the QR code when qr.source = \"template\", e.g. \"https://pay.example.com/i/{reference}\""
-        if let text = f.string("qr.payload", required: qrSource == .template, what: payloadWhat), let at = f.merged["qr.payload"] {
+        let payloadWhat =
+            "the text in the QR code when qr.source = \"template\", e.g. \"https://pay.example.com/i/{reference}\""
+        if let text = f.string("qr.payload", required: qrSource == .template, what: payloadWhat),
+            let at = f.merged["qr.payload"]
+        {
             do {
                 payload = try QRPayloadTemplate(text)
             } catch {
@@ -181,12 +218,17 @@ extension Loader {
         let refreshSeconds = f.integer("qr.refresh_s", default: 10, range: 0...3600)
         let qrSettingsOK = qrSource == .invoiceImage || payload != nil
         let correction = f.choice("qr.error_correction", default: QRErrorCorrection.M)
-        return (qrSettingsOK ? QRSettings(source: qrSource, payload: payload, refreshSeconds: refreshSeconds) : nil, correction ?? .M)
+        return (
+            qrSettingsOK ? QRSettings(source: qrSource, payload: payload, refreshSeconds: refreshSeconds) : nil,
+            correction ?? .M
+        )
     }
 
     /// `[journal]`: nil without a path.
     func journalTable(_ f: inout Fields) -> JournalSettings? {
-        let journalPath = f.path("journal.path", required: true, what: "the SQLite journal file, e.g. \"/var/lib/drippay-kiosk/journal.sqlite\"")
+        let journalPath = f.path(
+            "journal.path", required: true,
+            what: "the SQLite journal file, e.g. \"/var/lib/drippay-kiosk/journal.sqlite\"")
         let retention = f.integer("journal.retention_days", default: 90, range: 1...36500)
         guard let journalPath else { return nil }
         return JournalSettings(path: journalPath, retentionDays: retention)

@@ -1,27 +1,33 @@
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
 
 /// Checks `api.base_url`; returns it without a trailing slash, or the message for the technician.
 func validateBaseURL(_ text: String) -> Result<String, ValidationMessage> {
     let example = "e.g. \"https://drippay-dev.com/api/v1\""
     guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
-          let host = components.host, !host.isEmpty
+        let host = components.host, !host.isEmpty
     else {
-        return .failure(ValidationMessage("api.base_url \"\(text)\" is not a URL; give scheme, host and path, \(example)"))
+        return .failure(
+            ValidationMessage("api.base_url \"\(text)\" is not a URL; give scheme, host and path, \(example)"))
     }
     guard scheme == "https" || scheme == "http" else {
         return .failure(ValidationMessage("api.base_url \"\(text)\" must start with https:// (\(example))"))
     }
     if components.query != nil || components.fragment != nil {
-        return .failure(ValidationMessage("api.base_url \"\(text)\" must not have a query or fragment; give the API root, \(example)"))
+        return .failure(
+            ValidationMessage(
+                "api.base_url \"\(text)\" must not have a query or fragment; give the API root, \(example)"))
     }
     if scheme == "http", !isLoopback(host) {
-        return .failure(ValidationMessage(
-            "api.base_url \"\(text)\" uses http:// to a host that is not loopback; use https:// (http is allowed only for localhost, 127.0.0.0/8 and ::1)"))
+        return .failure(
+            ValidationMessage(
+                "api.base_url \"\(text)\" uses http:// to a host that is not loopback; use https:// (http is allowed only for localhost, 127.0.0.0/8 and ::1)"
+            ))
     }
     var normalized = text
     while normalized.hasSuffix("/") { normalized.removeLast() }

@@ -56,7 +56,8 @@ public struct KioskConfiguration: Sendable, Hashable {
         if s.flowControl != .none { controllerLine += ", flow control \(s.flowControl.rawValue)" }
         if controller.protocolKind == .qibixxMDB {
             let q = controller.qibixx
-            controllerLine += "; \(q.sessionMode.rawValue), \(q.decimalPlaces) decimal place(s), scale factor \(q.scaleFactor)"
+            controllerLine +=
+                "; \(q.sessionMode.rawValue), \(q.decimalPlaces) decimal place(s), scale factor \(q.scaleFactor)"
             if let t = q.vendTimeoutSeconds { controllerLine += ", vend timeout \(t) s" }
         }
         var timeouts = "QR times out after \(vend.paymentTimeoutSeconds) s"
@@ -76,8 +77,10 @@ public struct KioskConfiguration: Sendable, Hashable {
         let qrLine: String
         switch qr.source {
         case .invoiceImage:
-            qrLine = "the invoice's own QR image, "
-                + (qr.refreshSeconds > 0 ? "re-fetched every \(qr.refreshSeconds) s" : "re-fetched only before a code expires")
+            qrLine =
+                "the invoice's own QR image, "
+                + (qr.refreshSeconds > 0
+                    ? "re-fetched every \(qr.refreshSeconds) s" : "re-fetched only before a code expires")
         case .template: qrLine = "template \(qr.payload.map(\.description) ?? "(none)")"
         }
         return [
@@ -127,7 +130,10 @@ public struct ControllerSettings: Sendable, Hashable {
     /// `[qibixx]`: the MDB adapter's configuration (used by `qibixx-mdb` only).
     public var qibixx: QibixxSettings
 
-    public init(protocolKind: ControllerProtocolKind, machineTimeoutSeconds: Int? = nil, qibixx: QibixxSettings = QibixxSettings()) {
+    public init(
+        protocolKind: ControllerProtocolKind, machineTimeoutSeconds: Int? = nil,
+        qibixx: QibixxSettings = QibixxSettings()
+    ) {
         self.protocolKind = protocolKind
         self.machineTimeoutSeconds = machineTimeoutSeconds
         self.qibixx = qibixx

@@ -175,11 +175,16 @@ struct Parser {
 
     /// Opens the table at `path` for a `[header]`.
     mutating func defineTable(path: [String], line: Int) throws(ParseFailure) {
-        try Parser.walk(&root, path: path[...]) { (table: inout TOMLTable, key: String, isLast: Bool) throws(ParseFailure) in
+        try Parser.walk(&root, path: path[...]) {
+            (table: inout TOMLTable, key: String, isLast: Bool) throws(ParseFailure) in
             let name = path.joined(separator: ".")
             if let existing = table[key] {
                 guard case .table(var t) = existing.value else {
-                    throw ParseFailure(line: line, message: "[\(name)]: '\(key)' already has a value on line \(existing.keyLine); a key cannot also be a table")
+                    throw ParseFailure(
+                        line: line,
+                        message:
+                            "[\(name)]: '\(key)' already has a value on line \(existing.keyLine); a key cannot also be a table"
+                    )
                 }
                 if isLast {
                     switch t.origin {
@@ -187,10 +192,17 @@ struct Parser {
                         t.origin = .header
                         table.set(key, TOMLNode(value: .table(t), line: line))
                     default:
-                        throw ParseFailure(line: line, message: "table [\(name)] is defined twice (first on line \(existing.keyLine)); merge the two sections")
+                        throw ParseFailure(
+                            line: line,
+                            message:
+                                "table [\(name)] is defined twice (first on line \(existing.keyLine)); merge the two sections"
+                        )
                     }
                 } else if t.origin == .inline {
-                    throw ParseFailure(line: line, message: "[\(name)]: '\(key)' is an inline table (line \(existing.keyLine)) and cannot be extended")
+                    throw ParseFailure(
+                        line: line,
+                        message:
+                            "[\(name)]: '\(key)' is an inline table (line \(existing.keyLine)) and cannot be extended")
                 }
             } else {
                 table.set(key, TOMLNode(value: .table(TOMLTable(origin: isLast ? .header : .implicit)), line: line))
@@ -200,27 +212,43 @@ struct Parser {
 
     /// Puts a value at `path`; parts from `dottedFrom` on came from a dotted key and create
     /// dotted tables on the way.
-    static func insert(_ node: TOMLNode, at path: [String], dottedFrom: Int, keyLine: Int, in table: inout TOMLTable) throws(ParseFailure) {
+    static func insert(
+        _ node: TOMLNode, at path: [String], dottedFrom: Int, keyLine: Int, in table: inout TOMLTable
+    ) throws(ParseFailure) {
         var depth = 0
         let name = path[dottedFrom...].joined(separator: ".")
-        try Parser.walk(&table, path: path[...]) { (table: inout TOMLTable, key: String, isLast: Bool) throws(ParseFailure) in
+        try Parser.walk(&table, path: path[...]) {
+            (table: inout TOMLTable, key: String, isLast: Bool) throws(ParseFailure) in
             defer { depth += 1 }
             if isLast {
                 if let existing = table[key] {
-                    throw ParseFailure(line: keyLine, message: "duplicate key '\(name)' (first set on line \(existing.keyLine)); keep one of them")
+                    throw ParseFailure(
+                        line: keyLine,
+                        message: "duplicate key '\(name)' (first set on line \(existing.keyLine)); keep one of them")
                 }
                 table.set(key, TOMLNode(value: node.value, line: node.line, keyLine: keyLine))
                 return
             }
             if let existing = table[key] {
                 guard case .table(let t) = existing.value else {
-                    throw ParseFailure(line: keyLine, message: "'\(name)': '\(key)' already has a value on line \(existing.keyLine); a key cannot also be a table")
+                    throw ParseFailure(
+                        line: keyLine,
+                        message:
+                            "'\(name)': '\(key)' already has a value on line \(existing.keyLine); a key cannot also be a table"
+                    )
                 }
                 if depth >= dottedFrom, t.origin != .dotted, t.origin != .implicit {
-                    throw ParseFailure(line: keyLine, message: "'\(name)': table '\(key)' is already defined on line \(existing.keyLine); add the key in that section instead")
+                    throw ParseFailure(
+                        line: keyLine,
+                        message:
+                            "'\(name)': table '\(key)' is already defined on line \(existing.keyLine); add the key in that section instead"
+                    )
                 }
             } else {
-                table.set(key, TOMLNode(value: .table(TOMLTable(origin: depth >= dottedFrom ? .dotted : .implicit)), line: keyLine))
+                table.set(
+                    key,
+                    TOMLNode(value: .table(TOMLTable(origin: depth >= dottedFrom ? .dotted : .implicit)), line: keyLine)
+                )
             }
         }
     }

@@ -5,7 +5,7 @@ extension Parser {
     mutating func parseValue() throws(ParseFailure) -> TOMLNode {
         let valueLine = line
         guard let b = peek, b != UInt8(ascii: "\n"), b != UInt8(ascii: "#"),
-              !(b == UInt8(ascii: "\r") && peek(at: 1) == UInt8(ascii: "\n"))
+            !(b == UInt8(ascii: "\r") && peek(at: 1) == UInt8(ascii: "\n"))
         else { throw fail("missing value after '='") }
         switch b {
         case UInt8(ascii: "\""):
@@ -58,7 +58,9 @@ extension Parser {
                     )
                 }
             default:
-                if isForbiddenControl(b) { throw fail("control character 0x\(hex(b)) in a string; write it as an escape") }
+                if isForbiddenControl(b) {
+                    throw fail("control character 0x\(hex(b)) in a string; write it as an escape")
+                }
                 out.append(b)
             }
         }
@@ -132,7 +134,9 @@ extension Parser {
             let keyLine = line
             let key = try parseKey()
             skipSpaces()
-            guard peek == UInt8(ascii: "=") else { throw fail("expected '=' after the key '\(key.joined(separator: "."))'") }
+            guard peek == UInt8(ascii: "=") else {
+                throw fail("expected '=' after the key '\(key.joined(separator: "."))'")
+            }
             index += 1
             skipSpaces()
             let node = try parseValue()

@@ -1,9 +1,10 @@
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
 
 /// Why the API token could not be loaded. Messages name the file, never its contents.
 public enum TokenError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -31,9 +32,11 @@ public enum TokenError: Error, Hashable, Sendable, CustomStringConvertible {
         case .unreadable(_, let reason):
             return "cannot be read (\(reason)); the daemon's user must own it, mode 600"
         case .tooOpen(_, let mode):
-            return "is readable by \(mode & 0o044 == 0o044 ? "group and others" : mode & 0o040 != 0 ? "its group" : "others") (mode \(octalMode(mode))); run `chmod 600 \(file)`"
+            return
+                "is readable by \(mode & 0o044 == 0o044 ? "group and others" : mode & 0o040 != 0 ? "its group" : "others") (mode \(octalMode(mode))); run `chmod 600 \(file)`"
         case .malformed(_, let problem):
-            return "does not hold a token of the form \"{id}|{secret}\" (\(problem)); copy the token exactly as DripPay showed it"
+            return
+                "does not hold a token of the form \"{id}|{secret}\" (\(problem)); copy the token exactly as DripPay showed it"
         }
     }
 

@@ -61,8 +61,10 @@ public struct Money: Hashable, Sendable, Comparable, CustomStringConvertible {
         public var description: String {
             switch self {
             case .empty: return "empty amount"
-            case .notADecimal(let s): return "'\(s)' is not a decimal amount (expected digits with an optional '.' and fraction, e.g. 1.50)"
-            case .tooManyDigits(let s, let allowed): return "'\(s)' has more than \(allowed) digits after the decimal point"
+            case .notADecimal(let s):
+                return "'\(s)' is not a decimal amount (expected digits with an optional '.' and fraction, e.g. 1.50)"
+            case .tooManyDigits(let s, let allowed):
+                return "'\(s)' has more than \(allowed) digits after the decimal point"
             case .negative(let s): return "'\(s)' is negative"
             case .tooLarge(let s): return "'\(s)' is too large"
             }
@@ -82,7 +84,7 @@ public struct Money: Hashable, Sendable, Comparable, CustomStringConvertible {
         var fraction = parts.count == 2 ? parts[1] : ""
         let isDigits: (Substring) -> Bool = { $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }
         guard !whole.isEmpty, isDigits(whole), isDigits(fraction),
-              parts.count == 1 || !fraction.isEmpty
+            parts.count == 1 || !fraction.isEmpty
         else { throw .notADecimal(text) }
         if fraction.count > currency.minorDigits {
             let extra = fraction.dropFirst(currency.minorDigits)

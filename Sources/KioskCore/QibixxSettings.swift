@@ -22,7 +22,10 @@ public struct QibixxSettings: Hashable, Sendable {
     public static let decimalPlacesRange = 0...3
     public static let scaleFactorRange = 1...100
 
-    public init(sessionMode: SessionMode = .alwaysIdle, decimalPlaces: Int = 2, scaleFactor: Int = 1, vendTimeoutSeconds: Int? = nil) {
+    public init(
+        sessionMode: SessionMode = .alwaysIdle, decimalPlaces: Int = 2, scaleFactor: Int = 1,
+        vendTimeoutSeconds: Int? = nil
+    ) {
         self.sessionMode = sessionMode
         self.decimalPlaces = decimalPlaces
         self.scaleFactor = scaleFactor

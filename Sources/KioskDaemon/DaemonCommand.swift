@@ -1,13 +1,14 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import KioskConfig
 import KioskCore
 import KioskLogging
 import Logging
 import ServiceLifecycle
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 
 /// What `drippay-kiosk run` does, as a function the executable calls: load the config and the
 /// token, set up logging, run the daemon until SIGTERM/SIGINT. Returns the exit status
@@ -16,7 +17,9 @@ public enum DaemonCommand {
     /// The exit status for a fatal fault (journal, display, internal error).
     public static let fatalExitCode: Int32 = 1
 
-    public static func run(configFile: String, environment: [String: String] = ProcessInfo.processInfo.environment)
+    public static func run(
+        configFile: String, environment: [String: String] = ProcessInfo.processInfo.environment
+    )
         async -> Int32
     {
         let configuration: KioskConfiguration

@@ -1,14 +1,15 @@
 import ControllerLink
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import DripPayAPI
 import KioskCore
 import KioskDisplay
 import KioskJournal
 import VendSession
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 
 /// Why the daemon could not start or had to stop. Each says what to do.
 public enum DaemonError: Error, CustomStringConvertible {

@@ -1,11 +1,6 @@
 import AsyncHTTPClient
 import ControllerLink
 import DripPayAPI
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import KioskConfig
 import KioskCore
 import KioskDisplay
@@ -13,6 +8,12 @@ import KioskJournal
 import Logging
 import PayCodes
 import VendSession
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 
 /// The daemon's pieces, opened from the configuration and wired together (journal, display, API
 /// client, serial link, coordinator, service gate) plus the signals its services share. Opening
@@ -139,7 +140,8 @@ struct DaemonParts: Sendable {
             let framebuffer = ReopeningDisplay(
                 device: displayOptions.device, backoff: options.linkBackoff,
                 logger: Logger(label: "drippay-kiosk.display"), onChange: { displaySink.yield($0) },
-                open: { () throws(DisplayError) -> any DisplayOutput in try FramebufferOutput(options: displayOptions) })
+                open: { () throws(DisplayError) -> any DisplayOutput in try FramebufferOutput(options: displayOptions) }
+            )
             do {
                 try await framebuffer.start()
             } catch {

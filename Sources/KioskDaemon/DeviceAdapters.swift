@@ -1,14 +1,15 @@
 import ControllerLink
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import KioskCore
 import KioskDisplay
 import Logging
 import Synchronization
 import VendSession
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 
 /// The serial link as the coordinator's `ControllerPort`. Tells the dispense-latency metric
 /// when a `DISPENSE` line went out, and the daemon every command written (for shutdown).
@@ -18,7 +19,8 @@ public struct LinkControllerPort: ControllerPort {
     private let onSent: @Sendable (ControllerCommand) -> Void
 
     public init(
-        link: ControllerLink, latency: DispenseLatency? = nil, onSent: @escaping @Sendable (ControllerCommand) -> Void = { _ in }
+        link: ControllerLink, latency: DispenseLatency? = nil,
+        onSent: @escaping @Sendable (ControllerCommand) -> Void = { _ in }
     ) {
         self.link = link
         self.latency = latency
@@ -129,7 +131,9 @@ public final class DisplayScreenPort: ScreenPort {
                     guard tick == generation.load(ordering: .sequentiallyConsistent), let current else { continue }
                     await render(current, code: code, notice: notice)
                 case .code(let tick, let new):
-                    guard tick == generation.load(ordering: .sequentiallyConsistent), let current, new != code else { continue }
+                    guard tick == generation.load(ordering: .sequentiallyConsistent), let current, new != code else {
+                        continue
+                    }
                     code = new
                     await render(current, code: code, notice: notice)
                 case .notice(let new):
@@ -169,13 +173,17 @@ public final class DisplayScreenPort: ScreenPort {
     /// The display's screen for a coordinator intent at `now` (the countdown is computed here);
     /// `code`, when given, replaces the pay intent's payload in the QR area; `notice` is drawn on
     /// a pay screen only.
-    public static func screen(for intent: ScreenIntent, now: Date, code: PayCode? = nil, notice: String? = nil) -> Screen {
+    public static func screen(
+        for intent: ScreenIntent, now: Date, code: PayCode? = nil, notice: String? = nil
+    ) -> Screen {
         switch intent {
         case .idle:
             return .idle(message: "Choose a product")
         case .pay(let payload, let product, let price, let deadline):
             let left = Int(max(0, deadline.timeIntervalSince(now)).rounded(.up))
-            return .pay(PayScreen(code: code ?? .text(payload), product: product, price: price, secondsLeft: left, notice: notice))
+            return .pay(
+                PayScreen(
+                    code: code ?? .text(payload), product: product, price: price, secondsLeft: left, notice: notice))
         case .paid(let product):
             return .paid(product: product)
         case .cancelled(let reason):

@@ -1,12 +1,13 @@
 import DripPayAPI
+import KioskCore
+import Synchronization
+import VendSession
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
-import Synchronization
-import VendSession
 
 /// Counts every API request in the metrics by endpoint and HTTP status (or `timeout` /
 /// `connection` when no answer came), around the client's real transport.
@@ -81,10 +82,12 @@ public final class DispenseLatency: Sendable {
 
     /// The dispense line was written.
     func dispensed() {
-        guard let start = lastPaid.withLock({ value -> ContinuousClock.Instant? in
-            defer { value = nil }
-            return value?.at
-        }) else { return }
+        guard
+            let start = lastPaid.withLock({ value -> ContinuousClock.Instant? in
+                defer { value = nil }
+                return value?.at
+            })
+        else { return }
         metrics.paymentToDispense(start.duration(to: .now))
     }
 }
@@ -103,7 +106,9 @@ public struct DripPayInvoicePort: InvoicePort {
         self.latency = latency
     }
 
-    public func createInvoice(tradeNo: TradeNo, description: String, price: Money, offerBy: Date)
+    public func createInvoice(
+        tradeNo: TradeNo, description: String, price: Money, offerBy: Date
+    )
         async throws(InvoiceCreateFailure) -> InvoiceInfo
     {
         let request = CreateInvoiceRequest(
@@ -123,7 +128,9 @@ public struct DripPayInvoicePort: InvoicePort {
         }
         guard let info = Self.info(invoice, price: price) else {
             throw .outcomeUnknown(
-                message: "POST /invoices: the invoice \(invoice.reference) has a total '\(invoice.total.decimal)' that is not an amount in \(price.currency.code)")
+                message:
+                    "POST /invoices: the invoice \(invoice.reference) has a total '\(invoice.total.decimal)' that is not an amount in \(price.currency.code)"
+            )
         }
         return info
     }
@@ -186,7 +193,8 @@ public struct DripPayInvoicePort: InvoicePort {
                     latency?.paid(reference)
                     return .alreadyPaid
                 case .cancelled: return .cancelled
-                default: return .failed("DELETE /invoices/\(reference) refused (\(message)) and the invoice is not paid")
+                default:
+                    return .failed("DELETE /invoices/\(reference) refused (\(message)) and the invoice is not paid")
                 }
             } catch DripPayError.notFound {
                 return .cancelled
@@ -226,7 +234,8 @@ public struct DripPayInvoicePort: InvoicePort {
         var description: String {
             switch self {
             case .badTotal(let tradeNo, let reference, let total):
-                return "GET /invoices: invoice \(reference) for trade_no \(tradeNo) has a total '\(total)' that is not an amount; check it at the API"
+                return
+                    "GET /invoices: invoice \(reference) for trade_no \(tradeNo) has a total '\(total)' that is not an amount; check it at the API"
             }
         }
     }

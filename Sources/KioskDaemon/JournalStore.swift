@@ -1,11 +1,12 @@
+import KioskCore
+import KioskJournal
+import VendSession
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
-import KioskJournal
-import VendSession
 
 /// The journal as the vend coordinator's `SessionStore`: every call is the journal's own, one
 /// transaction, durable when it returns (but a note written with `durable: false`).
@@ -14,7 +15,9 @@ public struct JournalSessionStore: SessionStore {
 
     public init(journal: Journal) { self.journal = journal }
 
-    public func insertNew(now: Date, event: JournalEventKind, detail: String, _ make: (TradeNo) -> SessionRecord) throws
+    public func insertNew(
+        now: Date, event: JournalEventKind, detail: String, _ make: (TradeNo) -> SessionRecord
+    ) throws
         -> SessionRecord
     {
         try journal.insertNew(now: now, event: event.rawValue, detail: detail, make)

@@ -1,11 +1,6 @@
 import AsyncHTTPClient
 import ControllerLink
 import DripPayAPI
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import KioskConfig
 import KioskCore
 import KioskDisplay
@@ -15,6 +10,12 @@ import PayCodes
 import ServiceLifecycle
 import Synchronization
 import VendSession
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 
 /// The kiosk daemon as a swift-service-lifecycle `Service`: the journal, the serial link, the
 /// API client and the display wired to the `VendCoordinator`, run as a `ServiceGroup` of small

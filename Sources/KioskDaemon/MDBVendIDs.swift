@@ -33,7 +33,9 @@ final class MDBVendIDs: Sendable {
                     state.next = block.lowerBound
                     state.last = block.upperBound
                 } catch {
-                    logger.error("cannot reserve MDB vend ids in the journal \(journal.path): \(error); the vend request is denied")
+                    logger.error(
+                        "cannot reserve MDB vend ids in the journal \(journal.path): \(error); the vend request is denied"
+                    )
                     return nil
                 }
             }

@@ -1,3 +1,6 @@
+import KioskCore
+import Synchronization
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -6,8 +9,6 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import KioskCore
-import Synchronization
 
 /// The daemon's metrics, rendered in the Prometheus text exposition format for node_exporter's
 /// textfile collector or a scrape. Counters only go up; the histogram has fixed buckets.
@@ -93,26 +94,38 @@ public final class KioskMetrics: Sendable {
         for (outcome, count) in s.vendsByOutcome.sorted(by: { $0.key < $1.key }) {
             out += "drippay_kiosk_vends_total{outcome=\"\(escape(outcome))\"} \(count)\n"
         }
-        family("drippay_kiosk_api_requests_total", "counter", "DripPay API requests, by endpoint and HTTP status or error class.")
+        family(
+            "drippay_kiosk_api_requests_total", "counter",
+            "DripPay API requests, by endpoint and HTTP status or error class.")
         for (key, count) in s.apiRequests.sorted(by: { $0.key < $1.key }) {
-            out += "drippay_kiosk_api_requests_total{endpoint=\"\(escape(key.endpoint))\",status=\"\(escape(key.status))\"} \(count)\n"
+            out +=
+                "drippay_kiosk_api_requests_total{endpoint=\"\(escape(key.endpoint))\",status=\"\(escape(key.status))\"} \(count)\n"
         }
         family("drippay_kiosk_api_rate_limited_total", "counter", "API answers 429 Too Many Requests.")
         out += "drippay_kiosk_api_rate_limited_total \(s.rateLimited)\n"
-        family("drippay_kiosk_serial_reconnects_total", "counter", "Times the controller's serial link came back after an outage.")
+        family(
+            "drippay_kiosk_serial_reconnects_total", "counter",
+            "Times the controller's serial link came back after an outage.")
         out += "drippay_kiosk_serial_reconnects_total \(s.serialReconnects)\n"
-        family("drippay_kiosk_payment_to_dispense_seconds", "histogram", "From the API answering paid to the dispense command on the serial line.")
+        family(
+            "drippay_kiosk_payment_to_dispense_seconds", "histogram",
+            "From the API answering paid to the dispense command on the serial line.")
         for (index, bound) in KioskMetrics.latencyBuckets.enumerated() {
-            out += "drippay_kiosk_payment_to_dispense_seconds_bucket{le=\"\(formatBound(bound))\"} \(s.latencyCounts[index])\n"
+            out +=
+                "drippay_kiosk_payment_to_dispense_seconds_bucket{le=\"\(formatBound(bound))\"} \(s.latencyCounts[index])\n"
         }
         out += "drippay_kiosk_payment_to_dispense_seconds_bucket{le=\"+Inf\"} \(s.latencyCount)\n"
         out += "drippay_kiosk_payment_to_dispense_seconds_sum \(s.latencySum)\n"
         out += "drippay_kiosk_payment_to_dispense_seconds_count \(s.latencyCount)\n"
-        family("drippay_kiosk_refunds_due", "gauge", "Paid sessions that could not be dispensed and await a manual refund.")
+        family(
+            "drippay_kiosk_refunds_due", "gauge", "Paid sessions that could not be dispensed and await a manual refund."
+        )
         out += "drippay_kiosk_refunds_due \(s.refundsDue)\n"
         family("drippay_kiosk_journal_bytes", "gauge", "Size of the SQLite journal file.")
         out += "drippay_kiosk_journal_bytes \(s.journalBytes)\n"
-        family("drippay_kiosk_journal_write_failures_total", "counter", "Times the journal stopped taking writes (full or read-only storage).")
+        family(
+            "drippay_kiosk_journal_write_failures_total", "counter",
+            "Times the journal stopped taking writes (full or read-only storage).")
         out += "drippay_kiosk_journal_write_failures_total \(s.journalWriteFailures)\n"
         family("drippay_kiosk_journal_writable", "gauge", "1 while the journal takes writes.")
         out += "drippay_kiosk_journal_writable \(s.journalWritable ? 1 : 0)\n"

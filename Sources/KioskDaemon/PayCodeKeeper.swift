@@ -1,9 +1,4 @@
 import DripPayAPI
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import KioskCore
 import KioskDisplay
 import KioskJournal
@@ -11,6 +6,12 @@ import Logging
 import PayCodeImaging
 import PayCodes
 import Synchronization
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 
 /// The pay intent's payload when the QR comes from the invoice's own image: the session's
 /// trade_no and the image URL, as the coordinator stores it in the journal. The display resolves
@@ -131,7 +132,9 @@ public final class PayCodeKeeper: Sendable {
                             present(.text(text))
                             if text != shownText {
                                 record(ref.tradeNo, .qrShown, Self.eventDetail(text, invoice: invoice), now())
-                                logger.info("pay code shown", metadata: meta.merging(["payment_hash": "\(invoice?.paymentHash ?? "-")"]) { $1 })
+                                logger.info(
+                                    "pay code shown",
+                                    metadata: meta.merging(["payment_hash": "\(invoice?.paymentHash ?? "-")"]) { $1 })
                             }
                             shownText = text
                         }
@@ -144,8 +147,12 @@ public final class PayCodeKeeper: Sendable {
                     }
                 case .image(let picture, let reason)?:
                     if !pictureLogged {
-                        logger.warning("the invoice's QR image holds no single readable code (\(reason)); drawing the image itself", metadata: meta)
-                        record(ref.tradeNo, .qrShown, "picture \(picture.width)x\(picture.height) (\(reason)) url=\(ref.url)", now())
+                        logger.warning(
+                            "the invoice's QR image holds no single readable code (\(reason)); drawing the image itself",
+                            metadata: meta)
+                        record(
+                            ref.tradeNo, .qrShown,
+                            "picture \(picture.width)x\(picture.height) (\(reason)) url=\(ref.url)", now())
                         pictureLogged = true
                     }
                     present(.picture(picture))
@@ -156,7 +163,8 @@ public final class PayCodeKeeper: Sendable {
                     // Nothing usable came: whatever is on screen stays until its own expiry.
                     break
                 }
-                nextFetch = schedule.nextFetch(after: fetchedAt, expiresAt: expiresAt, showingCode: showing) ?? .infinity
+                nextFetch =
+                    schedule.nextFetch(after: fetchedAt, expiresAt: expiresAt, showingCode: showing) ?? .infinity
             }
             // Wake for the next fetch, or when the code on screen expires, whichever is first.
             var wake = min(nextFetch, deadline.timeIntervalSince1970)

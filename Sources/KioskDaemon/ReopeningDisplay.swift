@@ -47,7 +47,7 @@ actor ReopeningDisplay: DisplayOutput {
     func start() throws(DisplayError) {
         do throws(DisplayError) {
             try attach(open())
-        } catch where Self.isTransient(error) {
+        } catch  where Self.isTransient(error) {
             report(error)
         }
     }

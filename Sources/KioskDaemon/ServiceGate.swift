@@ -86,7 +86,8 @@ final class ServiceGate: Sendable {
 
     private struct Causes {
         var api: ServiceProblem? = ServiceProblem(reason: "starting up", detail: "starting up: checking the API")
-        var serial: ServiceProblem? = ServiceProblem(reason: "starting up", detail: "starting up: opening the serial link")
+        var serial: ServiceProblem? = ServiceProblem(
+            reason: "starting up", detail: "starting up: opening the serial link")
         var display: ServiceProblem?
         var journal: ServiceProblem?
         var adapter: ServiceProblem?
@@ -207,7 +208,9 @@ extension ServiceGate {
     static func adapterChange(_ event: ControllerEvent) -> Change? {
         switch event {
         case .setUpRefused(let reason):
-            return .adapter(ServiceProblem(reason: "card reader set-up refused", detail: "payment adapter set-up refused: \(reason)"))
+            return .adapter(
+                ServiceProblem(
+                    reason: "card reader set-up refused", detail: "payment adapter set-up refused: \(reason)"))
         case .setUpDone:
             return .adapter(nil)
         default:

@@ -46,7 +46,9 @@ public struct SystemdNotifier: Sendable {
     }
 
     /// The watchdog interval systemd expects pings within (`WATCHDOG_USEC`), if it set one for us.
-    public static func watchdogInterval(environment: [String: String] = ProcessInfo.processInfo.environment) -> Duration? {
+    public static func watchdogInterval(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> Duration? {
         guard let text = environment["WATCHDOG_USEC"], let usec = Int64(text), usec > 0 else { return nil }
         if let pid = environment["WATCHDOG_PID"], let value = Int32(pid), value != getpid() { return nil }
         return .microseconds(usec)

@@ -1,14 +1,6 @@
 import AsyncHTTPClient
 import ControllerSimulator
 import DripPaySandbox
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-#if canImport(Glibc)
-import Glibc
-#endif
 import KioskConfig
 import KioskCore
 import KioskDaemon
@@ -20,6 +12,15 @@ import PayCodes
 import ServiceLifecycle
 import Synchronization
 import VendSession
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One vend of the demo and how it ended.
 public struct DemoVendResult: Hashable, Sendable {
@@ -107,7 +108,9 @@ public enum KioskDemo {
             await sandbox.stop()
             throw DemoError.setup("cannot create the simulated controller's pty: \(error)")
         }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("drippay-demo-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "drippay-demo-\(UUID().uuidString)"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         do {
             return try await runVends(
@@ -128,16 +131,19 @@ public enum KioskDemo {
         display: String = "terminal"
     ) throws -> (KioskConfiguration, APIToken) {
         let fm = FileManager.default
-        try fm.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try fm.createDirectory(
+            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let tokenFile = directory + "/token"
-        guard fm.createFile(atPath: tokenFile, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600]) else {
+        guard fm.createFile(atPath: tokenFile, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600])
+        else {
             throw DemoError.setup("cannot write \(tokenFile)")
         }
         let shipped = ConfigLoader.defaultProfileSearchPaths().map { $0 + "/simulator.toml" }
             .contains { fm.fileExists(atPath: $0) }
         if !shipped {
             try fm.createDirectory(atPath: directory + "/hardware-profiles", withIntermediateDirectories: true)
-            try fallbackProfile.write(toFile: directory + "/hardware-profiles/simulator.toml", atomically: true, encoding: .utf8)
+            try fallbackProfile.write(
+                toFile: directory + "/hardware-profiles/simulator.toml", atomically: true, encoding: .utf8)
         }
         let origin = "http://127.0.0.1:\(port)"
         let configFile = directory + "/kiosk.toml"
@@ -195,7 +201,8 @@ public enum KioskDemo {
         terminal: Int32, paymentTimeout: Int, say: @escaping @Sendable (String) -> Void
     ) async throws -> DemoReport {
         let (configuration, apiToken) = try writeConfig(
-            directory: directory, port: port, token: token, device: simulator.devicePath, paymentTimeout: paymentTimeout)
+            directory: directory, port: port, token: token, device: simulator.devicePath, paymentTimeout: paymentTimeout
+        )
         say("API sandbox on http://127.0.0.1:\(port)/api/v1; simulated vmc-line controller on \(simulator.devicePath)")
         say("config \(configuration.configFile) (profile \(configuration.profileFile))")
 
@@ -233,7 +240,8 @@ public enum KioskDemo {
             tasks.addTask { try await group.run() }
             do {
                 let report = try await script(
-                    sandbox: sandbox, simulator: simulator, screens: screens, drawn: drawn, outcomes: outcomes, changed: changed,
+                    sandbox: sandbox, simulator: simulator, screens: screens, drawn: drawn, outcomes: outcomes,
+                    changed: changed,
                     paymentTimeout: paymentTimeout, say: say)
                 await group.triggerGracefulShutdown()
                 try await tasks.next()
@@ -266,14 +274,16 @@ public enum KioskDemo {
         }
         let texts = QRScanner.scan(image)
         guard texts.count == 1 else {
-            throw DemoError.step("zbar read \(texts.count) QR symbols on the \(width)x\(height) pay screen, not exactly one")
+            throw DemoError.step(
+                "zbar read \(texts.count) QR symbols on the \(width)x\(height) pay screen, not exactly one")
         }
         return texts[0]
     }
 
     private static func script(
         sandbox: APISandbox, simulator: ControllerSimulator, screens: Locked<[ScreenIntent]>, drawn: Locked<Screen?>,
-        outcomes: Locked<[SessionOutcome]>, changed: Pulse, paymentTimeout: Int, say: @escaping @Sendable (String) -> Void
+        outcomes: Locked<[SessionOutcome]>, changed: Pulse, paymentTimeout: Int,
+        say: @escaping @Sendable (String) -> Void
     ) async throws -> DemoReport {
         func expectLine(_ line: String, within timeout: Duration = .seconds(5)) async throws {
             do {
@@ -347,7 +357,9 @@ public enum KioskDemo {
         let invoices = await sandbox.invoices()
         func invoiceStatus(_ outcome: SessionOutcome?) -> String {
             guard let reference = outcome?.record.reference?.rawValue.lowercased() else { return "none" }
-            guard let invoice = invoices.first(where: { $0.reference.lowercased() == reference }) else { return "unknown" }
+            guard let invoice = invoices.first(where: { $0.reference.lowercased() == reference }) else {
+                return "unknown"
+            }
             return invoice.status.rawValue
         }
         func ending(_ outcome: SessionOutcome?) -> String {
@@ -358,9 +370,15 @@ public enum KioskDemo {
             }
         }
         let rows = [
-            DemoVendResult(vend: "1", expected: "dispensed", got: ending(first), invoiceStatus: invoiceStatus(first), expectedInvoiceStatus: "paid"),
-            DemoVendResult(vend: "2", expected: "cancelled", got: ending(second), invoiceStatus: invoiceStatus(second), expectedInvoiceStatus: "cancelled"),
-            DemoVendResult(vend: "3", expected: "cancelled", got: ending(third), invoiceStatus: invoiceStatus(third), expectedInvoiceStatus: "cancelled"),
+            DemoVendResult(
+                vend: "1", expected: "dispensed", got: ending(first), invoiceStatus: invoiceStatus(first),
+                expectedInvoiceStatus: "paid"),
+            DemoVendResult(
+                vend: "2", expected: "cancelled", got: ending(second), invoiceStatus: invoiceStatus(second),
+                expectedInvoiceStatus: "cancelled"),
+            DemoVendResult(
+                vend: "3", expected: "cancelled", got: ending(third), invoiceStatus: invoiceStatus(third),
+                expectedInvoiceStatus: "cancelled"),
         ]
         return DemoReport(vends: rows, pendingInvoices: invoices.filter { $0.status == .pending }.count)
     }

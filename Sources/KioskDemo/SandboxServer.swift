@@ -1,11 +1,12 @@
 import Dispatch
 import DripPaySandbox
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
 
 #if canImport(Glibc)
 import Glibc

@@ -97,7 +97,9 @@ public struct Canvas: Hashable, Sendable {
     /// symbol plus a white quiet zone of 4 modules, so every module is crisp. Returns the rectangle
     /// covered (quiet zone included).
     @discardableResult
-    public mutating func draw(_ code: QRCode, in area: Rect, dark: RGB = .black, light: RGB = .white) throws(DisplayError) -> Rect {
+    public mutating func draw(
+        _ code: QRCode, in area: Rect, dark: RGB = .black, light: RGB = .white
+    ) throws(DisplayError) -> Rect {
         let modules = code.size + 2 * QRLayout.quietZone
         let side = min(area.width, area.height)
         let scale = side / modules
@@ -112,7 +114,8 @@ public struct Canvas: Hashable, Sendable {
         for my in 0..<code.size {
             for mx in 0..<code.size where code.isDark(mx, my) {
                 fill(
-                    Rect(x: origin.x + start + mx * scale, y: origin.y + start + my * scale, width: scale, height: scale),
+                    Rect(
+                        x: origin.x + start + mx * scale, y: origin.y + start + my * scale, width: scale, height: scale),
                     with: dark)
             }
         }
@@ -127,14 +130,17 @@ extension Canvas {
     public mutating func draw(_ image: GrayImage, in area: Rect) throws(DisplayError) -> Rect {
         let scale = image.integerScale(toFit: area.width, area.height)
         guard scale >= 1 else {
-            throw .imageDoesNotFit(imageWidth: image.width, imageHeight: image.height, areaWidth: area.width, areaHeight: area.height)
+            throw .imageDoesNotFit(
+                imageWidth: image.width, imageHeight: image.height, areaWidth: area.width, areaHeight: area.height)
         }
         let w = image.width * scale, h = image.height * scale
         let origin = (x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2)
         for y in 0..<image.height {
             for x in 0..<image.width {
                 let v = image[x, y]
-                fill(Rect(x: origin.x + x * scale, y: origin.y + y * scale, width: scale, height: scale), with: RGB(v, v, v))
+                fill(
+                    Rect(x: origin.x + x * scale, y: origin.y + y * scale, width: scale, height: scale),
+                    with: RGB(v, v, v))
             }
         }
         return Rect(x: origin.x, y: origin.y, width: w, height: h)

@@ -63,7 +63,8 @@ public enum DisplayError: Error, Hashable, Sendable, CustomStringConvertible {
             return "framebuffer \(device) uses \(bpp) bits per pixel; supported are 16, 24 and 32 "
                 + "(set it with 'fbset -depth 32' or in the display overlay)"
         case .framebufferWriteFailed(let device, let code, let written, let expected):
-            return "writing a frame to \(device) failed after \(written) of \(expected) bytes: \(DisplayError.describe(code))"
+            return
+                "writing a frame to \(device) failed after \(written) of \(expected) bytes: \(DisplayError.describe(code))"
         case .invalidGeometry(let width, let height):
             return "display geometry \(width)x\(height) is too small to draw a screen (at least 64x64)"
         case .pngEncodingFailed(let path, let message):

@@ -75,17 +75,23 @@ final class ConsoleGraphicsMode: Sendable {
         let fd = Glibc.open(device, O_WRONLY | O_NOCTTY | O_CLOEXEC)
         guard fd >= 0 else {
             let code = errno
-            if code == ENOENT || code == ENODEV || code == ENXIO { return .failure(Warning(description: "no virtual terminal (\(device)): nothing to switch")) }
-            return .failure(Warning(description: "cannot open \(device) to keep the text console off the framebuffer: "
-                + "\(DisplayError.describe(code)); the console cursor may blink over the screen. Under systemd the unit "
-                + "needs DeviceAllow=/dev/tty0 rw and the 'tty' group (SupplementaryGroups=tty)"))
+            if code == ENOENT || code == ENODEV || code == ENXIO {
+                return .failure(Warning(description: "no virtual terminal (\(device)): nothing to switch"))
+            }
+            return .failure(
+                Warning(
+                    description: "cannot open \(device) to keep the text console off the framebuffer: "
+                        + "\(DisplayError.describe(code)); the console cursor may blink over the screen. Under systemd the unit "
+                        + "needs DeviceAllow=/dev/tty0 rw and the 'tty' group (SupplementaryGroups=tty)"))
         }
         let descriptor = FileDescriptor(fd)
         guard ioctl(fd, UInt(KDSETMODE), CInt(KD_GRAPHICS)) == 0 else {
             let code = errno
-            return .failure(Warning(description: "KDSETMODE on \(device) failed: \(DisplayError.describe(code)); the console "
-                + "cursor may blink over the screen. Switching the console needs CAP_SYS_TTY_CONFIG (in the unit: "
-                + "AmbientCapabilities=CAP_SYS_TTY_CONFIG)"))
+            return .failure(
+                Warning(
+                    description: "KDSETMODE on \(device) failed: \(DisplayError.describe(code)); the console "
+                        + "cursor may blink over the screen. Switching the console needs CAP_SYS_TTY_CONFIG (in the unit: "
+                        + "AmbientCapabilities=CAP_SYS_TTY_CONFIG)"))
         }
         return .success(ConsoleGraphicsMode(descriptor))
     }
@@ -121,7 +127,8 @@ enum FramebufferDevice {
             guard isRegularFile, error == ENOTTY else {
                 throw .framebufferQueryFailed(device: device, request: "FBIOGET_VSCREENINFO", errno: error)
             }
-            return Probe(descriptor: descriptor, geometry: try plainFileGeometry(options), byteOffset: 0, isDevice: false)
+            return Probe(
+                descriptor: descriptor, geometry: try plainFileGeometry(options), byteOffset: 0, isDevice: false)
         }
         var fixed = fb_fix_screeninfo()
         guard ioctl(fd, UInt(FBIOGET_FSCREENINFO), &fixed) == 0 else {
@@ -137,7 +144,8 @@ enum FramebufferDevice {
             throw .framebufferUnsupportedFormat(device: device, bitsPerPixel: format.bitsPerPixel)
         }
         let stride = Int(fixed.line_length)
-        let geometry = FrameGeometry(width: Int(variable.xres), height: Int(variable.yres), stride: stride, format: format)
+        let geometry = FrameGeometry(
+            width: Int(variable.xres), height: Int(variable.yres), stride: stride, format: format)
         let offset = Int(variable.yoffset) * stride + Int(variable.xoffset) * format.bytesPerPixel
         return Probe(descriptor: descriptor, geometry: geometry, byteOffset: offset)
     }

@@ -19,7 +19,10 @@ public struct PixelFormat: Hashable, Sendable {
     /// Alpha, when the driver has one; written fully opaque.
     public var transparency: Channel
 
-    public init(bitsPerPixel: Int, red: Channel, green: Channel, blue: Channel, transparency: Channel = Channel(offset: 0, length: 0)) {
+    public init(
+        bitsPerPixel: Int, red: Channel, green: Channel, blue: Channel,
+        transparency: Channel = Channel(offset: 0, length: 0)
+    ) {
         self.bitsPerPixel = bitsPerPixel
         self.red = red
         self.green = green
@@ -54,7 +57,8 @@ public struct PixelFormat: Hashable, Sendable {
     public var isSupported: Bool {
         guard [16, 24, 32].contains(bitsPerPixel) else { return false }
         return [red, green, blue, transparency].allSatisfy {
-            $0.length >= 0 && $0.length <= 8 && $0.offset >= 0 && ($0.length == 0 || $0.offset + $0.length <= bitsPerPixel)
+            $0.length >= 0 && $0.length <= 8 && $0.offset >= 0
+                && ($0.length == 0 || $0.offset + $0.length <= bitsPerPixel)
         }
     }
 

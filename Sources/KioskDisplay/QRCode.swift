@@ -66,7 +66,8 @@ public struct QRCode: Hashable, Sendable {
 
     /// The symbol a pay screen draws for `text`: a Lightning request upper-cased in alphanumeric
     /// mode (fewer, bigger modules); anything else byte for byte, case untouched.
-    public static func forScreen(_ text: String, errorCorrection: QRErrorCorrection = .M) throws(DisplayError) -> QRCode {
+    public static func forScreen(_ text: String, errorCorrection: QRErrorCorrection = .M) throws(DisplayError) -> QRCode
+    {
         if LightningText.isLightningRequest(text) {
             return try QRCode(payload: text.uppercased(), errorCorrection: errorCorrection, mode: .optimized)
         }

@@ -21,7 +21,8 @@ public final class ScreenRenderer {
     }
 
     /// Loads DejaVu Sans and DejaVu Sans Bold through `fontLocator`.
-    public init(errorCorrection: QRErrorCorrection = .M, fontLocator: FontLocator = FontLocator()) throws(DisplayError) {
+    public init(errorCorrection: QRErrorCorrection = .M, fontLocator: FontLocator = FontLocator()) throws(DisplayError)
+    {
         self.errorCorrection = errorCorrection
         self.fonts = try FontSet(locator: fontLocator)
     }
@@ -41,7 +42,8 @@ public final class ScreenRenderer {
         case .pay(let pay):
             return try renderPay(pay, width: width, height: height)
         case .idle(let message):
-            return try renderMessage(heading: message, body: nil, background: Palette.idle, width: width, height: height)
+            return try renderMessage(
+                heading: message, body: nil, background: Palette.idle, width: width, height: height)
         case .paid(let product):
             return try renderMessage(
                 heading: ScreenText.paidHeading, body: ScreenText.dispensing(product), background: Palette.paid,
@@ -62,13 +64,17 @@ public final class ScreenRenderer {
         if width >= height {
             // Landscape: the QR is a square on the left using the full height, text on the right.
             let side = min(height, width * 2 / 3)
-            return (Rect(x: 0, y: (height - side) / 2, width: side, height: side),
-                    Rect(x: side, y: 0, width: width - side, height: height))
+            return (
+                Rect(x: 0, y: (height - side) / 2, width: side, height: side),
+                Rect(x: side, y: 0, width: width - side, height: height)
+            )
         }
         // Portrait: the QR on top using the full width, text below.
         let side = min(width, height * 2 / 3)
-        return (Rect(x: (width - side) / 2, y: 0, width: side, height: side),
-                Rect(x: 0, y: side, width: width, height: height - side))
+        return (
+            Rect(x: (width - side) / 2, y: 0, width: side, height: side),
+            Rect(x: 0, y: side, width: width, height: height - side)
+        )
     }
 
     private func renderPay(_ pay: PayScreen, width: Int, height: Int) throws(DisplayError) -> Canvas {
@@ -86,7 +92,8 @@ public final class ScreenRenderer {
             let size = max(10, unit / 14)
             let wrapped = try TextLayout.wrap(message, font: fonts.bold, size: size, width: box.width - 8, maxLines: 4)
             try TextLayout.drawBlock(
-                wrapped.map { TextLine(text: $0, font: fonts.bold, size: size, color: Palette.muted) }, in: box.inset(by: 4),
+                wrapped.map { TextLine(text: $0, font: fonts.bold, size: size, color: Palette.muted) },
+                in: box.inset(by: 4),
                 centered: true, on: &canvas)
         }
         let unit = min(width, height)
@@ -95,16 +102,20 @@ public final class ScreenRenderer {
         if let notice = pay.notice {
             // The notice takes the bottom of the text area, never the QR's.
             let band = max(box.height * 2 / 5, 1)
-            try drawNotice(notice, in: Rect(x: box.x, y: box.y + box.height - band, width: box.width, height: band), unit: unit, on: &canvas)
+            try drawNotice(
+                notice, in: Rect(x: box.x, y: box.y + box.height - band, width: box.width, height: band), unit: unit,
+                on: &canvas)
             box = Rect(x: box.x, y: box.y, width: box.width, height: box.height - band - pad)
         }
         let price = ScreenText.price(pay.price)
         let productSize = max(10, unit / 16)
-        let productLines = try TextLayout.wrap(pay.product, font: fonts.regular, size: productSize, width: box.width, maxLines: 2)
+        let productLines = try TextLayout.wrap(
+            pay.product, font: fonts.regular, size: productSize, width: box.width, maxLines: 2)
         var lines: [TextLine] = [
             TextLine(
                 text: ScreenText.scanToPay, font: fonts.bold,
-                size: try TextLayout.fittingSize(ScreenText.scanToPay, font: fonts.bold, maxSize: max(10, unit / 14), width: box.width),
+                size: try TextLayout.fittingSize(
+                    ScreenText.scanToPay, font: fonts.bold, maxSize: max(10, unit / 14), width: box.width),
                 color: Palette.muted)
         ]
         lines += productLines.map { TextLine(text: $0, font: fonts.regular, size: productSize, color: Palette.ink) }
@@ -132,16 +143,20 @@ public final class ScreenRenderer {
         let maxLines = max(1, min(4, inner.height / max(1, size * 5 / 4)))
         let wrapped = try TextLayout.wrap(notice, font: fonts.bold, size: size, width: inner.width, maxLines: maxLines)
         try TextLayout.drawBlock(
-            wrapped.map { TextLine(text: $0, font: fonts.bold, size: size, color: Palette.ink) }, in: inner, centered: true,
+            wrapped.map { TextLine(text: $0, font: fonts.bold, size: size, color: Palette.ink) }, in: inner,
+            centered: true,
             on: &canvas)
     }
 
-    private func renderMessage(heading: String, body: String?, background: RGB, width: Int, height: Int) throws(DisplayError) -> Canvas {
+    private func renderMessage(
+        heading: String, body: String?, background: RGB, width: Int, height: Int
+    ) throws(DisplayError) -> Canvas {
         var canvas = Canvas(width: width, height: height, background: background)
         let unit = min(width, height)
         let box = Rect(x: 0, y: 0, width: width, height: height).inset(by: max(8, unit / 20))
         let headingSize = max(12, unit / 9)
-        let headingLines = try TextLayout.wrap(heading, font: fonts.bold, size: headingSize, width: box.width, maxLines: 2)
+        let headingLines = try TextLayout.wrap(
+            heading, font: fonts.bold, size: headingSize, width: box.width, maxLines: 2)
         var lines = headingLines.map { TextLine(text: $0, font: fonts.bold, size: headingSize, color: .white) }
         if let body, !body.isEmpty {
             let bodySize = max(10, unit / 16)

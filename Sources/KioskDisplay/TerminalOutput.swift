@@ -16,7 +16,8 @@ public actor TerminalOutput: DisplayOutput {
     ///   - fileDescriptor: where to write (not closed by this output); stdout by default.
     ///   - isTerminal: whether `fileDescriptor` is a tty; asked with `isatty` when nil. A tty gets
     ///     colours (dark modules on white) and in-place countdown updates.
-    public init(fileDescriptor: Int32 = STDOUT_FILENO, isTerminal: Bool? = nil, errorCorrection: QRErrorCorrection = .M) {
+    public init(fileDescriptor: Int32 = STDOUT_FILENO, isTerminal: Bool? = nil, errorCorrection: QRErrorCorrection = .M)
+    {
         self.fd = fileDescriptor
         self.isTerminal = isTerminal ?? (isatty(fileDescriptor) == 1)
         self.errorCorrection = errorCorrection
@@ -95,7 +96,8 @@ public enum TerminalArt {
     static func payLine(_ code: PayCode) -> String {
         switch code {
         case .text(let text): return "Payload: " + text
-        case .picture(let image): return "Payload: the invoice's own QR picture (\(image.width)x\(image.height)), drawn as it is"
+        case .picture(let image):
+            return "Payload: the invoice's own QR picture (\(image.width)x\(image.height)), drawn as it is"
         case .waiting(let message): return message
         }
     }

@@ -1,7 +1,9 @@
 /// Text layout on a `Canvas` with FreeType glyphs: measuring, fitting, wrapping and drawing.
 extension Canvas {
     /// Draws `text` with its baseline at `baseline`, starting at `x`.
-    mutating func drawText(_ text: String, font: FontFace, size: Int, x: Int, baseline: Int, color: RGB) throws(DisplayError) {
+    mutating func drawText(
+        _ text: String, font: FontFace, size: Int, x: Int, baseline: Int, color: RGB
+    ) throws(DisplayError) {
         var pen = x
         for scalar in text.unicodeScalars {
             let glyph = try font.glyph(scalar, size: size)
@@ -32,7 +34,9 @@ enum TextLayout {
     }
 
     /// The largest size up to `maxSize` at which `text` fits `width` (never below `minSize`).
-    static func fittingSize(_ text: String, font: FontFace, maxSize: Int, minSize: Int = 8, width: Int) throws(DisplayError) -> Int {
+    static func fittingSize(
+        _ text: String, font: FontFace, maxSize: Int, minSize: Int = 8, width: Int
+    ) throws(DisplayError) -> Int {
         var size = maxSize
         while size > minSize, try self.width(text, font: font, size: size) > width {
             size = max(minSize, size * 9 / 10)
@@ -55,7 +59,9 @@ enum TextLayout {
 
     /// Greedy word wrap into at most `maxLines` lines; words longer than a line are broken, and the
     /// last line is cut with an ellipsis when the text does not fit.
-    static func wrap(_ text: String, font: FontFace, size: Int, width: Int, maxLines: Int) throws(DisplayError) -> [String] {
+    static func wrap(
+        _ text: String, font: FontFace, size: Int, width: Int, maxLines: Int
+    ) throws(DisplayError) -> [String] {
         var lines: [String] = []
         var current = ""
         var words = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
@@ -99,7 +105,9 @@ enum TextLayout {
 
     /// Draws `lines` centred vertically in `box`, each either centred or left-aligned, with a
     /// little leading; shrinks every line together when they are too tall for the box.
-    static func drawBlock(_ lines: [TextLine], in box: Rect, centered: Bool, on canvas: inout Canvas) throws(DisplayError) {
+    static func drawBlock(
+        _ lines: [TextLine], in box: Rect, centered: Bool, on canvas: inout Canvas
+    ) throws(DisplayError) {
         var lines = lines
         var heights: [Int] = []
         for _ in 0..<8 {
@@ -109,7 +117,9 @@ enum TextLayout {
                 heights.append(m.ascent + m.descent + line.size / 4)
             }
             if heights.reduce(0, +) <= box.height { break }
-            lines = lines.map { var l = $0; l.size = max(8, l.size * 9 / 10); return l }
+            lines = lines.map {
+                var l = $0; l.size = max(8, l.size * 9 / 10); return l
+            }
         }
         var y = box.y + max(0, (box.height - heights.reduce(0, +)) / 2)
         for (line, height) in zip(lines, heights) {
@@ -117,7 +127,8 @@ enum TextLayout {
             let text = try truncated(line.text, font: line.font, size: line.size, width: box.width)
             let w = try width(text, font: line.font, size: line.size)
             let x = centered ? box.x + (box.width - w) / 2 : box.x
-            try canvas.drawText(text, font: line.font, size: line.size, x: x, baseline: y + line.size / 8 + m.ascent, color: line.color)
+            try canvas.drawText(
+                text, font: line.font, size: line.size, x: x, baseline: y + line.size / 8 + m.ascent, color: line.color)
             y += height
         }
     }

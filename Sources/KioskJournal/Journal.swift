@@ -1,10 +1,11 @@
+import KioskCore
+import Synchronization
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
-import Synchronization
 
 /// One line of a session's history: a state change or a note such as "poll failed".
 public struct JournalEvent: Hashable, Sendable {

@@ -47,7 +47,8 @@ public enum JournalError: Error, Sendable, CustomStringConvertible {
             return "journal \(path): cannot open (\(error.message), SQLite code \(error.code)). Check that the file "
                 + "exists, and that this user may read it (and write it and its directory, for the daemon)."
         case .corrupt(let path, let detail):
-            return "journal \(path) is damaged or is not a journal (\(detail)). It was left untouched. Stop the daemon, "
+            return
+                "journal \(path) is damaged or is not a journal (\(detail)). It was left untouched. Stop the daemon, "
                 + "move the file (and any \(path)-wal, \(path)-shm) aside for inspection, e.g. "
                 + "`mv \(path) \(path).corrupt`, and restore the latest backup before starting again."
         case .newerSchema(let path, let unknown):
@@ -71,7 +72,8 @@ public enum JournalError: Error, Sendable, CustomStringConvertible {
             return "journal \(path): session \(tradeNo) may not go from \(from.rawValue) to \(to.rawValue) (\(rule)); "
                 + "nothing was written."
         case .foreignDatabase(let path, let tables):
-            return "journal \(path) is an SQLite database of something else (tables: \(tables.joined(separator: ", "))). "
+            return
+                "journal \(path) is an SQLite database of something else (tables: \(tables.joined(separator: ", "))). "
                 + "It was left untouched; check [journal] path."
         case .identityChanged(let tradeNo, let field, let path):
             return "journal \(path): session \(tradeNo): \(field) never changes after the session is created; "

@@ -1,9 +1,10 @@
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
 
 /// Sessions as CSV or JSON for audits and bookkeeping. Amounts are exact decimal strings in the
 /// currency's minor digits (`1.50`), times ISO 8601 UTC with milliseconds; names match the journal's columns.
@@ -90,7 +91,8 @@ extension Journal {
     func codesShown(_ sessions: [SessionRecord]) throws(JournalError) -> [TradeNo: [String]] {
         var codes: [TradeNo: [String]] = [:]
         for record in sessions {
-            let shown = try events(tradeNo: record.tradeNo).filter { $0.kind == JournalExport.codeShownEvent }.map(\.detail)
+            let shown = try events(tradeNo: record.tradeNo).filter { $0.kind == JournalExport.codeShownEvent }.map(
+                \.detail)
             if !shown.isEmpty { codes[record.tradeNo] = shown }
         }
         return codes

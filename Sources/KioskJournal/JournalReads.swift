@@ -1,10 +1,11 @@
+import KioskCore
+import Synchronization
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
-import Synchronization
 
 /// The journal's reads: sessions and events by column name, and counts.
 extension Journal {
@@ -33,13 +34,16 @@ extension Journal {
         return SessionRecord(
             tradeNo: TradeNo(tradeNoText), vendID: vendID, product: product, itemDescription: description,
             price: Money(minorUnits: minor, currency: Currency(code: code, minorDigits: Int(digits))), state: state,
-            reference: row.string("reference").map(InvoiceReference.init), providerInvoiceID: row.string("provider_invoice_id"),
+            reference: row.string("reference").map(InvoiceReference.init),
+            providerInvoiceID: row.string("provider_invoice_id"),
             qrPayload: row.string("qr_payload"), createdAt: createdAt, updatedAt: updatedAt,
             paymentDeadline: time("payment_deadline"), paidAt: time("paid_at"), note: row.string("note"))
     }
 
-    func sessions(where clause: String, _ binds: [SQLiteValue], orderBy: String, limit: Int? = nil,
-                          offset: Int = 0) throws(JournalError) -> [SessionRecord] {
+    func sessions(
+        where clause: String, _ binds: [SQLiteValue], orderBy: String, limit: Int? = nil,
+        offset: Int = 0
+    ) throws(JournalError) -> [SessionRecord] {
         try withConnection(writing: false) { connection in
             var sql = "SELECT \(Self.sessionColumns) FROM sessions WHERE \(clause) ORDER BY \(orderBy)"
             var allBinds = binds
@@ -73,7 +77,9 @@ extension Journal {
     }
 
     /// Sessions newest first, optionally only those in `states` (empty: all).
-    public func sessions(limit: Int, offset: Int = 0, states: [SessionState] = []) throws(JournalError)
+    public func sessions(
+        limit: Int, offset: Int = 0, states: [SessionState] = []
+    ) throws(JournalError)
         -> [SessionRecord]
     {
         let clause = states.isEmpty ? "1" : "state IN (\(states.map { _ in "?" }.joined(separator: ", ")))"
@@ -96,8 +102,9 @@ extension Journal {
                 [.text(tradeNo.rawValue)]
             ).map { row throws(JournalError) -> JournalEvent in
                 guard let stateText = row.string("state"), let state = SessionState(rawValue: stateText) else {
-                    throw .invalidRow(path: path, tradeNo: tradeNo.rawValue, column: "session_events.state",
-                                      value: row.string("state") ?? "NULL")
+                    throw .invalidRow(
+                        path: path, tradeNo: tradeNo.rawValue, column: "session_events.state",
+                        value: row.string("state") ?? "NULL")
                 }
                 return JournalEvent(
                     id: row.int64("id") ?? 0, tradeNo: tradeNo,
@@ -123,7 +130,8 @@ extension Journal {
             var counts = Dictionary(uniqueKeysWithValues: SessionState.allCases.map { ($0, 0) })
             for row in try connection.query("SELECT state, count(*) AS n FROM sessions GROUP BY state") {
                 guard let text = row.string("state"), let state = SessionState(rawValue: text) else {
-                    throw JournalError.invalidRow(path: path, tradeNo: "?", column: "state", value: row.string("state") ?? "NULL")
+                    throw JournalError.invalidRow(
+                        path: path, tradeNo: "?", column: "state", value: row.string("state") ?? "NULL")
                 }
                 counts[state] = Int(row.int64("n") ?? 0)
             }

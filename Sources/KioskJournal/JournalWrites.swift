@@ -1,10 +1,11 @@
+import KioskCore
+import Synchronization
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
-import Synchronization
 
 /// The journal's writes: trade numbers, sessions and their events, each one durable transaction that
 /// keeps the money-safety rules (`checkTransition`), and pruning.
@@ -71,8 +72,10 @@ extension Journal {
 
     static func tradeNoPrefix(_ machineID: String) -> String {
         let allowed = machineID.unicodeScalars.prefix(24).map { scalar -> Character in
-            let isAllowed = scalar.isASCII
-                && (scalar.properties.isAlphabetic || scalar.properties.numericType != nil || scalar == "_" || scalar == "-")
+            let isAllowed =
+                scalar.isASCII
+                && (scalar.properties.isAlphabetic || scalar.properties.numericType != nil || scalar == "_"
+                    || scalar == "-")
             return isAllowed ? Character(scalar) : "-"
         }
         return allowed.isEmpty ? "kiosk" : String(allowed)
@@ -111,7 +114,9 @@ extension Journal {
         }
     }
 
-    func insertRows(_ connection: SQLiteConnection, _ record: SessionRecord, event kind: String, detail: String)
+    func insertRows(
+        _ connection: SQLiteConnection, _ record: SessionRecord, event kind: String, detail: String
+    )
         throws
     {
         let existing = try connection.query(
@@ -145,12 +150,16 @@ extension Journal {
         guard !steps.isEmpty else { return }
         try withConnection(writing: true) { connection in
             try connection.transaction {
-                for step in steps { try self.updateRows(connection, step.record, event: step.event, detail: step.detail) }
+                for step in steps {
+                    try self.updateRows(connection, step.record, event: step.event, detail: step.detail)
+                }
             }
         }
     }
 
-    func updateRows(_ connection: SQLiteConnection, _ record: SessionRecord, event kind: String, detail: String)
+    func updateRows(
+        _ connection: SQLiteConnection, _ record: SessionRecord, event kind: String, detail: String
+    )
         throws
     {
         let rows = try connection.query(
@@ -186,7 +195,8 @@ extension Journal {
     /// `dispense_unknown` only from `dispensing`; a paid session ends only as dispensed, refund due or
     /// dispense unknown (a paid invoice is never forgotten). Staying in the same state is allowed.
     /// The invoice reference, once journaled, never changes (no orphan invoices).
-    static func checkTransition(from stored: SessionRecord, to record: SessionRecord, path: String) throws(JournalError) {
+    static func checkTransition(from stored: SessionRecord, to record: SessionRecord, path: String) throws(JournalError)
+    {
         let from = stored.state
         let to = record.state
         let tradeNo = record.tradeNo
@@ -242,7 +252,9 @@ extension Journal {
     /// `durable: false` commits it without an fsync of its own (`synchronous=NORMAL`): a power cut
     /// may lose this row (a process crash does not), and the next durable commit makes it durable.
     /// Only for notes whose loss is harmless on recovery (recovery reads sessions, never events).
-    public func appendEvent(tradeNo: TradeNo, kind: String, detail: String, at: Date, durable: Bool = true)
+    public func appendEvent(
+        tradeNo: TradeNo, kind: String, detail: String, at: Date, durable: Bool = true
+    )
         throws(JournalError)
     {
         try withConnection(writing: true) { connection in
@@ -277,7 +289,9 @@ extension Journal {
             let deleted = try connection.transaction {
                 try connection.run(
                     "DELETE FROM sessions WHERE state IN (\(placeholders)) AND updated_at < ?",
-                    Self.prunableStates.map { SQLiteValue.text($0.rawValue) } + [SQLiteValue.integer(JournalTime.milliseconds(cutoff))])
+                    Self.prunableStates.map { SQLiteValue.text($0.rawValue) } + [
+                        SQLiteValue.integer(JournalTime.milliseconds(cutoff))
+                    ])
             }
             if deleted > 0 {
                 // Moves free pages to the end; the file shrinks when the WAL is checkpointed below.

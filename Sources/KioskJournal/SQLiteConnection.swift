@@ -1,5 +1,6 @@
 // The only file in KioskJournal that sees libsqlite3's C types.
 import CSQLite
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -189,8 +190,9 @@ final class SQLiteConnection {
     /// `errno` the failing call left (a successful system call never clears it).
     static func systemErrno(_ handle: OpaquePointer?, code: Int32, errno osErrno: Int32) -> Int32 {
         let primary = code & 0xFF
-        guard primary == SQLITE_IOERR || primary == SQLITE_FULL || primary == SQLITE_READONLY
-            || primary == SQLITE_CANTOPEN
+        guard
+            primary == SQLITE_IOERR || primary == SQLITE_FULL || primary == SQLITE_READONLY
+                || primary == SQLITE_CANTOPEN
         else { return 0 }
         let recorded = handle.map { sqlite3_system_errno($0) } ?? 0
         return recorded != 0 ? recorded : osErrno
@@ -206,9 +208,11 @@ final class SQLiteConnection {
         // The handle's code is the last failure's; when it does not match `rc` use the generic text.
         if extended & 0xFF == rc & 0xFF {
             return SQLiteError(
-                code: extended, message: String(cString: sqlite3_errmsg(handle)), sql: sql, path: path, systemErrno: system)
+                code: extended, message: String(cString: sqlite3_errmsg(handle)), sql: sql, path: path,
+                systemErrno: system)
         }
-        return SQLiteError(code: rc, message: String(cString: sqlite3_errstr(rc)), sql: sql, path: path, systemErrno: system)
+        return SQLiteError(
+            code: rc, message: String(cString: sqlite3_errstr(rc)), sql: sql, path: path, systemErrno: system)
     }
 
     /// Sets how long a writer waits for another connection's lock before failing with SQLITE_BUSY.
@@ -227,7 +231,8 @@ final class SQLiteConnection {
             sqlite3_free(message)
             let code = handle.map { sqlite3_extended_errcode($0) } ?? rc
             throw SQLiteError(
-                code: code, message: text, sql: sql, path: path, systemErrno: Self.systemErrno(handle, code: code, errno: osErrno))
+                code: code, message: text, sql: sql, path: path,
+                systemErrno: Self.systemErrno(handle, code: code, errno: osErrno))
         }
     }
 

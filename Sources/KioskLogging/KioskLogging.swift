@@ -1,3 +1,6 @@
+import KioskCore
+import Logging
+
 // KioskLogging: one line per event on stderr, with the syslog priority prefix that journald
 // reads (`SyslogLevelPrefix=`), and the API token redacted from every line.
 #if canImport(FoundationEssentials)
@@ -5,8 +8,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
-import Logging
 
 /// Sets up process-wide logging for the daemon and the CLI.
 public enum KioskLogging {
@@ -81,7 +82,8 @@ public struct JournaldLogHandler: LogHandler {
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let own = event.metadata { merged.merge(own) { _, new in new } }
         if let error = event.error, merged["error"] == nil { merged["error"] = .string(String(describing: error)) }
-        let line = JournaldLogHandler.format(level: event.level, label: label, message: event.message.description, metadata: merged)
+        let line = JournaldLogHandler.format(
+            level: event.level, label: label, message: event.message.description, metadata: merged)
         sink(redactor(line))
     }
 
@@ -97,7 +99,8 @@ public struct JournaldLogHandler: LogHandler {
     }
 
     /// One line: prefix, label, message, then metadata sorted by key.
-    public static func format(level: Logger.Level, label: String, message: String, metadata: Logger.Metadata) -> String {
+    public static func format(level: Logger.Level, label: String, message: String, metadata: Logger.Metadata) -> String
+    {
         var line = priorityPrefix(level) + label + ": " + escape(message)
         for key in metadata.keys.sorted() {
             line += " " + key + "=" + quoteIfNeeded(render(metadata[key]!))
@@ -110,7 +113,8 @@ public struct JournaldLogHandler: LogHandler {
         case .string(let s): return s
         case .stringConvertible(let c): return c.description
         case .array(let a): return "[" + a.map(render).joined(separator: ",") + "]"
-        case .dictionary(let d): return "{" + d.keys.sorted().map { "\($0)=\(render(d[$0]!))" }.joined(separator: ",") + "}"
+        case .dictionary(let d):
+            return "{" + d.keys.sorted().map { "\($0)=\(render(d[$0]!))" }.joined(separator: ",") + "}"
         }
     }
 

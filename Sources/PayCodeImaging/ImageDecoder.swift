@@ -47,8 +47,10 @@ public enum ImageDecodeError: Error, Hashable, Sendable, CustomStringConvertible
     public var description: String {
         switch self {
         case .unknownFormat(let type, let first):
-            return "the image is neither WebP nor PNG (Content-Type \(type.map { "'\($0)'" } ?? "absent"), first bytes \(first))"
-        case .malformed(let format, let detail): return "the \(format.rawValue.uppercased()) image is malformed: \(detail)"
+            return
+                "the image is neither WebP nor PNG (Content-Type \(type.map { "'\($0)'" } ?? "absent"), first bytes \(first))"
+        case .malformed(let format, let detail):
+            return "the \(format.rawValue.uppercased()) image is malformed: \(detail)"
         case .tooLarge(let w, let h, let max):
             return "the image is \(w)x\(h) pixels, more than the \(max) pixels a QR image may have"
         }
@@ -105,7 +107,9 @@ public enum ImageDecoder {
         image.format = UInt32(PNG_FORMAT_GRAY)
         var pixels = [UInt8](repeating: 255, count: w * h)
         var white = png_color(red: 255, green: 255, blue: 255)
-        let done = pixels.withUnsafeMutableBytes { png_image_finish_read(&image, &white, $0.baseAddress, Int32(w), nil) }
+        let done = pixels.withUnsafeMutableBytes {
+            png_image_finish_read(&image, &white, $0.baseAddress, Int32(w), nil)
+        }
         guard done != 0 else {
             let message = pngMessage(&image)
             png_image_free(&image)

@@ -15,7 +15,8 @@ public enum PayCodeReader {
         let texts = QRScanner.scan(image)
         switch texts.count {
         case 1: return .text(texts[0])
-        case 0: return .image(image, reason: "zbar found no readable QR symbol in the \(image.width)x\(image.height) image")
+        case 0:
+            return .image(image, reason: "zbar found no readable QR symbol in the \(image.width)x\(image.height) image")
         default: return .image(image, reason: "zbar found \(texts.count) QR symbols in the image, not exactly one")
         }
     }

@@ -19,7 +19,9 @@ public enum QRRaster {
     /// `text` as a QR symbol (byte mode, level M), `scale` pixels per module, a 4-module quiet zone.
     public static func image(_ text: String, scale: Int, quietZone: Int = 4) throws(Failure) -> GrayImage {
         let bytes = Array(text.utf8)
-        let encoded = bytes.withUnsafeBufferPointer { QRcode_encodeData(Int32($0.count), $0.baseAddress, 0, QR_ECLEVEL_M) }
+        let encoded = bytes.withUnsafeBufferPointer {
+            QRcode_encodeData(Int32($0.count), $0.baseAddress, 0, QR_ECLEVEL_M)
+        }
         guard let code = encoded else { throw .encodingFailed(length: bytes.count) }
         defer { QRcode_free(code) }
         let size = Int(code.pointee.width)
@@ -46,7 +48,8 @@ public enum QRRaster {
         }
         var output: UnsafeMutablePointer<UInt8>?
         let size = rgb.withUnsafeBufferPointer {
-            WebPEncodeLosslessRGB($0.baseAddress, Int32(image.width), Int32(image.height), Int32(image.width * 3), &output)
+            WebPEncodeLosslessRGB(
+                $0.baseAddress, Int32(image.width), Int32(image.height), Int32(image.width * 3), &output)
         }
         guard size > 0, let output else { throw .webpFailed(width: image.width, height: image.height) }
         defer { WebPFree(output) }

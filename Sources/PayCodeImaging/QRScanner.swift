@@ -13,7 +13,8 @@ public enum QRScanner {
         guard let zimage = zbar_image_create() else { return [] }
         defer { zbar_image_destroy(zimage) }
         // 'Y800': 8-bit grey, one byte per pixel.
-        let y800 = UInt(UInt8(ascii: "Y")) | UInt(UInt8(ascii: "8")) << 8 | UInt(UInt8(ascii: "0")) << 16
+        let y800 =
+            UInt(UInt8(ascii: "Y")) | UInt(UInt8(ascii: "8")) << 8 | UInt(UInt8(ascii: "0")) << 16
             | UInt(UInt8(ascii: "0")) << 24
         zbar_image_set_format(zimage, y800)
         zbar_image_set_size(zimage, UInt32(image.width), UInt32(image.height))

@@ -6,7 +6,8 @@ public struct GrayImage: Hashable, Sendable {
     public var pixels: [UInt8]
 
     public init(width: Int, height: Int, pixels: [UInt8]) {
-        precondition(width >= 0 && height >= 0 && pixels.count == width * height, "pixels must hold width x height bytes")
+        precondition(
+            width >= 0 && height >= 0 && pixels.count == width * height, "pixels must hold width x height bytes")
         self.width = width
         self.height = height
         self.pixels = pixels

@@ -10,7 +10,8 @@ public struct PayCodeSchedule: Hashable, Sendable {
     /// While nothing payable is on screen, a failed fetch is retried after this long.
     public var retryAfterFailure: Double
 
-    public init(refreshSeconds: Double, expiryMargin: Double = 5, minimumGap: Double = 1, retryAfterFailure: Double = 3) {
+    public init(refreshSeconds: Double, expiryMargin: Double = 5, minimumGap: Double = 1, retryAfterFailure: Double = 3)
+    {
         self.refreshSeconds = refreshSeconds
         self.expiryMargin = expiryMargin
         self.minimumGap = minimumGap

@@ -1,16 +1,19 @@
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
 
 /// The DripPay API as the coordinator needs it. The real client (DripPayAPI) is adapted to it;
 /// it owns rate limiting (a `status` call may wait for budget) and retries of idempotent reads.
 public protocol InvoicePort: Sendable {
     /// `POST /invoices` with one item. Typed failures say whether an invoice may exist. No wait
     /// for rate budget (queue, 429 pause) may end past `offerBy`: fail at once instead.
-    func createInvoice(tradeNo: TradeNo, description: String, price: Money, offerBy: Date)
+    func createInvoice(
+        tradeNo: TradeNo, description: String, price: Money, offerBy: Date
+    )
         async throws(InvoiceCreateFailure) -> InvoiceInfo
     /// Looks `trade_no` up in the invoice list (this machine's invoices only, created since about
     /// `since`, the session's start); nil when the list holds no such invoice. Throws when the
@@ -44,7 +47,9 @@ public struct InvoiceNotFound: Error, Hashable, Sendable, CustomStringConvertibl
 public protocol SessionStore: Sendable {
     /// A new trade number and the session `make` builds for it, with its first event: one
     /// transaction (the vend's first durable commit, before the create that sends the trade_no).
-    func insertNew(now: Date, event: JournalEventKind, detail: String, _ make: (TradeNo) -> SessionRecord) throws
+    func insertNew(
+        now: Date, event: JournalEventKind, detail: String, _ make: (TradeNo) -> SessionRecord
+    ) throws
         -> SessionRecord
     /// State changes written together in one transaction, in order (all or none).
     func update(steps: [(record: SessionRecord, event: JournalEventKind, detail: String)]) throws

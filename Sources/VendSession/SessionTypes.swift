@@ -1,9 +1,10 @@
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
 
 /// Timing rules of a vend session. Plain values; the coordinator turns them into sleeps on its
 /// injected clock and the state machine into deadlines relative to the `now` it is given.

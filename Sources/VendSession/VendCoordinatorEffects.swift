@@ -1,9 +1,10 @@
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
 
 /// Running a session's machine: its effects in order (journal first, then what the journal
 /// authorises), and what happens when a journal write fails (park, resettle).

@@ -1,9 +1,10 @@
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
 
 /// The coordinator's output: FIFO queues to the controller and the screen, drained by `run()`,
 /// and the per-session job queues.
@@ -23,7 +24,8 @@ extension VendCoordinator {
                 if case .dispense = command, let tradeNo {
                     deliver(.dispenseSendFailed(String(describing: error)), to: tradeNo)
                 } else if let tradeNo {
-                    _ = try? store.appendEvent(tradeNo: tradeNo, event: .sendFailed, detail: "\(command): \(error)", at: now())
+                    _ = try? store.appendEvent(
+                        tradeNo: tradeNo, event: .sendFailed, detail: "\(command): \(error)", at: now())
                 }
             }
         }

@@ -1,9 +1,10 @@
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
 
 /// A session's life on the coordinator: ending it, its timers and its status polling.
 extension VendCoordinator {

@@ -1,9 +1,10 @@
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
 
 /// The coordinator's controller events: a vend request starts (or is refused) a session, the
 /// controller's other events go to the session they belong to.
@@ -26,7 +27,8 @@ extension VendCoordinator {
         if let previous {
             if previous.state.isFinal {
                 _ = try? store.appendEvent(
-                    tradeNo: previous.tradeNo, event: .duplicateVend, detail: "VEND \(request.id) after the session ended", at: now())
+                    tradeNo: previous.tradeNo, event: .duplicateVend,
+                    detail: "VEND \(request.id) after the session ended", at: now())
                 enqueue(.deny(request.id, .duplicateID))
                 return
             }
@@ -46,7 +48,8 @@ extension VendCoordinator {
         // DISPENSED/FAILED was lost): that outcome is unknown, and it must not block every later vend.
         for (tradeNo, machine) in machines where machine.phase == .dispensing {
             deliver(
-                .controllerGone(reason: "VEND \(request.id) while the result of DISPENSE \(machine.record.vendID) was awaited"),
+                .controllerGone(
+                    reason: "VEND \(request.id) while the result of DISPENSE \(machine.record.vendID) was awaited"),
                 to: tradeNo)
         }
         guard effectiveService.available, !machines.values.contains(where: \.controllerWaiting) else {

@@ -1,9 +1,10 @@
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
 
 /// The vend-session state machine: events in, ordered effects out. No I/O and no clock reads;
 /// `now` comes with every event. Every money-safety rule (docs/money-safety.md) lives here:

@@ -1,9 +1,10 @@
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
 
 extension VendSessionMachine {
     // MARK: Recovery (docs/money-safety.md, "Crash recovery")
@@ -18,7 +19,9 @@ extension VendSessionMachine {
     ///   `ACCEPT` again); otherwise cancel, then re-check (paid becomes refund due).
     /// - `paid`: a re-claim within the grace dispenses (journaled first); otherwise refund due.
     /// - `dispensing`: the outcome is unknown: `dispense_unknown`, never dispensed again.
-    public static func recover(_ record: SessionRecord, policy: SessionPolicy, now: Date)
+    public static func recover(
+        _ record: SessionRecord, policy: SessionPolicy, now: Date
+    )
         -> (machine: VendSessionMachine, effects: [SessionEffect])
     {
         var machine = VendSessionMachine(recovered: record, policy: policy, phase: .lookingUp)

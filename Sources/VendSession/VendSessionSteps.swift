@@ -1,9 +1,10 @@
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
 
 /// The steps the transitions are built from: cancel, retry, release, pay, dispense, persist, end.
 extension VendSessionMachine {
@@ -106,7 +107,9 @@ extension VendSessionMachine {
             screen: .refundDue(tradeNo: record.tradeNo))
     }
 
-    mutating func transition(to state: SessionState, now: Date, event: JournalEventKind, detail: String)
+    mutating func transition(
+        to state: SessionState, now: Date, event: JournalEventKind, detail: String
+    )
         -> SessionEffect
     {
         record.state = state
@@ -123,7 +126,9 @@ extension VendSessionMachine {
         if let note { record.note = note }
         phase = .ended
         timers = [:]
-        var effects: [SessionEffect] = [.stopPolling, transition(to: state, now: now, event: event, detail: note ?? state.rawValue)]
+        var effects: [SessionEffect] = [
+            .stopPolling, transition(to: state, now: now, event: event, detail: note ?? state.rawValue),
+        ]
         if let deny, controllerWaiting, !denySent {
             denySent = true
             effects.append(.send(.deny(record.vendID, customerAborted ? .aborted : deny)))

@@ -1,15 +1,18 @@
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
 
 /// How each event moves the session: the transitions `handle(_:now:)` dispatches to.
 extension VendSessionMachine {
     // MARK: Transitions
 
-    mutating func adoptInvoice(_ info: InvoiceInfo, qrPayload: String, now: Date, how: JournalEventKind)
+    mutating func adoptInvoice(
+        _ info: InvoiceInfo, qrPayload: String, now: Date, how: JournalEventKind
+    )
         -> [SessionEffect]
     {
         record.reference = info.reference
@@ -59,7 +62,9 @@ extension VendSessionMachine {
         }
         if controllerWaiting {
             effects.append(
-                .show(.pay(qrPayload: qrPayload, product: record.itemDescription, price: record.price, deadline: deadline)))
+                .show(
+                    .pay(qrPayload: qrPayload, product: record.itemDescription, price: record.price, deadline: deadline)
+                ))
             effects.append(.send(.accept(record.vendID)))
         }
         effects.append(.startPolling(info.reference))
@@ -117,7 +122,8 @@ extension VendSessionMachine {
                 // meanwhile is refund due.
                 phase = .cancelling
                 effects.append(.log(event: .cancelNotEffective, detail: "status \(status) after cancel"))
-                effects += parkForRetry(note: "cancel not effective (\(cancelCause?.rawValue ?? "?")): status \(status)", now: now)
+                effects += parkForRetry(
+                    note: "cancel not effective (\(cancelCause?.rawValue ?? "?")): status \(status)", now: now)
             }
             return effects
         }
@@ -244,7 +250,8 @@ extension VendSessionMachine {
             timers[.claimGrace] = nil
             return [
                 .log(event: .resumed, detail: "controller re-claimed the vend"),
-                .show(.pay(qrPayload: payload, product: record.itemDescription, price: record.price, deadline: deadline)),
+                .show(
+                    .pay(qrPayload: payload, product: record.itemDescription, price: record.price, deadline: deadline)),
                 .send(.accept(record.vendID)),
             ]
         case .awaitingClaim:

@@ -5,7 +5,8 @@ import KioskCore
 actor EventRecorder {
     private(set) var events: [LinkEvent] = []
     private var cursor = 0
-    private var waiter: (matches: @Sendable (LinkEvent) -> Bool, continuation: CheckedContinuation<LinkEvent, any Error>, id: Int)?
+    private var waiter:
+        (matches: @Sendable (LinkEvent) -> Bool, continuation: CheckedContinuation<LinkEvent, any Error>, id: Int)?
     private var nextID = 0
     private var pump: Task<Void, Never>?
 
@@ -32,7 +33,9 @@ actor EventRecorder {
     }
 
     /// The next event after the last one returned that matches (others are skipped).
-    func next(_ what: String, timeout: Duration = .seconds(5), where matches: @escaping @Sendable (LinkEvent) -> Bool) async throws -> LinkEvent {
+    func next(
+        _ what: String, timeout: Duration = .seconds(5), where matches: @escaping @Sendable (LinkEvent) -> Bool
+    ) async throws -> LinkEvent {
         if let index = events[cursor...].firstIndex(where: matches) {
             cursor = index + 1
             return events[index]
@@ -57,7 +60,9 @@ actor EventRecorder {
     }
 
     func controller(timeout: Duration = .seconds(5)) async throws -> ControllerEvent {
-        let event = try await next("a controller event", timeout: timeout) { if case .controller = $0 { true } else { false } }
+        let event = try await next("a controller event", timeout: timeout) {
+            if case .controller = $0 { true } else { false }
+        }
         guard case .controller(let inner) = event else { preconditionFailure("matched a controller event") }
         return inner
     }

@@ -1,6 +1,6 @@
-import KioskTestSupport
 import ControllerLink
 import KioskCore
+import KioskTestSupport
 import Testing
 
 private let tokenAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -102,7 +102,9 @@ struct FuzzTests {
         let id = VendID(token(&g, 1...32))!
         switch Int.random(in: 0..<6, using: &g) {
         case 0: return .hello(name: token(&g, 1...32), version: token(&g, 1...32))
-        case 1: return .vendRequested(VendRequest(id: id, product: ProductCode(token(&g, 1...16))!, price: money(&g, Self.usd)))
+        case 1:
+            return .vendRequested(
+                VendRequest(id: id, product: ProductCode(token(&g, 1...16))!, price: money(&g, Self.usd)))
         case 2: return .vendAborted(id)
         case 3: return .dispensed(id)
         case 4: return .dispenseFailed(id, reason: words(&g))
@@ -197,7 +199,8 @@ struct FuzzTests {
         var g = SplitMix64(seed: 11)
         let sequence = VendIDSequence(prefix: "f")
         var codec = QibixxMDBCodec(
-            currency: Self.usd, settings: QibixxSettings(decimalPlaces: 2, scaleFactor: 1), makeVendID: { sequence.make() })
+            currency: Self.usd, settings: QibixxSettings(decimalPlaces: 2, scaleFactor: 1),
+            makeVendID: { sequence.make() })
         var requested: [VendID: Money] = [:]
         var paid: Set<VendID> = []
         var approved: Set<VendID> = []
@@ -205,9 +208,11 @@ struct FuzzTests {
         var outcomes = 0
         let vocabulary = [
             "c,STATUS,INACTIVE", "c,STATUS,DISABLED", "c,STATUS,ENABLED", "c,STATUS,IDLE", "c,STATUS,IDLE,0",
-            "c,VEND,SUCCESS", "c,VEND,SUCCESS,1.00,5", "c,ERR,VEND 3", "c,ERR,VEND 1", "c,ERR,VEND 5", "c,ERR,\"VEND -3\"",
+            "c,VEND,SUCCESS", "c,VEND,SUCCESS,1.00,5", "c,ERR,VEND 3", "c,ERR,VEND 1", "c,ERR,VEND 5",
+            "c,ERR,\"VEND -3\"",
             "c,ERR,\"VEND -2\"", "c,ERR,\"cashless is on\"", "c,ERR,\"cashless is off\"", "c,ERR,\"STOP -3\"",
-            "c,ERR,\"START -3\"", "c,ERR,\"SETCONF -2\"", "c,SET,OK", "c,1", "c,0", "r,ACK", "v,4.1.7,0x2F", "d,STATUS,IDLE",
+            "c,ERR,\"START -3\"", "c,ERR,\"SETCONF -2\"", "c,SET,OK", "c,1", "c,0", "r,ACK", "v,4.1.7,0x2F",
+            "d,STATUS,IDLE",
             "c,UNKNOWN,\" C\"",
         ]
         func isApproval(_ line: String) -> Bool { line.hasPrefix("C,VEND,") && line != "C,VEND,-1" }
@@ -245,7 +250,8 @@ struct FuzzTests {
                 guard paid.contains(id) else { continue }
                 let right = requested[id]!
                 let price = Int.random(in: 0..<5, using: &g) == 0 ? money(&g, Self.usd) : right
-                let mayApprove = paid.contains(id) && codec.pendingVend == id && price == right && !approved.contains(id)
+                let mayApprove =
+                    paid.contains(id) && codec.pendingVend == id && price == right && !approved.contains(id)
                 let lines = codec.encode(.dispense(id, price: price)) + codec.takeOutgoing()
                 if lines.contains(where: isApproval) {
                     #expect(mayApprove, "approval of \(id) (paid: \(paid.contains(id)), price \(price) vs \(right))")
@@ -280,7 +286,8 @@ struct FuzzTests {
                 check([], codec.encode(.outOfService(reason: "x")) + codec.takeOutgoing(), from: "out of service")
             default:
                 let line = vocabulary.randomElement(using: &g)!
-                let text = Int.random(in: 0..<5, using: &g) == 0 ? String(decoding: mutate(line, &g), as: UTF8.self) : line
+                let text =
+                    Int.random(in: 0..<5, using: &g) == 0 ? String(decoding: mutate(line, &g), as: UTF8.self) : line
                 check(codec.decode(text), codec.takeOutgoing(), from: "decode \(text)")
             }
         }
@@ -297,7 +304,11 @@ struct FuzzTests {
         while !codec.isSetUp { _ = codec.decode("c,SET,OK") }
         _ = codec.decode("c,STATUS,ENABLED")
         for _ in 0..<2000 {
-            guard case .vendRequested(let request)? = codec.decode("c,STATUS,VEND,\(money(&g, Self.usd).decimalString),\(token(&g, 1...16))").last else {
+            guard
+                case .vendRequested(let request)? = codec.decode(
+                    "c,STATUS,VEND,\(money(&g, Self.usd).decimalString),\(token(&g, 1...16))"
+                ).last
+            else {
                 Issue.record("a valid vend request must decode")
                 continue
             }
@@ -305,11 +316,15 @@ struct FuzzTests {
             let price = request.price
             let dispense = codec.encode(.dispense(id, price: price))
             #expect(dispense.count == 1)
-            #expect(QibixxMDBMachineSide.command(from: dispense[0], currency: Self.usd, id: id) == .dispense(id, price: price))
+            #expect(
+                QibixxMDBMachineSide.command(from: dispense[0], currency: Self.usd, id: id)
+                    == .dispense(id, price: price))
             _ = codec.decode("c,VEND,SUCCESS")
             let text = words(&g)
             for line in codec.encode(.displayText(text)) {
-                guard case .displayText(let shown)? = QibixxMDBMachineSide.command(from: line, currency: Self.usd, id: id) else {
+                guard
+                    case .displayText(let shown)? = QibixxMDBMachineSide.command(from: line, currency: Self.usd, id: id)
+                else {
                     Issue.record("display line \(line) does not read back")
                     continue
                 }

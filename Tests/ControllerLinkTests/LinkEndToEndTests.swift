@@ -21,7 +21,9 @@ struct LinkEndToEndTests {
 
         try await sim.vend(id: "v-1", product: "A5", price: "1.50")
         let id = VendID("v-1")!
-        #expect(try await h.recorder.controller() == .vendRequested(VendRequest(id: id, product: ProductCode("A5")!, price: Self.dollars(150))))
+        #expect(
+            try await h.recorder.controller()
+                == .vendRequested(VendRequest(id: id, product: ProductCode("A5")!, price: Self.dollars(150))))
         try await h.link.send(.accept(id))
         try await sim.waitForLine("ACCEPT v-1")
         try await h.link.send(.dispense(id, price: Self.dollars(150)))
@@ -118,7 +120,9 @@ struct LinkEndToEndTests {
     /// up to the final `C,1`.
     static func setUpByHand(_ sim: ControllerSimulator) async throws {
         try await sim.waitForLine("C,0")
-        for parameter in ["mdb-always-idle=1", "mdb-currency-code=0x1840", "mdb-decimal-places=2", "mdb-scale-factor=1"] {
+        for parameter in [
+            "mdb-always-idle=1", "mdb-currency-code=0x1840", "mdb-decimal-places=2", "mdb-scale-factor=1",
+        ] {
             try await sim.waitForLine("C,SETCONF,\(parameter)")
             try await sim.sendLine("c,SET,OK")
         }
@@ -133,7 +137,9 @@ struct LinkEndToEndTests {
         try await Self.setUpByHand(sim)
         #expect(try await h.recorder.controller() == .setUpDone)
         try await sim.mdbEnableSequence()
-        guard case .unavailable = try await h.recorder.controller(), case .unavailable = try await h.recorder.controller() else {
+        guard case .unavailable = try await h.recorder.controller(),
+            case .unavailable = try await h.recorder.controller()
+        else {
             Issue.record("INACTIVE and DISABLED must report unavailable")
             await h.stop()
             return
@@ -142,7 +148,9 @@ struct LinkEndToEndTests {
 
         try await sim.vendRequest(amount: "1.00", product: "5")
         let id = VendID("mdb-1")!
-        #expect(try await h.recorder.controller() == .vendRequested(VendRequest(id: id, product: ProductCode("5")!, price: Self.dollars(100))))
+        #expect(
+            try await h.recorder.controller()
+                == .vendRequested(VendRequest(id: id, product: ProductCode("5")!, price: Self.dollars(100))))
         try await h.link.send(.accept(id))
         try await h.link.send(.displayText("Scan to pay"))
         try await sim.waitForLine("C,DISPLAY,Scan to pay")
@@ -154,7 +162,9 @@ struct LinkEndToEndTests {
         // Denied vend: C,VEND,-1 then C,STOP.
         try await sim.vendRequest(amount: "2.50", product: "7")
         let second = VendID("mdb-2")!
-        #expect(try await h.recorder.controller() == .vendRequested(VendRequest(id: second, product: ProductCode("7")!, price: Self.dollars(250))))
+        #expect(
+            try await h.recorder.controller()
+                == .vendRequested(VendRequest(id: second, product: ProductCode("7")!, price: Self.dollars(250))))
         try await h.link.send(.deny(second, .timeout))
         try await sim.waitForLine("C,VEND,-1")
         try await sim.waitForLine("C,STOP")

@@ -115,7 +115,9 @@ struct LinkFaultTests {
         #expect(FileManager.default.createFile(atPath: file, contents: Data()))
         defer { try? FileManager.default.removeItem(atPath: file) }
         #expect(throws: LinkError.notATerminal(device: file)) { try SerialChannel.open(SerialOptions(device: file)) }
-        #expect(throws: LinkError.notATerminal(device: "/dev/null")) { try SerialChannel.open(SerialOptions(device: "/dev/null")) }
+        #expect(throws: LinkError.notATerminal(device: "/dev/null")) {
+            try SerialChannel.open(SerialOptions(device: "/dev/null"))
+        }
     }
 
     @Test func unsupportedLineSettingsAreRefusedOnAPty() async throws {
@@ -126,7 +128,8 @@ struct LinkFaultTests {
         #expect(throws: LinkError.self) {
             try SerialChannel.open(SerialOptions(device: simulator.devicePath, dataBits: 9))
         }
-        let channel = try SerialChannel.open(SerialOptions(device: simulator.devicePath, baud: 9600, parity: .even, stopBits: 2))
+        let channel = try SerialChannel.open(
+            SerialOptions(device: simulator.devicePath, baud: 9600, parity: .even, stopBits: 2))
         channel.close()
         await simulator.shutdown()
     }

@@ -27,31 +27,43 @@ struct QibixxAdapterLinkTests {
         return h
     }
 
-    private func vendRequest(_ h: LinkHarness, amount: String = "1.00", product: String = "5") async throws -> VendRequest {
+    private func vendRequest(
+        _ h: LinkHarness, amount: String = "1.00", product: String = "5"
+    ) async throws -> VendRequest {
         try await h.simulator.adapterDoes("select") { $0.select(amount: amount, product: product) }
-        guard case .vendRequested(let request) = try await h.recorder.controller("vend request", where: {
-            if case .vendRequested = $0 { true } else { false }
-        }) else { preconditionFailure("matched a vend request") }
+        guard
+            case .vendRequested(let request) = try await h.recorder.controller(
+                "vend request",
+                where: {
+                    if case .vendRequested = $0 { true } else { false }
+                })
+        else { preconditionFailure("matched a vend request") }
         return request
     }
 
     @Test func setUpConfiguresTheAdapterThenEnablesItAndASaleDispenses() async throws {
         let h = try await ready(qibixx: QibixxSettings(decimalPlaces: 2, scaleFactor: 1, vendTimeoutSeconds: 100))
         let model = await h.simulator.adapter!
-        #expect(model.configuration == [
-            "mdb-always-idle": "1", "mdb-currency-code": "0x1840", "mdb-decimal-places": "2", "mdb-scale-factor": "1",
-            "mdb-timeout-vend": "100",
-        ])
-        #expect(Array(model.received.prefix(7)) == [
-            "C,0", "C,SETCONF,mdb-always-idle=1", "C,SETCONF,mdb-currency-code=0x1840", "C,SETCONF,mdb-decimal-places=2",
-            "C,SETCONF,mdb-scale-factor=1", "C,SETCONF,mdb-timeout-vend=100", "C,1",
-        ])
+        #expect(
+            model.configuration == [
+                "mdb-always-idle": "1", "mdb-currency-code": "0x1840", "mdb-decimal-places": "2",
+                "mdb-scale-factor": "1",
+                "mdb-timeout-vend": "100",
+            ])
+        #expect(
+            Array(model.received.prefix(7)) == [
+                "C,0", "C,SETCONF,mdb-always-idle=1", "C,SETCONF,mdb-currency-code=0x1840",
+                "C,SETCONF,mdb-decimal-places=2",
+                "C,SETCONF,mdb-scale-factor=1", "C,SETCONF,mdb-timeout-vend=100", "C,1",
+            ])
         let request = try await vendRequest(h)
         #expect(request.price == Self.dollars(100) && request.product == ProductCode("5")!)
         try await h.link.send(.dispense(request.id, price: request.price))
         try await h.simulator.waitForLine("C,VEND,1.00")
         try await h.simulator.adapterDoes("dispense") { $0.dispensed() }
-        #expect(try await h.recorder.controller("dispensed", where: { if case .dispensed = $0 { true } else { false } }) == .dispensed(request.id))
+        #expect(
+            try await h.recorder.controller("dispensed", where: { if case .dispensed = $0 { true } else { false } })
+                == .dispensed(request.id))
         await h.stop()
     }
 
@@ -75,7 +87,9 @@ struct QibixxAdapterLinkTests {
         let h = try await ready()
         let request = try await vendRequest(h)
         try await h.simulator.adapterDoes("cancel") { $0.cancelled() }
-        #expect(try await h.recorder.controller("abort", where: { if case .vendAborted = $0 { true } else { false } }) == .vendAborted(request.id))
+        #expect(
+            try await h.recorder.controller("abort", where: { if case .vendAborted = $0 { true } else { false } })
+                == .vendAborted(request.id))
         await h.stop()
     }
 
@@ -110,7 +124,9 @@ struct QibixxAdapterLinkTests {
         try await h.simulator.waitForLine("C,1")
         try await Task.sleep(for: .milliseconds(100))  // the adapter answers c,ERR,"cashless is on"
         try await h.simulator.adapterDoes("dispense") { $0.dispensed() }
-        #expect(try await h.recorder.controller("dispensed", where: { if case .dispensed = $0 { true } else { false } }) == .dispensed(request.id))
+        #expect(
+            try await h.recorder.controller("dispensed", where: { if case .dispensed = $0 { true } else { false } })
+                == .dispensed(request.id))
         #expect(await h.simulator.adapter?.received.contains("C,0") == true)  // only the first set-up's
         #expect(await h.simulator.adapter?.received.filter { $0 == "C,0" }.count == 1)
         await h.stop()
@@ -136,9 +152,11 @@ struct QibixxAdapterLinkTests {
         try await h.simulator.waitForLine("C,SETCONF,mdb-scale-factor=1")  // the first set-up's
         try await h.simulator.waitForLine("C,SETCONF,mdb-scale-factor=1", timeout: .seconds(5))
         let model = await h.simulator.adapter!
-        #expect(model.configuration == [
-            "mdb-always-idle": "1", "mdb-currency-code": "0x1840", "mdb-decimal-places": "2", "mdb-scale-factor": "1",
-        ])
+        #expect(
+            model.configuration == [
+                "mdb-always-idle": "1", "mdb-currency-code": "0x1840", "mdb-decimal-places": "2",
+                "mdb-scale-factor": "1",
+            ])
         #expect(model.received.filter { $0 == "C,0" }.count == 2)
         await h.stop()
     }

@@ -16,7 +16,9 @@ func enabledMDBCodec(currency: Currency = Currency(iso: "EUR")!, settings: Qibix
     _ = codec.encode(.ready)
     while !codec.isSetUp { _ = codec.decode("c,SET,OK") }
     _ = codec.takeOutgoing()
-    for line in ["c,STATUS,INACTIVE", "c,1", "r,ACK", "c,STATUS,DISABLED", "c,STATUS,ENABLED"] { _ = codec.decode(line) }
+    for line in ["c,STATUS,INACTIVE", "c,1", "r,ACK", "c,STATUS,DISABLED", "c,STATUS,ENABLED"] {
+        _ = codec.decode(line)
+    }
     _ = codec.takeOutgoing()
     return codec
 }
@@ -55,15 +57,17 @@ struct QibixxMDBCodecTests {
             #expect(codec.decode("c,SET,OK").isEmpty)
             sent += codec.takeOutgoing()
         }
-        #expect(sent == [
-            "C,SETCONF,mdb-currency-code=0x1978", "C,SETCONF,mdb-decimal-places=2", "C,SETCONF,mdb-scale-factor=1",
-            "C,SETCONF,mdb-timeout-vend=60",
-        ])
+        #expect(
+            sent == [
+                "C,SETCONF,mdb-currency-code=0x1978", "C,SETCONF,mdb-decimal-places=2", "C,SETCONF,mdb-scale-factor=1",
+                "C,SETCONF,mdb-timeout-vend=60",
+            ])
         #expect(!codec.isSetUp)
         _ = codec.decode("c,SET,OK")
         #expect(codec.takeOutgoing() == ["C,1"])
         #expect(codec.isSetUp)
-        let events = decodeAll(&codec, ["c,STATUS,INACTIVE", "c,1", "r,ACK", "c,STATUS,DISABLED", "r,ACK", "c,STATUS,ENABLED"])
+        let events = decodeAll(
+            &codec, ["c,STATUS,INACTIVE", "c,1", "r,ACK", "c,STATUS,DISABLED", "r,ACK", "c,STATUS,ENABLED"])
         #expect(events.count == 3)
         #expect(events.last == .hello(name: "qibixx-mdb", version: "ENABLED"))
         #expect(codec.takeOutgoing().isEmpty)  // the solicited INACTIVE does not restart the set-up
@@ -238,8 +242,12 @@ struct QibixxMDBCodecTests {
         let jpy = Currency(iso: "JPY")!
         var codec = enabledMDBCodec(currency: jpy, settings: QibixxSettings(decimalPlaces: 0, scaleFactor: 10))
         let price = Money(minorUnits: 1500, currency: jpy)
-        #expect(codec.decode("c,STATUS,VEND,150,12") == [.vendRequested(VendRequest(id: Self.id1, product: ProductCode("12")!, price: price))])
-        #expect(codec.encode(.dispense(Self.id1, price: Money(minorUnits: 150, currency: jpy))).isEmpty)  // wrong amount
+        #expect(
+            codec.decode("c,STATUS,VEND,150,12") == [
+                .vendRequested(VendRequest(id: Self.id1, product: ProductCode("12")!, price: price))
+            ])
+        // A dispense whose price is not the vend's is not sent.
+        #expect(codec.encode(.dispense(Self.id1, price: Money(minorUnits: 150, currency: jpy))).isEmpty)
         #expect(codec.encode(.dispense(Self.id1, price: price)) == ["C,VEND,150"])
     }
 
@@ -353,7 +361,9 @@ struct QibixxMDBCodecTests {
         #expect(codec.tick().isEmpty)  // answered: alive
         _ = codec.takeOutgoing()
         let events = codec.tick()  // no line since the last V
-        guard events.count == 2, case .dispenseUnknown(Self.id1, _) = events[0], case .unavailable(let reason) = events[1] else {
+        guard events.count == 2, case .dispenseUnknown(Self.id1, _) = events[0],
+            case .unavailable(let reason) = events[1]
+        else {
             Issue.record("silence must end the approved vend as unknown, got \(events)")
             return
         }
@@ -390,7 +400,10 @@ struct QibixxMDBCodecTests {
         #expect(codec.encode(.ready).isEmpty)  // already on and enabled
         #expect(codec.encode(.accept(Self.id1)).isEmpty)
         #expect(codec.encode(.pong).isEmpty)
-        #expect(codec.encode(.displayText("Scan the QR code to pay now, please")) == ["C,DISPLAY,Scan the QR code to pay now; ple"])
+        #expect(
+            codec.encode(.displayText("Scan the QR code to pay now, please")) == [
+                "C,DISPLAY,Scan the QR code to pay now; ple"
+            ])
         #expect(codec.encode(.displayText("\n")).isEmpty)
         #expect(codec.encode(.outOfService(reason: "API down")) == ["C,0"])
         #expect(codec.encode(.ready) == ["C,0", "C,SETCONF,mdb-always-idle=1"])
@@ -398,12 +411,21 @@ struct QibixxMDBCodecTests {
 
     @Test func noiseLinesAreIgnored() {
         var codec = enabledMDBCodec()
-        #expect(decodeAll(&codec, ["r,ACK", "d,STATUS,IDLE", "D,READER,1", "c,1", "c,0", "v,4.1.7,0x2F", "c,SET,OK", "", "c,STATUS,ENABLED  \r"]).isEmpty)
+        #expect(
+            decodeAll(
+                &codec,
+                [
+                    "r,ACK", "d,STATUS,IDLE", "D,READER,1", "c,1", "c,0", "v,4.1.7,0x2F", "c,SET,OK", "",
+                    "c,STATUS,ENABLED  \r",
+                ]
+            ).isEmpty)
     }
 
     @Test func malformedAdapterLinesAreReported() {
         var codec = enabledMDBCodec()
-        for line in ["hello", "c", "c,STATUS", "c,STATUS,BOGUS", "c,VEND,SUCCESS", "c,VEND,MAYBE", "c,ERR,VEND 3", "c,WHAT"] {
+        for line in [
+            "hello", "c", "c,STATUS", "c,STATUS,BOGUS", "c,VEND,SUCCESS", "c,VEND,MAYBE", "c,ERR,VEND 3", "c,WHAT",
+        ] {
             let events = codec.decode(line)
             guard events.count == 1, case .malformed(let echoed, let reason) = events[0] else {
                 Issue.record("'\(line)' should be malformed, got \(events)")
@@ -432,12 +454,18 @@ struct QibixxAmountTests {
         #expect(try QibixxAmount.price("15", settings: two, currency: Self.usd).minorUnits == 1500)
         let scaled = QibixxSettings(decimalPlaces: 1, scaleFactor: 5)
         #expect(try QibixxAmount.price("0.3", settings: scaled, currency: Self.usd).minorUnits == 150)
-        #expect(throws: QibixxAmount.Problem.self) { try QibixxAmount.price("0.15", settings: scaled, currency: Self.usd) }
+        #expect(throws: QibixxAmount.Problem.self) {
+            try QibixxAmount.price("0.15", settings: scaled, currency: Self.usd)
+        }
         let three = QibixxSettings(decimalPlaces: 3)
         #expect(try QibixxAmount.price("1.250", settings: three, currency: Self.usd).minorUnits == 125)
-        #expect(throws: QibixxAmount.Problem.self) { try QibixxAmount.price("1.255", settings: three, currency: Self.usd) }
+        #expect(throws: QibixxAmount.Problem.self) {
+            try QibixxAmount.price("1.255", settings: three, currency: Self.usd)
+        }
         for bad in ["", ".", "1.", ".5", "1,00", "+1", "-1", "0", "0.00", "1e3", "1234567890123456"] {
-            #expect(throws: QibixxAmount.Problem.self, "\(bad)") { try QibixxAmount.price(bad, settings: two, currency: Self.usd) }
+            #expect(throws: QibixxAmount.Problem.self, "\(bad)") {
+                try QibixxAmount.price(bad, settings: two, currency: Self.usd)
+            }
         }
     }
 }

@@ -26,7 +26,8 @@ final class SocatPair: Sendable {
         process.standardError = log
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        let channel = try SerialChannel.adopting(descriptor: dup(log.fileHandleForReading.fileDescriptor), name: "socat log")
+        let channel = try SerialChannel.adopting(
+            descriptor: dup(log.fileHandleForReading.fileDescriptor), name: "socat log")
         defer { channel.close() }
         let started = try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {

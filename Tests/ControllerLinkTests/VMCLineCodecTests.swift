@@ -25,14 +25,23 @@ struct VMCLineCodecTests {
         let expected = VendRequest(
             id: VendID("v-17")!, product: ProductCode("A5")!, price: Money(minorUnits: 150, currency: Self.usd))
         #expect(decode("VEND v-17 A5 1.50") == .vendRequested(expected))
-        #expect(decode("VEND v-18 A5 2") == .vendRequested(
-            VendRequest(id: VendID("v-18")!, product: ProductCode("A5")!, price: Money(minorUnits: 200, currency: Self.usd))))
+        #expect(
+            decode("VEND v-18 A5 2")
+                == .vendRequested(
+                    VendRequest(
+                        id: VendID("v-18")!, product: ProductCode("A5")!,
+                        price: Money(minorUnits: 200, currency: Self.usd))))
     }
 
     @Test func vendPriceUsesTheCurrencyMinorDigits() {
         var yen = VMCLineCodec(currency: Currency(iso: "JPY")!)
-        #expect(yen.decode("VEND a 1 150") == [.vendRequested(
-            VendRequest(id: VendID("a")!, product: ProductCode("1")!, price: Money(minorUnits: 150, currency: Currency(iso: "JPY")!)))])
+        #expect(
+            yen.decode("VEND a 1 150") == [
+                .vendRequested(
+                    VendRequest(
+                        id: VendID("a")!, product: ProductCode("1")!,
+                        price: Money(minorUnits: 150, currency: Currency(iso: "JPY")!)))
+            ])
         if case .malformed(_, let reason) = yen.decode("VEND a 1 1.5").first {
             #expect(reason.contains("more than 0 digits"))
         } else {
@@ -43,7 +52,9 @@ struct VMCLineCodecTests {
     @Test func abortDispensedFailedPingDecode() {
         #expect(decode("ABORT x1") == .vendAborted(VendID("x1")!))
         #expect(decode("DISPENSED x1") == .dispensed(VendID("x1")!))
-        #expect(decode("FAILED x1 motor jam in column 3") == .dispenseFailed(VendID("x1")!, reason: "motor jam in column 3"))
+        #expect(
+            decode("FAILED x1 motor jam in column 3") == .dispenseFailed(VendID("x1")!, reason: "motor jam in column 3")
+        )
         #expect(decode("PING") == .ping)
     }
 

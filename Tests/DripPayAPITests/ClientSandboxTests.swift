@@ -101,7 +101,9 @@ struct ClientSandboxTests {
         defer { Task { await f.finish() } }
         let invoice = try await f.client.createInvoice(sodaRequest("T-cancel"))
         try await f.client.cancel(invoice.reference)
-        await #expect(throws: DripPayError.notFound(Endpoint(method: "GET", path: "/invoices/\(invoice.reference)/status"))) {
+        await #expect(
+            throws: DripPayError.notFound(Endpoint(method: "GET", path: "/invoices/\(invoice.reference)/status"))
+        ) {
             _ = try await f.client.status(invoice.reference)
         }
         #expect(try await f.client.listInvoices().data.isEmpty)
@@ -124,7 +126,9 @@ struct ClientSandboxTests {
         let invoice = try await f.client.createInvoice(sodaRequest("T-paid-cancel"))
         await f.sandbox.pay(invoice.reference)
         let error = await #expect(throws: DripPayError.self) { try await f.client.cancel(invoice.reference) }
-        guard case .validation(_, let message, _)? = error else { Issue.record("got \(String(describing: error))"); return }
+        guard case .validation(_, let message, _)? = error else {
+            Issue.record("got \(String(describing: error))"); return
+        }
         #expect(message == "Only pending invoices can be cancelled.")
     }
 
@@ -140,7 +144,9 @@ struct ClientSandboxTests {
     @Test func aMissingAbilityIsForbiddenNamingTheAbility() async throws {
         let f = try await Fixture.start(token: viewOnlyToken)
         defer { Task { await f.finish() } }
-        await #expect(throws: DripPayError.forbidden(Endpoint(method: "POST", path: "/invoices"), ability: .createInvoice)) {
+        await #expect(
+            throws: DripPayError.forbidden(Endpoint(method: "POST", path: "/invoices"), ability: .createInvoice)
+        ) {
             _ = try await f.client.createInvoice(sodaRequest("T-forbidden"))
         }
         #expect(await f.sandbox.requests().last?.status == 403)
@@ -179,7 +185,9 @@ struct ClientSandboxTests {
         let error = await #expect(throws: DripPayError.self) {
             _ = try await f.client.createInvoice(sodaRequest("T-zero", amounts: [100, 0]))
         }
-        guard case .validation(_, _, let fields)? = error else { Issue.record("got \(String(describing: error))"); return }
+        guard case .validation(_, _, let fields)? = error else {
+            Issue.record("got \(String(describing: error))"); return
+        }
         #expect(fields == ["items.1.amount": ["The items.1.amount field must be at least 0.01."]])
     }
 
@@ -206,7 +214,9 @@ struct ClientSandboxTests {
         let f = try await Fixture.start()
         defer { Task { await f.finish() } }
         await f.sandbox.forceRateLimit(next: 1, retryAfter: 7)
-        await #expect(throws: DripPayError.rateLimited(Endpoint(method: "GET", path: "/invoices/x/status"), retryAfter: 7)) {
+        await #expect(
+            throws: DripPayError.rateLimited(Endpoint(method: "GET", path: "/invoices/x/status"), retryAfter: 7)
+        ) {
             _ = try await f.client.status(InvoiceReference("x"))
         }
     }
@@ -250,7 +260,9 @@ struct ClientSandboxTests {
         let f = try await Fixture.start()
         defer { Task { await f.finish() } }
         await f.sandbox.injectCreateFault(.dropBeforeCommit)
-        let error = await #expect(throws: DripPayError.self) { _ = try await f.client.createInvoice(sodaRequest("T-drop")) }
+        let error = await #expect(throws: DripPayError.self) {
+            _ = try await f.client.createInvoice(sodaRequest("T-drop"))
+        }
         guard case .connectionFailed? = error else { Issue.record("got \(String(describing: error))"); return }
         #expect(error?.outcomeUnknown == true)
     }
@@ -363,9 +375,11 @@ struct ClientSandboxTests {
         let target = try await f.client.createInvoice(sodaRequest("T-deep"))
         for i in 0..<120 { _ = try await f.client.createInvoice(sodaRequest("T-fill-\(i)")) }
         await #expect(throws: LookupIncomplete.self) {
-            _ = try await f.client.findInvoice(tradeNo: TradeNo("T-deep"), machineID: "VVM-005", since: start, maxRequests: 1)
+            _ = try await f.client.findInvoice(
+                tradeNo: TradeNo("T-deep"), machineID: "VVM-005", since: start, maxRequests: 1)
         }
-        let found = try await f.client.findInvoice(tradeNo: TradeNo("T-deep"), machineID: "VVM-005", since: start, maxRequests: 2)
+        let found = try await f.client.findInvoice(
+            tradeNo: TradeNo("T-deep"), machineID: "VVM-005", since: start, maxRequests: 2)
         #expect(found?.reference == target.reference)
     }
 }

@@ -53,9 +53,11 @@ struct DecodingTests {
     }
 
     @Test func aMissingFieldIsAMalformedResponseNamingFieldAndEndpoint() async throws {
-        let body = documentListExample.replacingOccurrences(of: "\"trade_no\":\"TRADE-UEI560RJIX5ZV1TYFHOK\",", with: "")
-        await #expect(throws: DripPayError.malformedResponse(
-            Endpoint(method: "GET", path: "/invoices"), expected: "field 'data[0].trade_no' is missing")
+        let body = documentListExample.replacingOccurrences(
+            of: "\"trade_no\":\"TRADE-UEI560RJIX5ZV1TYFHOK\",", with: "")
+        await #expect(
+            throws: DripPayError.malformedResponse(
+                Endpoint(method: "GET", path: "/invoices"), expected: "field 'data[0].trade_no' is missing")
         ) {
             _ = try await cannedClient(body: body).listInvoices()
         }
@@ -80,7 +82,8 @@ struct DecodingTests {
             items: [.init(description: "Soda", amount: Money(minorUnits: 110, currency: usd))])
         #expect(
             request.jsonBody
-                == #"{"machine_id":"VVM-\"5\"","trade_no":"T-1","currency":"USD","items":[{"description":"Soda","amount":1.10}]}"#)
+                == #"{"machine_id":"VVM-\"5\"","trade_no":"T-1","currency":"USD","items":[{"description":"Soda","amount":1.10}]}"#
+        )
         let parsed = try JSONSerialization.jsonObject(with: Data(request.jsonBody.utf8)) as? [String: Any]
         #expect(parsed?["trade_no"] as? String == "T-1")
     }
@@ -96,7 +99,8 @@ struct DecodingTests {
         #expect(throws: DripPayError.self) { _ = try DripPayClient.validate(baseURL: "http://drippay-dev.com/api/v1") }
         #expect(throws: DripPayError.self) { _ = try DripPayClient.validate(baseURL: "ftp://127.0.0.1/") }
         #expect(throws: DripPayError.self) { _ = try DripPayClient.validate(baseURL: "http://127.0.0.1.evil.com/") }
-        #expect((try? DripPayClient.validate(baseURL: "http://127.0.0.2:8080/api/v1/")) == "http://127.0.0.2:8080/api/v1")
+        #expect(
+            (try? DripPayClient.validate(baseURL: "http://127.0.0.2:8080/api/v1/")) == "http://127.0.0.2:8080/api/v1")
         #expect((try? DripPayClient.validate(baseURL: "http://localhost/api/v1")) != nil)
         #expect((try? DripPayClient.validate(baseURL: "http://[::1]:9/api/v1")) != nil)
         #expect((try? DripPayClient.validate(baseURL: "https://drippay-dev.com/api/v1")) != nil)

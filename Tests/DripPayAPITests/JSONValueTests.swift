@@ -6,7 +6,8 @@ import Testing
 /// `JSONNode` over `JSONValue` (JSONDecoder) reads what it read over JSONSerialization.
 @Suite struct JSONValueTests {
     @Test func parsesEveryKindOfValue() throws {
-        let node = try JSONNode.parse(Array(#"{"s":"x","i":42,"f":1.5,"b":true,"n":null,"a":[1,"two"],"o":{"k":"v"}}"#.utf8))
+        let node = try JSONNode.parse(
+            Array(#"{"s":"x","i":42,"f":1.5,"b":true,"n":null,"a":[1,"two"],"o":{"k":"v"}}"#.utf8))
         #expect(try node.string("s") == "x")
         #expect(try node.field("i").int() == 42)
         #expect(try node.field("n").isNull)

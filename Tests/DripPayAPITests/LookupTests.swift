@@ -52,12 +52,16 @@ struct LookupTests {
         let theirs = try await f.client.createInvoice(request("VVM-T-20261201-0001", machine: "VVM-OTHER"))
         let theirDuplicate = try await f.client.createInvoice(request("VVM-T-20261201-0001", machine: "VVM-OTHER"))
         #expect(
-            try await f.client.reconcile(tradeNo: TradeNo("VVM-T-20261201-0001"), machineID: "VVM-005", since: start) == nil,
+            try await f.client.reconcile(tradeNo: TradeNo("VVM-T-20261201-0001"), machineID: "VVM-005", since: start)
+                == nil,
             "the other machine's invoice is not ours")
         let ours = try await f.client.createInvoice(request("VVM-T-20261201-0001", machine: "VVM-005"))
-        let kept = try await f.client.reconcile(tradeNo: TradeNo("VVM-T-20261201-0001"), machineID: "VVM-005", since: start)
+        let kept = try await f.client.reconcile(
+            tradeNo: TradeNo("VVM-T-20261201-0001"), machineID: "VVM-005", since: start)
         #expect(kept?.reference == ours.reference)
-        let states = await f.sandbox.invoices().filter { [theirs.reference.rawValue, theirDuplicate.reference.rawValue].contains($0.reference) }
+        let states = await f.sandbox.invoices().filter {
+            [theirs.reference.rawValue, theirDuplicate.reference.rawValue].contains($0.reference)
+        }
         #expect(states.count == 2)
         #expect(states.allSatisfy { $0.isLive }, "the other machine's invoices (even its duplicate) stay pending")
     }

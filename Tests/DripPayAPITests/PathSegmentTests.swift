@@ -22,7 +22,9 @@ struct PathSegmentTests {
         ]
         for byte in UInt8(1)...UInt8(127) { samples.append("x" + String(UnicodeScalar(byte)) + "y") }
         for sample in samples {
-            #expect(DripPayClient.segment(InvoiceReference(sample)) == Self.foundation(sample), "\(sample.debugDescription)")
+            #expect(
+                DripPayClient.segment(InvoiceReference(sample)) == Self.foundation(sample), "\(sample.debugDescription)"
+            )
         }
     }
 

@@ -41,7 +41,8 @@ final class RecordingServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.pipeline.configureHTTPServerPipeline().flatMap {
-                    channel.pipeline.addHandler(Handler(route: route, record: { s in log.seen.withLock { $0.append(s) } }))
+                    channel.pipeline.addHandler(
+                        Handler(route: route, record: { s in log.seen.withLock { $0.append(s) } }))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -70,17 +71,23 @@ final class RecordingServer: Sendable {
                 let s = Seen(method: h.method.rawValue, uri: h.uri, headers: h.headers.map { ($0.name, $0.value) })
                 record(s)
                 let reply = route(s)
-                let respond: @Sendable () -> Void = { [context = NIOLoopBound(context, eventLoop: context.eventLoop), self] in
+                let respond: @Sendable () -> Void = {
+                    [context = NIOLoopBound(context, eventLoop: context.eventLoop), self] in
                     let context = context.value
                     var headers = HTTPHeaders(reply.headers)
                     headers.add(name: "Content-Length", value: "\(reply.body.count)")
-                    let head = HTTPResponseHead(version: h.version, status: .init(statusCode: reply.status), headers: headers)
+                    let head = HTTPResponseHead(
+                        version: h.version, status: .init(statusCode: reply.status), headers: headers)
                     context.write(self.wrapOutboundOut(.head(head)), promise: nil)
                     context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: reply.body)))), promise: nil)
                     context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
                 }
                 if let delay = reply.delay {
-                    context.eventLoop.scheduleTask(in: .nanoseconds(Int64(delay.components.seconds) * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000)) { respond() }
+                    context.eventLoop.scheduleTask(
+                        in: .nanoseconds(
+                            Int64(delay.components.seconds) * 1_000_000_000 + delay.components.attoseconds
+                                / 1_000_000_000)
+                    ) { respond() }
                 } else {
                     respond()
                 }
@@ -94,7 +101,9 @@ struct QRImageFetchTests {
     static let token = APIToken("7|fetchTestSecretValue0123456789abcdefghijklmn")
     static let webp: [UInt8] = (try? QRRaster.webp(QRRaster.image("lntb1fetch", scale: 3))) ?? []
 
-    static func fetcher(apiBase: String, timeout: Duration = .seconds(2), maxBytes: Int = QRImageFetcher.defaultMaxBytes)
+    static func fetcher(
+        apiBase: String, timeout: Duration = .seconds(2), maxBytes: Int = QRImageFetcher.defaultMaxBytes
+    )
         throws -> QRImageFetcher
     {
         try QRImageFetcher(apiBaseURL: apiBase, token: token, timeout: timeout, maxBytes: maxBytes, apiBudget: {})
@@ -113,7 +122,9 @@ struct QRImageFetchTests {
         #expect(throws: QRImageFetchError.self) { try ImageURLPolicy.origin(of: "/relative.webp") }
         #expect(try ImageURLPolicy.origin(of: "http://127.0.0.1:8080/a").port == 8080)
         #expect(try p.redirect(from: "https://drippay.example/a", location: "/b") == "https://drippay.example/b")
-        #expect(throws: QRImageFetchError.self) { try p.redirect(from: "https://drippay.example/a", location: "http://127.0.0.1/b") }
+        #expect(throws: QRImageFetchError.self) {
+            try p.redirect(from: "https://drippay.example/a", location: "http://127.0.0.1/b")
+        }
     }
 
     @Test("the sandbox serves the quote as a WebP QR with an ETag; a conditional fetch gets 304")
@@ -128,7 +139,8 @@ struct QRImageFetchTests {
                 machineID: "FETCH-1", tradeNo: TradeNo("T-fetch-1"), currency: Currency(iso: "USD")!,
                 items: [.init(description: "Soda", amount: Money(minorUnits: 150, currency: Currency(iso: "USD")!))]))
         let url = try #require(invoice.qrCodeImageURL)
-        let fetcher = try QRImageFetcher(apiBaseURL: base, token: APIToken(tokenValue), timeout: .seconds(2), apiBudget: {})
+        let fetcher = try QRImageFetcher(
+            apiBaseURL: base, token: APIToken(tokenValue), timeout: .seconds(2), apiBudget: {})
         let first = try await fetcher.fetch(url)
         guard case .fresh(let bytes, let type, let etag, _) = first else {
             Issue.record("no image: \(first)")
@@ -152,7 +164,9 @@ struct QRImageFetchTests {
 
     @Test("the token never reaches another origin, not even through a redirect from the API's")
     func tokenStaysHome() async throws {
-        let other = try await RecordingServer { _ in .init(status: 200, headers: [("Content-Type", "image/webp")], body: Self.webp) }
+        let other = try await RecordingServer { _ in
+            .init(status: 200, headers: [("Content-Type", "image/webp")], body: Self.webp)
+        }
         let api = try await RecordingServer { seen in
             seen.uri.hasPrefix("/redirect")
                 ? .init(status: 302, headers: [("Location", "http://127.0.0.1:\(other.port)/elsewhere.webp")])
@@ -167,7 +181,9 @@ struct QRImageFetchTests {
         await fetcher.shutdown()
         let apiSeen = api.requests(), otherSeen = other.requests()
         #expect(apiSeen.count == 3 && otherSeen.count == 2)
-        #expect(apiSeen.first { $0.uri == "/qr_codes/own.webp" }?.header("Authorization") == "Bearer \(Self.token.bearerValue)")
+        #expect(
+            apiSeen.first { $0.uri == "/qr_codes/own.webp" }?.header("Authorization")
+                == "Bearer \(Self.token.bearerValue)")
         #expect(apiSeen.first { $0.uri == "/qr_codes/by-name.webp" }?.header("Authorization") == nil)
         #expect(otherSeen.allSatisfy { $0.header("Authorization") == nil })
         for seen in otherSeen {
@@ -192,11 +208,21 @@ struct QRImageFetchTests {
         }
         let fetcher = try Self.fetcher(apiBase: "https://drippay.example/api/v1", timeout: .seconds(1), maxBytes: 1024)
         let o = server.origin
-        await #expect(throws: QRImageFetchError.status("\(o)/missing.webp", 404)) { try await fetcher.fetch("\(o)/missing.webp") }
-        await #expect(throws: QRImageFetchError.status("\(o)/broken.webp", 503)) { try await fetcher.fetch("\(o)/broken.webp") }
-        await #expect(throws: QRImageFetchError.timeout("\(o)/slow.webp", after: .seconds(1))) { try await fetcher.fetch("\(o)/slow.webp") }
-        await #expect(throws: QRImageFetchError.tooLarge("\(o)/huge.webp", limit: 1024)) { try await fetcher.fetch("\(o)/huge.webp") }
-        await #expect(throws: QRImageFetchError.tooManyRedirects("\(o)/loop0", limit: 3)) { try await fetcher.fetch("\(o)/loop0") }
+        await #expect(throws: QRImageFetchError.status("\(o)/missing.webp", 404)) {
+            try await fetcher.fetch("\(o)/missing.webp")
+        }
+        await #expect(throws: QRImageFetchError.status("\(o)/broken.webp", 503)) {
+            try await fetcher.fetch("\(o)/broken.webp")
+        }
+        await #expect(throws: QRImageFetchError.timeout("\(o)/slow.webp", after: .seconds(1))) {
+            try await fetcher.fetch("\(o)/slow.webp")
+        }
+        await #expect(throws: QRImageFetchError.tooLarge("\(o)/huge.webp", limit: 1024)) {
+            try await fetcher.fetch("\(o)/huge.webp")
+        }
+        await #expect(throws: QRImageFetchError.tooManyRedirects("\(o)/loop0", limit: 3)) {
+            try await fetcher.fetch("\(o)/loop0")
+        }
         #expect(server.requests().filter { $0.uri.hasPrefix("/loop") }.count == 4)
         #expect(QRImageFetchError.status("\(o)/missing.webp", 404).description.contains("/missing.webp"))
         await fetcher.shutdown()

@@ -15,7 +15,8 @@ struct SandboxTests {
     }
 
     private func ping(_ s: inout SandboxState, at seconds: Int) -> SandboxResponse? {
-        let request = SandboxRequest(method: "GET", uri: "/api/v1/ping", headers: [("Authorization", "Bearer 1|t")], body: [])
+        let request = SandboxRequest(
+            method: "GET", uri: "/api/v1/ping", headers: [("Authorization", "Bearer 1|t")], body: [])
         guard case .respond(let r) = s.handle(request, monotonic: .seconds(seconds), now: Date()) else { return nil }
         return r
     }
@@ -63,7 +64,9 @@ struct SandboxTests {
         formatter.timeZone = TimeZone(identifier: "UTC")
         for seconds in [0, 951_782_400, 1_761_595_943, 4_102_444_799] {
             let date = Date(timeIntervalSince1970: TimeInterval(seconds))
-            #expect(SandboxState.iso8601(date) == formatter.string(from: date).replacingOccurrences(of: "Z", with: "+00:00"))
+            #expect(
+                SandboxState.iso8601(date) == formatter.string(from: date).replacingOccurrences(of: "Z", with: "+00:00")
+            )
         }
     }
 

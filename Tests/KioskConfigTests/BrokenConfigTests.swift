@@ -110,7 +110,9 @@ let brokenCases: [BrokenCase] = [
     BrokenCase(
         name: "profile not found",
         config: [2: #"profile = "no-such-hat""#],
-        expected: [#"$CONFIG:2: hardware profile "no-such-hat" not found; looked for $DIR/hardware-profiles/no-such-hat.toml"#]),
+        expected: [
+            #"$CONFIG:2: hardware profile "no-such-hat" not found; looked for $DIR/hardware-profiles/no-such-hat.toml"#
+        ]),
     BrokenCase(
         name: "profile path that does not exist",
         config: [2: #"profile = "profiles/missing.toml""#],
@@ -130,7 +132,9 @@ let brokenCases: [BrokenCase] = [
     BrokenCase(
         name: "token file readable by its group",
         tokenMode: 0o640,
-        expected: ["$CONFIG:7: api.token_file: token file $DIR/token is readable by its group (mode 0640); run `chmod 600 $DIR/token`"]),
+        expected: [
+            "$CONFIG:7: api.token_file: token file $DIR/token is readable by its group (mode 0640); run `chmod 600 $DIR/token`"
+        ]),
     BrokenCase(
         name: "token file readable by everyone",
         tokenMode: 0o644,

@@ -1,5 +1,5 @@
-import KioskTestSupport
 import Foundation
+import KioskTestSupport
 import Testing
 
 @testable import KioskConfig
@@ -17,7 +17,8 @@ private struct Outcome {
 
 /// Runs the executable with a bounded wait so that a hang fails the test instead of the suite.
 private func runKiosk(_ arguments: [String], environment: [String: String] = [:]) async throws -> Outcome {
-    let executable = try #require(kioskExecutable(), "drippay-kiosk is not built next to the tests; run `swift build` first")
+    let executable = try #require(
+        kioskExecutable(), "drippay-kiosk is not built next to the tests; run `swift build` first")
     var env = ProcessInfo.processInfo.environment
     env["CREDENTIALS_DIRECTORY"] = nil
     env["DRIPPAY_KIOSK_CONFIG"] = nil
@@ -35,11 +36,12 @@ struct CheckConfigCommandTests {
         try fixture.write(config: [3: #"currency = "XYZ""#, 8: "requests_per_minute = 61"])
         let outcome = try await runKiosk(["check-config", "--config", fixture.configFile])
         #expect(outcome.status == 78)
-        #expect(outcome.stdout == """
-            \(fixture.configFile):3: unknown currency "XYZ"; use an ISO 4217 code such as USD, EUR, GBP, CHF, JPY
-            \(fixture.configFile):8: api.requests_per_minute must be between 1 and 60, got 61
+        #expect(
+            outcome.stdout == """
+                \(fixture.configFile):3: unknown currency "XYZ"; use an ISO 4217 code such as USD, EUR, GBP, CHF, JPY
+                \(fixture.configFile):8: api.requests_per_minute must be between 1 and 60, got 61
 
-            """)
+                """)
         #expect(outcome.stderr.contains("2 problems in \(fixture.configFile)"))
     }
 

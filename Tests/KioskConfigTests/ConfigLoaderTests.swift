@@ -22,7 +22,10 @@ struct ConfigLoaderTests {
             config: [3: #"currency = "JPY""#], appending: ["[qibixx]", "scale_factor = 10"],
             profileAppending: ["[qibixx]", #"session_mode = "start-session""#, "vend_timeout_s = 45"])
         let config = try loaded(fixture.load())
-        #expect(config.controller.qibixx == QibixxSettings(sessionMode: .startSession, decimalPlaces: 0, scaleFactor: 10, vendTimeoutSeconds: 45))
+        #expect(
+            config.controller.qibixx
+                == QibixxSettings(sessionMode: .startSession, decimalPlaces: 0, scaleFactor: 10, vendTimeoutSeconds: 45)
+        )
         #expect(config.summary.contains("start-session, 0 decimal place(s), scale factor 10, vend timeout 45 s"))
     }
 
@@ -42,7 +45,9 @@ struct ConfigLoaderTests {
         #expect(config.api.requestsPerMinute == 60)
         #expect(config.serial == SerialOptions(device: "/dev/ttyAMA0", baud: 115_200))
         #expect(config.controller == ControllerSettings(protocolKind: .qibixxMDB, machineTimeoutSeconds: 120))
-        #expect(config.vend == VendSettings(paymentTimeoutSeconds: 90, resumeGraceSeconds: 15, items: [ProductCode("5")!: "Soda"]))
+        #expect(
+            config.vend
+                == VendSettings(paymentTimeoutSeconds: 90, resumeGraceSeconds: 15, items: [ProductCode("5")!: "Soda"]))
         #expect(config.display == DisplayOptions(output: .png))
         #expect(config.qr.payload?.source == "https://pay.example.com/i/{reference}")
         #expect(config.qr.source == .invoiceImage && config.qr.refreshSeconds == 10)
@@ -69,7 +74,8 @@ struct ConfigLoaderTests {
     }
 
     @Test(arguments: [
-        "http://127.0.0.1:8080/api/v1", "http://localhost/api/v1", "http://[::1]:9000/api/v1", "http://127.1.2.3/api/v1",
+        "http://127.0.0.1:8080/api/v1", "http://localhost/api/v1", "http://[::1]:9000/api/v1",
+        "http://127.1.2.3/api/v1",
     ])
     func plainHTTPIsAllowedToLoopbackHosts(_ url: String) throws {
         let fixture = try Fixture()
@@ -117,7 +123,8 @@ struct ConfigLoaderTests {
         let elsewhere = fixture.dir + "/installed"
         try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
         try FileManager.default.moveItem(atPath: fixture.profileFile, toPath: elsewhere + "/test-hat.toml")
-        let result = ConfigLoader.load(configFile: fixture.configFile, environment: [:], profileSearchPaths: [elsewhere])
+        let result = ConfigLoader.load(
+            configFile: fixture.configFile, environment: [:], profileSearchPaths: [elsewhere])
         #expect(try loaded(result).profileFile == elsewhere + "/test-hat.toml")
     }
 
@@ -125,14 +132,16 @@ struct ConfigLoaderTests {
         let fixture = try Fixture()
         defer { fixture.remove() }
         try fixture.write(config: [2: #"profile = "nowhere""#])
-        let result = ConfigLoader.load(configFile: fixture.configFile, environment: [:], profileSearchPaths: ["/a", "/b"])
+        let result = ConfigLoader.load(
+            configFile: fixture.configFile, environment: [:], profileSearchPaths: ["/a", "/b"])
         guard case .failure(let problems) = result else {
             Issue.record("loaded without its profile")
             return
         }
-        #expect(problems.problems.map(\.message) == [
-            "hardware profile \"nowhere\" not found; looked for \(fixture.dir)/hardware-profiles/nowhere.toml, /a/nowhere.toml, /b/nowhere.toml"
-        ])
+        #expect(
+            problems.problems.map(\.message) == [
+                "hardware profile \"nowhere\" not found; looked for \(fixture.dir)/hardware-profiles/nowhere.toml, /a/nowhere.toml, /b/nowhere.toml"
+            ])
     }
 
     @Test func repositoryProfilesAreFoundByWalkingUpFromANestedDirectory() throws {
@@ -144,12 +153,14 @@ struct ConfigLoaderTests {
     }
 
     @Test func missingConfigFileIsAProblemNotACrash() {
-        let result = ConfigLoader.load(configFile: "/nonexistent/drippay/kiosk.toml", environment: [:], profileSearchPaths: [])
+        let result = ConfigLoader.load(
+            configFile: "/nonexistent/drippay/kiosk.toml", environment: [:], profileSearchPaths: [])
         guard case .failure(let problems) = result else {
             Issue.record("loaded a file that does not exist")
             return
         }
-        #expect(problems.description == "/nonexistent/drippay/kiosk.toml:1: /nonexistent/drippay/kiosk.toml does not exist")
+        #expect(
+            problems.description == "/nonexistent/drippay/kiosk.toml:1: /nonexistent/drippay/kiosk.toml does not exist")
     }
 
     @Test func summaryNamesMachineProfileProtocolDeviceAndDisplay() throws {
@@ -181,7 +192,8 @@ func shippedExamples() -> [String] {
 @Suite("Shipped profiles and examples")
 struct ShippedFilesTests {
     @Test func theFourDocumentedProfilesAreShipped() {
-        #expect(Set(shippedProfiles()).isSuperset(of: ["qibixx-mdb-pi-hat", "qibixx-mdb-usb", "vmc-line-usb", "simulator"]))
+        #expect(
+            Set(shippedProfiles()).isSuperset(of: ["qibixx-mdb-pi-hat", "qibixx-mdb-usb", "vmc-line-usb", "simulator"]))
     }
 
     @Test(arguments: shippedProfiles())
@@ -192,7 +204,8 @@ struct ShippedFilesTests {
         // No copy next to the config: the repository's hardware-profiles/ must be found.
         try FileManager.default.removeItem(atPath: fixture.profileFile)
         let result = ConfigLoader.load(
-            configFile: fixture.configFile, environment: [:], profileSearchPaths: [repositoryRoot + "/hardware-profiles"])
+            configFile: fixture.configFile, environment: [:],
+            profileSearchPaths: [repositoryRoot + "/hardware-profiles"])
         let config = try loaded(result)
         #expect(config.profileFile == repositoryRoot + "/hardware-profiles/\(name).toml")
     }
@@ -210,8 +223,10 @@ struct ShippedFilesTests {
             // The example config keeps the profile's display (it sets none of its own here).
             try fixture.write(config: [2: "profile = \"\(name)\""])
             try FileManager.default.removeItem(atPath: fixture.profileFile)
-            let config = try loaded(ConfigLoader.load(
-                configFile: fixture.configFile, environment: [:], profileSearchPaths: [repositoryRoot + "/hardware-profiles"]))
+            let config = try loaded(
+                ConfigLoader.load(
+                    configFile: fixture.configFile, environment: [:],
+                    profileSearchPaths: [repositoryRoot + "/hardware-profiles"]))
             #expect(config.serial.device == device, "\(name)")
             #expect(config.serial.baud == 115_200, "\(name)")
             #expect(config.controller.protocolKind == kind, "\(name)")

@@ -9,7 +9,8 @@ struct Fixture {
     let dir: String
 
     init() throws {
-        dir = FileManager.default.temporaryDirectory
+        dir =
+            FileManager.default.temporaryDirectory
             .appendingPathComponent("drippay-config-tests-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir + "/hardware-profiles", withIntermediateDirectories: true)
     }

@@ -39,7 +39,10 @@ struct LoggingTests {
         var log = logger(sink: sink)
         log[metadataKey: "machine_id"] = "VVM-005"
         log.info("invoice created", metadata: ["trade_no": "VVM-005-42", "reason": "jam in column 3"])
-        #expect(sink.lines == [#"<6>drippay.test: invoice created machine_id=VVM-005 reason="jam in column 3" trade_no=VVM-005-42"#])
+        #expect(
+            sink.lines == [
+                #"<6>drippay.test: invoice created machine_id=VVM-005 reason="jam in column 3" trade_no=VVM-005-42"#
+            ])
     }
 
     @Test func anEventWithNewlinesStaysOneLine() {
@@ -58,7 +61,10 @@ struct LoggingTests {
             metadata: ["authorization": "Bearer 42|TopSecretValue123", "echo": "TopSecretValue123"])
         #expect(sink.lines.count == 1)
         #expect(!sink.lines[0].contains("TopSecretValue123"))
-        #expect(sink.lines[0] == #"<4>drippay.test: request with Bearer <redacted> failed authorization="Bearer <redacted>" echo=<redacted>"#)
+        #expect(
+            sink.lines[0]
+                == #"<4>drippay.test: request with Bearer <redacted> failed authorization="Bearer <redacted>" echo=<redacted>"#
+        )
     }
 
     @Test func eventsBelowTheLevelAreDropped() {

@@ -144,12 +144,16 @@ struct TOMLParserTests {
 
     @Test func duplicateKeyNamesTheFirstLine() {
         let errors = parseErrors("[api]\nbase_url = \"a\"\n\nbase_url = \"b\"\n")
-        #expect(errors == [TOMLError(line: 4, message: "duplicate key 'base_url' (first set on line 2); keep one of them")])
+        #expect(
+            errors == [TOMLError(line: 4, message: "duplicate key 'base_url' (first set on line 2); keep one of them")])
     }
 
     @Test func duplicateTableNamesTheFirstHeader() {
         let errors = parseErrors("[qr]\npayload = \"x\"\n[journal]\n[qr]\n")
-        #expect(errors == [TOMLError(line: 4, message: "table [qr] is defined twice (first on line 1); merge the two sections")])
+        #expect(
+            errors == [
+                TOMLError(line: 4, message: "table [qr] is defined twice (first on line 1); merge the two sections")
+            ])
     }
 
     @Test func dottedKeyDuplicatingAHeaderKeyIsRejected() {
@@ -175,7 +179,8 @@ struct TOMLParserTests {
     }
 
     @Test func keyWithoutValueIsRejected() {
-        #expect(parseErrors("[api]\nbase_url\n") == [TOMLError(line: 2, message: "expected '=' after the key 'base_url'")])
+        #expect(
+            parseErrors("[api]\nbase_url\n") == [TOMLError(line: 2, message: "expected '=' after the key 'base_url'")])
     }
 
     @Test func unterminatedArrayIsReportedAtItsOpeningLine() {
@@ -184,16 +189,25 @@ struct TOMLParserTests {
     }
 
     @Test func unclosedHeaderIsRejected() {
-        #expect(parseErrors("[api\nx = 1\n") == [TOMLError(line: 1, message: "expected ']' to close the table header [api")])
+        #expect(
+            parseErrors("[api\nx = 1\n") == [TOMLError(line: 1, message: "expected ']' to close the table header [api")]
+        )
     }
 
     @Test func arraysOfTablesAndDatesAreRefusedClearly() {
-        #expect(parseErrors("[[items]]\n").first?.message == "arrays of tables ([[...]]) are not supported in kiosk configs")
-        #expect(parseErrors("d = 1979-05-27\n").first?.message == "dates and times are not supported in kiosk configs (got 1979-05-27)")
+        #expect(
+            parseErrors("[[items]]\n").first?.message == "arrays of tables ([[...]]) are not supported in kiosk configs"
+        )
+        #expect(
+            parseErrors("d = 1979-05-27\n").first?.message
+                == "dates and times are not supported in kiosk configs (got 1979-05-27)")
     }
 
     @Test func valueThenTableKeyConflictIsRejected() {
         let errors = parseErrors("api = 1\n[api]\n")
-        #expect(errors == [TOMLError(line: 2, message: "[api]: 'api' already has a value on line 1; a key cannot also be a table")])
+        #expect(
+            errors == [
+                TOMLError(line: 2, message: "[api]: 'api' already has a value on line 1; a key cannot also be a table")
+            ])
     }
 }

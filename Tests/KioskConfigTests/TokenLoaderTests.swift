@@ -36,7 +36,8 @@ struct TokenLoaderTests {
         try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: true)
         // systemd's own file: its mode is systemd's business, so a 0444 one is still taken.
         try fixture.writeToken("2|fromCREDENTIAL\n", mode: 0o444, at: credentials + "/drippay-token")
-        let token = try TokenLoader.load(tokenFile: fixture.tokenFile, environment: ["CREDENTIALS_DIRECTORY": credentials])
+        let token = try TokenLoader.load(
+            tokenFile: fixture.tokenFile, environment: ["CREDENTIALS_DIRECTORY": credentials])
         #expect(token.bearerValue == "2|fromCREDENTIAL")
     }
 
@@ -44,7 +45,8 @@ struct TokenLoaderTests {
         let fixture = try Fixture()
         defer { fixture.remove() }
         try fixture.writeToken("1|fromFILEvalue", mode: 0o600)
-        let token = try TokenLoader.load(tokenFile: fixture.tokenFile, environment: ["CREDENTIALS_DIRECTORY": fixture.dir + "/none"])
+        let token = try TokenLoader.load(
+            tokenFile: fixture.tokenFile, environment: ["CREDENTIALS_DIRECTORY": fixture.dir + "/none"])
         #expect(token.bearerValue == "1|fromFILEvalue")
     }
 
@@ -71,7 +73,8 @@ struct TokenLoaderTests {
             Issue.record("a malformed token was accepted")
         } catch {
             #expect(error == .malformed(file: fixture.tokenFile, problem: problem))
-            for piece in contents.split(whereSeparator: { $0 == "|" || $0 == " " || $0 == "\n" }) where piece.count > 3 {
+            for piece in contents.split(whereSeparator: { $0 == "|" || $0 == " " || $0 == "\n" }) where piece.count > 3
+            {
                 #expect(!error.description.contains(piece), "the message shows part of the token")
             }
         }

@@ -58,7 +58,8 @@ import Testing
     @Test func tokenNeverPrints() {
         let token = APIToken("12|SuperSecretValue")
         #expect("\(token)" == "<redacted>")
-        #expect(token.redact("Authorization: Bearer 12|SuperSecretValue; secret=SuperSecretValue") ==
-            "Authorization: Bearer <redacted>; secret=<redacted>")
+        #expect(
+            token.redact("Authorization: Bearer 12|SuperSecretValue; secret=SuperSecretValue")
+                == "Authorization: Bearer <redacted>; secret=<redacted>")
     }
 }

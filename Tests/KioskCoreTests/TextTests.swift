@@ -12,9 +12,12 @@ import Testing
         ("abc", "", "x", "abc"),
         ("1|secret token 1|secret", "1|secret", "<redacted>", "<redacted> token <redacted>"),
     ])
-    func replacingAllMatchesFoundationsLiteralReplacement(text: String, target: String, with: String, expected: String) {
+    func replacingAllMatchesFoundationsLiteralReplacement(text: String, target: String, with: String, expected: String)
+    {
         #expect(text.replacingAll(target, with: with) == expected)
-        #expect(text.replacingAll(target, with: with) == text.replacingOccurrences(of: target, with: with, options: .literal))
+        #expect(
+            text.replacingAll(target, with: with)
+                == text.replacingOccurrences(of: target, with: with, options: .literal))
     }
 
     @Test(arguments: [" \t x y \n", "\u{A0}\u{2003}a\u{2028}", "", "  ", "\r\nq\r\n", "plain"])
@@ -63,7 +66,8 @@ import Testing
 
     @Test func aFailedWriteIsExplainedByItsErrno() {
         do {
-            try Data("x".utf8).write(to: URL(fileURLWithPath: "/nonexistent-\(UUID().uuidString)/x.csv"), options: .atomic)
+            try Data("x".utf8).write(
+                to: URL(fileURLWithPath: "/nonexistent-\(UUID().uuidString)/x.csv"), options: .atomic)
             Issue.record("the write succeeded")
         } catch {
             #expect(FileStatus.reason(of: error) == "No such file or directory")

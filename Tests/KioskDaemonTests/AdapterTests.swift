@@ -14,10 +14,13 @@ import VendSession
     @Test func routesAreNamedForTheMetrics() {
         let base = "http://127.0.0.1:1/api/v1"
         #expect(MeteredTransport.endpointName(method: "GET", url: base + "/ping", baseURL: base) == "ping")
-        #expect(MeteredTransport.endpointName(method: "GET", url: base + "/invoices?page=1&per_page=100", baseURL: base) == "list")
+        #expect(
+            MeteredTransport.endpointName(method: "GET", url: base + "/invoices?page=1&per_page=100", baseURL: base)
+                == "list")
         #expect(MeteredTransport.endpointName(method: "POST", url: base + "/invoices", baseURL: base) == "create")
         #expect(MeteredTransport.endpointName(method: "GET", url: base + "/invoices/abc", baseURL: base) == "view")
-        #expect(MeteredTransport.endpointName(method: "GET", url: base + "/invoices/abc/status", baseURL: base) == "status")
+        #expect(
+            MeteredTransport.endpointName(method: "GET", url: base + "/invoices/abc/status", baseURL: base) == "status")
         #expect(MeteredTransport.endpointName(method: "DELETE", url: base + "/invoices/abc", baseURL: base) == "cancel")
     }
 
@@ -49,7 +52,8 @@ import VendSession
         let client = try DripPayClient(
             baseURL: base, token: APIToken(token), requestTimeout: .seconds(5),
             transport: MeteredTransport(
-                AsyncHTTPClientTransport(client: .shared, logger: Logger(label: "test")), metrics: metrics, baseURL: base))
+                AsyncHTTPClientTransport(client: .shared, logger: Logger(label: "test")), metrics: metrics,
+                baseURL: base))
         let port_ = DripPayInvoicePort(client: client, machineID: "T-1")
         let usd = Currency(code: "USD", minorDigits: 2)
         let info = try await port_.createInvoice(
@@ -64,7 +68,9 @@ import VendSession
             tradeNo: TradeNo("T-1-b"), description: "Soda", price: Money(minorUnits: 100, currency: usd),
             offerBy: Date().addingTimeInterval(60))
         #expect(await port_.cancel(second.reference) == .cancelled)
-        #expect(await port_.cancel(second.reference) == .cancelled, "a second cancel (404, soft-deleted) is still cancelled")
+        #expect(
+            await port_.cancel(second.reference) == .cancelled, "a second cancel (404, soft-deleted) is still cancelled"
+        )
         // A status read of a soft-deleted invoice is a 404: the session, not the adapter, decides
         // what it means, so the adapter reports it as such rather than as "cancelled".
         await #expect(throws: InvoiceNotFound(reference: second.reference)) {
@@ -80,14 +86,17 @@ import VendSession
         let now = Date(timeIntervalSince1970: 1_000_000)
         let usd = Currency(code: "USD", minorDigits: 2)
         let intent = ScreenIntent.pay(
-            qrPayload: "x", product: "Soda", price: Money(minorUnits: 150, currency: usd), deadline: now.addingTimeInterval(65))
+            qrPayload: "x", product: "Soda", price: Money(minorUnits: 150, currency: usd),
+            deadline: now.addingTimeInterval(65))
         guard case .pay(let pay) = DisplayScreenPort.screen(for: intent, now: now) else {
             Issue.record("not a pay screen")
             return
         }
         #expect(pay.secondsLeft == 65)
         #expect(pay.countdown == "1:05")
-        guard case .pay(let late) = DisplayScreenPort.screen(for: intent, now: now.addingTimeInterval(100)) else { return }
+        guard case .pay(let late) = DisplayScreenPort.screen(for: intent, now: now.addingTimeInterval(100)) else {
+            return
+        }
         #expect(late.secondsLeft == 0)
     }
 
@@ -108,9 +117,10 @@ import VendSession
         }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await port.run() }
-            await port.show(.pay(
-                qrPayload: "x", product: "Soda", price: Money(minorUnits: 150, currency: usd),
-                deadline: clock.wallNow().addingTimeInterval(30)))
+            await port.show(
+                .pay(
+                    qrPayload: "x", product: "Soda", price: Money(minorUnits: 150, currency: usd),
+                    deadline: clock.wallNow().addingTimeInterval(30)))
             #expect(await settled { await display.shown.count == 1 && clock.sleeperCount == 1 })
             clock.advance(by: .seconds(1))
             #expect(await settled { await display.shown.count == 2 && clock.sleeperCount == 1 })

@@ -51,7 +51,9 @@ final class NotifyCollector: Sendable {
     }
 
     /// Waits until a line after the first `index` ones satisfies `matches`; returns it, or nil after `timeout`.
-    func waitFor(after index: Int, _ timeout: Duration = .seconds(5), _ matches: @escaping @Sendable (String) -> Bool) async -> String? {
+    func waitFor(
+        after index: Int, _ timeout: Duration = .seconds(5), _ matches: @escaping @Sendable (String) -> Bool
+    ) async -> String? {
         _ = await pulse.wait(until: { self.lines.dropFirst(index).contains(where: matches) }, timeout: timeout)
         return lines.dropFirst(index).first(where: matches)
     }
@@ -99,14 +101,16 @@ final class DaemonHarness: Sendable {
         directory = reuse ?? NSTemporaryDirectory() + "kiosk-daemon-test-\(UUID().uuidString.prefix(8))"
         var written: KioskConfiguration
         (written, token) = try KioskDemo.writeConfig(
-            directory: directory, port: port, token: value, device: simulator.devicePath, paymentTimeout: paymentTimeout,
+            directory: directory, port: port, token: value, device: simulator.devicePath,
+            paymentTimeout: paymentTimeout,
             resumeGrace: resumeGrace, display: "none")
         written.controller.protocolKind = kind
         configuration = written
     }
 
     func options(
-        environment: [String: String] = [:], display: any DisplayOutput = NoDisplayOutput(), healthInterval: Duration = .seconds(60),
+        environment: [String: String] = [:], display: any DisplayOutput = NoDisplayOutput(),
+        healthInterval: Duration = .seconds(60),
         outOfServiceHealth: Duration = .milliseconds(200)
     ) -> KioskDaemonOptions {
         KioskDaemonOptions(
@@ -129,7 +133,8 @@ final class DaemonHarness: Sendable {
         _ options: KioskDaemonOptions, _ body: @escaping @Sendable (KioskDaemon) async throws -> Void
     ) async throws {
         let daemon = KioskDaemon(configuration: configuration, token: token, options: options)
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [daemon], logger: Logger(label: "test")))
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(services: [daemon], logger: Logger(label: "test")))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             do {
@@ -156,7 +161,9 @@ final class DaemonHarness: Sendable {
         return outcomes.withLock { list in list.first { $0.record.vendID.rawValue == id } }
     }
 
-    func screen(timeout: Duration = .seconds(5), _ matches: @escaping @Sendable (ScreenIntent) -> Bool) async -> ScreenIntent? {
+    func screen(
+        timeout: Duration = .seconds(5), _ matches: @escaping @Sendable (ScreenIntent) -> Bool
+    ) async -> ScreenIntent? {
         _ = await changed.wait(until: { self.screens.withLock { $0.contains(where: matches) } }, timeout: timeout)
         return screens.withLock { $0.last(where: matches) }
     }

@@ -56,8 +56,9 @@ import VendSession
             #expect(outcome?.ending == .finished(.dispensed))
             let text = daemon.metrics.render()
             #expect(text.contains("drippay_kiosk_vends_total{outcome=\"dispensed\"} 1"))
-            #expect(text.contains("drippay_kiosk_api_requests_total{endpoint=\"create\",status=\"201\"} 1")
-                || text.contains("drippay_kiosk_api_requests_total{endpoint=\"create\",status=\"200\"} 1"))
+            #expect(
+                text.contains("drippay_kiosk_api_requests_total{endpoint=\"create\",status=\"201\"} 1")
+                    || text.contains("drippay_kiosk_api_requests_total{endpoint=\"create\",status=\"200\"} 1"))
             #expect(text.contains("drippay_kiosk_payment_to_dispense_seconds_count 1"))
         }
         #expect(await harness.count("DISPENSE 1") == 1)
@@ -113,7 +114,9 @@ import VendSession
             try await harness.simulator.waitForLine("READY")
             await harness.sandbox.goDown()
             try await harness.simulator.waitForLine("OUT-OF-SERVICE API unreachable", timeout: .seconds(15))
-            #expect(await notify.waitFor { $0.hasPrefix("STATUS=out of service: API unreachable (http://127.0.0.1") } != nil)
+            #expect(
+                await notify.waitFor { $0.hasPrefix("STATUS=out of service: API unreachable (http://127.0.0.1") } != nil
+            )
             // A vend while out of service is refused, never invoiced.
             try await harness.simulator.vend(id: "3", product: "5", price: "1.50")
             try await harness.simulator.waitForLine("DENY 3 unavailable")
@@ -130,7 +133,9 @@ import VendSession
         defer { notify.stop() }
         try await harness.withDaemon(harness.options(environment: ["NOTIFY_SOCKET": notify.path])) { _ in
             try await harness.simulator.waitForLine("OUT-OF-SERVICE token lacks abilities")
-            #expect(await notify.waitFor { $0.hasPrefix("STATUS=out of service: token lacks abilities: cancel-invoice") } != nil)
+            #expect(
+                await notify.waitFor { $0.hasPrefix("STATUS=out of service: token lacks abilities: cancel-invoice") }
+                    != nil)
             #expect(await notify.waitFor { $0 == "READY=1" } != nil, "READY=1: the daemon is up, only out of service")
         }
         #expect(await harness.count("READY") == 0)
@@ -183,7 +188,8 @@ import VendSession
         whileDraining: @escaping @Sendable () async throws -> Void = {}
     ) async throws {
         let daemon = KioskDaemon(configuration: harness.configuration, token: harness.token, options: options)
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [daemon], logger: Logger(label: "test")))
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(services: [daemon], logger: Logger(label: "test")))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             tasks.addTask {

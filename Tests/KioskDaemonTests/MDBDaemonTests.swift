@@ -133,7 +133,9 @@ final class ScreenLog: DisplayOutput, Sendable {
     var all: [Screen] { screens.withLock { $0 } }
 
     /// The first screen after the first `index` that matches, waiting up to `timeout`.
-    func first(after index: Int = 0, timeout: Duration = .seconds(5), _ matches: @escaping @Sendable (Screen) -> Bool) async -> (Int, Screen)? {
+    func first(
+        after index: Int = 0, timeout: Duration = .seconds(5), _ matches: @escaping @Sendable (Screen) -> Bool
+    ) async -> (Int, Screen)? {
         _ = await pulse.wait(until: { self.all.dropFirst(index).contains(where: matches) }, timeout: timeout)
         let list = all
         guard let at = list.indices.dropFirst(index).first(where: { matches(list[$0]) }) else { return nil }
@@ -150,7 +152,8 @@ struct MDBOutOfServiceTests {
     @Test func outOfServiceDuringAVendKeepsTheCodeShowsWhyAndDisablesTheReaderAfterTheVend() async throws {
         let harness = try await DaemonHarness(adapter: QibixxAdapterModel())
         let display = ScreenLog()
-        let options = harness.options(display: display, healthInterval: .milliseconds(300), outOfServiceHealth: .milliseconds(200))
+        let options = harness.options(
+            display: display, healthInterval: .milliseconds(300), outOfServiceHealth: .milliseconds(200))
         try await harness.withDaemon(options) { _ in
             try await harness.simulator.waitForLine("C,1", timeout: .seconds(10))
             try await harness.simulator.adapterDoes("select") { $0.select(amount: "1.50", product: "5") }
@@ -176,7 +179,8 @@ struct MDBOutOfServiceTests {
             try await harness.simulator.waitForLine("C,0", timeout: .seconds(5))
             // The vend is over (its cancel waits for the API, which is down, until its own timeout):
             // the next screen is not a pay screen, and no pay screen comes after it.
-            let (endAt, _) = try #require(await display.first(after: noticeAt + 1, timeout: .seconds(30)) { Self.payScreen($0) == nil })
+            let (endAt, _) = try #require(
+                await display.first(after: noticeAt + 1, timeout: .seconds(30)) { Self.payScreen($0) == nil })
             #expect(display.all.dropFirst(endAt).allSatisfy { Self.payScreen($0) == nil })
         }
         await harness.tearDown()
@@ -190,7 +194,9 @@ struct MDBOutOfServiceTests {
         defer { notify.stop() }
         try await harness.withDaemon(harness.options(environment: ["NOTIFY_SOCKET": notify.path])) { _ in
             let status = try #require(
-                await notify.waitFor(.seconds(10)) { $0.hasPrefix("STATUS=out of service: payment adapter set-up refused") })
+                await notify.waitFor(.seconds(10)) {
+                    $0.hasPrefix("STATUS=out of service: payment adapter set-up refused")
+                })
             #expect(status.contains("C,SETCONF,mdb-scale-factor=1") && status.contains("c,ERR"))
             #expect(status.contains("qibixx.scale_factor"))
             #expect(await harness.count("C,1") == 0)

@@ -43,8 +43,12 @@ struct PayCodeKeeperTests {
 
         func keeper(refreshSeconds: Double, now: @escaping @Sendable () -> Date = Date.init) -> PayCodeKeeper {
             PayCodeKeeper(
-                fetcher: fetcher, schedule: PayCodeSchedule(refreshSeconds: refreshSeconds), logger: Logger(label: "test"),
-                now: now, record: { tradeNo, kind, detail, _ in self.events.withLock { $0.append((tradeNo, kind.rawValue, detail)) } })
+                fetcher: fetcher, schedule: PayCodeSchedule(refreshSeconds: refreshSeconds),
+                logger: Logger(label: "test"),
+                now: now,
+                record: { tradeNo, kind, detail, _ in
+                    self.events.withLock { $0.append((tradeNo, kind.rawValue, detail)) }
+                })
         }
 
         func invoice(_ tradeNo: String) async throws -> Invoice {
@@ -68,7 +72,9 @@ struct PayCodeKeeperTests {
     }
 
     /// Waits (bounded) until `condition` holds over what the display drew.
-    static func until(_ display: RecordingDisplay, within: Duration, _ condition: @Sendable ([Screen]) -> Bool) async -> Bool {
+    static func until(
+        _ display: RecordingDisplay, within: Duration, _ condition: @Sendable ([Screen]) -> Bool
+    ) async -> Bool {
         let end = ContinuousClock.now + within
         while ContinuousClock.now < end {
             if condition(await display.shown) { return true }
@@ -82,11 +88,15 @@ struct PayCodeKeeperTests {
         let rig = try await Rig.start(quoteSeconds: 2)
         let invoice = try await rig.invoice("T-keep-rot")
         let display = RecordingDisplay()
-        let port = DisplayScreenPort(output: display, logger: Logger(label: "test"), payCodes: rig.keeper(refreshSeconds: 10))
+        let port = DisplayScreenPort(
+            output: display, logger: Logger(label: "test"), payCodes: rig.keeper(refreshSeconds: 10))
         let ref = InvoiceImageRef(tradeNo: TradeNo("T-keep-rot"), url: invoice.qrCodeImageURL ?? "")
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await port.run() }
-            await port.show(.pay(qrPayload: ref.payload, product: "Soda", price: Money(minorUnits: 150, currency: Self.usd), deadline: Date().addingTimeInterval(20)))
+            await port.show(
+                .pay(
+                    qrPayload: ref.payload, product: "Soda", price: Money(minorUnits: 150, currency: Self.usd),
+                    deadline: Date().addingTimeInterval(20)))
             let followed = await Self.until(display, within: .seconds(9)) { shown in
                 Self.codes(shown).filter { if case .text = $0 { return true } else { return false } }.count >= 3
             }
@@ -103,7 +113,11 @@ struct PayCodeKeeperTests {
         let events = rig.events.withLock { $0 }
         for text in texts.prefix(3) {
             let hash = try Bolt11Invoice.decode(text).paymentHash
-            #expect(events.contains { $0.0 == TradeNo("T-keep-rot") && $0.1 == "qr_shown" && $0.2.contains("payment_hash=\(hash)") && $0.2.contains("amount_msat=2301000") })
+            #expect(
+                events.contains {
+                    $0.0 == TradeNo("T-keep-rot") && $0.1 == "qr_shown" && $0.2.contains("payment_hash=\(hash)")
+                        && $0.2.contains("amount_msat=2301000")
+                })
         }
         await rig.stop()
     }
@@ -120,8 +134,14 @@ struct PayCodeKeeperTests {
         let ref = InvoiceImageRef(tradeNo: TradeNo("T-keep-exp"), url: invoice.qrCodeImageURL ?? "")
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await port.run() }
-            await port.show(.pay(qrPayload: ref.payload, product: "Soda", price: Money(minorUnits: 150, currency: Self.usd), deadline: Date().addingTimeInterval(200)))
-            #expect(await Self.until(display, within: .seconds(5)) { Self.codes($0).contains(.waiting(message: PayCodeKeeper.refreshingCode)) })
+            await port.show(
+                .pay(
+                    qrPayload: ref.payload, product: "Soda", price: Money(minorUnits: 150, currency: Self.usd),
+                    deadline: Date().addingTimeInterval(200)))
+            #expect(
+                await Self.until(display, within: .seconds(5)) {
+                    Self.codes($0).contains(.waiting(message: PayCodeKeeper.refreshingCode))
+                })
             // Nothing payable on screen: it asks again 3 s later (bounded by the API budget).
             try? await Task.sleep(for: .milliseconds(3600))
             await port.show(.idle)
@@ -129,27 +149,42 @@ struct PayCodeKeeperTests {
             group.cancelAll()
         }
         let codes = Self.codes(await display.shown)
-        #expect(!codes.contains { if case .text = $0 { return true } else { return false } }, "an expired code was drawn: \(codes)")
+        #expect(
+            !codes.contains { if case .text = $0 { return true } else { return false } },
+            "an expired code was drawn: \(codes)")
         #expect(rig.events.withLock { $0 }.isEmpty)
-        #expect(await rig.sandbox.requests().filter { $0.path.hasPrefix("/qr_codes/") }.count >= 2, "it keeps asking for a fresh code")
+        #expect(
+            await rig.sandbox.requests().filter { $0.path.hasPrefix("/qr_codes/") }.count >= 2,
+            "it keeps asking for a fresh code")
         await rig.stop()
     }
 
-    @Test("no image at the URL (404) or none given: the screen waits, nothing is journalled, the next screen replaces it")
+    @Test(
+        "no image at the URL (404) or none given: the screen waits, nothing is journalled, the next screen replaces it")
     func missingImage() async throws {
         let rig = try await Rig.start(quoteSeconds: 30)
         let display = RecordingDisplay()
-        let port = DisplayScreenPort(output: display, logger: Logger(label: "test"), payCodes: rig.keeper(refreshSeconds: 10))
+        let port = DisplayScreenPort(
+            output: display, logger: Logger(label: "test"), payCodes: rig.keeper(refreshSeconds: 10))
         let origin = await rig.sandbox.origin
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await port.run() }
             let missing = InvoiceImageRef(tradeNo: TradeNo("T-none"), url: "\(origin)/qr_codes/no-such-invoice.webp")
-            await port.show(.pay(qrPayload: missing.payload, product: "Soda", price: Money(minorUnits: 150, currency: Self.usd), deadline: Date().addingTimeInterval(30)))
+            await port.show(
+                .pay(
+                    qrPayload: missing.payload, product: "Soda", price: Money(minorUnits: 150, currency: Self.usd),
+                    deadline: Date().addingTimeInterval(30)))
             #expect(await Self.until(display, within: .seconds(2)) { !$0.isEmpty })
             try? await Task.sleep(for: .milliseconds(500))
             let empty = InvoiceImageRef(tradeNo: TradeNo("T-none"), url: "")
-            await port.show(.pay(qrPayload: empty.payload, product: "Soda", price: Money(minorUnits: 150, currency: Self.usd), deadline: Date().addingTimeInterval(30)))
-            #expect(await Self.until(display, within: .seconds(2)) { Self.codes($0).contains(.waiting(message: PayCodeKeeper.noImage)) })
+            await port.show(
+                .pay(
+                    qrPayload: empty.payload, product: "Soda", price: Money(minorUnits: 150, currency: Self.usd),
+                    deadline: Date().addingTimeInterval(30)))
+            #expect(
+                await Self.until(display, within: .seconds(2)) {
+                    Self.codes($0).contains(.waiting(message: PayCodeKeeper.noImage))
+                })
             await port.show(.paid(product: "Soda"))
             #expect(await Self.until(display, within: .seconds(2)) { $0.last == .paid(product: "Soda") })
             group.cancelAll()

@@ -19,7 +19,9 @@ import Testing
 
         func open() throws(DisplayError) -> any DisplayOutput {
             attempts.add(1, ordering: .relaxed)
-            guard available.load(ordering: .relaxed) else { throw .framebufferOpenFailed(device: "/dev/fb0", errno: ENOENT) }
+            guard available.load(ordering: .relaxed) else {
+                throw .framebufferOpenFailed(device: "/dev/fb0", errno: ENOENT)
+            }
             return output
         }
     }
@@ -104,7 +106,9 @@ import Testing
         let changes = Changes()
         let display = ReopeningDisplay(
             device: "/dev/fb0", backoff: .standard, logger: Logger(label: "test"), onChange: { changes.record($0) },
-            open: { () throws(DisplayError) -> any DisplayOutput in throw .framebufferUnsupportedFormat(device: "/dev/fb0", bitsPerPixel: 8) })
+            open: { () throws(DisplayError) -> any DisplayOutput in
+                throw .framebufferUnsupportedFormat(device: "/dev/fb0", bitsPerPixel: 8)
+            })
         await #expect(throws: DisplayError.framebufferUnsupportedFormat(device: "/dev/fb0", bitsPerPixel: 8)) {
             try await display.start()
         }

@@ -20,7 +20,8 @@ struct ShutdownTests {
             try await harness.simulator.waitForLine("ACCEPT 7")
             _ = await harness.screen { if case .pay = $0 { return true } else { return false } }
         }
-        #expect(harness.screens.withLock { $0.last } == .outOfService(reason: "shutting down"), "no QR left on the display")
+        #expect(
+            harness.screens.withLock { $0.last } == .outOfService(reason: "shutting down"), "no QR left on the display")
         let journal = try Journal.open(path: harness.configuration.journal.path, machineID: "DEMO-1")
         defer { journal.close() }
         #expect(try journal.openSessions().map(\.state) == [.invoiced], "vmc-line: kept for the resume")

@@ -2,6 +2,7 @@ import Foundation
 import KioskDaemon
 import KioskTestSupport
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,7 +16,9 @@ import Glibc
     }
 
     @Test func statusStaysOnOneLine() {
-        #expect(ServiceNotification.status("out of service:\nAPI unreachable").payload == "STATUS=out of service: API unreachable")
+        #expect(
+            ServiceNotification.status("out of service:\nAPI unreachable").payload
+                == "STATUS=out of service: API unreachable")
     }
 
     @Test func doesNothingWithoutNotifySocket() {
@@ -24,7 +27,8 @@ import Glibc
 
     @Test func readsTheWatchdogIntervalForThisProcessOnly() {
         #expect(SystemdNotifier.watchdogInterval(environment: ["WATCHDOG_USEC": "30000000"]) == .seconds(30))
-        #expect(SystemdNotifier.watchdogInterval(environment: ["WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"]) == nil)
+        #expect(
+            SystemdNotifier.watchdogInterval(environment: ["WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"]) == nil)
         #expect(SystemdNotifier.watchdogInterval(environment: [:]) == nil)
     }
 }
@@ -55,7 +59,8 @@ import Glibc
         #expect(text.contains("drippay_kiosk_refunds_due 1\n"))
         #expect(text.contains("drippay_kiosk_journal_bytes 4096\n"))
         // Every sample line belongs to a family declared with # TYPE.
-        let declared = Set(text.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map { $0.split(separator: " ")[2] })
+        let declared = Set(
+            text.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map { $0.split(separator: " ")[2] })
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
             let name = line.prefix { $0 != "{" && $0 != " " }
             let family = declared.first { name == $0 || name.hasPrefix($0 + "_") }

@@ -10,11 +10,13 @@ import Testing
 
     /// The unit with its binary path pointed at one that exists here, since verify checks it.
     func installedCopy() throws -> URL {
-        let unit = try String(contentsOf: Self.repoRoot.appendingPathComponent("systemd/drippay-kiosk.service"), encoding: .utf8)
+        let unit = try String(
+            contentsOf: Self.repoRoot.appendingPathComponent("systemd/drippay-kiosk.service"), encoding: .utf8)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kiosk-unit-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let copy = dir.appendingPathComponent("drippay-kiosk.service")
-        try unit.replacingOccurrences(of: "/usr/bin/drippay-kiosk", with: "/bin/true").write(to: copy, atomically: true, encoding: .utf8)
+        try unit.replacingOccurrences(of: "/usr/bin/drippay-kiosk", with: "/bin/true").write(
+            to: copy, atomically: true, encoding: .utf8)
         return copy
     }
 
@@ -41,10 +43,12 @@ import Testing
     }
 
     @Test func unitHasTheOperationalSettingsTheSpecRequires() throws {
-        let unit = try String(contentsOf: Self.repoRoot.appendingPathComponent("systemd/drippay-kiosk.service"), encoding: .utf8)
+        let unit = try String(
+            contentsOf: Self.repoRoot.appendingPathComponent("systemd/drippay-kiosk.service"), encoding: .utf8)
         for setting in [
             "Type=notify", "Restart=on-failure", "RestartPreventExitStatus=78", "StateDirectory=drippay-kiosk",
-            "LoadCredential=drippay-token:", "ProtectSystem=strict", "NoNewPrivileges=yes", "DeviceAllow=/dev/ttyAMA0 rw",
+            "LoadCredential=drippay-token:", "ProtectSystem=strict", "NoNewPrivileges=yes",
+            "DeviceAllow=/dev/ttyAMA0 rw",
             "DeviceAllow=char-fb rw", "SystemCallFilter=@system-service", "DeviceAllow=char-ttyS rw",
             "DeviceAllow=/dev/tty0 rw", "AmbientCapabilities=CAP_SYS_TTY_CONFIG",
         ] {
@@ -52,7 +56,9 @@ import Testing
         }
         // RestartPreventExitStatus= covers the main process only: a config check as ExecStartPre
         // exiting 78 was restarted forever. `run` checks the config itself.
-        #expect(!unit.contains("\nExecStartPre="), "an ExecStartPre failure is restarted despite RestartPreventExitStatus=78")
+        #expect(
+            !unit.contains("\nExecStartPre="),
+            "an ExecStartPre failure is restarted despite RestartPreventExitStatus=78")
         #expect(unit.range(of: #"\nWatchdogSec=\d+"#, options: .regularExpression) != nil)
     }
 }

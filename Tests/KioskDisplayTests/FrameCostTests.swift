@@ -1,6 +1,7 @@
 import Foundation
 import KioskCore
 import Testing
+
 @testable import KioskDisplay
 
 @Suite("Frame cost: one-pass fast PNG")
@@ -11,7 +12,11 @@ struct FrameCostTests {
         var rng = SystemRandomNumberGenerator()
         for y in 0..<canvas.height {
             for x in 0..<canvas.width {
-                canvas.fill(Rect(x: x, y: y, width: 1, height: 1), with: RGB(.random(in: 0...255, using: &rng), .random(in: 0...255, using: &rng), .random(in: 0...255, using: &rng)))
+                canvas.fill(
+                    Rect(x: x, y: y, width: 1, height: 1),
+                    with: RGB(
+                        .random(in: 0...255, using: &rng), .random(in: 0...255, using: &rng),
+                        .random(in: 0...255, using: &rng)))
             }
         }
         let png = try PNGEncoder.encode(canvas)

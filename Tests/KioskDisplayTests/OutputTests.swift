@@ -1,6 +1,7 @@
 import Foundation
 import KioskCore
 import Testing
+
 @testable import KioskDisplay
 
 @Suite("PNG output")
@@ -11,7 +12,8 @@ struct PNGOutputTests {
     func pngDecodes(size: (Int, Int), payload: String) async throws {
         let dir = try makeTempDirectory()
         let path = dir + "/screen.png"
-        let output = try makeDisplayOutput(options: DisplayOptions(output: .png, width: size.0, height: size.1, pngPath: path))
+        let output = try makeDisplayOutput(
+            options: DisplayOptions(output: .png, width: size.0, height: size.1, pngPath: path))
         try await output.show(payScreen(payload))
         #expect(try await zbarDecode(path) == asDrawn(payload))
     }
@@ -47,7 +49,8 @@ struct PNGOutputTests {
         let renderer = try ScreenRenderer()
         let screens: [Screen] = [
             .idle(message: "Choose a product"), payScreen(Payloads.url), .paid(product: "Sparkling water 0.5 l"),
-            .cancelled(reason: "The invoice expired before it was paid"), .outOfService(reason: "The payment service cannot be reached"),
+            .cancelled(reason: "The invoice expired before it was paid"),
+            .outOfService(reason: "The payment service cannot be reached"),
         ]
         for screen in screens {
             let canvas = try renderer.render(screen, width: size.0, height: size.1)
@@ -70,14 +73,17 @@ struct FramebufferOutputTests {
             for payload in [Payloads.url, Payloads.lightning] {
                 let dir = try makeTempDirectory()
                 let device = dir + "/fb"
-                let options = DisplayOptions(output: .framebuffer, device: device, width: width, height: height, bitsPerPixel: bitsPerPixel)
+                let options = DisplayOptions(
+                    output: .framebuffer, device: device, width: width, height: height, bitsPerPixel: bitsPerPixel)
                 let output = try makeDisplayOutput(options: options)
                 try await output.show(payScreen(payload))
                 let dump = try [UInt8](Data(contentsOf: URL(fileURLWithPath: device)))
                 #expect(dump.count == width * height * bitsPerPixel / 8)
                 let rgb = rgbFromFramebufferDump(dump, width: width, height: height, bitsPerPixel: bitsPerPixel)
                 try writePPM(width: width, height: height, rgb: rgb, to: dir + "/dump.ppm")
-                #expect(try await zbarDecode(dir + "/dump.ppm") == asDrawn(payload), "\(bitsPerPixel) bpp \(width)x\(height)")
+                #expect(
+                    try await zbarDecode(dir + "/dump.ppm") == asDrawn(payload),
+                    "\(bitsPerPixel) bpp \(width)x\(height)")
             }
         }
     }
@@ -87,10 +93,12 @@ struct FramebufferOutputTests {
         let device = try makeTempDirectory() + "/fb"
         _ = FileManager.default.createFile(atPath: device, contents: Data())
         let options = DisplayOptions(output: .framebuffer, device: device, width: 480)
-        #expect(throws: DisplayError.framebufferGeometryMissing(device: device, missing: ["height", "bits_per_pixel"])) {
+        #expect(throws: DisplayError.framebufferGeometryMissing(device: device, missing: ["height", "bits_per_pixel"]))
+        {
             try makeDisplayOutput(options: options)
         }
-        let message = DisplayError.framebufferGeometryMissing(device: device, missing: ["height", "bits_per_pixel"]).description
+        let message = DisplayError.framebufferGeometryMissing(device: device, missing: ["height", "bits_per_pixel"])
+            .description
         #expect(message.contains(device) && message.contains("bits_per_pixel"))
     }
 
@@ -119,7 +127,8 @@ struct FontTests {
         let empty = try makeTempDirectory()
         let locator = FontLocator(searchPaths: [empty])
         #expect(throws: DisplayError.fontNotFound(file: "DejaVuSans.ttf", searched: [empty])) {
-            try makeDisplayOutput(options: DisplayOptions(output: .png, pngPath: empty + "/s.png"), fontLocator: locator)
+            try makeDisplayOutput(
+                options: DisplayOptions(output: .png, pngPath: empty + "/s.png"), fontLocator: locator)
         }
         let message = DisplayError.fontNotFound(file: "DejaVuSans.ttf", searched: [empty]).description
         #expect(message.contains("DejaVuSans.ttf") && message.contains(empty) && message.contains("fonts-dejavu-core"))
@@ -172,7 +181,8 @@ struct TerminalOutputTests {
         let text = try await capture { fd in
             let terminal = TerminalOutput(fileDescriptor: fd, isTerminal: false)
             try await terminal.show(payScreen("abc", seconds: 60))
-            afterFirst = String(decoding: try Data(contentsOf: URL(fileURLWithPath: "/proc/self/fd/\(fd)")), as: UTF8.self)
+            afterFirst = String(
+                decoding: try Data(contentsOf: URL(fileURLWithPath: "/proc/self/fd/\(fd)")), as: UTF8.self)
             try await terminal.show(payScreen("abc", seconds: 59))
         }
         #expect(!afterFirst.isEmpty)
@@ -185,7 +195,8 @@ struct TerminalOutputTests {
         let text = try await capture { fd in
             let terminal = TerminalOutput(fileDescriptor: fd, isTerminal: true)
             try await terminal.show(payScreen("abc", seconds: 60))
-            afterFirst = String(decoding: try Data(contentsOf: URL(fileURLWithPath: "/proc/self/fd/\(fd)")), as: UTF8.self)
+            afterFirst = String(
+                decoding: try Data(contentsOf: URL(fileURLWithPath: "/proc/self/fd/\(fd)")), as: UTF8.self)
             try await terminal.show(payScreen("abc", seconds: 59))
         }
         #expect(afterFirst.hasPrefix("\u{1B}[H\u{1B}[2J"))

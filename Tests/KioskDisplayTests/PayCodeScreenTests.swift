@@ -2,6 +2,7 @@ import Foundation
 import KioskCore
 import PayCodes
 import Testing
+
 @testable import KioskDisplay
 
 @Suite("Pay codes on screen")
@@ -14,7 +15,9 @@ struct PayCodeScreenTests {
         let drawn = try QRCode.forScreen(Payloads.lightning)
         #expect(drawn.size < lower.size, "alphanumeric \(drawn.size) vs byte \(lower.size) modules")
         #expect(try QRCode.forScreen(Payloads.url) == QRCode(payload: Payloads.url))
-        #expect(try QRCode.forScreen("lightning:" + Payloads.lightning).size < QRCode(payload: "lightning:" + Payloads.lightning).size)
+        #expect(
+            try QRCode.forScreen("lightning:" + Payloads.lightning).size
+                < QRCode(payload: "lightning:" + Payloads.lightning).size)
     }
 
     @Test("the upper-case code on a 480x320 screen reads back with zbar as the upper-cased request")
@@ -22,7 +25,11 @@ struct PayCodeScreenTests {
         let dir = try makeTempDirectory()
         let path = dir + "/screen.png"
         let output = try PNGOutput(options: DisplayOptions(output: .png, width: 480, height: 320, pngPath: path))
-        try await output.show(.pay(PayScreen(code: .text("lightning:" + Payloads.lightning), product: "Soda", price: Money(minorUnits: 150, currency: usd), secondsLeft: 30)))
+        try await output.show(
+            .pay(
+                PayScreen(
+                    code: .text("lightning:" + Payloads.lightning), product: "Soda",
+                    price: Money(minorUnits: 150, currency: usd), secondsLeft: 30)))
         #expect(try await zbarDecode(path) == "LIGHTNING:" + Payloads.lightning.uppercased())
     }
 
@@ -41,7 +48,9 @@ struct PayCodeScreenTests {
         }
         #expect(canvas[0, 0] == RGB(9, 9, 9), "outside the picture is untouched")
         var small = Canvas(width: 64, height: 64)
-        #expect(throws: DisplayError.self) { try small.draw(GrayImage(width: 100, height: 10), in: Rect(x: 0, y: 0, width: 64, height: 64)) }
+        #expect(throws: DisplayError.self) {
+            try small.draw(GrayImage(width: 100, height: 10), in: Rect(x: 0, y: 0, width: 64, height: 64))
+        }
     }
 
     @Test("while a code is refreshed the screen holds no QR at all, and says so")
@@ -49,15 +58,24 @@ struct PayCodeScreenTests {
         let dir = try makeTempDirectory()
         let path = dir + "/screen.png"
         let output = try PNGOutput(options: DisplayOptions(output: .png, width: 480, height: 320, pngPath: path))
-        try await output.show(.pay(PayScreen(code: .waiting(message: "The payment code is being refreshed…"), product: "Soda", price: Money(minorUnits: 150, currency: usd), secondsLeft: 30)))
+        try await output.show(
+            .pay(
+                PayScreen(
+                    code: .waiting(message: "The payment code is being refreshed…"), product: "Soda",
+                    price: Money(minorUnits: 150, currency: usd), secondsLeft: 30)))
         #expect(try await zbarDecode(path) == nil)
-        let lines = TerminalArt.lines(for: .pay(PayScreen(code: .waiting(message: "The payment code is being refreshed…"), product: "Soda", price: Money(minorUnits: 150, currency: usd), secondsLeft: 30)), qr: nil, colors: false)
+        let lines = TerminalArt.lines(
+            for: .pay(
+                PayScreen(
+                    code: .waiting(message: "The payment code is being refreshed…"), product: "Soda",
+                    price: Money(minorUnits: 150, currency: usd), secondsLeft: 30)), qr: nil, colors: false)
         #expect(lines.contains("The payment code is being refreshed…"))
     }
 
     @Test("a new code is not a countdown tick; the same code with less time left is")
     func codeChangeIsNotATick() {
-        let a = PayScreen(code: .text("A"), product: "Soda", price: Money(minorUnits: 150, currency: usd), secondsLeft: 30)
+        let a = PayScreen(
+            code: .text("A"), product: "Soda", price: Money(minorUnits: 150, currency: usd), secondsLeft: 30)
         var b = a
         b.secondsLeft = 29
         #expect(b.isTick(of: a))

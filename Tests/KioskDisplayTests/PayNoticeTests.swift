@@ -1,6 +1,7 @@
 import Foundation
 import KioskCore
 import Testing
+
 @testable import KioskDisplay
 
 /// The pay screen's notice (the machine goes out of service after this sale): drawn by every
@@ -11,7 +12,8 @@ struct PayNoticeTests {
 
     func pay(notice: String?) -> PayScreen {
         PayScreen(
-            code: .text("https://pay.example/i/abc123"), product: "Soda", price: Money(minorUnits: 150, currency: usd), secondsLeft: 42,
+            code: .text("https://pay.example/i/abc123"), product: "Soda", price: Money(minorUnits: 150, currency: usd),
+            secondsLeft: 42,
             notice: notice)
     }
 
@@ -23,7 +25,9 @@ struct PayNoticeTests {
         return count
     }
 
-    @Test("the notice is drawn in the text area on landscape and portrait; the QR area is the same pixels", arguments: [(480, 320), (320, 480)])
+    @Test(
+        "the notice is drawn in the text area on landscape and portrait; the QR area is the same pixels",
+        arguments: [(480, 320), (320, 480)])
     func drawnOutsideTheQR(size: (Int, Int)) throws {
         let (width, height) = size
         let renderer = try ScreenRenderer()
@@ -45,7 +49,8 @@ struct PayNoticeTests {
         let dir = try makeTempDirectory()
         for (width, height) in [(480, 320), (320, 480)] {
             let path = dir + "/notice-\(width)x\(height).png"
-            let output = try PNGOutput(options: DisplayOptions(output: .png, width: width, height: height, pngPath: path))
+            let output = try PNGOutput(
+                options: DisplayOptions(output: .png, width: width, height: height, pngPath: path))
             try await output.show(.pay(pay(notice: Self.notice)))
             #expect(try await zbarDecode(path) == "https://pay.example/i/abc123")
         }
@@ -56,7 +61,9 @@ struct PayNoticeTests {
         let lines = TerminalArt.lines(for: .pay(pay(notice: Self.notice)), qr: nil, colors: false)
         #expect(lines.contains("Notice: " + Self.notice))
         #expect(lines.last == "Time left 0:42")
-        #expect(!TerminalArt.lines(for: .pay(pay(notice: nil)), qr: nil, colors: false).contains { $0.hasPrefix("Notice:") })
+        #expect(
+            !TerminalArt.lines(for: .pay(pay(notice: nil)), qr: nil, colors: false).contains { $0.hasPrefix("Notice:") }
+        )
     }
 
     @Test("a notice appearing is a new screen, not a countdown tick")

@@ -1,5 +1,6 @@
 import KioskCore
 import Testing
+
 @testable import KioskDisplay
 
 @Suite("QR encoding")

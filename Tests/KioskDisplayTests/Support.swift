@@ -1,7 +1,8 @@
-import PayCodes
-import KioskTestSupport
 import Foundation
 import KioskCore
+import KioskTestSupport
+import PayCodes
+
 @testable import KioskDisplay
 
 /// A fresh directory per test so the suite can run in parallel.
@@ -13,7 +14,8 @@ func makeTempDirectory() throws -> String {
 
 enum Payloads {
     /// A pay-page URL of about 100 characters, like the `{qr_code_image_url}` template gives.
-    static let url = "https://pay.drippay.example/invoice/inv_01HZX7Q6N8V4K2M9P3R5T7W1YB?ref=vend-000123&machine=lobby-east-02"
+    static let url =
+        "https://pay.drippay.example/invoice/inv_01HZX7Q6N8V4K2M9P3R5T7W1YB?ref=vend-000123&machine=lobby-east-02"
 
     /// A lowercase bech32 Lightning invoice of 400 characters (deterministic pseudo-random data part).
     static let lightning: String = {
@@ -31,7 +33,10 @@ enum Payloads {
 let usd = Currency(iso: "USD")!
 
 func payScreen(_ payload: String, seconds: Int = 95) -> Screen {
-    .pay(PayScreen(qrPayload: payload, product: "Sparkling water 0.5 l", price: Money(minorUnits: 250, currency: usd), secondsLeft: seconds))
+    .pay(
+        PayScreen(
+            qrPayload: payload, product: "Sparkling water 0.5 l", price: Money(minorUnits: 250, currency: usd),
+            secondsLeft: seconds))
 }
 
 /// Decodes every barcode in the image at `path` with zbar, independently of libqrencode.

@@ -8,7 +8,8 @@ extension KioskIntegration {
     /// The API misbehaving under a running daemon: races, lost answers, rate-limit storms, outages.
     @Suite("API faults")
     struct APIFaultTests {
-        @Test("cancel-vs-payment race: a payment landing as the deadline passes is never lost (dispensed or refund due)")
+        @Test(
+            "cancel-vs-payment race: a payment landing as the deadline passes is never lost (dispensed or refund due)")
         func paymentAtTheDeadlineIsNeverLost() async throws {
             try await withKioskRig { rig in
                 try await rig.startDaemonAndWaitUntilReady()
@@ -63,7 +64,9 @@ extension KioskIntegration {
             }
         }
 
-        @Test("lost create answer: the sandbox commits the invoice and drops the connection; one live invoice, the vend proceeds")
+        @Test(
+            "lost create answer: the sandbox commits the invoice and drops the connection; one live invoice, the vend proceeds"
+        )
         func lostCreateAnswerFindsTheInvoice() async throws {
             try await withKioskRig { rig in
                 await rig.sandbox.injectCreateFault(.dropAfterCommit)
@@ -105,7 +108,9 @@ extension KioskIntegration {
                 // Polling every 100 ms would make ~40 requests; honouring Retry-After: 1 allows one per
                 // second (plus the one in flight when the storm began and one at its end).
                 #expect(limited >= 1, "the storm never hit: \(Array(during))")
-                #expect(limited <= 6, "\(limited) requests in a \(storm) storm with Retry-After: \(retryAfter): \(Array(during))")
+                #expect(
+                    limited <= 6,
+                    "\(limited) requests in a \(storm) storm with Retry-After: \(retryAfter): \(Array(during))")
 
                 #expect(await rig.sandbox.pay(reference))
                 try await rig.expectLine("DISPENSE storm1", timeout: .seconds(15))

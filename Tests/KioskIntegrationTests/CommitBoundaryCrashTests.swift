@@ -17,7 +17,9 @@ extension KioskIntegration {
             }
         }
 
-        @Test("killed after the trade_no+requested commit, create in flight: recovery finds the invoice and cancels it; the counter survived")
+        @Test(
+            "killed after the trade_no+requested commit, create in flight: recovery finds the invoice and cancels it; the counter survived"
+        )
         func killAfterRequestedCommit() async throws {
             try await withKioskRig { rig in
                 try await rig.startDaemonAndWaitUntilReady()
@@ -39,7 +41,8 @@ extension KioskIntegration {
                 await rig.sandbox.setCreateLatency(nil)
                 try await rig.startDaemonAndWaitUntilReady()
                 // Nobody re-claims req1: after the grace it is cancelled at the API.
-                let ended = try await rig.waitForSession("req1", in: [.cancelled, .failed, .refundDue], timeout: .seconds(20))
+                let ended = try await rig.waitForSession(
+                    "req1", in: [.cancelled, .failed, .refundDue], timeout: .seconds(20))
                 #expect(ended.state == .cancelled)
                 let invoices = await rig.sandbox.invoices().filter { $0.tradeNo == requested.tradeNo.rawValue }
                 #expect(invoices.count == 1)
@@ -53,7 +56,9 @@ extension KioskIntegration {
             }
         }
 
-        @Test("killed right after DISPENSE (paid+dispensing one commit, dispense_sent without fsync): dispense_unknown, never a second DISPENSE")
+        @Test(
+            "killed right after DISPENSE (paid+dispensing one commit, dispense_sent without fsync): dispense_unknown, never a second DISPENSE"
+        )
         func killAfterPaidDispensingCommit() async throws {
             try await withKioskRig { rig in
                 try await rig.startDaemonAndWaitUntilReady()
@@ -73,7 +78,9 @@ extension KioskIntegration {
 
                 try await rig.startDaemonAndWaitUntilReady()
                 // The controller asks again for the same vend: the outcome is unknown, never re-dispensed.
-                _ = try? await rig.send("VEND dsp1 5 1.50", thenWaitFor: "an answer to the re-claim", timeout: .seconds(5)) {
+                _ = try? await rig.send(
+                    "VEND dsp1 5 1.50", thenWaitFor: "an answer to the re-claim", timeout: .seconds(5)
+                ) {
                     $0.hasSuffix(" dsp1") || $0.contains(" dsp1 ")
                 }
                 let ended = try await rig.waitForSession("dsp1", in: [.dispenseUnknown, .dispensed, .refundDue])
@@ -83,7 +90,9 @@ extension KioskIntegration {
             }
         }
 
-        @Test("killed 0-120 ms after the payment lands: journal holds invoiced or dispensing, never paid alone; at most one DISPENSE; the payment ends dispensed, refund_due or dispense_unknown")
+        @Test(
+            "killed 0-120 ms after the payment lands: journal holds invoiced or dispensing, never paid alone; at most one DISPENSE; the payment ends dispensed, refund_due or dispense_unknown"
+        )
         func killAroundPaidCommit() async throws {
             try await withKioskRig { rig in
                 var seen: [String: Int] = [:]
@@ -102,7 +111,9 @@ extension KioskIntegration {
                     try await rig.startDaemonAndWaitUntilReady()
                     // Re-claim: an `invoiced` session resumes and dispenses once; a `dispensing` one
                     // becomes dispense_unknown.
-                    _ = try? await rig.send("VEND \(id) 5 1.50", thenWaitFor: "an answer to the re-claim", timeout: .seconds(5)) {
+                    _ = try? await rig.send(
+                        "VEND \(id) 5 1.50", thenWaitFor: "an answer to the re-claim", timeout: .seconds(5)
+                    ) {
                         $0.hasSuffix(" \(id)") || $0.contains(" \(id) ")
                     }
                     if await rig.count(of: "DISPENSE \(id)") == 2 {

@@ -38,20 +38,26 @@ extension KioskIntegration {
             }
         }
 
-        @Test("SIGKILL at random points of many vends never dispenses twice, never forgets a payment, never leaves an orphan invoice")
+        @Test(
+            "SIGKILL at random points of many vends never dispenses twice, never forgets a payment, never leaves an orphan invoice"
+        )
         func sigkillAtRandomPointsKeepsMoneySafe() async throws {
             let environment = ProcessInfo.processInfo.environment
-            let seed = environment["KIOSK_CRASH_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64(UInt32.max))
+            let seed =
+                environment["KIOSK_CRASH_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64(UInt32.max))
             let totalKills = environment["KIOSK_CRASH_KILLS"].flatMap { Int($0) } ?? 200
             let rigs = max(1, environment["KIOSK_CRASH_RIGS"].flatMap { Int($0) } ?? 2)
-            print("crash test: seed \(seed) (replay with KIOSK_CRASH_SEED=\(seed)), \(totalKills) kills over \(rigs) rigs")
+            print(
+                "crash test: seed \(seed) (replay with KIOSK_CRASH_SEED=\(seed)), \(totalKills) kills over \(rigs) rigs"
+            )
             let started = ContinuousClock.now
             let figures = try await withThrowingTaskGroup(of: Figures.self) { group in
                 for index in 0..<rigs {
                     let kills = totalKills / rigs + (index < totalKills % rigs ? 1 : 0)
                     let rigSeed = seed &+ UInt64(index) &* 0x9E37_79B9
                     group.addTask {
-                        try await Self.crashRun(seed: rigSeed, kills: kills, label: "rig \(index) of KIOSK_CRASH_SEED=\(seed)")
+                        try await Self.crashRun(
+                            seed: rigSeed, kills: kills, label: "rig \(index) of KIOSK_CRASH_SEED=\(seed)")
                     }
                 }
                 var all: [Figures] = []
@@ -61,7 +67,8 @@ extension KioskIntegration {
             let elapsed = ContinuousClock.now - started
             for figure in figures { print("crash test: \(figure)") }
             let kills = figures.reduce(0) { $0 + $1.kills }
-            print("crash test: \(kills) kills, \(figures.reduce(0) { $0 + $1.vends }) vends in \(elapsed), seed \(seed)")
+            print(
+                "crash test: \(kills) kills, \(figures.reduce(0) { $0 + $1.vends }) vends in \(elapsed), seed \(seed)")
             #expect(kills >= totalKills)
         }
 
@@ -88,7 +95,8 @@ extension KioskIntegration {
                         }
                     }
                     for lifetime in 1...kills {
-                        let point = try await Self.lifetime(lifetime, rig: rig, machine: machine, rng: &rng, label: label)
+                        let point = try await Self.lifetime(
+                            lifetime, rig: rig, machine: machine, rng: &rng, label: label)
                         figures.kills += 1
                         figures.killsAt[point, default: 0] += 1
                     }
@@ -158,7 +166,9 @@ extension KioskIntegration {
         }
 
         /// Waits for `step` on the stream; false when it did not come within `timeout`.
-        static func first(_ step: SimulatedMachine.Step, in steps: AsyncStream<SimulatedMachine.Step>, timeout: Duration)
+        static func first(
+            _ step: SimulatedMachine.Step, in steps: AsyncStream<SimulatedMachine.Step>, timeout: Duration
+        )
             async -> Bool
         {
             await withTaskGroup(of: Bool.self) { group in
@@ -197,7 +207,8 @@ extension KioskIntegration {
             let journal = try rig.openJournal()
             defer { journal.close() }
             let sessions = try journal.sessions(limit: Int.max)
-            let sessionByTradeNo = Dictionary(sessions.map { ($0.tradeNo.rawValue, $0) }, uniquingKeysWith: { a, _ in a })
+            let sessionByTradeNo = Dictionary(
+                sessions.map { ($0.tradeNo.rawValue, $0) }, uniquingKeysWith: { a, _ in a })
             let invoiceByReference = Dictionary(
                 invoices.map { ($0.reference.lowercased(), $0) }, uniquingKeysWith: { a, _ in a })
             let vends = await machine.vends
@@ -222,7 +233,8 @@ extension KioskIntegration {
                     violation("\(context): DISPENSE \(id) has no session in the journal")
                     continue
                 }
-                guard let reference = session.reference, let invoice = invoiceByReference[reference.rawValue.lowercased()]
+                guard let reference = session.reference,
+                    let invoice = invoiceByReference[reference.rawValue.lowercased()]
                 else {
                     violation("\(context): DISPENSE \(id) for session \(session.tradeNo) without a known invoice")
                     continue
@@ -243,7 +255,8 @@ extension KioskIntegration {
                     guard let lifetime = starts.last(where: { $0.value <= index })?.key else { continue }
                     if !(claims[lifetime] ?? []).contains(id) {
                         violation(
-                            "\(context): DISPENSE \(id) (line \(index)) in lifetime \(lifetime), which never got VEND \(id)")
+                            "\(context): DISPENSE \(id) (line \(index)) in lifetime \(lifetime), which never got VEND \(id)"
+                        )
                     }
                 }
             }
@@ -251,7 +264,8 @@ extension KioskIntegration {
             // 4. No paid invoice is forgotten: each maps to its session, dispensed or refund due or unknown.
             for invoice in invoices where invoice.status == .paid {
                 guard let session = sessionByTradeNo[invoice.tradeNo] else {
-                    violation("\(context): paid invoice \(invoice.reference) (trade_no \(invoice.tradeNo)) has no session")
+                    violation(
+                        "\(context): paid invoice \(invoice.reference) (trade_no \(invoice.tradeNo)) has no session")
                     continue
                 }
                 if session.reference?.rawValue.lowercased() != invoice.reference.lowercased() {
@@ -269,7 +283,8 @@ extension KioskIntegration {
             // 5. No orphan invoices: nothing left pending at the API.
             for invoice in invoices where invoice.status == .pending {
                 let state = sessionByTradeNo[invoice.tradeNo]?.state.rawValue ?? "no session"
-                violation("\(context): invoice \(invoice.reference) (trade_no \(invoice.tradeNo), \(state)) left pending")
+                violation(
+                    "\(context): invoice \(invoice.reference) (trade_no \(invoice.tradeNo), \(state)) left pending")
             }
 
             // 6. Every refund due carries what an operator needs, and matches a payment.
@@ -280,21 +295,29 @@ extension KioskIntegration {
                 }
                 let invoice = invoiceByReference[reference.rawValue.lowercased()]
                 if invoice?.status != .paid {
-                    violation("\(context): refund due \(session.tradeNo) for invoice \(reference) that is \(invoice.map { "\($0.status)" } ?? "unknown")")
+                    violation(
+                        "\(context): refund due \(session.tradeNo) for invoice \(reference) that is \(invoice.map { "\($0.status)" } ?? "unknown")"
+                    )
                 }
                 if session.price.minorUnits <= 0 || invoice.map({ $0.totalCents != session.price.minorUnits }) == true {
-                    violation("\(context): refund due \(session.tradeNo) amount \(session.price) does not match its invoice")
+                    violation(
+                        "\(context): refund due \(session.tradeNo) amount \(session.price) does not match its invoice")
                 }
             }
             let refunds = try journal.refundsDue()
-            #expect(Set(refunds.map(\.tradeNo)) == Set(sessions.filter { $0.state == .refundDue }.map(\.tradeNo)), "\(context)")
+            #expect(
+                Set(refunds.map(\.tradeNo)) == Set(sessions.filter { $0.state == .refundDue }.map(\.tradeNo)),
+                "\(context)")
 
             // 7. Everything settled, and every dispensed session was dispensed by exactly one line.
             for session in sessions where !session.state.isFinal {
-                violation("\(context): session \(session.tradeNo) (vend \(session.vendID)) still \(session.state.rawValue)")
+                violation(
+                    "\(context): session \(session.tradeNo) (vend \(session.vendID)) still \(session.state.rawValue)")
             }
-            for session in sessions where session.state == .dispensed && dispenses[session.vendID.rawValue]?.count != 1 {
-                violation("\(context): session \(session.tradeNo) is dispensed but DISPENSE \(session.vendID) was never sent")
+            for session in sessions where session.state == .dispensed && dispenses[session.vendID.rawValue]?.count != 1
+            {
+                violation(
+                    "\(context): session \(session.tradeNo) is dispensed but DISPENSE \(session.vendID) was never sent")
             }
             for oddity in await machine.oddities {
                 violation("\(context): \(oddity)")

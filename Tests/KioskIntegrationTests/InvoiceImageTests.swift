@@ -26,7 +26,8 @@ extension KioskIntegration {
             return texts.count == 1 ? texts[0] : nil
         }
 
-        @Test("quotes every 5 s, 20 s timeout: the screen follows two rotations, is paid by scanning it, dispenses once")
+        @Test(
+            "quotes every 5 s, 20 s timeout: the screen follows two rotations, is paid by scanning it, dispenses once")
         func paidAfterRotations() async throws {
             var options = RigOptions()
             options.paymentTimeoutSeconds = 20
@@ -50,7 +51,9 @@ extension KioskIntegration {
                     if let text = Self.scanScreen(rig), text != seen.last {
                         // Drawn upper-case (alphanumeric mode); the first one seen is never an expired one.
                         let invoice = try Bolt11Invoice.decode(text)
-                        #expect(Double(invoice.expiresAt) > Date().timeIntervalSince1970, "an expired code was on screen: \(text)")
+                        #expect(
+                            Double(invoice.expiresAt) > Date().timeIntervalSince1970,
+                            "an expired code was on screen: \(text)")
                         #expect(text == text.uppercased() && text.hasPrefix("LNTB"))
                         seen.append(text)
                     }
@@ -64,7 +67,8 @@ extension KioskIntegration {
                 let first = try Bolt11Invoice.decode(seen[0])
                 let wait = Double(first.expiresAt) - Date().timeIntervalSince1970
                 if wait > 0 { try await Task.sleep(for: .milliseconds(Int64(wait * 1000) + 300)) }
-                if case .expired = await rig.sandbox.walletPay(seen[0]) {} else {
+                if case .expired = await rig.sandbox.walletPay(seen[0]) {
+                } else {
                     Issue.record("the expired first code was not refused as expired")
                 }
                 // The customer scans the screen now and pays exactly what it reads.
@@ -86,11 +90,16 @@ extension KioskIntegration {
                 #expect(shown.count >= 3)
                 for text in seen {
                     let hash = try Bolt11Invoice.decode(text).paymentHash
-                    #expect(shown.contains { $0.detail.contains("payment_hash=\(hash)") }, "no journal event for \(hash)")
+                    #expect(
+                        shown.contains { $0.detail.contains("payment_hash=\(hash)") }, "no journal event for \(hash)")
                 }
                 // `journal show` lists them; `journal export` carries them with the session.
-                let show = try await runKioskCommand(["journal", "show", session.tradeNo.rawValue, "--journal", rig.journalPath])
-                let export = try await runKioskCommand(["journal", "export", "--format", "csv", "--journal", rig.journalPath])
+                let show = try await runKioskCommand([
+                    "journal", "show", session.tradeNo.rawValue, "--journal", rig.journalPath,
+                ])
+                let export = try await runKioskCommand([
+                    "journal", "export", "--format", "csv", "--journal", rig.journalPath,
+                ])
                 #expect(show.status == 0 && export.status == 0, "\(show.stderr) \(export.stderr)")
                 for text in seen {
                     let hash = try Bolt11Invoice.decode(text).paymentHash
@@ -127,7 +136,10 @@ extension KioskIntegration {
                 let fetchesBefore = await rig.sandbox.requests().filter { $0.path.hasPrefix("/qr_codes/") }.count
                 try await rig.startDaemonAndWaitUntilReady()
                 // The controller asks for the same vend again: the session resumes with its pay screen.
-                #expect(try await rig.send("VEND rs1 5 1.50", thenWaitFor: "ACCEPT/DENY rs1") { $0.hasSuffix(" rs1") || $0.hasPrefix("DENY rs1") } == "ACCEPT rs1")
+                #expect(
+                    try await rig.send("VEND rs1 5 1.50", thenWaitFor: "ACCEPT/DENY rs1") {
+                        $0.hasSuffix(" rs1") || $0.hasPrefix("DENY rs1")
+                    } == "ACCEPT rs1")
                 var after: String?
                 let shownBy = ContinuousClock.now + .seconds(10)
                 while after == nil, ContinuousClock.now < shownBy {

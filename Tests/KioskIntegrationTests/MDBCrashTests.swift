@@ -24,10 +24,12 @@ extension KioskIntegration {
 
     @Suite("Crash (qibixx-mdb)")
     struct MDBCrashTests {
-        @Test("qibixx-mdb: SIGKILL at random points never approves twice, never approves unpaid, never forgets a payment")
+        @Test(
+            "qibixx-mdb: SIGKILL at random points never approves twice, never approves unpaid, never forgets a payment")
         func sigkillWithQibixxMDBKeepsMoneySafe() async throws {
             let environment = ProcessInfo.processInfo.environment
-            let seed = environment["KIOSK_CRASH_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64(UInt32.max))
+            let seed =
+                environment["KIOSK_CRASH_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64(UInt32.max))
             let kills = environment["KIOSK_CRASH_MDB_KILLS"].flatMap { Int($0) } ?? 40
             print("mdb crash test: seed \(seed) (replay with KIOSK_CRASH_SEED=\(seed)), \(kills) kills")
             var options = RigOptions()
@@ -63,12 +65,18 @@ extension KioskIntegration {
                             group.addTask {
                                 var cursor = from
                                 while !Task.isCancelled {
-                                    guard let line = try? await rig.lines.line(at: cursor, timeout: .seconds(30)) else { return }
+                                    guard let line = try? await rig.lines.line(at: cursor, timeout: .seconds(30)) else {
+                                        return
+                                    }
                                     cursor += 1
                                     guard line.hasPrefix("C,VEND,"), line != "C,VEND,-1" else { continue }
-                                    if let vend = tally.current.withLock({ $0 }) { tally.approvals.withLock { $0[vend, default: 0] += 1 } }
+                                    if let vend = tally.current.withLock({ $0 }) {
+                                        tally.approvals.withLock { $0[vend, default: 0] += 1 }
+                                    }
                                     try? await Task.sleep(for: resultDelay)
-                                    _ = try? await rig.simulator.adapterDoes("result") { fails ? $0.failed() : $0.dispensed() }
+                                    _ = try? await rig.simulator.adapterDoes("result") {
+                                        fails ? $0.failed() : $0.dispensed()
+                                    }
                                 }
                             }
                             if cancels {
@@ -109,16 +117,20 @@ extension KioskIntegration {
                 // Every approval went to a session whose invoice was paid.
                 let paid = Set(invoices.filter { $0.status == .paid }.map(\.tradeNo))
                 let reachedDispense = sessions.filter { [.dispensed, .dispenseUnknown].contains($0.state) }
-                #expect(approvalLinesSeen <= paid.count, "\(context): \(approvalLinesSeen) approvals for \(paid.count) paid invoices")
+                #expect(
+                    approvalLinesSeen <= paid.count,
+                    "\(context): \(approvalLinesSeen) approvals for \(paid.count) paid invoices")
                 for session in reachedDispense where !paid.contains(session.tradeNo.rawValue) {
-                    Issue.record("\(context): session \(session.tradeNo) ended \(session.state.rawValue) without a paid invoice")
+                    Issue.record(
+                        "\(context): session \(session.tradeNo) ended \(session.state.rawValue) without a paid invoice")
                 }
                 // No payment forgotten, nothing left pending, nothing left open.
                 let byTradeNo = Dictionary(sessions.map { ($0.tradeNo.rawValue, $0) }, uniquingKeysWith: { a, _ in a })
                 for tradeNo in paid {
                     let state = byTradeNo[tradeNo]?.state
                     if state.map({ ![.dispensed, .refundDue, .dispenseUnknown].contains($0) }) ?? true {
-                        Issue.record("\(context): paid invoice of \(tradeNo) but its session is \(state?.rawValue ?? "missing")")
+                        Issue.record(
+                            "\(context): paid invoice of \(tradeNo) but its session is \(state?.rawValue ?? "missing")")
                     }
                 }
                 for invoice in invoices where invoice.status == .pending {

@@ -7,7 +7,9 @@ extension KioskIntegration {
     /// nor settle sessions; `journal` and `check-config` keep working beside it.
     @Suite("A second daemon")
     struct SecondInstanceTests {
-        @Test("a second run on the same journal exits at once naming the running one; journal and check-config still work")
+        @Test(
+            "a second run on the same journal exits at once naming the running one; journal and check-config still work"
+        )
         func aSecondRunOnTheSameJournalExitsNamingTheFirst() async throws {
             try await withKioskRig { rig in
                 try await rig.startDaemonAndWaitUntilReady()

@@ -78,7 +78,9 @@ extension KioskIntegration {
             try await withKioskRig { rig in
                 #expect(try await Self.startAndVend(rig, id: "abort1") == "ACCEPT abort1")
                 let reference = try await rig.reference(vendID: "abort1")
-                let answer = try await rig.send("ABORT abort1", thenWaitFor: "DENY abort1") { $0.hasPrefix("DENY abort1") }
+                let answer = try await rig.send("ABORT abort1", thenWaitFor: "DENY abort1") {
+                    $0.hasPrefix("DENY abort1")
+                }
                 #expect(answer == "DENY abort1 aborted")
                 try await rig.waitForSession("abort1", in: [.cancelled])
                 #expect(try await rig.stopDaemon() == .exited(0))
@@ -89,7 +91,9 @@ extension KioskIntegration {
             }
         }
 
-        @Test("failed vend: paid, DISPENSE, FAILED jam; journal refund_due with reference and amount, listed by `journal refunds`")
+        @Test(
+            "failed vend: paid, DISPENSE, FAILED jam; journal refund_due with reference and amount, listed by `journal refunds`"
+        )
         func failedVendIsRefundDue() async throws {
             try await withKioskRig { rig in
                 #expect(try await Self.startAndVend(rig, id: "jam1", price: "2.25") == "ACCEPT jam1")
@@ -130,7 +134,8 @@ extension KioskIntegration {
                 try await rig.simulator.dispensed(id: "dup1")
                 try await rig.waitForSession("dup1", in: [.dispensed])
 
-                let answer = try await rig.send("VEND dup1 5 1.50", thenWaitFor: "an answer to the repeated VEND dup1") {
+                let answer = try await rig.send("VEND dup1 5 1.50", thenWaitFor: "an answer to the repeated VEND dup1")
+                {
                     $0.hasSuffix(" dup1") || $0.hasPrefix("DENY dup1")
                 }
                 #expect(answer == "DENY dup1 duplicate-id")

@@ -69,8 +69,9 @@ struct JournalDurabilityTests {
         let readCounts = try await withThrowingTaskGroup(of: [Int].self) { group in
             group.addTask {
                 for index in 0..<total {
-                    try writer.insert(makeRecord("T\(index)", vendID: "V\(index)", created: at(Double(index))),
-                                      event: "x", detail: "")
+                    try writer.insert(
+                        makeRecord("T\(index)", vendID: "V\(index)", created: at(Double(index))),
+                        event: "x", detail: "")
                 }
                 return []
             }

@@ -21,9 +21,15 @@ struct JournalExportTests {
 
     @Test func theCodesShownAreExportedWithTheirSession() throws {
         let record = makeRecord("T1", state: .cancelled)
-        let codes = [TradeNo("T1"): ["payment_hash=aa amount_msat=1000 expires_at=x request=lntb1a", "payment_hash=bb request=lntb1b"]]
+        let codes = [
+            TradeNo("T1"): [
+                "payment_hash=aa amount_msat=1000 expires_at=x request=lntb1a", "payment_hash=bb request=lntb1b",
+            ]
+        ]
         let csv = JournalExport.csv(sessions: [record], codes: codes)
-        #expect(csv.hasSuffix(",payment_hash=aa amount_msat=1000 expires_at=x request=lntb1a ; payment_hash=bb request=lntb1b\r\n"))
+        #expect(
+            csv.hasSuffix(
+                ",payment_hash=aa amount_msat=1000 expires_at=x request=lntb1a ; payment_hash=bb request=lntb1b\r\n"))
         let json = String(decoding: JournalExport.json(sessions: [record], codes: codes), as: UTF8.self)
         #expect(json.contains("\"codes_shown\" : \"payment_hash=aa"))
     }

@@ -53,7 +53,9 @@ struct JournalMergedCommitTests {
         var dispensed = paid
         dispensed.state = .dispensed
         #expect(throws: JournalError.self) {
-            try journal.update(steps: [JournalStep(paid, event: "paid", detail: ""), JournalStep(dispensed, event: "dispensed", detail: "")])
+            try journal.update(steps: [
+                JournalStep(paid, event: "paid", detail: ""), JournalStep(dispensed, event: "dispensed", detail: ""),
+            ])
         }
         #expect(try journal.session(tradeNo: record.tradeNo)?.state == .invoiced)
         #expect(try journal.events(tradeNo: record.tradeNo).map(\.kind) == ["requested", "invoice_created"])

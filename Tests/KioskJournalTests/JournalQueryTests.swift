@@ -45,9 +45,10 @@ struct TradeNumberTests {
             path: dir.path("journal.sqlite"), machineID: "Vending machine #5 (lobby) – north wing, floor 2")
         let tradeNo = try journal.nextTradeNo(now: t0).rawValue
         #expect(tradeNo.utf8.count <= 64)
-        #expect(tradeNo.unicodeScalars.allSatisfy {
-            $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_")
-        })
+        #expect(
+            tradeNo.unicodeScalars.allSatisfy {
+                $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_")
+            })
         #expect(tradeNo.hasPrefix("Vending-machine--5--lobb-"))
     }
 }

@@ -32,7 +32,8 @@ func at(_ seconds: Double) -> Date {
 }
 
 func makeRecord(
-    _ tradeNo: String, vendID: String = "V1", state: SessionState = .requested, price: Money = Money(
+    _ tradeNo: String, vendID: String = "V1", state: SessionState = .requested,
+    price: Money = Money(
         minorUnits: 150, currency: usd), created: Date = t0
 ) -> SessionRecord {
     SessionRecord(

@@ -51,10 +51,11 @@ public enum ChildProcess {
                 drained.wait()
                 process.waitUntilExit()
                 killer.cancel()
-                continuation.resume(returning: ChildProcessResult(
-                    status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
-                    stdoutBytes: [UInt8](stdoutData), stderr: String(decoding: stderrData.get(), as: UTF8.self),
-                    timedOut: killed.get()))
+                continuation.resume(
+                    returning: ChildProcessResult(
+                        status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
+                        stdoutBytes: [UInt8](stdoutData), stderr: String(decoding: stderrData.get(), as: UTF8.self),
+                        timedOut: killed.get()))
             }
             thread.start()
         }

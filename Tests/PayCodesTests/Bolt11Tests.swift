@@ -1,5 +1,6 @@
 import KioskTestSupport
 import Testing
+
 @testable import PayCodes
 
 /// The BOLT11 specification's "1 cup coffee" example (250 000 sats, expiry 60 s).
@@ -10,12 +11,15 @@ let specCoffee =
 struct Bech32Tests {
     @Test("BIP-173's valid strings decode, in either case")
     func validVectors() throws {
-        for text in ["A12UEL5L", "a12uel5l", "abcdef1qpzry9x8gf2tvdw0s3jn54khce6mua7lmqqqxw",
-                     "split1checkupstagehandshakeupstreamerranterredcaperred2y9e3w", "?1ezyfcl"] {
+        for text in [
+            "A12UEL5L", "a12uel5l", "abcdef1qpzry9x8gf2tvdw0s3jn54khce6mua7lmqqqxw",
+            "split1checkupstagehandshakeupstreamerranterredcaperred2y9e3w", "?1ezyfcl",
+        ] {
             let (hrp, words) = try Bech32.decode(text)
             #expect(Bech32.encode(hrp: hrp, words: words) == text.lowercased())
         }
-        #expect(try Bech32.decode("abcdef1qpzry9x8gf2tvdw0s3jn54khce6mua7lmqqqxw").words == Array(0...31).map(UInt8.init))
+        #expect(
+            try Bech32.decode("abcdef1qpzry9x8gf2tvdw0s3jn54khce6mua7lmqqqxw").words == Array(0...31).map(UInt8.init))
     }
 
     @Test("BIP-173's invalid strings are refused with the reason")
@@ -102,7 +106,8 @@ struct Bolt11Tests {
         func random(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8.random(in: 0...255, using: &generator) } }
         let hash = random(32)
         let text = Bolt11Invoice.encode(
-            network: "tb", amountMsat: 15_340_000, timestamp: 1_780_000_000, paymentHash: hash, paymentSecret: random(32),
+            network: "tb", amountMsat: 15_340_000, timestamp: 1_780_000_000, paymentHash: hash,
+            paymentSecret: random(32),
             description: "drippay sandbox quote", expirySeconds: 30, signature: random(65))
         let invoice = try Bolt11Invoice.decode(text)
         #expect(text.hasPrefix("lntb153400n1"))
@@ -133,7 +138,9 @@ struct Bolt11Tests {
         #expect(throws: Bolt11Invoice.DecodeError.fieldOverrun(tag: "p")) {
             try Bolt11Invoice.decode(Bech32.encode(hrp: "lnbc", words: words))
         }
-        #expect(throws: Bolt11Invoice.DecodeError.bech32(.badChecksum)) { try Bolt11Invoice.decode(String(specCoffee.dropLast()) + "q") }
+        #expect(throws: Bolt11Invoice.DecodeError.bech32(.badChecksum)) {
+            try Bolt11Invoice.decode(String(specCoffee.dropLast()) + "q")
+        }
     }
 
     @Test("random garbage never crashes the decoder")
@@ -142,7 +149,8 @@ struct Bolt11Tests {
         var refused = 0
         for _ in 0..<2000 {
             let length = Int.random(in: 0..<400, using: &generator)
-            let text = String((0..<length).map { _ in Character(Unicode.Scalar(UInt8.random(in: 32...126, using: &generator))) })
+            let text = String(
+                (0..<length).map { _ in Character(Unicode.Scalar(UInt8.random(in: 32...126, using: &generator))) })
             if (try? Bolt11Invoice.decode("lnbc1" + text)) == nil { refused += 1 }
         }
         #expect(refused == 2000)
@@ -158,10 +166,14 @@ struct LightningTextTests {
         #expect(LightningText.forDrawing("lnbcrt1" + "qqqqqq") == "LNBCRT1QQQQQQ")
         let url = "https://pay.example.com/i/AbC123"
         #expect(LightningText.forDrawing(url) == url)
-        #expect(LightningText.forDrawing("lnurl1dp68gurn8ghj7um9wfmxjcm99ejhsctdwpkx2tmpwp5n7ufav93xxvfjxv5ed9lr").hasPrefix("lnurl"))
+        #expect(
+            LightningText.forDrawing("lnurl1dp68gurn8ghj7um9wfmxjcm99ejhsctdwpkx2tmpwp5n7ufav93xxvfjxv5ed9lr")
+                .hasPrefix("lnurl"))
         #expect(!LightningText.isLightningRequest("lightning:" + specCoffee + "?amount=1"))
         #expect(!LightningText.isLightningRequest("lnbc" + "1bad"))
-        #expect(!LightningText.isLightningRequest(String(specCoffee.prefix(20)) + String(specCoffee.dropFirst(20)).uppercased()))
+        #expect(
+            !LightningText.isLightningRequest(
+                String(specCoffee.prefix(20)) + String(specCoffee.dropFirst(20)).uppercased()))
     }
 }
 

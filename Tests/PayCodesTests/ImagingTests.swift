@@ -1,6 +1,7 @@
 import Foundation
 import KioskTestSupport
 import Testing
+
 @testable import PayCodeImaging
 @testable import PayCodes
 
@@ -27,7 +28,8 @@ struct ImagingTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let webpPath = dir.appendingPathComponent("qr.webp").path
         let pngPath = dir.appendingPathComponent("qr.png").path
-        try Data(QRRaster.webp(QRRaster.image("lightning:" + bolt11, scale: 3))).write(to: URL(fileURLWithPath: webpPath))
+        try Data(QRRaster.webp(QRRaster.image("lightning:" + bolt11, scale: 3))).write(
+            to: URL(fileURLWithPath: webpPath))
         let result = try await ChildProcess.run("/usr/bin/dwebp", [webpPath, "-o", pngPath])
         #expect(result.status == 0, "dwebp: \(result.stderr)")
         let png = try [UInt8](Data(contentsOf: URL(fileURLWithPath: pngPath)))
@@ -38,8 +40,11 @@ struct ImagingTests {
     @Test("a picture without a QR symbol, or with two, is drawn as it is")
     func fallbackToImage() throws {
         var generator = SplitMix64(seed: 11)
-        let noise = GrayImage(width: 120, height: 90, pixels: (0..<(120 * 90)).map { _ in UInt8.random(in: 0...255, using: &generator) })
-        guard case .image(let image, let reason) = try PayCodeReader.read(QRRaster.webp(noise), contentType: "image/webp") else {
+        let noise = GrayImage(
+            width: 120, height: 90, pixels: (0..<(120 * 90)).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        guard
+            case .image(let image, let reason) = try PayCodeReader.read(QRRaster.webp(noise), contentType: "image/webp")
+        else {
             Issue.record("noise read as a QR symbol")
             return
         }
@@ -64,12 +69,19 @@ struct ImagingTests {
             try ImageDecoder.decode(Array("<html>".utf8), contentType: "text/html")
         }
         let webp = try QRRaster.webp(QRRaster.image("x", scale: 2))
-        #expect(throws: ImageDecodeError.self) { try ImageDecoder.decode(Array(webp.prefix(webp.count / 2)) + [1, 2, 3], contentType: "image/webp") }
-        #expect(throws: ImageDecodeError.self) { try ImageDecoder.decode([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0], contentType: nil) }
+        #expect(throws: ImageDecodeError.self) {
+            try ImageDecoder.decode(Array(webp.prefix(webp.count / 2)) + [1, 2, 3], contentType: "image/webp")
+        }
+        #expect(throws: ImageDecodeError.self) {
+            try ImageDecoder.decode([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0], contentType: nil)
+        }
         var generator = SplitMix64(seed: 3)
         for _ in 0..<200 {
             var bytes = webp
-            for _ in 0..<8 { bytes[Int.random(in: 12..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator) }
+            for _ in 0..<8 {
+                bytes[Int.random(in: 12..<bytes.count, using: &generator)] = UInt8.random(
+                    in: 0...255, using: &generator)
+            }
             _ = try? PayCodeReader.read(bytes, contentType: "image/webp")  // must not crash
         }
     }

@@ -52,7 +52,9 @@ final class FakeInvoices: InvoicePort, @unchecked Sendable {
         for continuation in waiting { continuation.resume() }
     }
 
-    func createInvoice(tradeNo: TradeNo, description: String, price: Money, offerBy: Date)
+    func createInvoice(
+        tradeNo: TradeNo, description: String, price: Money, offerBy: Date
+    )
         async throws(InvoiceCreateFailure) -> InvoiceInfo
     {
         log.write { $0.append("api.create \(tradeNo)") }
@@ -122,11 +124,15 @@ final class FakeStore: SessionStore, @unchecked Sendable {
         state.write { s in for record in records { s.records[record.tradeNo] = record } }
     }
 
-    func insertNew(now: Date, event: JournalEventKind, detail: String, _ make: (TradeNo) -> SessionRecord) throws
+    func insertNew(
+        now: Date, event: JournalEventKind, detail: String, _ make: (TradeNo) -> SessionRecord
+    ) throws
         -> SessionRecord
     {
         let record = try state.write { s in
-            if s.readOnly { throw FakeError(description: "journal.sqlite: attempt to write a readonly database (EROFS)") }
+            if s.readOnly {
+                throw FakeError(description: "journal.sqlite: attempt to write a readonly database (EROFS)")
+            }
             s.next += 1
             let record = make(TradeNo("T-\(s.next)"))
             s.records[record.tradeNo] = record
@@ -142,7 +148,9 @@ final class FakeStore: SessionStore, @unchecked Sendable {
     func update(steps: [(record: SessionRecord, event: JournalEventKind, detail: String)]) throws {
         try state.write { s in
             for step in steps where s.failUpdatesTo == step.record.state { throw FakeError(description: "disk full") }
-            if s.readOnly { throw FakeError(description: "journal.sqlite: attempt to write a readonly database (EROFS)") }
+            if s.readOnly {
+                throw FakeError(description: "journal.sqlite: attempt to write a readonly database (EROFS)")
+            }
             for step in steps {
                 s.records[step.record.tradeNo] = step.record
                 s.events.append((step.record.tradeNo, step.event.rawValue))
@@ -156,7 +164,9 @@ final class FakeStore: SessionStore, @unchecked Sendable {
 
     func appendEvent(tradeNo: TradeNo, event: JournalEventKind, detail: String, at: Date, durable: Bool) throws {
         try state.write { s in
-            if s.readOnly { throw FakeError(description: "journal.sqlite: attempt to write a readonly database (EROFS)") }
+            if s.readOnly {
+                throw FakeError(description: "journal.sqlite: attempt to write a readonly database (EROFS)")
+            }
             s.events.append((tradeNo, event.rawValue))
             if durable { s.commits += 1 } else { s.nonDurableNotes += 1 }
         }
@@ -165,7 +175,9 @@ final class FakeStore: SessionStore, @unchecked Sendable {
     func probeWrite(at: Date) throws {
         try state.write { s in
             s.probes += 1
-            if s.readOnly { throw FakeError(description: "journal.sqlite: attempt to write a readonly database (EROFS)") }
+            if s.readOnly {
+                throw FakeError(description: "journal.sqlite: attempt to write a readonly database (EROFS)")
+            }
         }
     }
 

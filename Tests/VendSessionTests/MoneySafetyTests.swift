@@ -52,8 +52,9 @@ struct PaymentBudgetTests {
         driver.advance(20)  // create retries, a lookup, a rate-limit wait
         let created = driver.send(.invoiceCreated(invoice(), qrPayload: "pay:ref-1"))
         #expect(driver.machine.record.paymentDeadline == t0.addingTimeInterval(90))
-        #expect(created.screens.contains(
-            .pay(qrPayload: "pay:ref-1", product: "Soda", price: cents(150), deadline: t0.addingTimeInterval(90))))
+        #expect(
+            created.screens.contains(
+                .pay(qrPayload: "pay:ref-1", product: "Soda", price: cents(150), deadline: t0.addingTimeInterval(90))))
     }
 
     @Test func theMachineTimeoutMinusTheMarginBoundsTheDeadline() {
@@ -141,10 +142,11 @@ struct JournalFailureTests {
         #expect(await eventually { h.controller.commands == [.accept(v1)] })
         h.store.state.write { $0.readOnly = true }
         await h.coordinator.handle(.vendAborted(v1))
-        #expect(await eventually {
-            h.controller.commands.contains(.outOfService(reason: "journal unwritable"))
-                && h.controller.commands.contains(.deny(v1, .aborted))
-        })
+        #expect(
+            await eventually {
+                h.controller.commands.contains(.outOfService(reason: "journal unwritable"))
+                    && h.controller.commands.contains(.deny(v1, .aborted))
+            })
         #expect(await eventually { h.health.get.count == 1 })
         guard case .unwritable(let detail) = h.health.get.first else {
             Issue.record("no unwritable report: \(h.health.get)")

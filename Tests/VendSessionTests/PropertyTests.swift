@@ -1,6 +1,6 @@
 import Foundation
-import KioskTestSupport
 import KioskCore
+import KioskTestSupport
 import Testing
 import VendSession
 
@@ -73,7 +73,9 @@ struct PropertyTests {
             for _ in 0..<length {
                 now = now.addingTimeInterval(Double(Int.random(in: 0..<20, using: &rng)))
                 let event = Self.events.randomElement(using: &rng)!
-                if event == .statusPolled(.paid) || event == .invoiceFound(invoice(status: .paid), qrPayload: "pay:ref-1") {
+                if event == .statusPolled(.paid)
+                    || event == .invoiceFound(invoice(status: .paid), qrPayload: "pay:ref-1")
+                {
                     sawPaidStatus = true
                 }
                 if event == .controllerReclaimed(request()) { deniedSinceLastVend = false }
@@ -103,7 +105,9 @@ struct PropertyTests {
             for _ in 0..<6 {
                 now = now.addingTimeInterval(3600)
                 dispenses += machine.handle(.controllerGone(reason: "end"), now: now).dispenseCount
-                for timer in SessionTimer.allCases { dispenses += machine.handle(.timerFired(timer), now: now).dispenseCount }
+                for timer in SessionTimer.allCases {
+                    dispenses += machine.handle(.timerFired(timer), now: now).dispenseCount
+                }
                 dispenses += machine.handle(.controllerReclaimed(request()), now: now).dispenseCount
                 for answer in Self.settling { dispenses += machine.handle(answer, now: now).dispenseCount }
             }
@@ -111,7 +115,9 @@ struct PropertyTests {
             if machine.record.state == .refundDue { reachedRefundDue += 1 }
             if machine.record.state == .cancelled { reachedCancelled += 1 }
             #expect(dispenses <= 1, "more than one dispense after the sequence (sequence \(sequence))")
-            if let finalRecord { #expect(machine.record == finalRecord, "a final state changed (sequence \(sequence))") }
+            if let finalRecord {
+                #expect(machine.record == finalRecord, "a final state changed (sequence \(sequence))")
+            }
             if machine.record.paidAt != nil || startChoice >= 3 {
                 let state = machine.record.state
                 #expect(
@@ -120,8 +126,9 @@ struct PropertyTests {
             }
         }
         // The generator must reach the states the rules are about, not only the early exits.
-        print("property reach of 5000: paid \(reachedPaid), dispensing \(reachedDispensing), "
-            + "refund_due \(reachedRefundDue), cancelled \(reachedCancelled)")
+        print(
+            "property reach of 5000: paid \(reachedPaid), dispensing \(reachedDispensing), "
+                + "refund_due \(reachedRefundDue), cancelled \(reachedCancelled)")
         #expect(reachedPaid >= 500)
         #expect(reachedDispensing >= 250)
         #expect(reachedRefundDue >= 250)
@@ -192,7 +199,8 @@ struct PropertyTests {
                 }
                 now = now.addingTimeInterval(Double(Int.random(in: 0..<20, using: &rng)))
                 let event = step == 0 ? SessionEvent.start : Self.events.randomElement(using: &rng)!
-                if event == .statusPolled(.paid) || event == .invoiceFound(invoice(status: .paid), qrPayload: "pay:ref-1")
+                if event == .statusPolled(.paid)
+                    || event == .invoiceFound(invoice(status: .paid), qrPayload: "pay:ref-1")
                     || event == .invoiceFound(invoice(total: 1, status: .paid), qrPayload: "pay:ref-1")
                 {
                     sawPaidStatus = true

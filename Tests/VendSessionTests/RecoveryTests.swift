@@ -62,7 +62,10 @@ struct RecoveryTests {
         #expect(effects.commands.isEmpty)
         let claim = driver.send(.controllerReclaimed(request()))
         #expect(claim.commands == [.accept(vendID("v1"))])
-        #expect(claim.screens.first == .pay(qrPayload: "pay:ref-1", product: "Soda", price: cents(150), deadline: t0.addingTimeInterval(90)))
+        #expect(
+            claim.screens.first
+                == .pay(qrPayload: "pay:ref-1", product: "Soda", price: cents(150), deadline: t0.addingTimeInterval(90))
+        )
         #expect(!driver.all.contains(.createInvoice))
         driver.send(.statusPolled(.paid))
         #expect(driver.all.dispenseCount == 1)

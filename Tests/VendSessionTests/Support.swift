@@ -26,7 +26,9 @@ func newRecord(
 }
 
 /// A record as the journal would hold it for an invoiced session.
-func invoicedRecord(tradeNo: String = "T-1", id: String = "v1", deadline: Date, reference: String = "ref-1")
+func invoicedRecord(
+    tradeNo: String = "T-1", id: String = "v1", deadline: Date, reference: String = "ref-1"
+)
     -> SessionRecord
 {
     var record = newRecord(tradeNo: tradeNo, id: id, state: .invoiced)

@@ -19,7 +19,8 @@ struct VendCoordinatorTests {
         #expect(
             await eventually {
                 h.screen.shown.get.first
-                    == .pay(qrPayload: "pay:ref-1", product: "Soda", price: cents(150), deadline: t0.addingTimeInterval(90))
+                    == .pay(
+                        qrPayload: "pay:ref-1", product: "Soda", price: cents(150), deadline: t0.addingTimeInterval(90))
             })
         h.invoices.state.write { $0.status = .success(.paid) }
         #expect(await h.drive(step: .milliseconds(100)) { h.controller.dispenseCount == 1 })
@@ -64,7 +65,8 @@ struct VendCoordinatorTests {
         #expect(await h.drive(step: .milliseconds(100)) { h.controller.dispenseCount == 1 })
         await h.coordinator.handle(.dispensed(v1))
         #expect(await eventually { await h.coordinator.pollingCount() == 0 })
-        #expect(await eventually { h.clock.sleeperCount == 0 }, "the session's deadline timer and poll pause are cancelled")
+        #expect(
+            await eventually { h.clock.sleeperCount == 0 }, "the session's deadline timer and poll pause are cancelled")
         let afterVend = h.invoices.state.read(\.statusCalls)
         await h.idle(steps: 300, step: .seconds(1))
         #expect(h.invoices.state.read(\.statusCalls) == afterVend)
@@ -104,7 +106,11 @@ struct VendCoordinatorTests {
         #expect(
             await eventually {
                 h.screen.shown.get
-                    == [.pay(qrPayload: "pay:ref-1", product: "Soda", price: cents(150), deadline: t0.addingTimeInterval(90))]
+                    == [
+                        .pay(
+                            qrPayload: "pay:ref-1", product: "Soda", price: cents(150),
+                            deadline: t0.addingTimeInterval(90))
+                    ]
             })
         h.invoices.state.write { $0.status = .success(.paid) }
         #expect(await h.drive(step: .milliseconds(100)) { h.controller.dispenseCount == 1 })

@@ -31,7 +31,9 @@ public func fuzzConfig(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     }
     let file = workDirectory + "/kiosk.toml"
     guard FileManager.default.createFile(atPath: file, contents: Data(bytes)) else { return 0 }
-    switch ConfigLoader.load(configFile: file, environment: [:], profileSearchPaths: [workDirectory + "/hardware-profiles"]) {
+    switch ConfigLoader.load(
+        configFile: file, environment: [:], profileSearchPaths: [workDirectory + "/hardware-profiles"])
+    {
     case .success(let configuration): _ = configuration.summary
     case .failure(let problems):
         // Every problem names a file and a line: a technician must be able to find it.

@@ -49,20 +49,24 @@ struct APIHealthService: Service, CustomStringConvertible {
                 let names = missing.map(\.rawValue).joined(separator: ", ")
                 return ServiceProblem(
                     reason: "token lacks abilities",
-                    detail: "token lacks abilities: \(names) (create a token with list-invoice, view-invoice, create-invoice, cancel-invoice)")
+                    detail:
+                        "token lacks abilities: \(names) (create a token with list-invoice, view-invoice, create-invoice, cancel-invoice)"
+                )
             }
             return nil
         } catch DripPayError.connectionFailed(_, let detail) {
             return ServiceProblem(reason: "API unreachable", detail: "API unreachable (\(ping): \(detail))")
         } catch DripPayError.timeout(_, let after) {
-            return ServiceProblem(reason: "API unreachable", detail: "API unreachable (\(ping): no answer within \(after))")
+            return ServiceProblem(
+                reason: "API unreachable", detail: "API unreachable (\(ping): no answer within \(after))")
         } catch DripPayError.server(_, let status) {
             return ServiceProblem(reason: "API unavailable", detail: "API unavailable (\(ping): HTTP \(status))")
         } catch DripPayError.rateLimited {
             return nil  // the API answered: it is up; the client's budget now pauses
         } catch DripPayError.unauthenticated {
             return ServiceProblem(
-                reason: "API token refused", detail: "API token refused (\(ping): 401); check the token file or credential")
+                reason: "API token refused",
+                detail: "API token refused (\(ping): 401); check the token file or credential")
         } catch {
             return ServiceProblem(reason: "API check failed", detail: "API check failed (\(ping)): \(error)")
         }

@@ -55,7 +55,8 @@ struct ControllerLinkService: Service, CustomStringConvertible {
                 gate.submit(.serialUp)
             case .down(let reason):
                 isDown = true
-                gate.submit(.serialDown(ServiceProblem(reason: "serial link down", detail: "serial link down (\(reason))")))
+                gate.submit(
+                    .serialDown(ServiceProblem(reason: "serial link down", detail: "serial link down (\(reason))")))
                 await coordinator.linkChanged(up: false)
             case .controller(let event):
                 if let change = ServiceGate.adapterChange(event) { gate.submit(change) }

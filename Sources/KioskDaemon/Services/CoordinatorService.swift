@@ -111,7 +111,8 @@ struct CoordinatorService: Service, CustomStringConvertible {
                 ])
         case .parked(let reason):
             metrics.vendEnded(outcome: "parked")
-            logger.error("session parked: \(reason)", metadata: ["trade_no": "\(record.tradeNo)", "vend": "\(record.vendID)"])
+            logger.error(
+                "session parked: \(reason)", metadata: ["trade_no": "\(record.tradeNo)", "vend": "\(record.vendID)"])
         }
         metricsFile.refresh()
         metricsFile.write()

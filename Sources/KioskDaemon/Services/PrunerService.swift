@@ -1,11 +1,12 @@
+import KioskJournal
+import Logging
+import ServiceLifecycle
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskJournal
-import Logging
-import ServiceLifecycle
 
 /// Removes ended sessions older than `[journal] retention_days`.
 struct JournalPruner: Sendable {

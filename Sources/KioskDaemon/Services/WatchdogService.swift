@@ -59,13 +59,15 @@ struct WatchdogService: Service, CustomStringConvertible {
                 notifier.notify(.watchdog)
             case .some(let failure):
                 if !probeFailing {
-                    logger.error("watchdog: the journal write probe failed: \(failure); out of service until it takes writes")
+                    logger.error(
+                        "watchdog: the journal write probe failed: \(failure); out of service until it takes writes")
                     await coordinator.noticeJournalFault(JournalProbeFailure(description: failure))
                 }
                 probeFailing = true
                 notifier.notify(.watchdog)
             case .none:
-                logger.error("main loop unhealthy (coordinator or journal did not answer within \(half)); no watchdog ping")
+                logger.error(
+                    "main loop unhealthy (coordinator or journal did not answer within \(half)); no watchdog ping")
             }
             do { try await Task.sleep(for: half) } catch { return }
         }

@@ -1,11 +1,12 @@
 import ArgumentParser
+import KioskConfig
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
-import KioskConfig
 
 /// `drippay-kiosk check-config`: validates a config file and its hardware profile.
 struct CheckConfig: AsyncParsableCommand {

@@ -1,11 +1,12 @@
 import ArgumentParser
+import KioskConfig
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
-import KioskConfig
 
 /// `--config FILE`, shared by every command that reads the daemon's config; the file falls back
 /// to `$DRIPPAY_KIOSK_CONFIG`.

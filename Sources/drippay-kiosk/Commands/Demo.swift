@@ -1,12 +1,13 @@
 import ArgumentParser
+import KioskCore
+import KioskDemo
+import KioskLogging
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
-import KioskDemo
-import KioskLogging
 
 /// `drippay-kiosk demo`: the whole flow with no hardware and no account.
 struct Demo: AsyncParsableCommand {

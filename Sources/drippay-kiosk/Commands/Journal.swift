@@ -1,11 +1,12 @@
 import ArgumentParser
+import KioskCore
+import KioskJournal
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
-import KioskJournal
 
 /// `drippay-kiosk journal ...`: reads the journal for operators. Never writes to it, so it is safe
 /// while the daemon runs.
@@ -83,9 +84,11 @@ extension Journal {
 
         @OptionGroup var location: JournalLocation
 
-        @Option(name: .long, help: ArgumentHelp(
-            "Only sessions in this state (repeatable): \(SessionState.allCases.map(\.rawValue).joined(separator: ", ")).",
-            valueName: "state"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Only sessions in this state (repeatable): \(SessionState.allCases.map(\.rawValue).joined(separator: ", ")).",
+                valueName: "state"))
         var state: [String] = []
 
         @Option(name: .long, help: "At most this many sessions.")
@@ -102,12 +105,14 @@ extension Journal {
             defer { journal.close() }
             let sessions = try journal.sessions(limit: limit, states: state)
             guard !sessions.isEmpty else {
-                print("No sessions\(state.isEmpty ? "" : " in state \(state.map(\.rawValue).joined(separator: ", "))").")
+                print(
+                    "No sessions\(state.isEmpty ? "" : " in state \(state.map(\.rawValue).joined(separator: ", "))").")
                 return
             }
             let rows = sessions.map {
                 [
-                    $0.tradeNo.rawValue, $0.vendID.rawValue, $0.product.rawValue, $0.price.description, $0.state.rawValue,
+                    $0.tradeNo.rawValue, $0.vendID.rawValue, $0.product.rawValue, $0.price.description,
+                    $0.state.rawValue,
                     $0.reference?.rawValue ?? "-", $0.updatedAt.journalShort,
                 ]
             }
@@ -143,9 +148,10 @@ extension Journal {
             print(formatTable(["FIELD", "VALUE"], fields.map { [$0.0, $0.1] }))
             print("")
             let events = try journal.events(tradeNo: session.tradeNo)
-            print(formatTable(
-                ["AT", "STATE", "EVENT", "DETAIL"],
-                events.map { [$0.at.journalISO8601, $0.state.rawValue, $0.kind, $0.detail] }))
+            print(
+                formatTable(
+                    ["AT", "STATE", "EVENT", "DETAIL"],
+                    events.map { [$0.at.journalISO8601, $0.state.rawValue, $0.kind, $0.detail] }))
         }
     }
 

@@ -1,12 +1,13 @@
 import ArgumentParser
 import DripPayAPI
+import KioskConfig
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskConfig
-import KioskCore
 
 /// `drippay-kiosk ping`: is the API reachable, and does the token have what the daemon needs?
 struct Ping: AsyncParsableCommand {

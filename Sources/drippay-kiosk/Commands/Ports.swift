@@ -1,5 +1,6 @@
 import ArgumentParser
 import ControllerLink
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -28,7 +29,8 @@ struct Ports: AsyncParsableCommand {
             return
         }
         if ports.isEmpty {
-            print("""
+            print(
+                """
                 No serial ports found.
                 - A USB adapter (Qibixx MDB-USB, USB-serial cable) appears as /dev/ttyUSB* or /dev/ttyACM* once plugged in;
                   check the cable and `dmesg | tail`.
@@ -38,7 +40,9 @@ struct Ports: AsyncParsableCommand {
             return
         }
         print(Self.table(ports))
-        print("\n\(ports.count) port\(ports.count == 1 ? "" : "s"). Use the DEVICE column as [serial] device in the config.")
+        print(
+            "\n\(ports.count) port\(ports.count == 1 ? "" : "s"). Use the DEVICE column as [serial] device in the config."
+        )
     }
 
     static func table(_ ports: [SerialPortInfo]) -> String {

@@ -1,11 +1,12 @@
 import ArgumentParser
+import KioskConfig
+import KioskDaemon
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskConfig
-import KioskDaemon
 
 /// `drippay-kiosk run`: the daemon.
 struct Run: AsyncParsableCommand {

@@ -1,11 +1,12 @@
 import ArgumentParser
+import KioskCore
+import KioskDemo
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import KioskCore
-import KioskDemo
 
 /// `drippay-kiosk sandbox`: the built-in fake DripPay API, in the foreground.
 struct Sandbox: AsyncParsableCommand {
@@ -37,7 +38,9 @@ struct Sandbox: AsyncParsableCommand {
     var quoteSeconds: Int = 30
 
     func validate() throws {
-        guard quoteSeconds >= 1 else { throw ValidationError("--quote-seconds must be at least 1, got \(quoteSeconds)") }
+        guard quoteSeconds >= 1 else {
+            throw ValidationError("--quote-seconds must be at least 1, got \(quoteSeconds)")
+        }
     }
 
     func run() async throws {

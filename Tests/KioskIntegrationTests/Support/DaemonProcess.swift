@@ -2,7 +2,7 @@ import Foundation
 import KioskTestSupport
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// How a child process ended.
@@ -25,7 +25,8 @@ enum KioskBinary {
         let root = RepoPaths.root(filePath: filePath).path
         if let found = BuiltExecutable.kiosk(repositoryRoot: root) { return found }
         let candidates = BuiltExecutable.candidates("drippay-kiosk", repositoryRoot: root)
-        throw .setup("drippay-kiosk executable not found (tried \(candidates)); run `swift build` or set DRIPPAY_KIOSK_BINARY")
+        throw .setup(
+            "drippay-kiosk executable not found (tried \(candidates)); run `swift build` or set DRIPPAY_KIOSK_BINARY")
     }
 }
 

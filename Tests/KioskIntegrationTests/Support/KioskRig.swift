@@ -5,7 +5,7 @@ import KioskCore
 import KioskJournal
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// Settings of one rig: what goes into the daemon's config and how the sandbox behaves.
@@ -188,10 +188,14 @@ actor KioskRig {
         let from = await lines.count
         while ContinuousClock.now < deadline {
             if let daemon, await daemon.hasExited {
-                throw RigError.setup("the daemon exited before answering PING: \(await daemon.waitForExit(timeout: .zero).map(\.description) ?? "?")")
+                throw RigError.setup(
+                    "the daemon exited before answering PING: \(await daemon.waitForExit(timeout: .zero).map(\.description) ?? "?")"
+                )
             }
             try await simulator.ping()
-            if let pong = try? await lines.first(from: from, matching: "PONG", timeout: .milliseconds(250), { $0 == "PONG" }) {
+            if let pong = try? await lines.first(
+                from: from, matching: "PONG", timeout: .milliseconds(250), { $0 == "PONG" })
+            {
                 return pong.index
             }
         }

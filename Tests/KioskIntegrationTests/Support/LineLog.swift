@@ -28,7 +28,8 @@ actor LineLog {
             while !Task.isCancelled {
                 // The simulator hands out each line once, in arrival order, to the only waiter.
                 guard
-                    let line = try? await simulator.waitForLine(matching: "any line", timeout: .seconds(3600), { _ in true })
+                    let line = try? await simulator.waitForLine(
+                        matching: "any line", timeout: .seconds(3600), { _ in true })
                 else { return }
                 await self?.append(line)
             }
@@ -102,6 +103,7 @@ actor LineLog {
     private func expire(_ id: Int, description: String, timeout: Duration) {
         guard let waiter = waiters.removeValue(forKey: id) else { return }
         let recent = entries.suffix(12).map(\.line)
-        waiter.continuation.resume(throwing: RigError.timedOut("a line matching \(description) (last lines: \(recent))", after: timeout))
+        waiter.continuation.resume(
+            throwing: RigError.timedOut("a line matching \(description) (last lines: \(recent))", after: timeout))
     }
 }
