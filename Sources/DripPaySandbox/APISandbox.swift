@@ -1,14 +1,16 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import KioskCore
 import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import PayCodeImaging
+import Synchronization
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 
 /// A fake DripPay API on 127.0.0.1 that behaves like the real Laravel/Sanctum application:
 /// tokens and abilities, validation, fixed-window throttles, the Laravel paginator, soft-deleting
@@ -25,7 +27,12 @@ public actor APISandbox {
     private let clock = ContinuousClock()
     private let clockOrigin: ContinuousClock.Instant
     private var serverTask: Task<Void, Never>?
+    private var server: ServerChannel?
+    private var connections: Connections?
     private var boundPort: Int?
+
+    private typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+    private typealias ServerChannel = NIOAsyncChannel<Connection, Never>
 
     /// - Parameters:
     ///   - tokens: token value (`{id}|{secret}`) -> its abilities.
@@ -60,14 +67,16 @@ public actor APISandbox {
     @discardableResult
     public func start(port: Int = 0) async throws -> Int {
         precondition(serverTask == nil, "the sandbox is already running")
+        let connections = Connections()
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .bind(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
-                        wrappingChannelSynchronously: channel)
+                    let connection = try Connection(wrappingChannelSynchronously: channel)
+                    connections.accepted(channel)
+                    return connection
                 }
             }
         guard let bound = server.channel.localAddress?.port else {
@@ -76,16 +85,26 @@ public actor APISandbox {
         }
         boundPort = bound
         state.origin = "http://127.0.0.1:\(bound)"
+        self.server = server
+        self.connections = connections
         serverTask = Task { await self.serve(server) }
         logger.info("sandbox listening", metadata: ["base_url": "\(baseURL)"])
         return bound
     }
 
     /// Closes the listening socket and every open connection.
+    ///
+    /// The accept loop is not cancelled: NIO traps on an accepted connection that is dropped
+    /// unserved ("Deinited NIOAsyncWriter without calling finish()"), and a cancelled loop drops
+    /// the ones still queued. Instead the listener closes, so the loop hands out what it queued
+    /// and ends; every connection is closed and its task cancelled.
     public func stop() async {
         guard let task = serverTask else { return }
         serverTask = nil
-        task.cancel()
+        connections?.closeAll()
+        try? await server?.channel.close()
+        server = nil
+        connections = nil
         await task.value
     }
 
@@ -203,30 +222,30 @@ public actor APISandbox {
     private func handle(_ request: SandboxRequest) -> (SandboxOutcome, Duration?) {
         let outcome = state.handle(request, monotonic: clockOrigin.duration(to: clock.now), now: Date())
         guard request.path.hasPrefix("/api/") else { return (outcome, nil) }
-        let isCreate = request.method == "POST" && (request.path == "/api/v1/invoices" || request.path == "/api/v1/invoices/")
+        let isCreate =
+            request.method == "POST" && (request.path == "/api/v1/invoices" || request.path == "/api/v1/invoices/")
         if isCreate, let slow = state.faults.createLatency { return (outcome, slow + (state.faults.latency ?? .zero)) }
         return (outcome, state.faults.latency)
     }
 
-    private nonisolated func serve(
-        _ server: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
-    ) async {
+    private nonisolated func serve(_ server: ServerChannel) async {
         do {
             try await server.executeThenClose { inbound in
                 try await withThrowingDiscardingTaskGroup { group in
                     for try await connection in inbound {
                         group.addTask { await self.serveConnection(connection) }
                     }
+                    // The listener closed (`stop()`): every queued connection was handed out;
+                    // end the ones still being served (a latency fault's sleep, say).
+                    group.cancelAll()
                 }
             }
         } catch {
-            if !Task.isCancelled { logger.error("sandbox server stopped", metadata: ["error": "\(error)"]) }
+            logger.error("sandbox server stopped", metadata: ["error": "\(error)"])
         }
     }
 
-    private nonisolated func serveConnection(
-        _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
-    ) async {
+    private nonisolated func serveConnection(_ connection: Connection) async {
         try? await connection.executeThenClose { inbound, outbound in
             var head: HTTPRequestHead?
             var body: [UInt8] = []
@@ -249,13 +268,47 @@ public actor APISandbox {
                     headers.add(name: "Content-Length", value: "\(r.body.count)")
                     if !h.isKeepAlive { headers.add(name: "Connection", value: "close") }
                     let status = HTTPResponseStatus(statusCode: r.status)
-                    try await outbound.write(.head(HTTPResponseHead(version: h.version, status: status, headers: headers)))
+                    try await outbound.write(
+                        .head(HTTPResponseHead(version: h.version, status: status, headers: headers)))
                     try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: r.body))))
                     try await outbound.write(.end(nil))
                     if !h.isKeepAlive { return }
                 }
             }
         }
+    }
+}
+
+/// The sandbox's open connections, so that `stop()` can close them: accepted on the event loop,
+/// forgotten when they close. After `closeAll()` a connection accepted late is closed at once.
+private final class Connections: Sendable {
+    private struct Open {
+        var channels: [ObjectIdentifier: any Channel] = [:]
+        var closing = false
+    }
+    private let open = Mutex(Open())
+
+    func accepted(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        let late = open.withLock { open in
+            if open.closing { return true }
+            open.channels[id] = channel
+            return false
+        }
+        if late {
+            channel.close(promise: nil)
+            return
+        }
+        channel.closeFuture.whenComplete { _ in self.open.withLock { _ = $0.channels.removeValue(forKey: id) } }
+    }
+
+    func closeAll() {
+        let channels = open.withLock { open in
+            open.closing = true
+            defer { open.channels = [:] }
+            return Array(open.channels.values)
+        }
+        for channel in channels { channel.close(promise: nil) }
     }
 }
 
