@@ -39,9 +39,12 @@ extension String {
 extension StringProtocol {
     /// The text's UTF-8 with every byte that `keeps` rejects written `%XX` (upper-case hex):
     /// Foundation's `addingPercentEncoding(withAllowedCharacters:)` for an ASCII set.
+    /// Text that needs no escape is returned as it is, without building a copy byte by byte.
     public func percentEncoded(keeping keeps: (UInt8) -> Bool) -> String {
+        if utf8.allSatisfy(keeps) { return String(self) }
         let hex = Array("0123456789ABCDEF".utf8)
         var out: [UInt8] = []
+        out.reserveCapacity(utf8.count * 3)
         for byte in utf8 {
             if keeps(byte) {
                 out.append(byte)
