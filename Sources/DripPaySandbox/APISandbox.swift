@@ -26,9 +26,8 @@ public actor APISandbox {
     private let logger: Logger
     private let clock = ContinuousClock()
     private let clockOrigin: ContinuousClock.Instant
-    private var serverTask: Task<Void, Never>?
-    private var server: ServerChannel?
-    private var connections: Connections?
+    /// While serving: the listener, its open connections and the task that serves them.
+    private var running: (server: ServerChannel, connections: Connections, task: Task<Void, Never>)?
     private var boundPort: Int?
 
     private typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
@@ -66,7 +65,7 @@ public actor APISandbox {
     /// Binds 127.0.0.1:`port` (0 = any free port) and serves until `stop()`. Returns the bound port.
     @discardableResult
     public func start(port: Int = 0) async throws -> Int {
-        precondition(serverTask == nil, "the sandbox is already running")
+        precondition(running == nil, "the sandbox is already running")
         let connections = Connections()
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -85,9 +84,7 @@ public actor APISandbox {
         }
         boundPort = bound
         state.origin = "http://127.0.0.1:\(bound)"
-        self.server = server
-        self.connections = connections
-        serverTask = Task { await self.serve(server) }
+        running = (server, connections, Task { await self.serve(server) })
         logger.info("sandbox listening", metadata: ["base_url": "\(baseURL)"])
         return bound
     }
@@ -99,12 +96,10 @@ public actor APISandbox {
     /// the ones still queued. Instead the listener closes, so the loop hands out what it queued
     /// and ends; every connection is closed and its task cancelled.
     public func stop() async {
-        guard let task = serverTask else { return }
-        serverTask = nil
-        connections?.closeAll()
-        try? await server?.channel.close()
-        server = nil
-        connections = nil
+        guard let (server, connections, task) = running else { return }
+        running = nil
+        connections.closeAll()
+        try? await server.channel.close()
         await task.value
     }
 
@@ -118,7 +113,7 @@ public actor APISandbox {
     }
 
     /// True while serving.
-    public var isUp: Bool { serverTask != nil }
+    public var isUp: Bool { running != nil }
 
     /// The bound port (nil before `start`).
     public var port: Int? { boundPort }
