@@ -123,28 +123,8 @@ public struct StandardStream: Sendable {
     public static let error = StandardStream(fileDescriptor: 2)
 
     public func write(_ data: Data) {
-        data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
-            guard var next = buffer.baseAddress else { return }
-            var left = buffer.count
-            while left > 0 {
-                let written = Self.systemWrite(fileDescriptor, next, left)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                next += written
-                left -= written
-            }
-        }
+        _ = data.withUnsafeBytes { FileDescriptorWrite.all($0, to: fileDescriptor) }
     }
 
     public func write(_ text: String) { write(Data(text.utf8)) }
-
-    private static func systemWrite(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
-        #if canImport(Glibc)
-        Glibc.write(fd, bytes, count)
-        #else
-        Darwin.write(fd, bytes, count)
-        #endif
-    }
 }

@@ -158,15 +158,8 @@ public final class KioskMetrics: Sendable {
             throw MetricsTextfileError(description: "cannot create \(path): \(reason)")
         }
         defer { close(fd) }
-        var written = 0
-        while written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                let reason = String(cString: strerror(errno))
-                throw MetricsTextfileError(description: "cannot write \(path): \(reason)")
-            }
-            written += n
+        if let code = bytes.withUnsafeBytes({ FileDescriptorWrite.all($0, to: fd) }) {
+            throw MetricsTextfileError(description: "cannot write \(path): \(String(cString: strerror(code)))")
         }
     }
 

@@ -79,17 +79,8 @@ enum AtomicFile {
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .pngWriteFailed(path: path, step: "creating \(temp)", errno: errno) }
         var failure: (step: String, errno: Int32)?
-        var written = 0
-        data.withUnsafeBytes { bytes in
-            while written < bytes.count {
-                let n = Glibc.write(fd, bytes.baseAddress! + written, bytes.count - written)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = ("writing \(temp)", errno)
-                    return
-                }
-                written += n
-            }
+        if let code = data.withUnsafeBytes({ FileDescriptorWrite.all($0, to: fd) }) {
+            failure = ("writing \(temp)", code)
         }
         if failure == nil, fsync(fd) != 0 { failure = ("fsync of \(temp)", errno) }
         if close(fd) != 0, failure == nil { failure = ("closing \(temp)", errno) }

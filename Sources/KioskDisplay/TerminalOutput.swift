@@ -53,15 +53,8 @@ public actor TerminalOutput: DisplayOutput {
     }
 
     private func emit(_ text: String) throws(DisplayError) {
-        let bytes = Array(text.utf8)
-        var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .terminalWriteFailed(errno: errno)
-            }
-            written += n
+        if let code = Array(text.utf8).withUnsafeBytes({ FileDescriptorWrite.all($0, to: fd) }) {
+            throw .terminalWriteFailed(errno: code)
         }
     }
 }
