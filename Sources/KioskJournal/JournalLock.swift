@@ -55,7 +55,9 @@ public final class JournalLock: Sendable {
         // Ours now: record who holds it.
         let pid = getpid()
         let command = Self.commandLine(pid: pid) ?? "drippay-kiosk"
-        let started = Date().formatted(.iso8601)
+        // The journal's own formatter: Foundation's `.iso8601` style would run its Gregorian
+        // calendar and _StringProcessing code at every start for this one string.
+        let started = Date().journalISO8601
         let text = "pid \(pid) since \(started): \(command)\n"
         _ = ftruncate(fd, 0)
         _ = text.withCString { pwrite(fd, $0, strlen($0), 0) }

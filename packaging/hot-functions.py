@@ -1,0 +1,279 @@
+#!/usr/bin/env python3
+"""The functions the daemon runs, for the linker's --symbol-ordering-file (scripts/package).
+
+    packaging/hot-functions.py BINARY ORDER_FILE
+
+Runs BINARY's `run` under valgrind's callgrind against BINARY's own `sandbox` and a vmc-line
+controller on a pty, as a board runs it: start-up to READY, one paid vend (invoice,
+the invoice's QR image fetched and drawn to a PNG, status polls, DISPENSE), one aborted vend, a
+PING, then SIGTERM. Writes the name of every function of BINARY that ran, sorted, one per line.
+
+Why: start-up alone touches code in every module, and the kernel maps the binary in 64 KiB
+windows around each page it touches. Placed together, the code that runs fills a few MB instead
+of being spread over most of the 19 MB of text (the README's package table has the figures).
+A function the profile missed still links and runs; it is only placed with the cold code.
+"""
+
+import bisect
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import tty
+import urllib.request
+
+TIMEOUT = 120  # seconds for any one step; valgrind runs the daemon some 50 times slower
+
+
+def fail(message):
+    print(f"hot-functions: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+class Controller:
+    """The controller's end of the pty pair: vmc-line lines out and in."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.buffer = b""
+
+    def send(self, line):
+        os.write(self.fd, (line + "\n").encode())
+
+    def expect(self, *prefixes):
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            while b"\n" in self.buffer:
+                line, self.buffer = self.buffer.split(b"\n", 1)
+                text = line.decode(errors="replace").strip()
+                if text.startswith(prefixes):
+                    return text
+                if text.startswith(("DENY", "ERROR", "DISPENSE")):
+                    fail(f"the daemon answered '{text}' while the profile waited for {' or '.join(prefixes)}")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                fail(f"no line starting {' or '.join(prefixes)} from the daemon within {TIMEOUT} s")
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if ready:
+                self.buffer += os.read(self.fd, 4096)
+
+
+def executed_addresses(callgrind_out, binary):
+    """Every instruction address of BINARY that ran, as link-time addresses."""
+    starts = {}  # function -> lowest address seen in its block
+    addresses = set()
+    obj = function = None
+    with open(callgrind_out, errors="replace") as f:
+        for line in f:
+            if line.startswith("ob="):
+                obj = line[3:].strip()
+            elif line.startswith("fn="):
+                function = line[3:].strip()
+            elif line.startswith("0x") and obj == binary:
+                address = int(line.split(None, 1)[0], 16)
+                addresses.add(address)
+                if address < starts.get(function, 1 << 64):
+                    starts[function] = address
+    # Relative to the link-time addresses (callgrind's own are, for a PIE; checked, not assumed):
+    # the daemon's main runs from its first instruction.
+    symbols = subprocess.run(["nm", "--defined-only", binary], capture_output=True, text=True, check=True).stdout
+    linked = {p[2]: int(p[0], 16) for p in (l.split() for l in symbols.splitlines()) if len(p) == 3}
+    if "drippay_kiosk_main" not in starts:
+        fail("callgrind saw no drippay_kiosk_main in the binary: is its output from this binary?")
+    base = starts["drippay_kiosk_main"] - linked["drippay_kiosk_main"]
+    return {a - base for a in addresses}
+
+
+def text_sections(link_map):
+    """The linker map's input sections of .text: (address, size, name, [symbols defined in it])."""
+    sections, out, current = [], None, None
+    with open(link_map) as f:
+        next(f)  # header: VMA LMA Size Align Out In Symbol
+        for line in f:
+            fields = line[:48].split()
+            if len(fields) != 4:
+                continue
+            name = line[49:].rstrip("\n")
+            depth = len(name) - len(name.lstrip(" "))
+            if depth == 0:
+                out = name
+            elif out == ".text" and depth == 8:
+                current = (int(fields[0], 16), int(fields[2], 16), name.strip(), [])
+                sections.append(current)
+            elif out == ".text" and depth == 16 and current is not None:
+                current[3].append(name.strip())
+    return sorted(sections)
+
+
+def hot_sections(callgrind_out, binary, link_map):
+    """One symbol for each input section of .text that ran code, for --symbol-ordering-file.
+
+    The order file names symbols, and the linker moves the section that defines each. A name
+    defined in several sections (Swift's local value witnesses and merged functions repeat in
+    every module) would move all of them, among them whole unsplit .text sections of the
+    toolchain's archives (hundreds of KiB that never run), so each section is named by a
+    symbol defined nowhere else. Sections with no symbol at all (LLVM's private functions,
+    `.text..L…`) are gathered by packaging/hot-text.ld instead.
+    """
+    addresses = sorted(executed_addresses(callgrind_out, binary))
+    sections = text_sections(link_map)
+    if not sections:
+        fail(f"no .text input sections in the link map {link_map}")
+    definitions = {}
+    for _, _, _, symbols in sections:
+        for symbol in symbols:
+            definitions[symbol] = definitions.get(symbol, 0) + 1
+    starts = [s[0] for s in sections]
+    hot, unnamed = set(), 0
+    for index in sorted({bisect.bisect_right(starts, a) - 1 for a in addresses}):
+        address, size, name, symbols = sections[index]
+        unique = [s for s in symbols if definitions[s] == 1]
+        if unique:
+            hot.add(min(unique))
+        elif symbols:
+            hot.add(min(symbols))
+        else:
+            unnamed += 1
+    if len(hot) < 1000:
+        fail(f"only {len(hot)} sections of the binary ran code")
+    print(f"hot-functions: {len(addresses)} instructions ran, in {len(hot)} of {len(sections)} sections of .text"
+          f" (+{unnamed} without a symbol)", file=sys.stderr)
+    return sorted(hot)
+
+
+def wait_for(predicate, what):
+    deadline = time.monotonic() + TIMEOUT
+    while not predicate():
+        if time.monotonic() > deadline:
+            fail(f"{what} did not happen within {TIMEOUT} s")
+        time.sleep(0.05)
+
+
+def main():
+    if len(sys.argv) != 4:
+        print("usage: packaging/hot-functions.py BINARY LINK_MAP ORDER_FILE", file=sys.stderr)
+        sys.exit(64)
+    binary, link_map, order_file = os.path.abspath(sys.argv[1]), sys.argv[2], sys.argv[3]
+    for tool in ("valgrind", "objcopy", "nm"):
+        if shutil.which(tool) is None:
+            fail(f"{tool} is not installed: run scripts/deps")
+    work = tempfile.mkdtemp(prefix="drippay-hot-")
+    children = []
+    try:
+        # valgrind 3.19 cannot read clang's DWARF 5; the symbol table is all it needs.
+        profiled = os.path.join(work, "drippay-kiosk")
+        subprocess.run(["objcopy", "--strip-debug", binary, profiled], check=True)
+
+        token = "hot|" + os.urandom(16).hex()
+        sandbox_out = open(os.path.join(work, "sandbox.out"), "w+")
+        sandbox = subprocess.Popen(
+            [binary, "sandbox", "--port", "0", "--token", token], stdout=sandbox_out, stderr=subprocess.STDOUT
+        )
+        children.append(sandbox)
+
+        def base_url():
+            sandbox_out.seek(0)
+            for line in sandbox_out.read().splitlines():
+                if line.strip().startswith("base URL:"):
+                    return line.split(":", 1)[1].strip()
+            return None
+
+        wait_for(lambda: base_url() is not None or sandbox.poll() is not None, "the sandbox's start")
+        url = base_url() or fail("the sandbox exited: " + open(sandbox_out.name).read())
+        origin = url.split("/api/", 1)[0]
+
+        # The controller's end is the pty master; the daemon opens the slave by name. Holding a
+        # slave descriptor open here keeps the master from reading end-of-file while the daemon
+        # closes and reopens its side.
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        daemon_port = os.ttyname(slave)
+        controller = Controller(master)
+
+        token_file = os.path.join(work, "token")
+        with open(os.open(token_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(token + "\n")
+        profile = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "hardware-profiles", "simulator.toml")
+        config = os.path.join(work, "kiosk.toml")
+        with open(config, "w") as f:
+            f.write(
+                f'machine_id = "HOT-01"\nprofile = "{os.path.abspath(profile)}"\ncurrency = "USD"\n\n'
+                f'[api]\nbase_url = "{url}"\ntoken_file = "{token_file}"\n\n'
+                f'[serial]\ndevice = "{daemon_port}"\n\n[vend.items]\n"5" = "Soda"\n\n'
+                f'[display]\noutput = "png"\npng_path = "{work}/screen.png"\n\n'
+                f'[journal]\npath = "{work}/journal.sqlite"\n'
+            )
+        environment = dict(os.environ)
+        environment.pop("NOTIFY_SOCKET", None)
+        callgrind_out = os.path.join(work, "callgrind.out")
+        daemon_log = open(os.path.join(work, "daemon.log"), "w+")
+        daemon = subprocess.Popen(
+            ["valgrind", "--tool=callgrind", "--demangle=no", "--dump-instr=yes", "--dump-line=no",
+             "--compress-pos=no", "--compress-strings=no", f"--callgrind-out-file={callgrind_out}",
+             f"--log-file={work}/valgrind.log", profiled, "run", "--config", config],
+            stdout=daemon_log, stderr=subprocess.STDOUT, env=environment,
+        )
+        children.append(daemon)
+
+        controller.send("HELLO hot-functions 1")
+        controller.expect("READY")
+        controller.send("PING")
+        controller.expect("PONG")
+        # A paid vend: the invoice, its QR on the pay screen, status polls, DISPENSE.
+        # Out of service until its API check passes (slow under valgrind): "DENY ... unavailable".
+        deadline = time.monotonic() + TIMEOUT
+        for attempt in range(1000):
+            controller.send(f"VEND hot1-{attempt} 5 1.50")
+            answer = controller.expect(f"ACCEPT hot1-{attempt}", f"DENY hot1-{attempt} unavailable")
+            if answer.startswith("ACCEPT"):
+                break
+            if time.monotonic() > deadline:
+                fail(f"the daemon stayed out of service for {TIMEOUT} s")
+            time.sleep(1)
+        with urllib.request.urlopen(f"{origin}/_sandbox/invoices", timeout=10) as response:
+            invoices = json.load(response)
+        for invoice in invoices:
+            request = urllib.request.Request(f"{origin}/_sandbox/invoices/{invoice['reference']}/pay", method="POST")
+            urllib.request.urlopen(request, timeout=10).close()
+        controller.expect(f"DISPENSE hot1-{attempt}")
+        controller.send(f"DISPENSED hot1-{attempt}")
+        # An aborted one.
+        controller.send("VEND hot2 5 2")
+        controller.expect("ACCEPT hot2")
+        controller.send("ABORT hot2")
+        controller.expect("DENY hot2")
+        time.sleep(1)  # the end of the session reaches the journal and the screen
+        daemon.send_signal(signal.SIGTERM)
+        try:
+            daemon.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            fail(f"the daemon did not exit within {TIMEOUT} s of SIGTERM")
+
+        hot = hot_sections(callgrind_out, profiled, link_map)
+        with open(order_file, "w") as f:
+            f.write("\n".join(hot) + "\n")
+    except SystemExit:
+        for name in ("daemon.log", "valgrind.log", "sandbox.out"):
+            path = os.path.join(work, name)
+            if os.path.exists(path):
+                print(f"--- {name} (last lines)", file=sys.stderr)
+                print("".join(open(path, errors="replace").readlines()[-20:]), file=sys.stderr)
+        raise
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+                try:
+                    child.wait(10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+        if not os.environ.get("HOT_FUNCTIONS_KEEP"): shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
