@@ -1,8 +1,9 @@
 #!/bin/sh
-# The packaged binary (Swift runtime and Foundation linked in, scripts/package) against a dynamic
-# one built from the same sources with the same flags but without --static-swift-stdlib (what
-# `swift build -c release` made before the package): sizes and shared libraries, then start to
-# READY=1 and idle RSS of both, alternating, in one run of `drippay-bench daemon`.
+# The packaged binary (Swift runtime and FoundationEssentials linked in, lld, the code in its
+# profiled order: scripts/package) against a dynamic one built from the same sources without
+# --static-swift-stdlib and linked the plain way (gold, no order: what `swift build -c release`
+# makes): sizes and shared libraries, then start to READY=1 and idle RSS of both, alternating, in
+# one run of `drippay-bench daemon`.
 # Slow the first time (two release builds). ROUNDS=N (default 3) rounds of each.
 set -eu
 cd "$(dirname "$0")/.."
@@ -12,7 +13,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cp .build-release/deb/debian/drippay-kiosk/usr/bin/drippay-kiosk "$tmp/static"
 
-# The same flags as scripts/package, less --static-swift-stdlib. A scratch path of its own: that
+# scripts/package's flags less --static-swift-stdlib and the link layout. A scratch path of its own: that
 # flag changes the compile commands too, so sharing .build-release would rebuild both each time.
 set -- swift build -c release --product drippay-kiosk --scratch-path .build-release-dynamic --disable-local-rpath \
     -Xswiftc -DDRIPPAY_KIOSK_PACKAGED -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now -Xlinker -z -Xlinker noexecstack -Xlinker --no-export-dynamic

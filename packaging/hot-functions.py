@@ -124,25 +124,34 @@ def hot_sections(callgrind_out, binary, link_map):
     sections = text_sections(link_map)
     if not sections:
         fail(f"no .text input sections in the link map {link_map}")
-    definitions = {}
-    for _, _, _, symbols in sections:
-        for symbol in symbols:
-            definitions[symbol] = definitions.get(symbol, 0) + 1
     starts = [s[0] for s in sections]
-    hot, unnamed = set(), 0
-    for index in sorted({bisect.bisect_right(starts, a) - 1 for a in addresses}):
-        address, size, name, symbols = sections[index]
-        unique = [s for s in symbols if definitions[s] == 1]
-        if unique:
-            hot.add(min(unique))
+    ran = sorted({bisect.bisect_right(starts, a) - 1 for a in addresses})
+    defined_in = {}
+    for index, (_, _, _, symbols) in enumerate(sections):
+        for symbol in symbols:
+            defined_in.setdefault(symbol, []).append(index)
+    ran_set = set(ran)
+    hot, unnamed, dragging = set(), 0, 0
+    for index in ran:
+        symbols = sections[index][3]
+        unique = [s for s in symbols if len(defined_in[s]) == 1]
+        # Else a name whose every other section ran too, or is small (a copy of a value witness):
+        # never one that would drag a large block that did not run.
+        shared = [s for s in symbols if all(i in ran_set or sections[i][1] <= 4096 for i in defined_in[s])]
+        if unique or shared:
+            hot.add(min(unique or shared))
         elif symbols:
+            # Measured: leaving these in place (67 sections, spread over the cold code) costs
+            # more than the blocks that come along (2026-12-01: 20.2 against 18.8 MB idle RSS).
             hot.add(min(symbols))
+            dragging += 1
         else:
             unnamed += 1
     if len(hot) < 1000:
         fail(f"only {len(hot)} sections of the binary ran code")
-    print(f"hot-functions: {len(addresses)} instructions ran, in {len(hot)} of {len(sections)} sections of .text"
-          f" (+{unnamed} without a symbol)", file=sys.stderr)
+    print(f"hot-functions: {len(addresses)} instructions ran, in {len(ran)} of {len(sections)} sections of .text;"
+          f" {len(hot)} named, {dragging} of them by a name that moves other sections along,"
+          f" {unnamed} without a symbol", file=sys.stderr)
     return sorted(hot)
 
 
