@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""The functions the daemon runs, for the linker's --symbol-ordering-file (scripts/package).
+"""The code the daemon runs, for the linker's --symbol-ordering-file (scripts/package).
 
-    packaging/hot-functions.py BINARY ORDER_FILE
+    packaging/hot-functions.py BINARY LINK_MAP ORDER_FILE
 
 Runs BINARY's `run` under valgrind's callgrind against BINARY's own `sandbox` and a vmc-line
-controller on a pty, as a board runs it: start-up to READY, one paid vend (invoice,
-the invoice's QR image fetched and drawn to a PNG, status polls, DISPENSE), one aborted vend, a
-PING, then SIGTERM. Writes the name of every function of BINARY that ran, sorted, one per line.
+controller on a pty, as a board runs it: start-up to READY, a PING, one paid vend (invoice,
+the invoice's QR image fetched and drawn to a PNG, status polls, DISPENSE), one aborted vend,
+then SIGTERM. LINK_MAP is the map of BINARY's link (lld -Map). Writes one symbol for each .text
+input section that ran code, sorted, one per line (see hot_sections). HOT_FUNCTIONS_KEEP=1 keeps
+the work directory (config, logs, callgrind's output) for a look after a failure.
 
 Why: start-up alone touches code in every module, and the kernel maps the binary in 64 KiB
 windows around each page it touches. Placed together, the code that runs fills a few MB instead
@@ -35,11 +37,12 @@ def fail(message):
     sys.exit(1)
 
 
-class Controller:
-    """The controller's end of the pty pair: vmc-line lines out and in."""
+class Lines:
+    """Lines from a descriptor, waited for with a deadline: the controller's end of the pty (vmc-line
+    lines out and in), the sandbox's banner."""
 
-    def __init__(self, fd):
-        self.fd = fd
+    def __init__(self, fd, source, refused=()):
+        self.fd, self.source, self.refused = fd, source, refused
         self.buffer = b""
 
     def send(self, line):
@@ -53,20 +56,23 @@ class Controller:
                 text = line.decode(errors="replace").strip()
                 if text.startswith(prefixes):
                     return text
-                if text.startswith(("DENY", "ERROR", "DISPENSE")):
-                    fail(f"the daemon answered '{text}' while the profile waited for {' or '.join(prefixes)}")
+                if self.refused and text.startswith(self.refused):
+                    fail(f"{self.source} answered '{text}' while the profile waited for {' or '.join(prefixes)}")
             left = deadline - time.monotonic()
             if left <= 0:
-                fail(f"no line starting {' or '.join(prefixes)} from the daemon within {TIMEOUT} s")
+                fail(f"no line starting {' or '.join(prefixes)} from {self.source} within {TIMEOUT} s")
             ready, _, _ = select.select([self.fd], [], [], left)
             if ready:
-                self.buffer += os.read(self.fd, 4096)
+                chunk = os.read(self.fd, 4096)
+                if not chunk:
+                    fail(f"{self.source} closed its output while the profile waited for {' or '.join(prefixes)}")
+                self.buffer += chunk
 
 
 def executed_addresses(callgrind_out, binary):
     """Every instruction address of BINARY that ran, as link-time addresses."""
-    starts = {}  # function -> lowest address seen in its block
     addresses = set()
+    main = None  # the lowest address seen in drippay_kiosk_main's block
     obj = function = None
     with open(callgrind_out, errors="replace") as f:
         for line in f:
@@ -77,16 +83,15 @@ def executed_addresses(callgrind_out, binary):
             elif line.startswith("0x") and obj == binary:
                 address = int(line.split(None, 1)[0], 16)
                 addresses.add(address)
-                if address < starts.get(function, 1 << 64):
-                    starts[function] = address
+                if function == "drippay_kiosk_main" and (main is None or address < main):
+                    main = address
     # Relative to the link-time addresses (callgrind's own are, for a PIE; checked, not assumed):
     # the daemon's main runs from its first instruction.
-    symbols = subprocess.run(["nm", "--defined-only", binary], capture_output=True, text=True, check=True).stdout
-    linked = {p[2]: int(p[0], 16) for p in (l.split() for l in symbols.splitlines()) if len(p) == 3}
-    if "drippay_kiosk_main" not in starts:
+    if main is None:
         fail("callgrind saw no drippay_kiosk_main in the binary: is its output from this binary?")
-    base = starts["drippay_kiosk_main"] - linked["drippay_kiosk_main"]
-    return {a - base for a in addresses}
+    symbols = subprocess.run(["nm", "--defined-only", binary], capture_output=True, text=True, check=True).stdout
+    linked = next(int(p[0], 16) for p in (l.split() for l in symbols.splitlines()) if p[-1:] == ["drippay_kiosk_main"])
+    return {a - (main - linked) for a in addresses}
 
 
 def text_sections(link_map):
@@ -120,7 +125,7 @@ def hot_sections(callgrind_out, binary, link_map):
     symbol defined nowhere else. Sections with no symbol at all (LLVM's private functions,
     `.text..L…`) are gathered by packaging/hot-text.ld instead.
     """
-    addresses = sorted(executed_addresses(callgrind_out, binary))
+    addresses = executed_addresses(callgrind_out, binary)
     sections = text_sections(link_map)
     if not sections:
         fail(f"no .text input sections in the link map {link_map}")
@@ -155,14 +160,6 @@ def hot_sections(callgrind_out, binary, link_map):
     return sorted(hot)
 
 
-def wait_for(predicate, what):
-    deadline = time.monotonic() + TIMEOUT
-    while not predicate():
-        if time.monotonic() > deadline:
-            fail(f"{what} did not happen within {TIMEOUT} s")
-        time.sleep(0.05)
-
-
 def main():
     if len(sys.argv) != 4:
         print("usage: packaging/hot-functions.py BINARY LINK_MAP ORDER_FILE", file=sys.stderr)
@@ -179,21 +176,13 @@ def main():
         subprocess.run(["objcopy", "--strip-debug", binary, profiled], check=True)
 
         token = "hot|" + os.urandom(16).hex()
-        sandbox_out = open(os.path.join(work, "sandbox.out"), "w+")
+        # The banner on stdout (nothing more until it stops), its log in a file.
+        sandbox_log = open(os.path.join(work, "sandbox.log"), "w")
         sandbox = subprocess.Popen(
-            [binary, "sandbox", "--port", "0", "--token", token], stdout=sandbox_out, stderr=subprocess.STDOUT
+            [binary, "sandbox", "--port", "0", "--token", token], stdout=subprocess.PIPE, stderr=sandbox_log
         )
         children.append(sandbox)
-
-        def base_url():
-            sandbox_out.seek(0)
-            for line in sandbox_out.read().splitlines():
-                if line.strip().startswith("base URL:"):
-                    return line.split(":", 1)[1].strip()
-            return None
-
-        wait_for(lambda: base_url() is not None or sandbox.poll() is not None, "the sandbox's start")
-        url = base_url() or fail("the sandbox exited: " + open(sandbox_out.name).read())
+        url = Lines(sandbox.stdout.fileno(), "the sandbox").expect("base URL:").split(":", 1)[1].strip()
         origin = url.split("/api/", 1)[0]
 
         # The controller's end is the pty master; the daemon opens the slave by name. Holding a
@@ -202,7 +191,7 @@ def main():
         master, slave = os.openpty()
         tty.setraw(slave)
         daemon_port = os.ttyname(slave)
-        controller = Controller(master)
+        controller = Lines(master, "the daemon", refused=("DENY", "ERROR", "DISPENSE"))
 
         token_file = os.path.join(work, "token")
         with open(os.open(token_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
@@ -267,7 +256,7 @@ def main():
         with open(order_file, "w") as f:
             f.write("\n".join(hot) + "\n")
     except SystemExit:
-        for name in ("daemon.log", "valgrind.log", "sandbox.out"):
+        for name in ("daemon.log", "valgrind.log", "sandbox.log"):
             path = os.path.join(work, name)
             if os.path.exists(path):
                 print(f"--- {name} (last lines)", file=sys.stderr)
@@ -281,7 +270,8 @@ def main():
                     child.wait(10)
                 except subprocess.TimeoutExpired:
                     child.kill()
-        if not os.environ.get("HOT_FUNCTIONS_KEEP"): shutil.rmtree(work, ignore_errors=True)
+        if not os.environ.get("HOT_FUNCTIONS_KEEP"):
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
