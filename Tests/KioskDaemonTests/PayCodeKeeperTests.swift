@@ -71,6 +71,13 @@ struct PayCodeKeeperTests {
         return out
     }
 
+    /// The pay screen of a 1.50 USD soda whose QR is `ref`'s image, due `seconds` from now.
+    static func sodaPayScreen(_ ref: InvoiceImageRef, dueIn seconds: TimeInterval) -> ScreenIntent {
+        .pay(
+            qrPayload: ref.payload, product: "Soda", price: Money(minorUnits: 150, currency: usd),
+            deadline: Date().addingTimeInterval(seconds))
+    }
+
     /// Waits (bounded) until `condition` holds over what the display drew.
     static func until(
         _ display: RecordingDisplay, within: Duration, _ condition: @Sendable ([Screen]) -> Bool
@@ -93,10 +100,7 @@ struct PayCodeKeeperTests {
         let ref = InvoiceImageRef(tradeNo: TradeNo("T-keep-rot"), url: invoice.qrCodeImageURL ?? "")
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await port.run() }
-            await port.show(
-                .pay(
-                    qrPayload: ref.payload, product: "Soda", price: Money(minorUnits: 150, currency: Self.usd),
-                    deadline: Date().addingTimeInterval(20)))
+            await port.show(Self.sodaPayScreen(ref, dueIn: 20))
             let followed = await Self.until(display, within: .seconds(9)) { shown in
                 Self.codes(shown).filter { if case .text = $0 { return true } else { return false } }.count >= 3
             }
@@ -134,10 +138,7 @@ struct PayCodeKeeperTests {
         let ref = InvoiceImageRef(tradeNo: TradeNo("T-keep-exp"), url: invoice.qrCodeImageURL ?? "")
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await port.run() }
-            await port.show(
-                .pay(
-                    qrPayload: ref.payload, product: "Soda", price: Money(minorUnits: 150, currency: Self.usd),
-                    deadline: Date().addingTimeInterval(200)))
+            await port.show(Self.sodaPayScreen(ref, dueIn: 200))
             #expect(
                 await Self.until(display, within: .seconds(5)) {
                     Self.codes($0).contains(.waiting(message: PayCodeKeeper.refreshingCode))
@@ -170,17 +171,11 @@ struct PayCodeKeeperTests {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await port.run() }
             let missing = InvoiceImageRef(tradeNo: TradeNo("T-none"), url: "\(origin)/qr_codes/no-such-invoice.webp")
-            await port.show(
-                .pay(
-                    qrPayload: missing.payload, product: "Soda", price: Money(minorUnits: 150, currency: Self.usd),
-                    deadline: Date().addingTimeInterval(30)))
+            await port.show(Self.sodaPayScreen(missing, dueIn: 30))
             #expect(await Self.until(display, within: .seconds(2)) { !$0.isEmpty })
             try? await Task.sleep(for: .milliseconds(500))
             let empty = InvoiceImageRef(tradeNo: TradeNo("T-none"), url: "")
-            await port.show(
-                .pay(
-                    qrPayload: empty.payload, product: "Soda", price: Money(minorUnits: 150, currency: Self.usd),
-                    deadline: Date().addingTimeInterval(30)))
+            await port.show(Self.sodaPayScreen(empty, dueIn: 30))
             #expect(
                 await Self.until(display, within: .seconds(2)) {
                     Self.codes($0).contains(.waiting(message: PayCodeKeeper.noImage))
