@@ -148,8 +148,12 @@ public actor APISandbox {
         return state.quotes.byInvoice[index] ?? []
     }
 
-    /// How often a new quote is issued (each stays payable twice as long).
+    /// How often a new quote is issued (each stays payable twice as long, unless `setQuoteLifetime`).
     public func setQuoteSeconds(_ seconds: Int) { state.quotes.quoteSeconds = max(1, seconds) }
+
+    /// How long each quote stays payable (nil: twice the quote period). Equal to the period is
+    /// Strike's timing: the old request dies as the new one is issued.
+    public func setQuoteLifetime(_ seconds: Int?) { state.quotes.quoteLifetime = seconds.map { max(1, $0) } }
 
     /// Pays every new invoice this long after its creation (nil: never).
     public func setAutoPay(after delay: Duration?) { state.autoPayAfter = delay }

@@ -170,7 +170,9 @@ struct DaemonParts: Sendable {
                 logger: Logger(label: "drippay-kiosk.qr-image"))
             let keeperLogger = Logger(label: "drippay-kiosk.qr-image")
             let keeper = PayCodeKeeper(
-                fetcher: imageFetcher, schedule: PayCodeSchedule(refreshSeconds: Double(config.qr.refreshSeconds)),
+                fetcher: imageFetcher,
+                schedule: PayCodeSchedule(
+                    refreshSeconds: Double(config.qr.refreshSeconds), budget: imageFetcher.plannedRequestsPerMinute),
                 logger: keeperLogger,
                 record: { tradeNo, kind, detail, at in
                     do {
