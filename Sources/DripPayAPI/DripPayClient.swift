@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import KioskCore
 import Logging
+import Synchronization
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -27,6 +28,16 @@ public struct DripPayClient: Sendable {
     let generalLimiter: RequestLimiter?
     let statusLimiter: RequestLimiter?
     let logger: Logger
+    private let lastAnswer = LastAnswer()
+
+    /// When the API last answered a request of this client with success: the token worked then,
+    /// so a health check within a while of it need not spend the budget on `/ping`.
+    public var lastSuccessfulAnswer: ContinuousClock.Instant? { lastAnswer.instant.withLock { $0 } }
+
+    /// Shared by the copies of a client (it is a value).
+    private final class LastAnswer: Sendable {
+        let instant = Mutex<ContinuousClock.Instant?>(nil)
+    }
 
     /// - Parameters:
     ///   - requestsPerMinute: budget for every endpoint but the status poll (API limit 60).
@@ -198,8 +209,13 @@ public struct DripPayClient: Sendable {
             throw DripPayError.connectionFailed(endpoint, detail: token.redact(detail))
         }
         logger.debug("API answered", metadata: ["endpoint": "\(endpoint)", "status": "\(answer.status)"])
+        if let remaining = answer.header("X-RateLimit-Remaining").flatMap({ Int($0.trimmingWhitespace()) }) {
+            let limit = answer.header("X-RateLimit-Limit").flatMap { Int($0.trimmingWhitespace()) }
+            await limiter?.observe(limit: limit, remaining: remaining)
+        }
         switch answer.status {
         case 200..<300:
+            lastAnswer.instant.withLock { $0 = .now }
             return answer
         case 401:
             throw DripPayError.unauthenticated(endpoint)

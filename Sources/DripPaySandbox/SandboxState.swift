@@ -70,7 +70,16 @@ public struct SandboxRequestRecord: Hashable, Sendable, CustomStringConvertible 
     public let method: String
     public let path: String
     public let status: Int?
+    /// When the sandbox answered it (or dropped it); not part of a record's equality.
+    public var at = Date()
     public var description: String { "\(method) \(path) -> \(status.map(String.init) ?? "dropped")" }
+
+    public static func == (a: Self, b: Self) -> Bool { (a.method, a.path, a.status) == (b.method, b.path, b.status) }
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(method)
+        hasher.combine(path)
+        hasher.combine(status)
+    }
 }
 
 /// An invoice as the sandbox stores it.
