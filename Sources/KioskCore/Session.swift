@@ -35,6 +35,36 @@ public enum SessionState: String, Hashable, Sendable, CaseIterable, Codable {
         case .requested, .invoiced, .paid, .dispensing: return false
         }
     }
+
+    /// The audit states an operator settles by hand (`journal resolve`): the customer paid and got
+    /// nothing, or may not have. In the order `journal refunds` lists them. The one list of them:
+    /// the refunds listing, the resolve command and the open-audit metric all read it.
+    public static let operatorSettleable: [SessionState] = [.refundDue, .dispenseUnknown]
+
+    /// True for a state an operator settles by hand (`operatorSettleable`).
+    public var isOperatorSettleable: Bool { Self.operatorSettleable.contains(self) }
+}
+
+/// An operator's record that a session in an audit state (`SessionState.operatorSettleable`) was
+/// settled by hand: refunded, or checked at the machine. Written once, never changed; the session
+/// itself keeps its state and history.
+public struct SessionResolution: Hashable, Sendable {
+    public var tradeNo: TradeNo
+    /// The session's state when it was resolved.
+    public var state: SessionState
+    public var resolvedAt: Date
+    /// Who settled it (`--by`, else the login name).
+    public var resolvedBy: String
+    /// What was done, e.g. "refunded 1.50 USD by bank transfer, ticket 4711".
+    public var note: String
+
+    public init(tradeNo: TradeNo, state: SessionState, resolvedAt: Date, resolvedBy: String, note: String) {
+        self.tradeNo = tradeNo
+        self.state = state
+        self.resolvedAt = resolvedAt
+        self.resolvedBy = resolvedBy
+        self.note = note
+    }
 }
 
 /// One vend session as the journal keeps it: enough to resume, audit or refund it.

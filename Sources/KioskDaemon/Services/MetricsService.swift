@@ -11,9 +11,10 @@ struct MetricsFile: Sendable {
     let path: String?
     let logger: Logger
 
-    /// Refunds due and the journal's size, read from the journal.
+    /// Open audit sessions, the last sale and the journal's size, read from the journal.
     func refresh() {
-        if let refundsDue = try? journal.count(state: .refundDue) { metrics.setRefundsDue(refundsDue) }
+        if let open = try? journal.openAuditCounts() { metrics.setOpenAuditSessions(open) }
+        if let lastSale = try? journal.lastEnded(state: .dispensed) { metrics.setLastSale(lastSale) }
         metrics.setJournalBytes(journal.fileSizeBytes())
     }
 
