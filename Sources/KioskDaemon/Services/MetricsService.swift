@@ -10,9 +10,12 @@ struct MetricsFile: Sendable {
     /// nil: no textfile configured; `write()` does nothing.
     let path: String?
     let logger: Logger
+    /// The API client's count of malformed list invoices (nil in tests without a client).
+    var malformedInvoices: (@Sendable () -> Int)? = nil
 
     /// Refunds due and the journal's size, read from the journal.
     func refresh() {
+        if let malformedInvoices { metrics.setMalformedInvoices(malformedInvoices()) }
         if let refundsDue = try? journal.count(state: .refundDue) { metrics.setRefundsDue(refundsDue) }
         metrics.setJournalBytes(journal.fileSizeBytes())
     }

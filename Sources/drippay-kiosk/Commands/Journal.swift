@@ -162,6 +162,8 @@ extension Journal {
                 Each refund due shows what the DripPay dashboard needs: the invoice reference, the provider
                 invoice id, the trade_no, the amount and when it was paid, and why the vend did not happen.
                 Sessions whose dispense outcome is unknown are listed after them: check the machine before refunding.
+                Then unresolved sessions: the API could not tell within the settling budget whether their invoice
+                was paid or cancelled; check each at the API.
                 """)
 
         @OptionGroup var location: JournalLocation
@@ -191,6 +193,14 @@ extension Journal {
                 print("")
                 print("Dispense outcome unknown (\(unknown.count)): check the machine; refund if nothing came out.")
                 print(formatTable(header, rows(unknown)))
+            }
+            let unresolved = try journal.sessions(limit: Int.max, states: [.unresolved]).reversed()
+            if !unresolved.isEmpty {
+                print("")
+                print(
+                    "Unresolved (\(unresolved.count)): the API could not tell what became of the invoice; look the reference (or trade_no) up in the DripPay dashboard, cancel it if pending, refund it if paid."
+                )
+                print(formatTable(header, rows(unresolved)))
             }
         }
     }

@@ -20,7 +20,10 @@ struct Sandbox: AsyncParsableCommand {
             Pay like a wallet with POST /_sandbox/wallet/pay and the scanned text as the body, open
             http://127.0.0.1:PORT/pay/<reference>, or use --auto-pay-after.
             Faults for manual testing: POST /_sandbox/faults/{server-errors?count=N&status=500,
-            garbage?count=N, rate-limit?count=N&retry_after=S, latency?ms=N, drop-next-create?commit=1};
+            garbage?count=N, rate-limit?count=N&retry_after=S, latency?ms=N, drop-next-create?commit=1,
+            status-word?word=expired (empty: off), other-invoices?count=N&machine_id=M&malformed=1,
+            deletes-between-pages?count=N&sparing=MACHINE, soft-delete-payable?on=1, malformed-next-create,
+            redirect?count=N};
             POST /_sandbox/invoices/<reference>/pay; POST /_sandbox/auto-pay?after_ms=N;
             GET /_sandbox/invoices; GET /_sandbox/requests.
             """)
