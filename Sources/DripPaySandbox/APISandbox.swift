@@ -204,6 +204,14 @@ public actor APISandbox {
     public func deleteBetweenPageReads(_ count: Int, sparing machineID: String) {
         state.faults.deletesPerListRead = max(0, count)
         state.faults.deleteSparing = machineID
+        state.faults.deleteOnly = nil
+    }
+
+    /// After every list read, cancels the `count` newest pending invoices of `machineID` only.
+    public func deleteBetweenPageReads(_ count: Int, only machineID: String) {
+        state.faults.deletesPerListRead = max(0, count)
+        state.faults.deleteSparing = ""
+        state.faults.deleteOnly = machineID
     }
 
     /// The status word the API gives for an invoice now (with the `setStatusWord` fault applied).

@@ -194,7 +194,8 @@ extension SandboxState {
         guard faults.deletesPerListRead > 0 else { return }
         var left = faults.deletesPerListRead
         for i in invoices.indices.reversed() where left > 0 {
-            guard !invoices[i].deleted, invoices[i].status == .pending, invoices[i].machineID != faults.deleteSparing
+            guard !invoices[i].deleted, invoices[i].status == .pending, invoices[i].machineID != faults.deleteSparing,
+                faults.deleteOnly.map({ invoices[i].machineID == $0 }) ?? true
             else { continue }
             invoices[i].status = .cancelled
             invoices[i].deleted = true

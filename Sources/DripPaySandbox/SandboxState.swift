@@ -134,6 +134,8 @@ struct Faults: Sendable {
     /// `deleteSparing` are cancelled (soft-deleted): offsets shift between two page reads.
     var deletesPerListRead = 0
     var deleteSparing = ""
+    /// When set, only invoices of this machine are deleted by `deletesPerListRead`.
+    var deleteOnly: String?
     /// A cancel soft-deletes (404 from then on) but leaves the invoice payable at the provider:
     /// a payment after it still marks it paid (visible again, reading `paid`).
     var softDeletedStillPayable = false
