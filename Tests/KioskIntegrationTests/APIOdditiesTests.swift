@@ -121,6 +121,32 @@ extension KioskIntegration {
             }
         }
 
+        @Test("`journal refunds` lists unresolved sessions after refunds due, with their reference and trade_no")
+        func journalRefundsListsUnresolvedSessions() async throws {
+            try await withKioskRig { rig in
+                let journal = try Journal.open(path: rig.journalPath, machineID: rig.options.machineID)
+                let created = Date(timeIntervalSince1970: 1_800_000_000)
+                var record = SessionRecord(
+                    tradeNo: TradeNo("T-UNRESOLVED-1"), vendID: VendID("un1")!, product: ProductCode("5")!,
+                    itemDescription: "Soda", price: Money(minorUnits: 150, currency: Currency(iso: "USD")!),
+                    state: .unresolved, reference: InvoiceReference("ref-unresolved-1"), createdAt: created,
+                    updatedAt: created, note: "could not settle within 10 retries")
+                try journal.insert(record, event: "unresolved", detail: "test")
+                record.tradeNo = TradeNo("T-DISPENSED-1")
+                record.vendID = VendID("ok1")!
+                record.state = .dispensed
+                record.reference = InvoiceReference("ref-dispensed-1")
+                try journal.insert(record, event: "dispensed", detail: "test")
+                journal.close()
+                let listing = try await runKioskCommand(["journal", "refunds", "--journal", rig.journalPath])
+                #expect(listing.status == 0, "journal refunds: \(listing.stderr)")
+                #expect(listing.stdout.contains("Unresolved (1)"))
+                #expect(listing.stdout.contains("ref-unresolved-1"))
+                #expect(listing.stdout.contains("T-UNRESOLVED-1"))
+                #expect(!listing.stdout.contains("ref-dispensed-1"))
+            }
+        }
+
         @Test("a lost create while invoices of other machines are deleted between page reads: still found")
         func deletesBetweenPageReadsDoNotHideOurs() async throws {
             try await withKioskRig { rig in
