@@ -230,6 +230,22 @@ struct UnusableCreateTests {
     }
 }
 
+@Suite("Vend coordinator: a DISPENSE write that fails")
+struct DispenseWriteFailureTests {
+    @Test(arguments: [(true, SessionState.dispenseUnknown), (false, SessionState.refundDue)])
+    func someBytesOutIsDispenseUnknownNoneIsRefundDue(someBytesLeft: Bool, expected: SessionState) async {
+        let h = Harness()
+        defer { h.stop() }
+        h.controller.dispenseFailure.write { $0 = PartWrite(someBytesLeft: someBytesLeft) }
+        await h.coordinator.handle(.vendRequested(request()))
+        #expect(await eventually { h.controller.commands == [.accept(vendID("v1"))] })
+        h.invoices.state.write { $0.status = .success(.paid) }
+        #expect(await h.drive(step: .milliseconds(100)) { h.store.record("T-1")?.state.isFinal == true })
+        #expect(h.store.record("T-1")?.state == expected)
+        #expect(h.controller.dispenseCount == 1)
+    }
+}
+
 extension Date {
     fileprivate func adding(seconds: TimeInterval) -> Date { addingTimeInterval(seconds) }
 }
