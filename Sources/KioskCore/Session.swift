@@ -7,7 +7,7 @@ import Foundation
 /// Where one vend session stands. Stored in the journal by its raw value.
 ///
 /// requested -> invoiced (awaiting payment) -> paid -> dispensing -> dispensed;
-/// side exits: cancelled, refund_due, dispense_unknown, failed.
+/// side exits: cancelled, refund_due, dispense_unknown, unresolved, failed.
 public enum SessionState: String, Hashable, Sendable, CaseIterable, Codable {
     /// Journaled; no invoice reference known yet (the create may or may not have reached the API).
     case requested
@@ -27,19 +27,24 @@ public enum SessionState: String, Hashable, Sendable, CaseIterable, Codable {
     case dispenseUnknown = "dispense_unknown"
     /// Ended without an invoice and without payment (invalid request, API refused).
     case failed
+    /// The API could not tell, within the settling budget (docs/money-safety.md, "Bounded
+    /// settling"), whether an invoice exists, is cancelled or was paid: an operator checks it at
+    /// the API. Final: the daemon never asks about it again.
+    case unresolved
 
     /// Final states never change again.
     public var isFinal: Bool {
         switch self {
-        case .dispensed, .cancelled, .refundDue, .dispenseUnknown, .failed: return true
+        case .dispensed, .cancelled, .refundDue, .dispenseUnknown, .unresolved, .failed: return true
         case .requested, .invoiced, .paid, .dispensing: return false
         }
     }
 
-    /// The audit states an operator settles by hand (`journal resolve`): the customer paid and got
-    /// nothing, or may not have. In the order `journal refunds` lists them. The one list of them:
+    /// The audit states an operator settles by hand (`journal resolve`): money may be owed
+    /// (`refund_due`), a product may have come out (`dispense_unknown`), or an invoice's fate is
+    /// unknown (`unresolved`). In the order `journal refunds` lists them. The one list of them:
     /// the refunds listing, the resolve command and the open-audit metric all read it.
-    public static let operatorSettleable: [SessionState] = [.refundDue, .dispenseUnknown]
+    public static let operatorSettleable: [SessionState] = [.refundDue, .dispenseUnknown, .unresolved]
 
     /// True for a state an operator settles by hand (`operatorSettleable`).
     public var isOperatorSettleable: Bool { Self.operatorSettleable.contains(self) }

@@ -20,6 +20,7 @@ public final class KioskMetrics: Sendable {
         var vendsByOutcome: [String: Int] = [:]
         var apiRequests: [APIRequestKey: Int] = [:]
         var rateLimited = 0
+        var malformedInvoices = 0
         var serialReconnects = 0
         var latencyCounts: [Int]
         var latencySum: Double = 0
@@ -85,6 +86,8 @@ public final class KioskMetrics: Sendable {
     }
     /// When the newest sale (a session that ended `dispensed`) ended; nil when the journal has none.
     public func setLastSale(_ at: Date?) { state.withLock { $0.lastSale = at } }
+    /// Distinct malformed invoices skipped in list pages so far (`DripPayClient.skippedInvoices`).
+    public func setMalformedInvoices(_ count: Int) { state.withLock { $0.malformedInvoices = count } }
     public func setJournalBytes(_ bytes: Int64) { state.withLock { $0.journalBytes = bytes } }
     public func setInService(_ value: Bool) { state.withLock { $0.inService = value } }
 
@@ -116,6 +119,10 @@ public final class KioskMetrics: Sendable {
         }
         family("drippay_kiosk_api_rate_limited_total", "counter", "API answers 429 Too Many Requests.")
         out += "drippay_kiosk_api_rate_limited_total \(s.rateLimited)\n"
+        family(
+            "drippay_kiosk_api_malformed_invoices_total", "counter",
+            "Invoices of GET /invoices pages that did not decode and were skipped (each counted once).")
+        out += "drippay_kiosk_api_malformed_invoices_total \(s.malformedInvoices)\n"
         family(
             "drippay_kiosk_serial_reconnects_total", "counter",
             "Times the controller's serial link came back after an outage.")

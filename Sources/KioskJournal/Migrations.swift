@@ -135,5 +135,17 @@ enum JournalSchema {
                     SELECT RAISE(ABORT, 'a resolved session is never deleted');
                 END;
                 """),
+        Migration(
+            identifier: "v5-unresolved-is-final",
+            sql: """
+                -- `unresolved` (the API could not tell within the settling budget) is final like the
+                -- other ends: the trigger that keeps final sessions unchanged names it too.
+                DROP TRIGGER sessions_final_is_immutable;
+                CREATE TRIGGER sessions_final_is_immutable BEFORE UPDATE ON sessions
+                WHEN OLD.state IN ('dispensed', 'cancelled', 'refund_due', 'dispense_unknown', 'unresolved', 'failed')
+                BEGIN
+                    SELECT RAISE(ABORT, 'a session in a final state never changes');
+                END;
+                """),
     ]
 }

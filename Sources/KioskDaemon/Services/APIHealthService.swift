@@ -54,6 +54,8 @@ struct APIHealthService: Service, CustomStringConvertible {
                 )
             }
             return nil
+        } catch DripPayError.connectionRefused(_, let detail) {
+            return ServiceProblem(reason: "API unreachable", detail: "API unreachable (\(ping): \(detail))")
         } catch DripPayError.connectionFailed(_, let detail) {
             return ServiceProblem(reason: "API unreachable", detail: "API unreachable (\(ping): \(detail))")
         } catch DripPayError.timeout(_, let after) {

@@ -10,9 +10,12 @@ struct MetricsFile: Sendable {
     /// nil: no textfile configured; `write()` does nothing.
     let path: String?
     let logger: Logger
+    /// The API client's count of malformed list invoices (nil in tests without a client).
+    var malformedInvoices: (@Sendable () -> Int)? = nil
 
     /// Open audit sessions, the last sale and the journal's size, read from the journal.
     func refresh() {
+        if let malformedInvoices { metrics.setMalformedInvoices(malformedInvoices()) }
         if let open = try? journal.openAuditCounts() { metrics.setOpenAuditSessions(open) }
         if let lastSale = try? journal.lastEnded(state: .dispensed) { metrics.setLastSale(lastSale) }
         metrics.setJournalBytes(journal.fileSizeBytes())

@@ -198,6 +198,8 @@ extension Journal {
                 Each refund due shows what the DripPay dashboard needs: the invoice reference, the provider
                 invoice id, the trade_no, the amount and when it was paid, and why the vend did not happen.
                 Sessions whose dispense outcome is unknown are listed after them: check the machine before refunding.
+                Then unresolved sessions: the API could not tell within the settling budget whether their invoice
+                was paid or cancelled; check each at the API.
                 Once settled, record it with `drippay-kiosk journal resolve TRADE_NO --note "..."`: it leaves this
                 list (`--all` shows it again, with who resolved it, when and the note).
                 """)
@@ -252,6 +254,9 @@ extension Journal {
                     ? (all ? "No refunds due." : "No refunds due (open).") : "Refunds due (\(which)\(count)):"
             case .dispenseUnknown:
                 return "Dispense outcome unknown (\(which)\(count)): check the machine; refund if nothing came out."
+            case .unresolved:
+                return "Unresolved (\(which)\(count)): the API could not tell what became of the invoice; look the "
+                    + "reference (or trade_no) up in the DripPay dashboard, cancel it if pending, refund it if paid."
             default:
                 return "\(state.rawValue) (\(which)\(count)):"
             }
