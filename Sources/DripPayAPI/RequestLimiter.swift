@@ -26,24 +26,25 @@ actor RequestLimiter {
     }
 
     /// Waits for budget. Within `DripPayClient.$requestDeadline`, a wait that would end past the
-    /// deadline is not started: it throws `rateLimited` at once (nothing was sent).
+    /// deadline is not started: it throws `budgetRefused` at once (nothing was sent; not a 429).
     func acquire(for endpoint: Endpoint) async throws {
-        let factor = endpoint.priority.paceFactor
+        let priority = endpoint.priority
+        let reserve = priority.reserve(of: budget.limit)
         let jitter = Double.random(in: 0..<1, using: &random)
         while true {
             let t = now()
-            let paced = factor.map { pacer.nextAllowed(now: t, factor: $0, jitter: jitter) } ?? t
-            if paced <= t, budget.tryAcquire(now: t) {
+            let paced = priority.paceFactor.map { pacer.nextAllowed(now: t, factor: $0, jitter: jitter) } ?? t
+            if paced <= t, budget.tryAcquire(now: t, reserve: reserve) {
                 pacer.sent(at: t)
                 return
             }
-            let next = max(budget.nextAllowed(now: t), paced)
+            let next = max(budget.nextAllowed(now: t, reserve: reserve), paced)
             if let deadline = DripPayClient.requestDeadline {
                 let left = deadline.timeIntervalSinceNow
                 let wait = next - t
                 if Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18 > left {
                     let seconds = Int((Double(wait.components.seconds) + 0.999).rounded(.down))
-                    throw DripPayError.rateLimited(endpoint, retryAfter: max(1, seconds))
+                    throw DripPayError.budgetRefused(endpoint, waitSeconds: max(1, seconds))
                 }
             }
             try await sleepUntil(next)

@@ -12,6 +12,16 @@ public enum RequestPriority: Int, Hashable, Sendable, Comparable {
 
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 
+    /// How much of the hard budget's window a request leaves free for higher priorities: lookups
+    /// (which may read many pages) and the health check leave a quarter (at least one grant), so a
+    /// long lookup never starves a vend.
+    func reserve(of limit: Int) -> Int {
+        switch self {
+        case .vend, .poll: return 0
+        case .recovery, .healthCheck: return limit >= 2 ? max(1, limit / 4) : 0
+        }
+    }
+
     /// How many of the route's paced intervals one request of this priority waits.
     var paceFactor: Double? {
         switch self {

@@ -76,6 +76,8 @@ struct APIHealthService: Service, CustomStringConvertible {
                 )
             }
             return nil
+        } catch DripPayError.connectionRefused(_, let detail) {
+            return ServiceProblem(reason: "API unreachable", detail: "API unreachable (\(ping): \(detail))")
         } catch DripPayError.connectionFailed(_, let detail) {
             return ServiceProblem(reason: "API unreachable", detail: "API unreachable (\(ping): \(detail))")
         } catch DripPayError.timeout(_, let after) {
