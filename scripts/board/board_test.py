@@ -634,10 +634,11 @@ class Run:
                                      text=True, check=True).stdout.strip()
         # The upgrade takes ~50 s under emulation (unpack, stop, start): longer than the board's
         # payment timeout, and the new daemon's READY can come later than its resume grace. Both
-        # are raised for this vend (a restart reads them); the board's own values come back with
+        # are raised for this vend (the timeout below board-uart.toml's machine_timeout_s 120; a
+        # restart reads them); the board's own values come back with
         # the next start (the following scenarios restart the unit; a power cut reboots).
-        a.ok(f"cp {GUEST_CONFIG} /root/kiosk.toml.before-upgrade && sed -i -e 's/^payment_timeout_s = .*/payment_timeout_s = 300/' "
-             f"-e 's/^resume_grace_s = .*/resume_grace_s = 120/' {GUEST_CONFIG} && systemctl restart {UNIT}", timeout=90)
+        a.ok(f"cp {GUEST_CONFIG} /root/kiosk.toml.before-upgrade && sed -i -e 's/^payment_timeout_s = .*/payment_timeout_s = 110/' "
+             f"-e 's/^resume_grace_s = .*/resume_grace_s = 60/' {GUEST_CONFIG} && systemctl restart {UNIT}", timeout=90)
         try:
             self.wait_unit(lambda u: u.get("StatusText") == "waiting for customer", 90, "started with the longer timeouts")
             before = self.unit_show("MainPID")
