@@ -668,8 +668,8 @@ class Run:
             after = self.unit_show("MainPID", "ActiveState")
             check(after["MainPID"] != before["MainPID"] and after["ActiveState"] == "active",
                   f"the unit was not restarted by the upgrade: {before} -> {after}")
-            running = a.ok("/usr/bin/drippay-kiosk --version").strip()
-            check(running == new_version, f"drippay-kiosk --version prints {running}, not {new_version}")
+            installed = a.ok("dpkg-query -W -f='${Version}' drippay-kiosk").strip()
+            check(installed == new_version, f"dpkg says {installed} is installed, not {new_version}")
             deadline = time.time() + 20
             while True:
                 row = self.sql(f"SELECT state, reference FROM sessions WHERE vend_id = '{vid}'")
