@@ -170,7 +170,8 @@ let package = Package(
             ]),
         .testTarget(name: "KioskJournalTests", dependencies: ["KioskCore", "KioskJournal"]),
         .testTarget(
-            name: "KioskDisplayTests", dependencies: ["KioskTestSupport", "KioskCore", "KioskDisplay", "PayCodes"]),
+            name: "KioskDisplayTests",
+            dependencies: ["KioskTestSupport", "KioskCore", "KioskDisplay", "PayCodes", "CLinuxShims"]),
         .testTarget(
             name: "KioskDaemonTests",
             dependencies: [

@@ -1,9 +1,10 @@
 /// Who goes first when a fleet's shared budget is tight: what a vend in progress needs now, then
 /// the polls of a customer who is paying, then recovery, then the health check.
 public enum RequestPriority: Int, Hashable, Sendable, Comparable {
-    /// `/ping`: paced at a quarter of the route's rate.
+    /// `/ping`: paced at a quarter of the route's rate, and leaves a quarter of the window free.
     case healthCheck = 0
-    /// `GET /invoices` (lookups after a lost create, recovery): paced at half the route's rate.
+    /// `GET /invoices` (lookups after a lost create, recovery): not paced (rare, and a lookup must
+    /// finish within the machine's patience), but it leaves a quarter of the window free.
     case recovery = 1
     /// `GET /invoices/{reference}/status`: paced at the route's rate.
     case poll = 2
@@ -25,9 +26,8 @@ public enum RequestPriority: Int, Hashable, Sendable, Comparable {
     /// How many of the route's paced intervals one request of this priority waits.
     var paceFactor: Double? {
         switch self {
-        case .vend: return nil
+        case .vend, .recovery: return nil
         case .poll: return 1
-        case .recovery: return 2
         case .healthCheck: return 4
         }
     }

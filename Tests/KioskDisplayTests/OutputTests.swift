@@ -1,3 +1,4 @@
+import CLinuxShims
 import Foundation
 import KioskCore
 import Testing
@@ -239,21 +240,18 @@ struct ConsoleGraphicsModeTests {
     @Test("the VT's cursor is hidden before the mode switch; a terminal that cannot switch is named")
     func hidesTheCursorFirst() throws {
         // A pty stands in for the VT: it shows the bytes written to it, and KDSETMODE fails there.
-        let master = posix_openpt(O_RDWR | O_NOCTTY)
-        try #require(master >= 0)
-        defer { close(master) }
-        try #require(grantpt(master) == 0 && unlockpt(master) == 0)
+        // Raw, so that the master reads exactly what was written.
+        var master: Int32 = -1
+        var slave: Int32 = -1
         var name = [CChar](repeating: 0, count: 128)
-        try #require(ptsname_r(master, &name, name.count) == 0)
-        let path = String(cString: name)
-        // The slave end stays open so that the master reads what was written (and raw, as written).
-        let slave = open(path, O_RDWR | O_NOCTTY)
-        try #require(slave >= 0)
-        defer { close(slave) }
         var settings = termios()
-        tcgetattr(slave, &settings)
         cfmakeraw(&settings)
-        tcsetattr(slave, TCSANOW, &settings)
+        try #require(openpty(&master, &slave, &name, &settings, nil) == 0)
+        defer {
+            close(master)
+            close(slave)
+        }
+        let path = name.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
 
         let result = ConsoleGraphicsMode.enter(device: path)
 

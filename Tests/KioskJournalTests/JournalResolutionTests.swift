@@ -81,14 +81,17 @@ struct JournalResolutionTests {
         try journal.insert(makeRecord("R2", state: .refundDue, created: at(2)), event: "x", detail: "")
         try journal.insert(makeRecord("U1", state: .dispenseUnknown, created: at(3)), event: "x", detail: "")
         try journal.insert(makeRecord("D1", state: .dispensed, created: at(4)), event: "x", detail: "")
-        #expect(try journal.openAuditCounts() == [.refundDue: 2, .dispenseUnknown: 1])
+        try journal.insert(makeRecord("N1", state: .unresolved, created: at(5)), event: "x", detail: "")
+        #expect(try journal.openAuditCounts() == [.refundDue: 2, .dispenseUnknown: 1, .unresolved: 1])
         try journal.resolve(tradeNo: TradeNo("R1"), note: "refunded", by: "alice", at: at(10))
         try journal.resolve(tradeNo: TradeNo("U1"), note: "product came out (camera)", by: "bob", at: at(11))
-        #expect(try journal.openAuditCounts() == [.refundDue: 1, .dispenseUnknown: 0])
+        try journal.resolve(tradeNo: TradeNo("N1"), note: "cancelled in the dashboard", by: "bob", at: at(12))
+        #expect(try journal.openAuditCounts() == [.refundDue: 1, .dispenseUnknown: 0, .unresolved: 0])
         #expect(try journal.auditSessions().map(\.tradeNo.rawValue) == ["R2"])
-        #expect(try journal.auditSessions(includingResolved: true).map(\.tradeNo.rawValue) == ["R1", "R2", "U1"])
+        #expect(
+            try journal.auditSessions(includingResolved: true).map(\.tradeNo.rawValue) == ["R1", "R2", "U1", "N1"])
         let resolutions = try journal.resolutions(of: try journal.auditSessions(includingResolved: true))
-        #expect(resolutions.keys.map(\.rawValue).sorted() == ["R1", "U1"])
+        #expect(resolutions.keys.map(\.rawValue).sorted() == ["N1", "R1", "U1"])
     }
 
     @Test func theExportCarriesTheResolution() throws {
