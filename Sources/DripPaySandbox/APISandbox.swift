@@ -226,10 +226,12 @@ public actor APISandbox {
     /// A cancel soft-deletes the invoice (404 from then on) but a payment still goes through.
     public func setSoftDeletedStillPayable(_ value: Bool) { state.faults.softDeletedStillPayable = value }
 
-    /// The next `count` authenticated API requests answer 429 with `Retry-After: retryAfter`.
-    public func forceRateLimit(next count: Int, retryAfter: Int) {
+    /// The next `count` authenticated API requests answer 429 with `Retry-After: retryAfter`;
+    /// with `statusRouteOnly`, only status reads do (the 600/min route is spent, the 60/min one not).
+    public func forceRateLimit(next count: Int, retryAfter: Int, statusRouteOnly: Bool = false) {
         state.faults.rateLimitStorm = count
         state.faults.rateLimitRetryAfter = retryAfter
+        state.faults.rateLimitStatusOnly = statusRouteOnly
     }
 
     /// Queues a fault for the next valid `POST /invoices`.

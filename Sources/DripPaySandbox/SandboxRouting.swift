@@ -92,7 +92,7 @@ extension SandboxState {
         // throttle: a fixed window per token, 600/min for the status poll, 60/min for the rest.
         let isStatus: Bool
         if case .status = route { isStatus = true } else { isStatus = false }
-        if faults.rateLimitStorm > 0 {
+        if faults.rateLimitStorm > 0, isStatus || !faults.rateLimitStatusOnly {
             faults.rateLimitStorm -= 1
             let limit = isStatus ? statusRequestsPerMinute : requestsPerMinute
             return .respond(

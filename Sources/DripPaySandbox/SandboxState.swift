@@ -131,6 +131,7 @@ struct Faults: Sendable {
     var garbage = 0
     var rateLimitStorm = 0
     var rateLimitRetryAfter = 1
+    var rateLimitStatusOnly = false
     var createFaults: [CreateFault] = []
     /// While set, every pending invoice reads as this word on the status and invoice routes, and
     /// a cancel of it answers 422 "Only pending invoices can be cancelled." (an `expired` quote).

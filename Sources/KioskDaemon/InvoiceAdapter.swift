@@ -193,6 +193,19 @@ public struct DripPayInvoicePort: InvoicePort {
         return status
     }
 
+    /// `GET /invoices/{reference}`: the general route, whose re-checks go first
+    /// (`RequestPriority.vend`); the status route's window may be spent by the fleet's polls.
+    public func recheck(of reference: InvoiceReference) async throws -> InvoiceStatus {
+        let status: InvoiceStatus
+        do {
+            status = try await client.invoice(reference).status
+        } catch DripPayError.notFound {
+            throw InvoiceNotFound(reference: reference)
+        }
+        if status == .paid { latency?.paid(reference) }
+        return status
+    }
+
     public func cancel(_ reference: InvoiceReference) async -> CancelOutcome {
         do {
             try await client.cancel(reference)
@@ -201,9 +214,9 @@ public struct DripPayInvoicePort: InvoicePort {
             // Cancelled invoices are soft-deleted: 404 means it is cancelled already.
             return .cancelled
         } catch DripPayError.validation(_, let message, _) {
-            // "Only pending invoices can be cancelled.": ask what it is now.
+            // "Only pending invoices can be cancelled.": ask what it is now, on the general route.
             do {
-                switch try await client.status(reference) {
+                switch try await client.invoice(reference).status {
                 case .paid:
                     latency?.paid(reference)
                     return .alreadyPaid

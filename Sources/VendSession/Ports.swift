@@ -22,6 +22,11 @@ public protocol InvoicePort: Sendable {
     /// `GET /invoices/{reference}/status`. Throws `InvoiceNotFound` when the API answers 404:
     /// DripPay soft-deletes cancelled invoices, so our own reference answers 404 once cancelled.
     func status(of reference: InvoiceReference) async throws -> InvoiceStatus
+    /// The re-check of a vend in progress (after a cancel, at the deadline): the invoice's status
+    /// by a route that a throttled status route does not hold up (`GET /invoices/{reference}` on
+    /// the API), so that a spent status window never keeps a session past the machine's patience.
+    /// Same answers and errors as `status(of:)`, which is the default.
+    func recheck(of reference: InvoiceReference) async throws -> InvoiceStatus
     /// `DELETE /invoices/{reference}`. A 404 means the invoice is already cancelled (soft-deleted):
     /// `.cancelled`. A refusal because the invoice is not pending (422): `.alreadyPaid` (the
     /// session re-checks the status before believing it).
@@ -102,3 +107,9 @@ public typealias QRPayloadRenderer = @Sendable (InvoiceInfo, TradeNo) -> String
 
 /// The planogram: the invoice item description for a product code, nil when the machine does not sell it.
 public typealias Planogram = @Sendable (ProductCode) -> String?
+
+extension InvoicePort {
+    public func recheck(of reference: InvoiceReference) async throws -> InvoiceStatus {
+        try await status(of: reference)
+    }
+}

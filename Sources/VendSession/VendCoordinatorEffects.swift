@@ -108,7 +108,7 @@ extension VendCoordinator {
                 submit(for: tradeNo) { [invoices] in
                     let event: SessionEvent
                     do {
-                        event = .statusRechecked(try await invoices.status(of: reference))
+                        event = .statusRechecked(try await invoices.recheck(of: reference))
                     } catch is InvoiceNotFound {
                         event = .invoiceGone
                     } catch {

@@ -121,6 +121,46 @@ extension KioskIntegration {
             }
         }
 
+        @Test(
+            "status route throttled with Retry-After 46 while the customer pays: the vend ends at the payment deadline, not after 46 s, and the payment is not forgotten"
+        )
+        func statusThrottledWhilePaying() async throws {
+            var options = RigOptions()
+            options.paymentTimeoutSeconds = 4
+            try await withKioskRig(options) { rig in
+                #expect(try await VendFlowTests.startAndVend(rig, id: "thr1") == "ACCEPT thr1")
+                let reference = try await rig.reference(vendID: "thr1")
+                let before = await rig.sandbox.requests().count
+                // The account's 600/min status window is spent (other machines); the 60/min one is not.
+                await rig.sandbox.forceRateLimit(next: 10_000, retryAfter: 46, statusRouteOnly: true)
+                try await Task.sleep(for: .milliseconds(500))
+                #expect(await rig.sandbox.pay(reference))
+                let started = ContinuousClock.now
+                // The deadline (4 s from the VEND) ends the vend: cancel, which loses to the payment,
+                // and the re-check on the other route finds it paid.
+                let session = try await rig.waitForSession(
+                    "thr1", in: [.dispensed, .refundDue, .dispensing], timeout: .seconds(15))
+                #expect(ContinuousClock.now - started < .seconds(15))
+                let during = await rig.sandbox.requests().dropFirst(before)
+                let statusReads = during.filter { $0.path.hasSuffix("/status") }
+                #expect(statusReads.count <= 3, "Retry-After honoured: \(Array(statusReads))")
+                #expect(during.contains { $0.method == "DELETE" }, "the deadline cancelled: \(Array(during))")
+                await rig.sandbox.forceRateLimit(next: 0, retryAfter: 1)
+                if session.state == .refundDue {
+                    _ = try await rig.lines.first(from: 0, matching: "DENY thr1", timeout: .seconds(5)) {
+                        $0.hasPrefix("DENY thr1 ")
+                    }
+                    #expect(await rig.count(of: "DISPENSE thr1") == 0)
+                } else {
+                    try await rig.expectLine("DISPENSE thr1", timeout: .seconds(5))
+                    try await rig.simulator.dispensed(id: "thr1")
+                    try await rig.waitForSession("thr1", in: [.dispensed])
+                    #expect(await rig.count(of: "DISPENSE thr1") == 1)
+                }
+                #expect(try await rig.stopDaemon() == .exited(0))
+            }
+        }
+
         @Test("API down while in service: after a create fails, the controller is told OUT-OF-SERVICE")
         func apiOutageIsToldToTheController() async throws {
             try await withKioskRig { rig in
