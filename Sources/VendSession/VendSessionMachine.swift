@@ -132,7 +132,7 @@ public struct VendSessionMachine: Hashable, Sendable {
                 return end(
                     .failed, now: now, event: .failed,
                     note: "no time left to offer an invoice before the machine's timeout",
-                    deny: .unavailable, screen: .cancelled(reason: "payment unavailable"))
+                    deny: .unavailable, screen: .cancelled(reason: .unavailable))
             }
             return [.createInvoice] + schedule(.offerDeadline, at: offerBy)
         case .invoiceCreated(let info, let payload):
@@ -151,12 +151,12 @@ public struct VendSessionMachine: Hashable, Sendable {
             guard phase == .lookingUp else { return [] }
             return end(
                 .failed, now: now, event: .failed, note: "no invoice was created for this trade_no",
-                deny: .unavailable, screen: .cancelled(reason: "payment unavailable"))
+                deny: .unavailable, screen: .cancelled(reason: .unavailable))
         case .lookupFailed(let message):
             guard phase == .lookingUp else { return [] }
             var effects: [SessionEffect] = [.log(event: .lookupFailed, detail: message)]
             // Do not keep the controller waiting on an API that does not answer; keep looking.
-            effects += releaseController(.unavailable, screen: .cancelled(reason: "payment unavailable"))
+            effects += releaseController(.unavailable, screen: .cancelled(reason: .unavailable))
             effects += scheduleRetry(now: now)
             return effects
         case .statusPolled(let status):

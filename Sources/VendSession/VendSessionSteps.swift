@@ -33,7 +33,7 @@ extension VendSessionMachine {
             effects.append(transition(to: record.state, now: now, event: .cancelPending, detail: note))
         }
         let reason = cancelCause?.denyReason ?? .unavailable
-        effects += releaseController(reason, screen: .cancelled(reason: reason.rawValue))
+        effects += releaseController(reason, screen: .cancelled(reason: reason))
         effects += scheduleRetry(now: now)
         return effects
     }

@@ -37,7 +37,7 @@ struct PNGOutputTests {
         let path = try makeTempDirectory() + "/no/such/screen.png"
         let png = try PNGOutput(options: DisplayOptions(output: .png, pngPath: path))
         await #expect {
-            try await png.show(.idle(message: "Hello"))
+            try await png.show(.idle)
         } throws: { error in
             guard case DisplayError.pngWriteFailed(let failedPath, _, let code) = error else { return false }
             return failedPath == path && code == ENOENT && "\(error)".contains(path)
@@ -48,9 +48,12 @@ struct PNGOutputTests {
     func allScreensRender(size: (Int, Int)) throws {
         let renderer = try ScreenRenderer()
         let screens: [Screen] = [
-            .idle(message: "Choose a product"), payScreen(Payloads.url), .paid(product: "Sparkling water 0.5 l"),
-            .cancelled(reason: "The invoice expired before it was paid"),
+            .idle, payScreen(Payloads.url), .paid(product: "Sparkling water 0.5 l"), .cancelled(reason: .timeout),
             .outOfService(reason: "The payment service cannot be reached"),
+            .refund(
+                RefundNotice(
+                    kind: .refundDue, customerReference: TradeNo("T-1").customerReference,
+                    contact: "+1 555 0100 · help@example.com", url: "https://help.example.com/r")),
         ]
         for screen in screens {
             let canvas = try renderer.render(screen, width: size.0, height: size.1)

@@ -160,7 +160,8 @@ extension Journal {
             abstract: "Lists paid sessions that were not dispensed: refund these by hand.",
             discussion: """
                 Each refund due shows what the DripPay dashboard needs: the invoice reference, the provider
-                invoice id, the trade_no, the amount and when it was paid, and why the vend did not happen.
+                invoice id, the trade_no, the customer reference the machine's screen showed (what a customer
+                quotes), the amount and when it was paid, and why the vend did not happen.
                 Sessions whose dispense outcome is unknown are listed after them: check the machine before refunding.
                 """)
 
@@ -175,12 +176,16 @@ extension Journal {
                 sessions.map {
                     [
                         $0.reference?.rawValue ?? "-", $0.providerInvoiceID ?? "-", $0.tradeNo.rawValue,
-                        $0.price.decimalString, $0.price.currency.code, $0.paidAt?.journalShort ?? "-",
+                        $0.tradeNo.customerReference.text, $0.price.decimalString, $0.price.currency.code,
+                        $0.paidAt?.journalShort ?? "-",
                         $0.note ?? "-",
                     ]
                 }
             }
-            let header = ["REFERENCE", "PROVIDER_INVOICE_ID", "TRADE_NO", "AMOUNT", "CURRENCY", "PAID_AT", "REASON"]
+            let header = [
+                "REFERENCE", "PROVIDER_INVOICE_ID", "TRADE_NO", "CUSTOMER_REFERENCE", "AMOUNT", "CURRENCY", "PAID_AT",
+                "REASON",
+            ]
             if due.isEmpty {
                 print("No refunds due.")
             } else {
