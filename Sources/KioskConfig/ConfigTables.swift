@@ -249,7 +249,7 @@ extension Loader {
         let qrSource = f.choice("qr.source", default: QRSettings.Source.invoiceImage) ?? .invoiceImage
         var payload: QRPayloadTemplate? = nil
         let payloadWhat =
-            "the text in the QR code when qr.source = \"template\", e.g. \"https://pay.example.com/i/{customer_reference}\""
+            "the text in the QR code when qr.source = \"template\", e.g. \"https://pay.example.com/i/{reference}\""
         if let text = f.string("qr.payload", required: qrSource == .template, what: payloadWhat),
             let at = f.merged["qr.payload"]
         {

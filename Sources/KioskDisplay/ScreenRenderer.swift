@@ -107,18 +107,17 @@ public final class ScreenRenderer {
             let lines = try TextLayout.fitted(
                 texts[message], font: fonts.bold, maxSize: size, minSize: min(size, Self.minimumSize),
                 width: box.width - 8, maxLines: 4, color: Palette.muted)
-            lastPlaced += try TextLayout.drawBlock(lines, in: box.inset(by: 4), centered: true, on: &canvas)
+            lastPlaced += try TextLayout.drawBlock(
+                lines, in: box.inset(by: 4), centered: true, minSize: Self.minimumSize, on: &canvas)
         }
         let unit = min(width, height)
         let pad = max(4, unit / 40)
         var box = layout.text.inset(by: pad)
         if pay.notice != nil {
-            // The notice takes the bottom of the text area, never the QR's.
-            let band = max(box.height * 2 / 5, 1)
-            try drawNotice(
-                in: Rect(x: box.x, y: box.y + box.height - band, width: box.width, height: band), unit: unit,
-                on: &canvas)
-            box = Rect(x: box.x, y: box.y, width: box.width, height: box.height - band - pad)
+            // The notice takes the bottom of the text area, never the QR's: as much as its
+            // lines need, at most two fifths, so the price and the countdown keep a legible size.
+            let band = try drawNotice(in: box, unit: unit, on: &canvas)
+            box = Rect(x: box.x, y: box.y, width: box.width, height: max(1, box.height - band - pad))
         }
         let price = texts.price(pay.price)
         let productSize = max(10, unit / 16)
@@ -138,21 +137,23 @@ public final class ScreenRenderer {
         lines += try TextLayout.fitted(
             texts.timeLeft(pay), font: fonts.regular, maxSize: productSize, minSize: minimum, width: box.width,
             maxLines: 2, color: Palette.ink)
-        lastPlaced += try TextLayout.drawBlock(lines, in: box, centered: true, on: &canvas)
+        lastPlaced += try TextLayout.drawBlock(lines, in: box, centered: true, minSize: Self.minimumSize, on: &canvas)
         return canvas
     }
 
-    /// The pay screen's notice: dark text on an amber band filling `band` (a step of its own,
-    /// bounded by `band`).
-    private func drawNotice(in band: Rect, unit: Int, on canvas: inout Canvas) throws(DisplayError) {
-        canvas.fill(band, with: Palette.notice)
-        let inner = band.inset(by: max(2, unit / 80))
-        let size = max(Self.minimumSize, unit / 22)
-        let maxLines = max(1, min(4, inner.height / max(1, size * 5 / 4)))
+    /// The pay screen's notice: dark text on an amber band at the bottom of `box`, as tall as its
+    /// lines (at most two fifths of `box`). Returns the band's height.
+    private func drawNotice(in box: Rect, unit: Int, on canvas: inout Canvas) throws(DisplayError) -> Int {
+        let inset = max(2, unit / 80)
         let lines = try TextLayout.fitted(
-            texts[.goingOutOfService], font: fonts.bold, maxSize: size, minSize: Self.minimumSize, width: inner.width,
-            maxLines: maxLines, color: Palette.ink)
-        lastPlaced += try TextLayout.drawBlock(lines, in: inner, centered: true, on: &canvas)
+            texts[.goingOutOfService], font: fonts.bold, maxSize: max(Self.minimumSize, unit / 22),
+            minSize: Self.minimumSize, width: box.width - 2 * inset, maxLines: 4, color: Palette.ink)
+        let band = min(max(box.height * 2 / 5, 1), try TextLayout.blockHeight(lines) + 2 * inset)
+        let rect = Rect(x: box.x, y: box.y + box.height - band, width: box.width, height: band)
+        canvas.fill(rect, with: Palette.notice)
+        lastPlaced += try TextLayout.drawBlock(
+            lines, in: rect.inset(by: inset), centered: true, minSize: Self.minimumSize, on: &canvas)
+        return band
     }
 
     private func renderMessage(
@@ -169,7 +170,7 @@ public final class ScreenRenderer {
                 body, font: fonts.regular, maxSize: max(10, unit / 16), minSize: Self.minimumSize, width: box.width,
                 maxLines: 4, color: .white)
         }
-        lastPlaced += try TextLayout.drawBlock(lines, in: box, centered: true, on: &canvas)
+        lastPlaced += try TextLayout.drawBlock(lines, in: box, centered: true, minSize: Self.minimumSize, on: &canvas)
         return canvas
     }
 
@@ -216,7 +217,7 @@ public final class ScreenRenderer {
                 contact, font: fonts.regular, maxSize: max(minimum, unit / 19), minSize: minimum, width: box.width,
                 maxLines: 3, color: Palette.ink)
         }
-        lastPlaced += try TextLayout.drawBlock(lines, in: box, centered: true, on: &canvas)
+        lastPlaced += try TextLayout.drawBlock(lines, in: box, centered: true, minSize: Self.minimumSize, on: &canvas)
         return canvas
     }
 }

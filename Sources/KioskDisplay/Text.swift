@@ -127,6 +127,16 @@ enum TextLayout {
         }
     }
 
+    /// The height `drawBlock` gives `lines` before any shrinking.
+    static func blockHeight(_ lines: [TextLine]) throws(DisplayError) -> Int {
+        var total = 0
+        for line in lines {
+            let m = try line.font.lineMetrics(size: line.size)
+            total += m.ascent + m.descent + line.size / 4
+        }
+        return total
+    }
+
     /// `text` fitted (`fit`) as lines of one font, size and colour.
     static func fitted(
         _ text: String, font: FontFace, maxSize: Int, minSize: Int, width: Int, maxLines: Int, color: RGB
@@ -137,15 +147,17 @@ enum TextLayout {
     }
 
     /// Draws `lines` centred vertically in `box`, each either centred or left-aligned, with a
-    /// little leading; shrinks every line together when they are too tall for the box. Returns
+    /// little leading; shrinks every line together (down to `minSize`) when they are too tall
+    /// for the box. Returns
     /// where each line went.
     @discardableResult
     static func drawBlock(
-        _ lines: [TextLine], in box: Rect, centered: Bool, on canvas: inout Canvas
+        _ lines: [TextLine], in box: Rect, centered: Bool, minSize: Int = 8, on canvas: inout Canvas
     ) throws(DisplayError) -> [PlacedText] {
         var lines = lines
         var heights: [Int] = []
-        for _ in 0..<8 {
+        // Large lines (the price) give way first: none shrinks below `minSize`.
+        for _ in 0..<12 {
             heights = []
             for line in lines {
                 let m = try line.font.lineMetrics(size: line.size)
@@ -153,7 +165,7 @@ enum TextLayout {
             }
             if heights.reduce(0, +) <= box.height { break }
             lines = lines.map {
-                var l = $0; l.size = max(8, l.size * 9 / 10); return l
+                var l = $0; l.size = max(min(minSize, l.size), l.size * 9 / 10); return l
             }
         }
         var y = box.y + max(0, (box.height - heights.reduce(0, +)) / 2)
