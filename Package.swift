@@ -6,7 +6,7 @@ import PackageDescription
 
 let package = Package(
     name: "drippay-kiosk",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],  // Mutex and Atomic (Synchronization) need macOS 15
     products: [
         .executable(name: "drippay-kiosk", targets: ["drippay-kiosk"]),
         .executable(name: "drippay-bench", targets: ["drippay-bench"]),
@@ -79,6 +79,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(
@@ -140,7 +141,9 @@ let package = Package(
         // MARK: Tests
         // Helpers shared by the test targets and drippay-bench (seeded generator, child processes,
         // ManualClock, a notify socket); never linked into the shipped binary.
-        .target(name: "KioskTestSupport", dependencies: ["KioskCore"], path: "Tests/KioskTestSupport"),
+        .target(
+            name: "KioskTestSupport", dependencies: ["KioskCore", "PayCodes", "ControllerSimulator", "DripPaySandbox"],
+            path: "Tests/KioskTestSupport"),
         .testTarget(name: "KioskCoreTests", dependencies: ["KioskCore"]),
         .testTarget(name: "PayCodesTests", dependencies: ["KioskTestSupport", "PayCodes", "PayCodeImaging"]),
         .testTarget(

@@ -109,7 +109,7 @@ func runPayCodeBenchmarks() async throws {
     await sandbox.stop()
 }
 
-private struct BenchFailure: Error, CustomStringConvertible {
+struct BenchFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }

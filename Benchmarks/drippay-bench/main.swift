@@ -5,6 +5,7 @@ let areas: [(name: String, run: () async throws -> Void)] = [
     ("controller", { try await runControllerBenchmarks() }),
     ("display", { try await runDisplayBenchmarks() }),
     ("paycodes", { try await runPayCodeBenchmarks() }),
+    ("requote", { runRequoteBenchmarks() }),
     ("journal", { try await runJournalBenchmarks() }),
     ("latency", { try await runLatencyBenchmarks() }),
     ("session", { try await runSessionBenchmarks() }),
@@ -12,7 +13,8 @@ let areas: [(name: String, run: () async throws -> Void)] = [
 ]
 // Not in `all` (a minute and more of real-time holds): run alone.
 let separateAreas: [(name: String, run: () async throws -> Void)] = [
-    ("board-cost", { try await runBoardCostBenchmarks() })
+    ("board-cost", { try await runBoardCostBenchmarks() }),
+    ("fleet", { try await runFleetBenchmarks() }),
 ]
 let requested = CommandLine.arguments.dropFirst().first
 if requested == "daemon-child", CommandLine.arguments.count > 2 {

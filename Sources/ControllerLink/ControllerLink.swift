@@ -92,9 +92,10 @@ public actor ControllerLink {
 
     /// Encodes `command` and writes it. Returns once write(2) has taken every byte.
     ///
-    /// Throws `.notConnected` when the link is down, `.writeFailed` when the write fails,
-    /// and `.notSent` when a `dispense` has no line in this protocol right now; in each case
-    /// the controller did not get the command.
+    /// Throws `.notConnected` when the link is down, `.writeFailed` when the write fails before
+    /// any byte went out, and `.notSent` when a `dispense` has no line in this protocol right now;
+    /// in each case the controller did not get the command. `.writeIncomplete`: some bytes went
+    /// out, the controller may have it.
     public func send(_ command: ControllerCommand) async throws(LinkError) {
         guard let channel else { throw .notConnected(device: device) }
         let lines = codec.encode(command) + codec.takeOutgoing()

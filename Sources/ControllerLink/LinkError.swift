@@ -17,6 +17,9 @@ public enum LinkError: Error, Hashable, Sendable, CustomStringConvertible {
     /// `send` while the link is down (device unplugged, not yet reopened).
     case notConnected(device: String)
     case writeFailed(device: String, reason: String)
+    /// The write failed after `written` of the line's `total` bytes went out: the controller may
+    /// have received the whole line (or acted on what it got).
+    case writeIncomplete(device: String, written: Int, total: Int, reason: String)
     /// The protocol has no line for this command right now (e.g. an MDB dispense for a vend
     /// the machine is no longer waiting on). Nothing was written.
     case notSent(device: String, command: String, reason: String)
@@ -48,6 +51,9 @@ public enum LinkError: Error, Hashable, Sendable, CustomStringConvertible {
         case .notConnected(let device):
             return
                 "the controller link on \(device) is down; nothing was sent (it reopens by itself when the device is back)"
+        case .writeIncomplete(let device, let written, let total, let reason):
+            return "write to serial device \(device) stopped after \(written) of \(total) bytes: \(reason); "
+                + "the controller may have received the command: check the cable and the machine"
         case .writeFailed(let device, let reason):
             return "writing to serial device \(device) failed: \(reason); the line may be unplugged"
         case .notSent(let device, let command, let reason):
@@ -64,4 +70,11 @@ public enum LinkEvent: Hashable, Sendable {
     case down(reason: String)
     /// Something the controller said.
     case controller(ControllerEvent)
+}
+
+extension LinkError: ControllerWriteFailure {
+    public var someBytesLeft: Bool {
+        if case .writeIncomplete(_, let written, _, _) = self { return written > 0 }
+        return false
+    }
 }

@@ -94,7 +94,9 @@ public final class SerialChannel: @unchecked Sendable {
             if written < 0 && (code == EAGAIN || code == EWOULDBLOCK) {
                 let left = ContinuousClock.now.duration(to: deadline)
                 guard left > .zero else {
-                    throw .writeFailed(device: device, reason: "the device took no data for \(timeout)")
+                    throw Self.failure(
+                        device: device, written: offset, total: bytes.count,
+                        reason: "the device took no data for \(timeout)")
                 }
                 let milliseconds = Int32(
                     clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
@@ -102,8 +104,16 @@ public final class SerialChannel: @unchecked Sendable {
                 _ = poll(&pfd, 1, milliseconds)
                 continue
             }
-            throw .writeFailed(device: device, reason: Self.errnoText(code))
+            throw Self.failure(device: device, written: offset, total: bytes.count, reason: Self.errnoText(code))
         }
+    }
+
+    /// A write that stopped: `writeIncomplete` once any byte went out (the controller may have
+    /// the line), else `writeFailed` (it certainly has nothing).
+    static func failure(device: String, written: Int, total: Int, reason: String) -> LinkError {
+        written > 0
+            ? .writeIncomplete(device: device, written: written, total: total, reason: reason)
+            : .writeFailed(device: device, reason: reason)
     }
 
     // MARK: closing and reading

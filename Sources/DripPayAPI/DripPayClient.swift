@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import KioskCore
 import Logging
+import Synchronization
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -14,10 +15,13 @@ import Foundation
 /// honours `Retry-After`, and maps every failure to a `DripPayError`.
 public struct DripPayClient: Sendable {
     /// Requests made in a task with this deadline never wait for rate budget past it: they fail
-    /// at once with `rateLimited` instead (a vend that cannot get its invoice in time is denied
+    /// at once with `budgetRefused` instead (a vend that cannot get its invoice in time is denied
     /// now, not after the machine gave up). Applies to every request of a `createReconciling`,
     /// its lookups included.
     @TaskLocal public static var requestDeadline: Date?
+
+    /// The longest `Retry-After` honoured: a 429 asking for more pauses this long (logged).
+    public static let retryAfterCap = 60
 
     /// `https://host/api/v1`, without a trailing slash.
     public let baseURL: String
@@ -27,6 +31,18 @@ public struct DripPayClient: Sendable {
     let generalLimiter: RequestLimiter?
     let statusLimiter: RequestLimiter?
     let logger: Logger
+    private let lastAnswer = LastAnswer()
+
+    /// When the API last answered a request of this client with success: the token worked then,
+    /// so a health check within a while of it need not spend the budget on `/ping`.
+    public var lastSuccessfulAnswer: ContinuousClock.Instant? { lastAnswer.instant.withLock { $0 } }
+
+    /// Shared by the copies of a client (it is a value).
+    private final class LastAnswer: Sendable {
+        let instant = Mutex<ContinuousClock.Instant?>(nil)
+    }
+    /// Malformed invoices of list pages: each logged once, all counted (a metric reads the count).
+    public let skippedInvoices = SkippedInvoiceLog()
 
     /// - Parameters:
     ///   - requestsPerMinute: budget for every endpoint but the status poll (API limit 60).
@@ -35,7 +51,7 @@ public struct DripPayClient: Sendable {
     /// - Throws: `DripPayError.invalidBaseURL` for a non-URL or plain http:// to a non-loopback host.
     public init(
         baseURL: String, token: APIToken, requestTimeout: Duration, requestsPerMinute: Int = 60,
-        statusRequestsPerMinute: Int = 600, httpClient: HTTPClient = .shared,
+        statusRequestsPerMinute: Int = 600, httpClient: HTTPClient = AsyncHTTPClientTransport.apiClient,
         logger: Logger = Logger(label: "drippay-kiosk.api"), clock: any Clock<Duration> = ContinuousClock(),
         rateLimited: Bool = true
     ) throws(DripPayError) {
@@ -108,7 +124,9 @@ public struct DripPayClient: Sendable {
         let answer = try await perform(
             e, query: "page=\(max(1, page))&per_page=\(min(max(1, perPage), 100))", limiter: generalLimiter,
             ability: .listInvoice)
-        return try decode(e, answer.body) { (n) throws(DecodeFailure) in try InvoicePage(json: n) }
+        let page = try decode(e, answer.body) { (n) throws(DecodeFailure) in try InvoicePage(json: n) }
+        if !page.skipped.isEmpty { skippedInvoices.record(page.skipped, logger: logger) }
+        return page
     }
 
     /// `POST /invoices`. A failure with `outcomeUnknown` may have created the invoice: use
@@ -117,7 +135,15 @@ public struct DripPayClient: Sendable {
         let e = Endpoint(method: "POST", path: "/invoices")
         let answer = try await perform(
             e, body: Array(request.jsonBody.utf8), limiter: generalLimiter, ability: .createInvoice)
-        return try decode(e, answer.body) { (n) throws(DecodeFailure) in try Invoice(json: n.field("data")) }
+        do {
+            return try decode(e, answer.body) { (n) throws(DecodeFailure) in try Invoice(json: n.field("data")) }
+        } catch DripPayError.malformedResponse(_, let expected) {
+            // The invoice exists if the answer names it: it must be cancelled, never looked for again.
+            guard let node = try? JSONNode.parse(answer.body), let data = try? node.field("data"),
+                let reference = try? data.string("reference"), !reference.isEmpty
+            else { throw DripPayError.malformedResponse(e, expected: expected) }
+            throw DripPayError.unusableInvoice(e, reference: InvoiceReference(reference), expected: expected)
+        }
     }
 
     /// `GET /invoices/{reference}`: details, with the payment once paid.
@@ -179,6 +205,7 @@ public struct DripPayClient: Sendable {
         _ endpoint: Endpoint, query: String? = nil, body: [UInt8]? = nil, limiter: RequestLimiter?,
         ability: Ability?
     ) async throws -> HTTPAnswer {
+        // What the request is for (`Endpoint.priority`) decides its pacing and its reserve.
         try await limiter?.acquire(for: endpoint)
         var headers = [
             ("Accept", "application/json"), ("Authorization", "Bearer \(token.bearerValue)"),
@@ -193,14 +220,28 @@ public struct DripPayClient: Sendable {
         } catch TransportFailure.timeout {
             logger.warning("API request timed out", metadata: ["endpoint": "\(endpoint)"])
             throw DripPayError.timeout(endpoint, after: requestTimeout)
+        } catch TransportFailure.refused(let detail) {
+            logger.warning("API connection refused", metadata: ["endpoint": "\(endpoint)", "detail": "\(detail)"])
+            throw DripPayError.connectionRefused(endpoint, detail: token.redact(detail))
         } catch TransportFailure.connectionFailed(let detail) {
             logger.warning("API connection failed", metadata: ["endpoint": "\(endpoint)", "detail": "\(detail)"])
             throw DripPayError.connectionFailed(endpoint, detail: token.redact(detail))
         }
         logger.debug("API answered", metadata: ["endpoint": "\(endpoint)", "status": "\(answer.status)"])
+        if let remaining = answer.header("X-RateLimit-Remaining").flatMap({ Int($0.trimmingWhitespace()) }) {
+            let limit = answer.header("X-RateLimit-Limit").flatMap { Int($0.trimmingWhitespace()) }
+            await limiter?.observe(limit: limit, remaining: remaining)
+        }
         switch answer.status {
         case 200..<300:
+            lastAnswer.instant.withLock { $0 = .now }
             return answer
+        case 300..<400:
+            let location = answer.header("Location")
+            logger.error(
+                "API answered a redirect; set [api] base_url to the final address",
+                metadata: ["endpoint": "\(endpoint)", "status": "\(answer.status)", "location": "\(location ?? "-")"])
+            throw DripPayError.redirected(endpoint, status: answer.status, location: location)
         case 401:
             throw DripPayError.unauthenticated(endpoint)
         case 403:
@@ -212,10 +253,17 @@ public struct DripPayClient: Sendable {
             throw DripPayError.validation(endpoint, message: error.message ?? "validation failed", fields: error.fields)
         case 429:
             // Retry-After is whole seconds in Laravel; an HTTP date or nothing means a full minute.
-            let seconds = answer.header("Retry-After").flatMap { Int($0.trimmingWhitespace()) } ?? 60
-            await limiter?.pause(retryAfter: .seconds(max(1, seconds)))
+            // More than the cap is honoured only up to it: one odd answer must not stop the kiosk.
+            let asked = answer.header("Retry-After").flatMap { Int($0.trimmingWhitespace()) } ?? 60
+            let seconds = min(max(1, asked), Self.retryAfterCap)
+            if asked > Self.retryAfterCap {
+                logger.warning(
+                    "API asked to wait longer than the cap; waiting the cap",
+                    metadata: ["endpoint": "\(endpoint)", "retry_after": "\(asked)", "cap": "\(Self.retryAfterCap)"])
+            }
+            await limiter?.pause(retryAfter: .seconds(seconds))
             logger.warning("API rate limited", metadata: ["endpoint": "\(endpoint)", "retry_after": "\(seconds)"])
-            throw DripPayError.rateLimited(endpoint, retryAfter: max(1, seconds))
+            throw DripPayError.rateLimited(endpoint, retryAfter: seconds)
         case 500..<600:
             throw DripPayError.server(endpoint, status: answer.status)
         default:

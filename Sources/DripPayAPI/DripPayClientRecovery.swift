@@ -20,72 +20,46 @@ extension DripPayClient {
     /// Every invoice of this machine with this trade_no. trade_nos are unique per machine only,
     /// so another machine's invoice is never returned (nor, by the callers, ever cancelled).
     ///
-    /// The API promises no order for its list, so the walk follows the order it sees: newest
-    /// first, pages from the first until one holds an invoice created before `since` (less
-    /// `lookupClockSkew`); oldest first, pages from the last backwards until the same; no order,
-    /// every page. At most `maxRequests` list requests; a walk that cannot reach invoices older
-    /// than the session within them throws `LookupIncomplete` (never "not found": an invoice may
-    /// sit on a page not read). The matches come back oldest first (list order within a second).
+    /// The walk (`TradeNoLookup`) follows the order the list is in, reads as many pages as it
+    /// takes to pass invoices created before `since` less `lookupClockSkew` (any number of newer
+    /// invoices of other machines), and steps back when invoices were deleted between two page
+    /// reads (offsets shift). At most `maxRequests` list requests per call: a walk not finished
+    /// within them throws `LookupIncomplete` carrying the walk, which `resuming:` continues
+    /// (never "not found": an invoice may sit on a page not read). The matches come back oldest
+    /// first (list order within a second).
     public func findInvoices(
-        tradeNo: TradeNo, machineID: String, since: Date, maxRequests: Int = 10
+        tradeNo: TradeNo, machineID: String, since: Date, maxRequests: Int = 10, resuming: TradeNoLookup? = nil
     )
         async throws -> [Invoice]
     {
-        let cutoff = since.addingTimeInterval(-Self.lookupClockSkew)
-        var pages: [Int: [Invoice]] = [:]
+        var lookup =
+            resuming ?? TradeNoLookup(tradeNo: tradeNo, machineID: machineID, since: since)
         var requests = 0
-        func read(_ page: Int) async throws -> InvoicePage {
+        while let page = lookup.nextPage {
             guard requests < maxRequests else {
-                throw LookupIncomplete(tradeNo: tradeNo, machineID: machineID, requests: requests, since: cutoff)
+                throw LookupIncomplete(
+                    tradeNo: tradeNo, machineID: machineID, requests: lookup.requests, since: lookup.cutoff,
+                    lookup: lookup)
             }
             requests += 1
-            let result = try await listInvoices(page: page, perPage: 100)
-            pages[page] = result.data.filter { $0.tradeNo == tradeNo && $0.machineID == machineID }
-            return result
+            let result = try await listInvoices(page: page, perPage: TradeNoLookup.perPage)
+            if let ours = result.skipped.first(where: { $0.tradeNo == tradeNo.rawValue && $0.machineID == machineID }) {
+                // Our own invoice is unreadable: neither "found" nor "not found" is true.
+                throw LookupUnreadable(tradeNo: tradeNo, invoice: ours)
+            }
+            lookup.read(page: page, result)
         }
-        func oldestFirst(_ order: ListOrder) -> [Invoice] {
-            switch order {
-            case .newestFirst: return pages.keys.sorted(by: >).flatMap { pages[$0, default: []].reversed() }
-            case .oldestFirst: return pages.keys.sorted().flatMap { pages[$0, default: []] }
-            case .unknown:
-                // By creation time; invoices of the same second (the API's resolution) in the
-                // order Laravel's latest() would give, newest first, reversed.
-                return pages.keys.sorted(by: >).flatMap { pages[$0, default: []].reversed() }.enumerated()
-                    .sorted { ($0.element.createdAt.date, $0.offset) < ($1.element.createdAt.date, $1.offset) }
-                    .map(\.element)
-            }
-        }
-        func reachesOlder(_ page: InvoicePage) -> Bool { page.data.contains { $0.createdAt.date < cutoff } }
-
-        let first = try await read(1)
-        let lastPage = first.meta.lastPage
-        let order = Self.listOrder(first.data)
-        guard lastPage > 1, !first.data.isEmpty else { return oldestFirst(order) }
-        switch order {
-        case .newestFirst:
-            var page = 1
-            var current = first
-            while !reachesOlder(current), page < lastPage {
-                page += 1
-                current = try await read(page)
-                if current.data.isEmpty { break }
-            }
-        case .oldestFirst:
-            var page = lastPage
-            while page > 1 {
-                let current = try await read(page)
-                if reachesOlder(current) { break }
-                page -= 1
-            }
-        case .unknown:
-            for page in 2...lastPage {
-                if try await read(page).data.isEmpty { break }
-            }
-        }
-        return oldestFirst(order)
+        return lookup.matchesOldestFirst
     }
 
     enum ListOrder { case newestFirst, oldestFirst, unknown }
+
+    /// A create answered 2xx with a reference but an unusable invoice: the caller cancels it by
+    /// that reference (it exists), whatever an earlier attempt did.
+    static func isUnusableInvoice(_ error: any Error) -> Bool {
+        if case .unusableInvoice? = error as? DripPayError { return true }
+        return false
+    }
 
     /// The order a page of the list is in, by `created_at`.
     static func listOrder(_ invoices: [Invoice]) -> ListOrder {
@@ -98,32 +72,34 @@ extension DripPayClient {
     }
 
     /// The invoice that stands for this trade_no on this machine: a paid one if any, else the
-    /// oldest live one (pending or unknown status), else nil.
+    /// oldest pending one, else the oldest not cancelled (a not-payable word), else nil.
     public func findInvoice(
-        tradeNo: TradeNo, machineID: String, since: Date, maxRequests: Int = 10
+        tradeNo: TradeNo, machineID: String, since: Date, maxRequests: Int = 10, resuming: TradeNoLookup? = nil
     )
         async throws -> Invoice?
     {
         Self.keeper(
-            of: try await findInvoices(tradeNo: tradeNo, machineID: machineID, since: since, maxRequests: maxRequests))
+            of: try await findInvoices(
+                tradeNo: tradeNo, machineID: machineID, since: since, maxRequests: maxRequests, resuming: resuming))
     }
 
     /// Among invoices of one trade_no, oldest first (as `findInvoices` returns them), the one to
-    /// keep: the oldest paid, else the oldest live.
+    /// keep: the oldest paid, else the oldest pending, else the oldest not cancelled.
     static func keeper(of oldestFirst: [Invoice]) -> Invoice? {
         if let paid = oldestFirst.first(where: { $0.status == .paid }) { return paid }
+        if let pending = oldestFirst.first(where: { $0.status == .pending }) { return pending }
         return oldestFirst.first(where: { $0.status.isLive })
     }
 
     /// Finds the invoice standing for this trade_no on this machine and cancels every other
     /// pending one of this machine with the same trade_no. Returns nil when there is none.
     public func reconcile(
-        tradeNo: TradeNo, machineID: String, since: Date, maxRequests: Int = 10
+        tradeNo: TradeNo, machineID: String, since: Date, maxRequests: Int = 10, resuming: TradeNoLookup? = nil
     )
         async throws -> Invoice?
     {
         let matches = try await findInvoices(
-            tradeNo: tradeNo, machineID: machineID, since: since, maxRequests: maxRequests)
+            tradeNo: tradeNo, machineID: machineID, since: since, maxRequests: maxRequests, resuming: resuming)
         guard let keeper = Self.keeper(of: matches) else { return nil }
         try await cancelDuplicates(of: keeper, among: matches)
         return keeper
@@ -154,13 +130,18 @@ extension DripPayClient {
     /// absent is the create sent again (up to `maxAttempts` in all). After such a repeat, a
     /// late-committing earlier create is swept up by one more lookup.
     ///
-    /// - Throws: the create's own error when the lookup fails or attempts run out; its
+    /// - Throws: the create's own error when the lookup fails or attempts run out; after a lost
+    ///   answer, the lost create's error whatever the repeat answered. Its
     ///   `outcomeUnknown` then says the invoice may exist — call again later (it looks up first
     ///   only after a lost answer; for crash recovery call `reconcile(tradeNo:)` first).
     public func createReconciling(
         _ request: CreateInvoiceRequest, since: Date = Date(), maxRequests: Int = 10, maxAttempts: Int = 2
     ) async throws -> Invoice {
         var attempt = 0
+        // Once a create's answer was lost, an invoice may exist whatever a later attempt answers:
+        // a repeat that fails "cleanly" (429, refused, local budget, 422) must not end the vend as
+        // if nothing was created, or the first invoice would be left pending for ever.
+        var lost: DripPayError?
         while true {
             attempt += 1
             do {
@@ -195,7 +176,13 @@ extension DripPayClient {
                     throw createError
                 }
                 if let found { return found }
+                lost = lost ?? createError
                 if attempt >= maxAttempts { throw createError }
+            } catch let error
+                where lost != nil && !(error is CancellationError) && !Self.isUnusableInvoice(error)
+            {
+                if let lost { throw lost }
+                throw error
             }
         }
     }

@@ -34,24 +34,35 @@ public enum DripPayError: Error, Hashable, Sendable, CustomStringConvertible {
     case validation(Endpoint, message: String, fields: [String: [String]])
     /// 429: too many requests; the budget for this endpoint pauses for `retryAfter` seconds.
     case rateLimited(Endpoint, retryAfter: Int)
+    /// The client's own request budget (`requests_per_minute`) had no room before the caller's
+    /// deadline: nothing was sent, and the API did not answer 429.
+    case budgetRefused(Endpoint, waitSeconds: Int)
+    /// 3xx: the client follows no redirect (a POST must never turn into a GET elsewhere).
+    case redirected(Endpoint, status: Int, location: String?)
     /// 5xx: the server failed. For a create, the invoice may nevertheless exist.
     case server(Endpoint, status: Int)
     /// Any other status the API is not documented to answer.
     case unexpectedStatus(Endpoint, status: Int)
     /// No answer within the request timeout.
     case timeout(Endpoint, after: Duration)
-    /// The connection was refused, reset or closed before an answer arrived.
+    /// The connection was reset or closed before an answer arrived (the request may have arrived).
     case connectionFailed(Endpoint, detail: String)
+    /// The connection was refused at connect: the request never left this machine.
+    case connectionRefused(Endpoint, detail: String)
     /// The answer was not what the API documents.
     case malformedResponse(Endpoint, expected: String)
+    /// A 2xx create whose invoice carries a reference but is otherwise malformed (no payable code,
+    /// a total or currency that is not exact money): the invoice exists and must be cancelled.
+    case unusableInvoice(Endpoint, reference: InvoiceReference, expected: String)
 
     /// The endpoint the failed call was for (nil for a bad base URL).
     public var endpoint: Endpoint? {
         switch self {
         case .invalidBaseURL: return nil
         case .unauthenticated(let e), .forbidden(let e, _), .notFound(let e), .validation(let e, _, _),
-            .rateLimited(let e, _), .server(let e, _), .unexpectedStatus(let e, _), .timeout(let e, _),
-            .connectionFailed(let e, _), .malformedResponse(let e, _):
+            .rateLimited(let e, _), .budgetRefused(let e, _), .redirected(let e, _, _), .server(let e, _),
+            .unexpectedStatus(let e, _), .timeout(let e, _), .connectionFailed(let e, _), .connectionRefused(let e, _),
+            .malformedResponse(let e, _), .unusableInvoice(let e, _, _):
             return e
         }
     }
@@ -60,9 +71,9 @@ public enum DripPayError: Error, Hashable, Sendable, CustomStringConvertible {
     /// must change something (token, abilities, request).
     public var isTransient: Bool {
         switch self {
-        case .rateLimited, .server, .timeout, .connectionFailed: return true
+        case .rateLimited, .budgetRefused, .server, .timeout, .connectionFailed, .connectionRefused: return true
         case .invalidBaseURL, .unauthenticated, .forbidden, .notFound, .validation, .unexpectedStatus,
-            .malformedResponse:
+            .malformedResponse, .redirected, .unusableInvoice:
             return false
         }
     }
@@ -98,6 +109,18 @@ public enum DripPayError: Error, Hashable, Sendable, CustomStringConvertible {
         case .rateLimited(let e, let retryAfter):
             return
                 "\(e): rate limited (429); requests to this endpoint pause for \(retryAfter) s. Lower requests_per_minute if this repeats."
+        case .budgetRefused(let e, let wait):
+            return
+                "\(e): not sent: this kiosk's own request budget ([api] requests_per_minute) has no room for \(wait) s, past the vend's deadline (the API did not answer 429). It frees up by itself; if it repeats, sessions are retrying: see `drippay-kiosk journal refunds`."
+        case .redirected(let e, let status, let location):
+            return
+                "\(e): the API answered a redirect (HTTP \(status)\(location.map { " to \($0)" } ?? "")), which the client never follows. Set [api] base_url to the API's final address (https://<host>/api/v1)."
+        case .unusableInvoice(let e, let reference, let expected):
+            return
+                "\(e): the API created invoice \(reference) but its answer is not usable (\(expected)); it is cancelled and the vend denied. Check the API's invoices for this machine."
+        case .connectionRefused(let e, let detail):
+            return
+                "\(e): connection refused (\(detail)); nothing was sent. Check that the API is up and [api] base_url."
         case .server(let e, let status):
             return
                 "\(e): the API failed with HTTP \(status); will retry. If it persists, check the DripPay service status."
@@ -115,6 +138,18 @@ public enum DripPayError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// A trade_no lookup met this machine's invoice for the trade_no in a list page but could not
+/// decode it: whether it is pending, paid or cancelled is unknown (the lookup is retried, within
+/// the session's settling budget).
+public struct LookupUnreadable: Error, Hashable, Sendable, CustomStringConvertible {
+    public let tradeNo: TradeNo
+    public let invoice: SkippedInvoice
+
+    public var description: String {
+        "GET /invoices: the invoice for trade_no \(tradeNo) is malformed (\(invoice)); whether it is paid is unknown: check it at the API"
+    }
+}
+
 /// A trade_no lookup read its request budget of list pages without reaching invoices older than
 /// the session: the invoice may exist on a page not read, so nothing is known (retry later).
 public struct LookupIncomplete: Error, Hashable, Sendable, CustomStringConvertible {
@@ -122,10 +157,12 @@ public struct LookupIncomplete: Error, Hashable, Sendable, CustomStringConvertib
     public let machineID: String
     public let requests: Int
     public let since: Date
+    /// The walk so far: `findInvoices(resuming:)` goes on from here.
+    public let lookup: TradeNoLookup
 
     public var description: String {
-        "GET /invoices: \(requests) page(s) read without reaching invoices created before \(since) "
+        "GET /invoices: \(requests) page(s) read so far without reaching invoices created before \(since) "
             + "(looking for trade_no \(tradeNo) of machine \(machineID)); whether it exists is unknown, "
-            + "the lookup is retried"
+            + "the lookup goes on from page \(lookup.nextPage ?? 0) at its next try"
     }
 }

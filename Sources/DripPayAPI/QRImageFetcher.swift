@@ -114,6 +114,14 @@ public enum QRImageAnswer: Hashable, Sendable {
     case notModified
 }
 
+/// A fetch's answer with the image's own word on how long it stays the same.
+public struct QRImageFetch: Hashable, Sendable {
+    public var answer: QRImageAnswer
+    /// Seconds from the answer during which the image says it does not change (`Cache-Control`,
+    /// `Expires`: `HTTPFreshness`); nil when it says nothing.
+    public var freshFor: Double?
+}
+
 /// Fetches the invoice's QR image over HTTP: the rules of `ImageURLPolicy`, at most
 /// `maxRedirects` redirects (followed here, never by the HTTP client), a byte cap checked while
 /// reading, conditional requests (If-None-Match / If-Modified-Since), one timeout over the whole
@@ -144,6 +152,7 @@ public final class QRImageFetcher: Sendable {
         self.maxBytes = maxBytes
         self.maxRedirects = maxRedirects
         self.apiBudget = apiBudget
+        plannedRequestsPerMinute = max(1, otherRequestsPerMinute ?? 12)
         otherBudget = otherRequestsPerMinute.map {
             RequestLimiter(budget: RateBudget(limit: max(1, $0)), clock: ContinuousClock())
         }
@@ -158,8 +167,21 @@ public final class QRImageFetcher: Sendable {
         try? await client.shutdown()
     }
 
+    /// The most fetches a minute it plans for: the bound for other origins (the API's own origin
+    /// has the general budget, of which the image should take no more).
+    public let plannedRequestsPerMinute: Int
+
     /// Fetches `url`; `etag` / `lastModified` from the previous answer make it conditional.
     public func fetch(_ url: String, etag: String? = nil, lastModified: String? = nil) async throws -> QRImageAnswer {
+        try await fetchWithFreshness(url, etag: etag, lastModified: lastModified).answer
+    }
+
+    /// `fetch`, with the image's freshness (`Cache-Control` / `Expires`, 304 answers too).
+    public func fetchWithFreshness(
+        _ url: String, etag: String? = nil, lastModified: String? = nil
+    ) async throws
+        -> QRImageFetch
+    {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         var current = url
         _ = try policy.origin(of: current)
@@ -176,11 +198,13 @@ public final class QRImageFetcher: Sendable {
                 current = try policy.redirect(from: current, location: location)
                 logger.debug("QR image redirected", metadata: ["to": "\(current)"])
             case 304:
-                return .notModified
+                return QRImageFetch(answer: .notModified, freshFor: answer.freshFor)
             case 200..<300:
-                return .fresh(
-                    bytes: answer.body, contentType: answer.contentType, etag: answer.etag,
-                    lastModified: answer.lastModified)
+                return QRImageFetch(
+                    answer: .fresh(
+                        bytes: answer.body, contentType: answer.contentType, etag: answer.etag,
+                        lastModified: answer.lastModified),
+                    freshFor: answer.freshFor)
             default:
                 throw QRImageFetchError.status(current, answer.status)
             }
@@ -191,6 +215,7 @@ public final class QRImageFetcher: Sendable {
     private struct Answer {
         var status: Int
         var location, contentType, etag, lastModified: String?
+        var freshFor: Double?
         var body: [UInt8]
     }
 
@@ -237,7 +262,13 @@ public final class QRImageFetcher: Sendable {
                         status: Int(response.status.code), location: response.headers.first(name: "Location"),
                         contentType: response.headers.first(name: "Content-Type"),
                         etag: response.headers.first(name: "ETag"),
-                        lastModified: response.headers.first(name: "Last-Modified"), body: body)
+                        lastModified: response.headers.first(name: "Last-Modified"),
+                        freshFor: HTTPFreshness.lifetime(
+                            cacheControl: response.headers["Cache-Control"].joinedOrNil,
+                            expires: response.headers.first(name: "Expires"),
+                            date: response.headers.first(name: "Date"),
+                            age: response.headers.first(name: "Age")),
+                        body: body)
                 }
                 group.addTask {
                     try await Task.sleep(for: timeout)
@@ -266,6 +297,11 @@ public final class QRImageFetcher: Sendable {
             throw QRImageFetchError.connection(url, detail: token.redact(AsyncHTTPClientTransport.describe(error)))
         }
     }
+}
+
+extension [String] {
+    /// Repeated header lines as one list value (RFC 9110, 5.3); nil when there are none.
+    fileprivate var joinedOrNil: String? { isEmpty ? nil : joined(separator: ",") }
 }
 
 extension ImageURLPolicy {

@@ -24,20 +24,25 @@ public struct RateBudget: Hashable, Sendable {
         grants.reserveCapacity(min(limit, 1024))
     }
 
-    /// When the next request may go: `now` when it may go at once.
-    public func nextAllowed(now: Duration) -> Duration {
+    /// When the next request may go: `now` when it may go at once. A request that must leave
+    /// `reserve` grants of the window free for others (a lower priority) waits until fewer than
+    /// `limit - reserve` grants are in the window.
+    public func nextAllowed(now: Duration, reserve: Int = 0) -> Duration {
         var at = now
         if let pausedUntil, pausedUntil > at { at = pausedUntil }
-        if grants.count == limit {
-            let oldest = grants[head]
-            if oldest + window > at { at = oldest + window }
+        let usable = max(1, limit - max(0, reserve))
+        if grants.count >= usable {
+            // The grant that must leave the window: the (count - usable)-th oldest.
+            let blocking = grants[(head + grants.count - usable) % grants.count]
+            if blocking + window > at { at = blocking + window }
         }
         return at
     }
 
-    /// Takes a grant if one is available at `now`; returns false (taking nothing) otherwise.
-    public mutating func tryAcquire(now: Duration) -> Bool {
-        guard nextAllowed(now: now) <= now else { return false }
+    /// Takes a grant if one is available at `now` (leaving `reserve` free); returns false
+    /// (taking nothing) otherwise.
+    public mutating func tryAcquire(now: Duration, reserve: Int = 0) -> Bool {
+        guard nextAllowed(now: now, reserve: reserve) <= now else { return false }
         if grants.count < limit {
             grants.append(now)
         } else {

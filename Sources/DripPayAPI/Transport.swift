@@ -2,6 +2,11 @@ import AsyncHTTPClient
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -38,7 +43,10 @@ public struct HTTPAnswer: Sendable {
 /// Why no answer came back.
 public enum TransportFailure: Error, Sendable {
     case timeout
+    /// Reset or closed: the request may have arrived.
     case connectionFailed(String)
+    /// Refused at connect (ECONNREFUSED): the request never left this machine.
+    case refused(String)
 }
 
 /// Moves one request to the API and its answer back. The client's only I/O seam: production
@@ -50,6 +58,16 @@ public protocol DripPayTransport: Sendable {
 
 /// The production transport over AsyncHTTPClient.
 public struct AsyncHTTPClientTransport: DripPayTransport {
+    /// The API's HTTP client: AsyncHTTPClient's shared settings but no redirects (the shared
+    /// client follows up to 20 and turns a POST into a GET on 301/302); a 3xx comes back as an
+    /// answer and the client reports it as a configuration error. Process-wide, never shut down,
+    /// like `HTTPClient.shared`.
+    public static let apiClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.redirectConfiguration = .disallow
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
     let client: HTTPClient
     let logger: Logger
     /// Largest answer accepted; a page of 100 invoices is far smaller.
@@ -104,17 +122,24 @@ public struct AsyncHTTPClientTransport: DripPayTransport {
             throw CancellationError()
         } catch {
             if Task.isCancelled { throw CancellationError() }
-            throw TransportFailure.connectionFailed(Self.describe(error))
+            if Self.isRefused(error) { throw TransportFailure.refused("connection refused") }
+            throw TransportFailure.connectionFailed(String(describing: error))
         }
     }
 
-    /// NIO's connect errors, shortened to what a person needs.
+    /// NIO's connect errors, shortened to what a person needs (for messages only: decisions
+    /// use `isRefused`, on the error's type).
     static func describe(_ error: any Error) -> String {
-        let text = String(describing: error)
-        if text.contains("connection refused") || text.contains("Connection refused") || text.contains("ECONNREFUSED") {
-            return "connection refused"
+        isRefused(error) ? "connection refused" : String(describing: error)
+    }
+
+    /// Whether NIO refused the connect (ECONNREFUSED on every address tried), by type.
+    static func isRefused(_ error: any Error) -> Bool {
+        if let io = error as? IOError { return io.errnoCode == ECONNREFUSED }
+        if let connection = error as? NIOConnectionError {
+            return !connection.connectionErrors.isEmpty
+                && connection.connectionErrors.allSatisfy { isRefused($0.error) }
         }
-        if text.contains("reset") { return "connection reset" }
-        return text
+        return false
     }
 }

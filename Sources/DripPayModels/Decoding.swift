@@ -184,9 +184,22 @@ extension Invoice {
 
 extension InvoicePage {
     package init(json node: JSONNode) throws(DecodeFailure) {
+        // Invoice by invoice: one malformed invoice (of any machine) must not hide the others.
         var data: [Invoice] = []
-        for item in try node.field("data").array() { data.append(try Invoice(json: item)) }
+        var skipped: [SkippedInvoice] = []
+        for (index, item) in try node.field("data").array().enumerated() {
+            do {
+                data.append(try Invoice(json: item))
+            } catch {
+                skipped.append(
+                    SkippedInvoice(
+                        index: index, reference: try? item.string("reference"),
+                        machineID: try? item.string("machine_id"),
+                        tradeNo: try? item.string("trade_no"), reason: error.expected))
+            }
+        }
         self.data = data
+        self.skipped = skipped
         let l = try node.field("links")
         links = PageLinks(
             first: try l.optionalString("first"), last: try l.optionalString("last"),

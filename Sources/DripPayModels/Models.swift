@@ -77,9 +77,36 @@ public struct PageMeta: Hashable, Sendable {
 
 /// One page of `GET /invoices` (newest first).
 public struct InvoicePage: Hashable, Sendable {
+    /// The invoices that decoded; a malformed one is in `skipped`, never the whole page's failure.
     public let data: [Invoice]
     public let links: PageLinks
     public let meta: PageMeta
+    /// The invoices of the page that did not decode, in page order.
+    public var skipped: [SkippedInvoice] = []
+}
+
+/// An invoice of a list page that did not decode: what could be read of it, and why. A skipped
+/// invoice is never used; one that names our machine and trade_no makes a lookup inconclusive.
+public struct SkippedInvoice: Hashable, Sendable, CustomStringConvertible {
+    /// Its place in the page's `data`.
+    public let index: Int
+    public let reference: String?
+    public let machineID: String?
+    public let tradeNo: String?
+    /// What was wrong (the first field that failed).
+    public let reason: String
+
+    public init(index: Int, reference: String?, machineID: String?, tradeNo: String?, reason: String) {
+        self.index = index
+        self.reference = reference
+        self.machineID = machineID
+        self.tradeNo = tradeNo
+        self.reason = reason
+    }
+
+    public var description: String {
+        "data[\(index)] (reference \(reference ?? "?"), machine_id \(machineID ?? "?"), trade_no \(tradeNo ?? "?")): \(reason)"
+    }
 }
 
 /// The answer of `GET /ping`.

@@ -148,8 +148,12 @@ public actor APISandbox {
         return state.quotes.byInvoice[index] ?? []
     }
 
-    /// How often a new quote is issued (each stays payable twice as long).
+    /// How often a new quote is issued (each stays payable twice as long, unless `setQuoteLifetime`).
     public func setQuoteSeconds(_ seconds: Int) { state.quotes.quoteSeconds = max(1, seconds) }
+
+    /// How long each quote stays payable (nil: twice the quote period). Equal to the period is
+    /// Strike's timing: the old request dies as the new one is issued.
+    public func setQuoteLifetime(_ seconds: Int?) { state.quotes.quoteLifetime = seconds.map { max(1, $0) } }
 
     /// Pays every new invoice this long after its creation (nil: never).
     public func setAutoPay(after delay: Duration?) { state.autoPayAfter = delay }
@@ -182,6 +186,45 @@ public actor APISandbox {
 
     /// The next `count` API requests answer 200 with a body that is not JSON.
     public func answerGarbage(next count: Int) { state.faults.garbage = count }
+
+    /// The next `count` API requests answer `301 Moved Permanently` (the client must not follow).
+    public func redirect(next count: Int) { state.faults.redirects = count }
+
+    /// While set, every pending invoice reads as `word` (`expired`, `failed`, ...) and refuses a
+    /// cancel with 422; a payment still goes through. nil: the real statuses again.
+    public func setStatusWord(_ word: String?) { state.faults.statusWord = word }
+
+    /// Adds `count` pending invoices of `machineID`, created now (newer than every invoice so far),
+    /// `malformed` ones rendered broken in lists. Returns their references, oldest first.
+    @discardableResult
+    public func addInvoices(count: Int, machineID: String, malformed: Bool = false) -> [String] {
+        let references = state.addInvoices(count: count, machineID: machineID, now: Date())
+        if malformed { state.faults.malformedReferences.formUnion(references) }
+        return references
+    }
+
+    /// After every list read, cancels (soft-deletes) the `count` newest pending invoices of
+    /// machines other than `sparing`: offsets shift between two page reads. 0 turns it off.
+    public func deleteBetweenPageReads(_ count: Int, sparing machineID: String) {
+        state.faults.deletesPerListRead = max(0, count)
+        state.faults.deleteSparing = machineID
+        state.faults.deleteOnly = nil
+    }
+
+    /// After every list read, cancels the `count` newest pending invoices of `machineID` only.
+    public func deleteBetweenPageReads(_ count: Int, only machineID: String) {
+        state.faults.deletesPerListRead = max(0, count)
+        state.faults.deleteSparing = ""
+        state.faults.deleteOnly = machineID
+    }
+
+    /// The status word the API gives for an invoice now (with the `setStatusWord` fault applied).
+    public func statusWordOf(_ reference: String) -> String? {
+        state.byReference[reference.lowercased()].map { state.statusWord(state.invoices[$0]) }
+    }
+
+    /// A cancel soft-deletes the invoice (404 from then on) but a payment still goes through.
+    public func setSoftDeletedStillPayable(_ value: Bool) { state.faults.softDeletedStillPayable = value }
 
     /// The next `count` authenticated API requests answer 429 with `Retry-After: retryAfter`.
     public func forceRateLimit(next count: Int, retryAfter: Int) {

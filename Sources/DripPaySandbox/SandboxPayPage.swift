@@ -76,6 +76,28 @@ extension SandboxState {
         case ("POST", "list-order"):
             listOldestFirst = q["order"] == "oldest-first"
             return .message(200, listOldestFirst ? "Lists oldest first." : "Lists newest first.")
+        case ("POST", "faults/status-word"):
+            let word = q["word"].flatMap { $0.isEmpty ? nil : $0 }
+            faults.statusWord = word
+            return .message(200, word.map { "Pending invoices read '\($0)' and refuse a cancel." } ?? "Real statuses.")
+        case ("POST", "faults/other-invoices"):
+            let machine = q["machine_id"] ?? "OTHER-MACHINE"
+            let added = addInvoices(count: count, machineID: machine, now: now)
+            if q["malformed"] == "1" { faults.malformedReferences.formUnion(added) }
+            return .message(200, "Added \(added.count) invoices of \(machine).")
+        case ("POST", "faults/deletes-between-pages"):
+            faults.deletesPerListRead = count
+            faults.deleteSparing = q["sparing"] ?? ""
+            return .message(200, "Each list read cancels \(count) newer invoices of other machines.")
+        case ("POST", "faults/soft-delete-payable"):
+            faults.softDeletedStillPayable = q["on"] != "0"
+            return .message(200, faults.softDeletedStillPayable ? "Cancelled invoices stay payable." : "Off.")
+        case ("POST", "faults/malformed-next-create"):
+            faults.createFaults.append(.malformedAfterCommit)
+            return .message(200, "The next create answers a malformed invoice.")
+        case ("POST", "faults/redirect"):
+            faults.redirects = count
+            return .message(200, "The next \(count) API requests answer 301.")
         case ("POST", "faults/drop-next-create"):
             faults.createFaults.append(q["commit"] == "0" ? .dropBeforeCommit : .dropAfterCommit)
             return .message(200, "The next create is dropped.")

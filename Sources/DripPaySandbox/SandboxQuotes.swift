@@ -41,6 +41,9 @@ enum SandboxRate {
 /// superseded request is valid until its own expiry).
 struct QuoteBook: Sendable {
     var quoteSeconds: Int = 30
+    /// How long each quote stays payable; nil: `2 * quoteSeconds`. Strike's own timing is a
+    /// lifetime equal to the period (the next quote comes when the last one dies).
+    var quoteLifetime: Int?
     /// Invoice index -> its quotes, oldest first.
     var byInvoice: [Int: [SandboxQuote]] = [:]
     /// Lower-case request -> (invoice index, quote position).
@@ -49,7 +52,7 @@ struct QuoteBook: Sendable {
     var render: (@Sendable (String) -> [UInt8]?)?
     private var random = QuoteRandom(seed: 0x5eed_0f_d21b)
 
-    var lifetimeSeconds: Int64 { Int64(quoteSeconds) * 2 }
+    var lifetimeSeconds: Int64 { Int64(quoteLifetime ?? quoteSeconds * 2) }
 
     /// The quote current at `now` for the invoice, issuing one if due.
     mutating func current(invoice index: Int, _ invoice: SandboxInvoice, now: Date) -> SandboxQuote? {

@@ -55,8 +55,8 @@ extension SandboxState {
             ("trade_no", .string(invoice.tradeNo)),
             ("currency", .string(invoice.currency)),
             ("total", .string(Self.decimal(invoice.totalCents, places: 2))),
-            ("status", .string(invoice.status.rawValue)),
-            ("status_label", .string(invoice.status.rawValue.capitalized)),
+            ("status", .string(statusWord(invoice))),
+            ("status_label", .string(statusWord(invoice).capitalized)),
             ("qr_code_image_url", .string("\(origin)/qr_codes/\(invoice.providerInvoiceID).webp")),
             (
                 "items",
@@ -72,5 +72,20 @@ extension SandboxState {
             ("created_at", created),
             ("updated_at", .string(Self.iso8601(invoice.updatedAt))),
         ])
+    }
+
+    /// The invoice as a broken API might send it: `provider_invoice_id: null`, a total of
+    /// `"1.505"`, an unparseable `created_at`, no payable code. The reference stays readable.
+    func malformedInvoiceJSON(_ invoice: SandboxInvoice) -> JSON {
+        guard case .object(let fields) = invoiceJSON(invoice) else { return invoiceJSON(invoice) }
+        return .object(
+            fields.map { field in
+                switch field.0 {
+                case "provider_invoice_id", "qr_code_image_url": return (field.0, .null)
+                case "total": return (field.0, .string("1.505"))
+                case "created_at": return (field.0, .string("yesterday"))
+                default: return field
+                }
+            })
     }
 }

@@ -41,6 +41,13 @@ extension SandboxState {
                     status: 200, headers: [("Content-Type", "application/json")],
                     body: Array("<html>502 Bad Gateway</html>{\"stat".utf8)))
         }
+        if faults.redirects > 0 {
+            faults.redirects -= 1
+            return .respond(
+                .message(
+                    301, "Moved Permanently",
+                    headers: [("Location", "\(origin)/api/v2/\(segments.joined(separator: "/"))")]))
+        }
         if faults.serverErrors > 0 {
             faults.serverErrors -= 1
             return .respond(.message(faults.serverErrorStatus, "Server Error"))
@@ -110,6 +117,7 @@ extension SandboxState {
             outcome = .respond(.json(200, .object([("message", .string("pong")), ("abilities", .array(labels))])))
         case .list:
             outcome = .respond(need(.listInvoice) ? list(request) : forbidden)
+            if need(.listInvoice) { deleteBetweenPageReads(now: now) }
         case .create:
             outcome = need(.createInvoice) ? create(request, now: now) : .respond(forbidden)
         case .show(let reference):
@@ -158,20 +166,42 @@ extension SandboxState {
         return .json(200, .object([("data", invoiceJSON(invoices[i]))]))
     }
 
+    /// The status word an invoice reads as: its own, or the `statusWord` fault while pending.
+    func statusWord(_ invoice: SandboxInvoice) -> String {
+        if invoice.status == .pending, let word = faults.statusWord { return word }
+        return invoice.status.rawValue
+    }
+
     func status(_ reference: String) -> SandboxResponse {
         guard let i = visibleIndex(reference) else { return notFound(reference) }
-        return .json(200, .object([("status", .string(invoices[i].status.rawValue))]))
+        return .json(200, .object([("status", .string(statusWord(invoices[i])))]))
     }
 
     mutating func cancel(_ reference: String, now: Date) -> SandboxResponse {
         guard let i = visibleIndex(reference) else { return notFound(reference) }
-        guard invoices[i].status == .pending else {
+        guard invoices[i].status == .pending, faults.statusWord == nil else {
             return .message(422, "Only pending invoices can be cancelled.")
         }
-        invoices[i].status = .cancelled
         invoices[i].deleted = true
         invoices[i].updatedAt = now
+        // Still payable after the soft delete: the status stays pending underneath.
+        if !faults.softDeletedStillPayable { invoices[i].status = .cancelled }
         return .message(200, "Invoice cancelled successfully.")
+    }
+
+    /// The `deletesPerListRead` fault: cancels the newest live invoices of other machines.
+    mutating func deleteBetweenPageReads(now: Date) {
+        guard faults.deletesPerListRead > 0 else { return }
+        var left = faults.deletesPerListRead
+        for i in invoices.indices.reversed() where left > 0 {
+            guard !invoices[i].deleted, invoices[i].status == .pending, invoices[i].machineID != faults.deleteSparing,
+                faults.deleteOnly.map({ invoices[i].machineID == $0 }) ?? true
+            else { continue }
+            invoices[i].status = .cancelled
+            invoices[i].deleted = true
+            invoices[i].updatedAt = now
+            left -= 1
+        }
     }
 
     func list(_ request: SandboxRequest) -> SandboxResponse {
@@ -191,7 +221,14 @@ extension SandboxState {
         return .json(
             200,
             .object([
-                ("data", .array(slice.map(invoiceJSON))),
+                (
+                    "data",
+                    .array(
+                        slice.map {
+                            faults.malformedReferences.contains($0.reference)
+                                ? malformedInvoiceJSON($0) : invoiceJSON($0)
+                        })
+                ),
                 (
                     "links",
                     .object([

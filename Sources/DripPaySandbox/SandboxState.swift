@@ -70,7 +70,16 @@ public struct SandboxRequestRecord: Hashable, Sendable, CustomStringConvertible 
     public let method: String
     public let path: String
     public let status: Int?
+    /// When the sandbox answered it (or dropped it); not part of a record's equality.
+    public var at = Date()
     public var description: String { "\(method) \(path) -> \(status.map(String.init) ?? "dropped")" }
+
+    public static func == (a: Self, b: Self) -> Bool { (a.method, a.path, a.status) == (b.method, b.path, b.status) }
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(method)
+        hasher.combine(path)
+        hasher.combine(status)
+    }
 }
 
 /// An invoice as the sandbox stores it.
@@ -123,6 +132,25 @@ struct Faults: Sendable {
     var rateLimitStorm = 0
     var rateLimitRetryAfter = 1
     var createFaults: [CreateFault] = []
+    /// While set, every pending invoice reads as this word on the status and invoice routes, and
+    /// a cancel of it answers 422 "Only pending invoices can be cancelled." (an `expired` quote).
+    /// A payment still goes through and then reads `paid`.
+    var statusWord: String?
+    /// Invoices rendered malformed in lists (by reference): `provider_invoice_id: null`, a total
+    /// of `"1.505"`, an unparseable `created_at`.
+    var malformedReferences: Set<String> = []
+    /// After each list read, this many of the newest live invoices of machines other than
+    /// `deleteSparing` are cancelled (soft-deleted): offsets shift between two page reads.
+    var deletesPerListRead = 0
+    var deleteSparing = ""
+    /// When set, only invoices of this machine are deleted by `deletesPerListRead`.
+    var deleteOnly: String?
+    /// A cancel soft-deletes (404 from then on) but leaves the invoice payable at the provider:
+    /// a payment after it still marks it paid (visible again, reading `paid`).
+    var softDeletedStillPayable = false
+    /// The next this many API requests answer `301` to the same path on this origin under `/v2`
+    /// (a moved API: the client must follow none).
+    var redirects = 0
 }
 
 /// What happens to a coming `POST /invoices`.
@@ -133,6 +161,12 @@ public enum CreateFault: Hashable, Sendable {
     case dropBeforeCommit
     /// Store the invoice, then answer with this 5xx status.
     case serverErrorAfterCommit(status: Int)
+    /// Store the invoice, then answer 201 with it malformed: `provider_invoice_id: null`, a
+    /// total with three decimals (`"1.505"`), no payable code.
+    case malformedAfterCommit
+    /// Store the invoice, add `newer` pending invoices of `machineID` after it (a fleet on one
+    /// account), then close the connection without answering.
+    case dropAfterCommitBehind(newer: Int, machineID: String)
 }
 
 /// The sandbox's whole behaviour as a value: requests in, answers out, no I/O. The clock readings
@@ -195,7 +229,11 @@ struct SandboxState: Sendable {
 
     /// Marks a pending invoice paid. Returns its status afterwards.
     mutating func pay(index: Int, at now: Date) -> SandboxInvoice.Status {
-        guard invoices[index].status == .pending, !invoices[index].deleted else { return invoices[index].status }
+        guard invoices[index].status == .pending, !invoices[index].deleted || faults.softDeletedStillPayable else {
+            return invoices[index].status
+        }
+        // A payment of a soft-deleted one (the fault) restores it: the provider's webhook wins.
+        invoices[index].deleted = false
         invoices[index].status = .paid
         invoices[index].paidAt = now
         invoices[index].updatedAt = now
@@ -208,5 +246,26 @@ struct SandboxState: Sendable {
         settleAutoPay(now: now)
         guard let index = byReference[reference] else { return nil }
         return pay(index: index, at: now)
+    }
+
+    /// Appends `count` pending invoices of `machineID` created at `now`; their references.
+    mutating func addInvoices(count: Int, machineID: String, now: Date) -> [String] {
+        var references: [String] = []
+        for n in 0..<max(0, count) {
+            let invoice = SandboxInvoice(
+                reference: UUID().uuidString.lowercased(), providerInvoiceID: UUID().uuidString.lowercased(),
+                machineID: machineID, tradeNo: "OTHER-\(sequence)-\(n)", currency: "USD",
+                items: [
+                    SandboxInvoice.Item(
+                        reference: UUID().uuidString.lowercased(), description: "Other", amount: 150_000_000)
+                ],
+                status: .pending, deleted: false, createdAt: now, updatedAt: now, paidAt: nil, paymentSats: nil,
+                sequence: sequence, autoPayAt: nil)
+            sequence += 1
+            invoices.append(invoice)
+            byReference[invoice.reference] = invoices.count - 1
+            references.append(invoice.reference)
+        }
+        return references
     }
 }

@@ -102,6 +102,11 @@ extension SandboxState {
         switch fault {
         case .dropAfterCommit?: return .drop
         case .serverErrorAfterCommit(let status)?: return .respond(.message(status, "Server Error"))
+        case .dropAfterCommitBehind(let newer, let machine)?:
+            _ = addInvoices(count: newer, machineID: machine, now: now)
+            return .drop
+        case .malformedAfterCommit?:
+            return .respond(.json(201, .object([("data", malformedInvoiceJSON(invoice))])))
         default: return .respond(.json(201, .object([("data", invoiceJSON(invoice))])))
         }
     }

@@ -175,8 +175,8 @@ public struct QRSettings: Sendable, Hashable {
     public var source: Source
     /// Required with `.template`; ignored otherwise.
     public var payload: QRPayloadTemplate?
-    /// `refresh_s`: re-fetch the invoice image this often while the pay screen is up (0 = only
-    /// before a Lightning code expires).
+    /// `refresh_s`: re-fetch the invoice image this often while it shows a code without an expiry
+    /// (0 = never); a Lightning code is re-fetched around its own expiry (`PayCodeSchedule`).
     public var refreshSeconds: Int
 
     public init(source: Source = .invoiceImage, payload: QRPayloadTemplate? = nil, refreshSeconds: Int = 10) {

@@ -73,3 +73,11 @@ public enum ControllerCommand: Hashable, Sendable {
     /// Text for the machine's own display where the protocol has one (MDB `C,DISPLAY`).
     case displayText(String)
 }
+
+/// A failed write of a command to the controller that can say whether any byte of the line left
+/// the board: a line partly out may still be acted on by the machine (a `DISPENSE` then has an
+/// unknown outcome, never "not sent").
+public protocol ControllerWriteFailure: Error {
+    /// Some bytes of the command line were written before the failure.
+    var someBytesLeft: Bool { get }
+}

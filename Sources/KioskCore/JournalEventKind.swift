@@ -17,6 +17,7 @@ public enum JournalEventKind: String, Hashable, Sendable, CaseIterable, CustomSt
     case cancelled
     case failed
     case refundDue = "refund_due"
+    case unresolved
 
     // Notes on a session that do not change its state.
     case dispenseSent = "dispense_sent"

@@ -7,7 +7,7 @@ import Foundation
 /// Where one vend session stands. Stored in the journal by its raw value.
 ///
 /// requested -> invoiced (awaiting payment) -> paid -> dispensing -> dispensed;
-/// side exits: cancelled, refund_due, dispense_unknown, failed.
+/// side exits: cancelled, refund_due, dispense_unknown, unresolved, failed.
 public enum SessionState: String, Hashable, Sendable, CaseIterable, Codable {
     /// Journaled; no invoice reference known yet (the create may or may not have reached the API).
     case requested
@@ -27,13 +27,48 @@ public enum SessionState: String, Hashable, Sendable, CaseIterable, Codable {
     case dispenseUnknown = "dispense_unknown"
     /// Ended without an invoice and without payment (invalid request, API refused).
     case failed
+    /// The API could not tell, within the settling budget (docs/money-safety.md, "Bounded
+    /// settling"), whether an invoice exists, is cancelled or was paid: an operator checks it at
+    /// the API. Final: the daemon never asks about it again.
+    case unresolved
 
     /// Final states never change again.
     public var isFinal: Bool {
         switch self {
-        case .dispensed, .cancelled, .refundDue, .dispenseUnknown, .failed: return true
+        case .dispensed, .cancelled, .refundDue, .dispenseUnknown, .unresolved, .failed: return true
         case .requested, .invoiced, .paid, .dispensing: return false
         }
+    }
+
+    /// The audit states an operator settles by hand (`journal resolve`): money may be owed
+    /// (`refund_due`), a product may have come out (`dispense_unknown`), or an invoice's fate is
+    /// unknown (`unresolved`). In the order `journal refunds` lists them. The one list of them:
+    /// the refunds listing, the resolve command and the open-audit metric all read it.
+    public static let operatorSettleable: [SessionState] = [.refundDue, .dispenseUnknown, .unresolved]
+
+    /// True for a state an operator settles by hand (`operatorSettleable`).
+    public var isOperatorSettleable: Bool { Self.operatorSettleable.contains(self) }
+}
+
+/// An operator's record that a session in an audit state (`SessionState.operatorSettleable`) was
+/// settled by hand: refunded, or checked at the machine. Written once, never changed; the session
+/// itself keeps its state and history.
+public struct SessionResolution: Hashable, Sendable {
+    public var tradeNo: TradeNo
+    /// The session's state when it was resolved.
+    public var state: SessionState
+    public var resolvedAt: Date
+    /// Who settled it (`--by`, else the login name).
+    public var resolvedBy: String
+    /// What was done, e.g. "refunded 1.50 USD by bank transfer, ticket 4711".
+    public var note: String
+
+    public init(tradeNo: TradeNo, state: SessionState, resolvedAt: Date, resolvedBy: String, note: String) {
+        self.tradeNo = tradeNo
+        self.state = state
+        self.resolvedAt = resolvedAt
+        self.resolvedBy = resolvedBy
+        self.note = note
     }
 }
 

@@ -58,7 +58,9 @@ struct DaemonParts: Sendable {
         let client: DripPayClient
         do {
             let transport = MeteredTransport(
-                AsyncHTTPClientTransport(client: .shared, logger: Logger(label: "drippay-kiosk.api")), metrics: metrics,
+                AsyncHTTPClientTransport(
+                    client: AsyncHTTPClientTransport.apiClient, logger: Logger(label: "drippay-kiosk.api")),
+                metrics: metrics,
                 baseURL: config.api.baseURL, onTransportFailure: { apiTrouble.signal() })
             client = try DripPayClient(
                 baseURL: config.api.baseURL, token: token, requestTimeout: .seconds(config.api.requestTimeoutSeconds),
@@ -118,7 +120,10 @@ struct DaemonParts: Sendable {
         let gate = ServiceGate(
             coordinator: coordinator, controller: controller, status: status, metrics: metrics,
             logger: logger)
-        let metricsFile = MetricsFile(metrics: metrics, journal: journal, path: config.metrics.textfile, logger: logger)
+        let skipped = client.skippedInvoices
+        let metricsFile = MetricsFile(
+            metrics: metrics, journal: journal, path: config.metrics.textfile, logger: logger,
+            malformedInvoices: { skipped.count })
         metricsFile.refresh()
 
         return DaemonParts(
@@ -172,7 +177,9 @@ struct DaemonParts: Sendable {
                 logger: Logger(label: "drippay-kiosk.qr-image"))
             let keeperLogger = Logger(label: "drippay-kiosk.qr-image")
             let keeper = PayCodeKeeper(
-                fetcher: imageFetcher, schedule: PayCodeSchedule(refreshSeconds: Double(config.qr.refreshSeconds)),
+                fetcher: imageFetcher,
+                schedule: PayCodeSchedule(
+                    refreshSeconds: Double(config.qr.refreshSeconds), budget: imageFetcher.plannedRequestsPerMinute),
                 logger: keeperLogger,
                 record: { tradeNo, kind, detail, at in
                     do {

@@ -99,6 +99,8 @@ public struct DripPayInvoicePort: InvoicePort {
     private let client: DripPayClient
     private let machineID: String
     private let latency: DispenseLatency?
+    /// trade_no walks cut short by their request budget, resumed at the session's next try.
+    private let walks = PartialLookups()
 
     public init(client: DripPayClient, machineID: String, latency: DispenseLatency? = nil) {
         self.client = client
@@ -127,7 +129,9 @@ public struct DripPayInvoicePort: InvoicePort {
             throw .outcomeUnknown(message: "create interrupted: \(error)")
         }
         guard let info = Self.info(invoice, price: price) else {
-            throw .outcomeUnknown(
+            // The invoice exists (it has a reference): cancel it, never look for it again.
+            throw .unusable(
+                reference: invoice.reference,
                 message:
                     "POST /invoices: the invoice \(invoice.reference) has a total '\(invoice.total.decimal)' that is not an amount in \(price.currency.code)"
             )
@@ -142,12 +146,17 @@ public struct DripPayInvoicePort: InvoicePort {
             return .rejected(message: error.description, requestInvalid: true)
         case .unauthenticated, .forbidden, .invalidBaseURL, .notFound:
             return .rejected(message: error.description, requestInvalid: false)
-        case .rateLimited:
-            // Laravel throttles before the controller runs: nothing was created.
+        case .redirected:
+            // The client follows no redirect: nothing was created where the create was meant to go.
+            return .rejected(message: error.description, requestInvalid: false)
+        case .rateLimited, .budgetRefused:
+            // Laravel throttles before the controller runs; the local budget sends nothing.
             return .unavailable(message: error.description)
-        case .connectionFailed(_, let detail) where detail.contains("connection refused"):
+        case .connectionRefused:
             // Refused at connect: the request never left this machine.
             return .unavailable(message: error.description)
+        case .unusableInvoice(_, let reference, _):
+            return .unusable(reference: reference, message: error.description)
         case .server, .timeout, .connectionFailed, .unexpectedStatus, .malformedResponse:
             return .outcomeUnknown(message: error.description)
         }
@@ -155,9 +164,15 @@ public struct DripPayInvoicePort: InvoicePort {
 
     public func findInvoice(tradeNo: TradeNo, since: Date) async throws -> InvoiceInfo? {
         // `reconcile` also cancels pending duplicates of the same trade_no (of this machine only).
-        guard let invoice = try await client.reconcile(tradeNo: tradeNo, machineID: machineID, since: since) else {
-            return nil
+        let found: Invoice?
+        do {
+            found = try await client.reconcile(
+                tradeNo: tradeNo, machineID: machineID, since: since, resuming: walks.take(tradeNo))
+        } catch let incomplete as LookupIncomplete {
+            walks.keep(incomplete.lookup)
+            throw incomplete
         }
+        guard let invoice = found else { return nil }
         guard let total = Self.total(of: invoice) else {
             throw LookupError.badTotal(tradeNo: tradeNo, reference: invoice.reference, total: invoice.total.decimal)
         }
@@ -193,8 +208,11 @@ public struct DripPayInvoicePort: InvoicePort {
                     latency?.paid(reference)
                     return .alreadyPaid
                 case .cancelled: return .cancelled
-                default:
-                    return .failed("DELETE /invoices/\(reference) refused (\(message)) and the invoice is not paid")
+                case .notPayable(let word):
+                    // Not pending, so not cancellable; not paid either: it cannot be paid now.
+                    return .notPayable(word)
+                case .pending:
+                    return .failed("DELETE /invoices/\(reference) refused (\(message)) although the invoice is pending")
                 }
             } catch DripPayError.notFound {
                 return .cancelled
@@ -237,6 +255,29 @@ public struct DripPayInvoicePort: InvoicePort {
                 return
                     "GET /invoices: invoice \(reference) for trade_no \(tradeNo) has a total '\(total)' that is not an amount; check it at the API"
             }
+        }
+    }
+}
+
+/// The trade_no walks a lookup could not finish within its request budget, by trade_no, so that
+/// the session's next try goes on where the last stopped instead of reading page 1 again. At most
+/// `capacity` are kept (the oldest is dropped: its lookup then starts again, which is only slower).
+final class PartialLookups: Sendable {
+    static let capacity = 64
+    private let walks = Mutex<[(TradeNo, TradeNoLookup)]>([])
+
+    func take(_ tradeNo: TradeNo) -> TradeNoLookup? {
+        walks.withLock { list in
+            guard let index = list.firstIndex(where: { $0.0 == tradeNo }) else { return nil }
+            return list.remove(at: index).1
+        }
+    }
+
+    func keep(_ lookup: TradeNoLookup) {
+        walks.withLock { list in
+            list.removeAll { $0.0 == lookup.tradeNo }
+            if list.count >= Self.capacity { list.removeFirst() }
+            list.append((lookup.tradeNo, lookup))
         }
     }
 }

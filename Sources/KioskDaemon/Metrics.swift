@@ -20,11 +20,15 @@ public final class KioskMetrics: Sendable {
         var vendsByOutcome: [String: Int] = [:]
         var apiRequests: [APIRequestKey: Int] = [:]
         var rateLimited = 0
+        var malformedInvoices = 0
         var serialReconnects = 0
         var latencyCounts: [Int]
         var latencySum: Double = 0
         var latencyCount = 0
-        var refundsDue = 0
+        /// Sessions in each audit state no operator has resolved yet, every such state present.
+        var openAuditSessions = Dictionary(uniqueKeysWithValues: SessionState.operatorSettleable.map { ($0, 0) })
+        var startTime: Date
+        var lastSale: Date?
         var journalBytes: Int64 = 0
         var inService = false
         var journalWriteFailures = 0
@@ -39,8 +43,11 @@ public final class KioskMetrics: Sendable {
 
     private let state: Mutex<State>
 
-    public init() {
-        state = Mutex(State(latencyCounts: Array(repeating: 0, count: KioskMetrics.latencyBuckets.count)))
+    /// `startedAt`: when this daemon started (`drippay_kiosk_start_time_seconds`: each change is a restart).
+    public init(startedAt: Date = Date()) {
+        state = Mutex(
+            State(
+                latencyCounts: Array(repeating: 0, count: KioskMetrics.latencyBuckets.count), startTime: startedAt))
     }
 
     /// A session ended in `outcome` (a final session state, e.g. `dispensed`, `refund_due`).
@@ -71,7 +78,16 @@ public final class KioskMetrics: Sendable {
         }
     }
 
-    public func setRefundsDue(_ count: Int) { state.withLock { $0.refundsDue = count } }
+    /// Sessions awaiting an operator (`journal refunds`), by audit state; states absent count 0.
+    public func setOpenAuditSessions(_ counts: [SessionState: Int]) {
+        state.withLock { s in
+            for audit in SessionState.operatorSettleable { s.openAuditSessions[audit] = counts[audit] ?? 0 }
+        }
+    }
+    /// When the newest sale (a session that ended `dispensed`) ended; nil when the journal has none.
+    public func setLastSale(_ at: Date?) { state.withLock { $0.lastSale = at } }
+    /// Distinct malformed invoices skipped in list pages so far (`DripPayClient.skippedInvoices`).
+    public func setMalformedInvoices(_ count: Int) { state.withLock { $0.malformedInvoices = count } }
     public func setJournalBytes(_ bytes: Int64) { state.withLock { $0.journalBytes = bytes } }
     public func setInService(_ value: Bool) { state.withLock { $0.inService = value } }
 
@@ -104,6 +120,10 @@ public final class KioskMetrics: Sendable {
         family("drippay_kiosk_api_rate_limited_total", "counter", "API answers 429 Too Many Requests.")
         out += "drippay_kiosk_api_rate_limited_total \(s.rateLimited)\n"
         family(
+            "drippay_kiosk_api_malformed_invoices_total", "counter",
+            "Invoices of GET /invoices pages that did not decode and were skipped (each counted once).")
+        out += "drippay_kiosk_api_malformed_invoices_total \(s.malformedInvoices)\n"
+        family(
             "drippay_kiosk_serial_reconnects_total", "counter",
             "Times the controller's serial link came back after an outage.")
         out += "drippay_kiosk_serial_reconnects_total \(s.serialReconnects)\n"
@@ -118,9 +138,17 @@ public final class KioskMetrics: Sendable {
         out += "drippay_kiosk_payment_to_dispense_seconds_sum \(s.latencySum)\n"
         out += "drippay_kiosk_payment_to_dispense_seconds_count \(s.latencyCount)\n"
         family(
-            "drippay_kiosk_refunds_due", "gauge", "Paid sessions that could not be dispensed and await a manual refund."
-        )
-        out += "drippay_kiosk_refunds_due \(s.refundsDue)\n"
+            "drippay_kiosk_open_audit_sessions", "gauge",
+            "Sessions in an audit state (refund_due, dispense_unknown) no operator has resolved yet, by state.")
+        for audit in SessionState.operatorSettleable {
+            out += "drippay_kiosk_open_audit_sessions{state=\"\(audit.rawValue)\"} \(s.openAuditSessions[audit] ?? 0)\n"
+        }
+        family(
+            "drippay_kiosk_last_sale_timestamp_seconds", "gauge",
+            "Unix time the newest dispensed session ended (0: none in the journal).")
+        out += "drippay_kiosk_last_sale_timestamp_seconds \(formatSeconds(s.lastSale))\n"
+        family("drippay_kiosk_start_time_seconds", "gauge", "Unix time the daemon started; a change is a restart.")
+        out += "drippay_kiosk_start_time_seconds \(formatSeconds(s.startTime))\n"
         family("drippay_kiosk_journal_bytes", "gauge", "Size of the SQLite journal file.")
         out += "drippay_kiosk_journal_bytes \(s.journalBytes)\n"
         family(
@@ -158,6 +186,11 @@ public final class KioskMetrics: Sendable {
             throw MetricsTextfileError(description: "cannot create \(path): \(reason)")
         }
         defer { close(fd) }
+        // Readable by node_exporter's user whatever the daemon's umask (the unit's UMask=0077 would
+        // make it 0600, owned by the daemon's dynamic user): metrics hold nothing secret.
+        guard fchmod(fd, 0o644) == 0 else {
+            throw MetricsTextfileError(description: "cannot make \(path) readable: \(String(cString: strerror(errno)))")
+        }
         if let code = bytes.withUnsafeBytes({ FileDescriptorWrite.all($0, to: fd) }) {
             throw MetricsTextfileError(description: "cannot write \(path): \(String(cString: strerror(code)))")
         }
@@ -172,6 +205,14 @@ public final class KioskMetrics: Sendable {
     private func escape(_ value: String) -> String {
         value.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"")
             .replacingAll("\n", with: "\\n")
+    }
+
+    /// Unix seconds with millisecond precision, as Prometheus's own `*_timestamp_seconds`; 0 for nil.
+    private func formatSeconds(_ date: Date?) -> String {
+        guard let date else { return "0" }
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let fraction = String(milliseconds % 1000)
+        return "\(milliseconds / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
     }
 
     private func formatBound(_ bound: Double) -> String {

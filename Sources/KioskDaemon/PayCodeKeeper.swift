@@ -76,6 +76,12 @@ public final class PayCodeKeeper: Sendable {
             + "expires_at=\(expiry.journalISO8601) request=\(text)"
     }
 
+    /// What finishes first while a fetch is on its way: its answer, or the expiry of the code on screen.
+    private enum FetchStep: Sendable {
+        case done(Result<QRImageFetch, any Error>)
+        case codeExpired
+    }
+
     /// Runs until the screen is no longer current (`isCurrent` false, `changed` signalled), the
     /// deadline passes, or the task is cancelled.
     func keep(
@@ -96,34 +102,59 @@ public final class PayCodeKeeper: Sendable {
         var showing = false
         var pictureLogged = false
         var lastError: String?
+        // What the schedule plans from: recent fetch starts (at most the budget's worth), when the
+        // payable code went away and how often it was asked for since, the image's freshness.
+        var recentFetches: [Double] = []
+        var codeGoneAt: Double?
+        var attemptsWithoutCode = 0
+        var freshUntil: Double?
+        var lastFetchAt = -Double.infinity
         var nextFetch = now().timeIntervalSince1970
+
+        // Never an expired code on screen: say it is being refreshed until a fresh one comes.
+        func takeDownExpired() {
+            guard showing, let expiry = expiresAt, now().timeIntervalSince1970 >= expiry, isCurrent() else { return }
+            present(.waiting(message: Self.refreshingCode))
+            showing = false
+            expiresAt = nil
+            codeGoneAt = expiry
+            attemptsWithoutCode = 0
+            logger.debug("pay code expired; refreshing", metadata: meta)
+        }
 
         while !Task.isCancelled, isCurrent(), now() < deadline {
             let t = now().timeIntervalSince1970
             if t >= nextFetch {
-                do {
-                    switch try await fetcher.fetch(ref.url, etag: etag, lastModified: lastModified) {
-                    case .notModified:
-                        break
-                    case .fresh(let bytes, let contentType, let newETag, let newLastModified):
+                recentFetches.append(t)
+                if recentFetches.count > schedule.budget { recentFetches.removeFirst() }
+                let answer = await fetchWatchingExpiry(
+                    ref.url, etag: etag, lastModified: lastModified, expiresAt: showing ? expiresAt : nil,
+                    onExpiry: takeDownExpired)
+                switch answer {
+                case .success(let fetch):
+                    freshUntil = fetch.freshFor.map { now().timeIntervalSince1970 + $0 }
+                    lastError = nil
+                    if case .fresh(let bytes, let contentType, let newETag, let newLastModified) = fetch.answer {
                         etag = newETag
                         lastModified = newLastModified
-                        content = try PayCodeReader.read(bytes, contentType: contentType)
+                        do {
+                            content = try PayCodeReader.read(bytes, contentType: contentType)
+                        } catch {
+                            lastError = report(error, previous: lastError, meta: meta)
+                            // A broken answer does not keep a stale validator: ask in full next time.
+                            etag = nil
+                            lastModified = nil
+                            content = nil
+                        }
                     }
-                    lastError = nil
-                } catch is CancellationError {
-                    return
-                } catch {
-                    let text = "\(error)"
-                    if text != lastError {
-                        logger.warning("cannot get the invoice's QR image: \(text)", metadata: meta)
-                        lastError = text
-                    }
-                    // A broken answer does not keep a stale validator: ask in full next time.
-                    if error is ImageDecodeError { etag = nil; lastModified = nil; content = nil }
+                case .failure(let error):
+                    if error is CancellationError { return }
+                    lastError = report(error, previous: lastError, meta: meta)
                 }
                 guard isCurrent(), !Task.isCancelled else { return }
                 let fetchedAt = now().timeIntervalSince1970
+                lastFetchAt = fetchedAt
+                let wasShowing = showing
                 switch content {
                 case .text(let text)?:
                     let invoice = try? Bolt11Invoice.decode(text)
@@ -143,6 +174,7 @@ public final class PayCodeKeeper: Sendable {
                         expiresAt = expiry
                     } else {
                         if showing || shownText == nil { present(.waiting(message: Self.refreshingCode)) }
+                        if showing { codeGoneAt = expiry ?? fetchedAt }
                         showing = false
                         expiresAt = nil
                     }
@@ -164,8 +196,18 @@ public final class PayCodeKeeper: Sendable {
                     // Nothing usable came: whatever is on screen stays until its own expiry.
                     break
                 }
-                nextFetch =
-                    schedule.nextFetch(after: fetchedAt, expiresAt: expiresAt, showingCode: showing) ?? .infinity
+                if showing {
+                    if !wasShowing || codeGoneAt != nil {
+                        codeGoneAt = nil
+                        attemptsWithoutCode = 0
+                    }
+                } else {
+                    attemptsWithoutCode += 1
+                }
+                let situation = PayCodeSchedule.Situation(
+                    lastFetch: fetchedAt, recentFetches: recentFetches, showingCode: showing, expiresAt: expiresAt,
+                    codeGoneAt: codeGoneAt, attemptsWithoutCode: attemptsWithoutCode, freshUntil: freshUntil)
+                nextFetch = schedule.nextFetch(situation) ?? .infinity
             }
             // Wake for the next fetch, or when the code on screen expires, whichever is first.
             var wake = min(nextFetch, deadline.timeIntervalSince1970)
@@ -174,13 +216,55 @@ public final class PayCodeKeeper: Sendable {
             guard isCurrent() else { return }
             let wait = max(0, wake - now().timeIntervalSince1970)
             if wait > 0 { await changed.wait(after: seen, timeout: .milliseconds(Int64((wait * 1000).rounded(.up)))) }
-            if showing, let expiresAt, now().timeIntervalSince1970 >= expiresAt, isCurrent() {
-                // Never an expired code on screen: say it is being refreshed until a fresh one comes.
-                present(.waiting(message: Self.refreshingCode))
-                showing = false
-                logger.debug("pay code expired; refreshing", metadata: meta)
-                nextFetch = min(nextFetch, now().timeIntervalSince1970)
+            if showing, let expiry = expiresAt, now().timeIntervalSince1970 >= expiry {
+                takeDownExpired()
+                let situation = PayCodeSchedule.Situation(
+                    lastFetch: lastFetchAt, recentFetches: recentFetches, showingCode: false, codeGoneAt: codeGoneAt,
+                    attemptsWithoutCode: attemptsWithoutCode)
+                nextFetch = min(nextFetch, schedule.nextFetch(situation) ?? .infinity)
             }
         }
+    }
+
+    /// Fetches `url`; when the code on screen expires (`expiresAt`) before the answer comes,
+    /// `onExpiry` takes it down at once, so that a fetch waiting for its budget or a slow origin
+    /// never leaves an expired code up.
+    private func fetchWatchingExpiry(
+        _ url: String, etag: String?, lastModified: String?, expiresAt: Double?, onExpiry: () -> Void
+    ) async -> Result<QRImageFetch, any Error> {
+        let fetcher = self.fetcher
+        let now = self.now
+        return await withTaskGroup(of: FetchStep.self) { group in
+            group.addTask {
+                do {
+                    return .done(
+                        .success(try await fetcher.fetchWithFreshness(url, etag: etag, lastModified: lastModified)))
+                } catch {
+                    return .done(.failure(error))
+                }
+            }
+            if let expiresAt {
+                group.addTask {
+                    let left = expiresAt - now().timeIntervalSince1970
+                    if left > 0 { try? await Task.sleep(for: .milliseconds(Int64((left * 1000).rounded(.up)))) }
+                    return .codeExpired
+                }
+            }
+            defer { group.cancelAll() }
+            while let step = await group.next() {
+                switch step {
+                case .done(let result): return result
+                case .codeExpired: if !Task.isCancelled { onExpiry() }
+                }
+            }
+            return .failure(CancellationError())
+        }
+    }
+
+    /// Logs a failed fetch once per distinct failure; returns what to compare the next one with.
+    private func report(_ error: any Error, previous: String?, meta: Logger.Metadata) -> String {
+        let text = "\(error)"
+        if text != previous { logger.warning("cannot get the invoice's QR image: \(text)", metadata: meta) }
+        return text
     }
 }

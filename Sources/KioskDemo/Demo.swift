@@ -90,8 +90,11 @@ public enum KioskDemo {
     ///   - terminal: where the terminal display draws (stdout for the command).
     ///   - paymentTimeout: the QR timeout of the timed-out vend (seconds).
     ///   - say: narration lines.
+    ///   - metricsCopy: where to copy the daemon's metrics textfile as the run left it (the
+    ///     monitoring tests take their series from it); nil: not kept.
     public static func run(
-        terminal: Int32 = STDOUT_FILENO, paymentTimeout: Int = 6, say: @escaping @Sendable (String) -> Void
+        terminal: Int32 = STDOUT_FILENO, paymentTimeout: Int = 6, metricsCopy: String? = nil,
+        say: @escaping @Sendable (String) -> Void
     ) async throws -> DemoReport {
         let tokenValue = APISandbox.generateToken()
         let sandbox = APISandbox(tokens: [tokenValue: Set(Ability.allCases)])
@@ -113,9 +116,19 @@ public enum KioskDemo {
         ).path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         do {
-            return try await runVends(
+            let report = try await runVends(
                 sandbox: sandbox, port: port, token: tokenValue, simulator: simulator, directory: directory,
                 terminal: terminal, paymentTimeout: paymentTimeout, say: say)
+            if let metricsCopy {
+                let textfile = directory + "/drippay_kiosk.prom"
+                do {
+                    try? FileManager.default.removeItem(atPath: metricsCopy)
+                    try FileManager.default.copyItem(atPath: textfile, toPath: metricsCopy)
+                } catch {
+                    throw DemoError.setup("cannot copy the metrics textfile \(textfile) to \(metricsCopy): \(error)")
+                }
+            }
+            return report
         } catch {
             await simulator.shutdown()
             await sandbox.stop()

@@ -22,12 +22,35 @@ public enum SandboxServer {
     ///   - token: the token to accept (a generated one when nil); it has every ability.
     ///   - autoPayAfter: pay every new invoice this many seconds after it is created.
     ///   - quoteSeconds: how often each pending invoice gets a new Lightning quote.
+    /// API oddities to start with (issue 22); each is also an admin endpoint (`/_sandbox/faults/...`).
+    public struct Faults: Sendable {
+        /// Pending invoices read as this word and refuse a cancel (`expired`, `failed`, ...).
+        public var statusWord: String?
+        /// Pending invoices of another machine (`OTHER-MACHINE`) listed before ours.
+        public var otherInvoices = 0
+        /// Of them, this many malformed in lists.
+        public var malformedInvoices = 0
+        /// Each list read cancels this many newest invoices of other machines.
+        public var deletesBetweenPages = 0
+        /// A cancel soft-deletes but the invoice stays payable.
+        public var softDeletedStillPayable = false
+
+        public init() {}
+    }
+
     public static func run(
-        port: Int, token: String?, autoPayAfter: Int?, quoteSeconds: Int, write: @Sendable (String) -> Void
+        port: Int, token: String?, autoPayAfter: Int?, quoteSeconds: Int, faults: Faults = Faults(),
+        write: @Sendable (String) -> Void
     ) async throws {
         let token = token ?? APISandbox.generateToken()
         let sandbox = APISandbox(tokens: [token: Set(Ability.allCases)], quoteSeconds: quoteSeconds)
         if let autoPayAfter { await sandbox.setAutoPay(after: .seconds(autoPayAfter)) }
+        await sandbox.setStatusWord(faults.statusWord)
+        await sandbox.addInvoices(count: faults.malformedInvoices, machineID: "OTHER-MACHINE", malformed: true)
+        await sandbox.addInvoices(
+            count: max(0, faults.otherInvoices - faults.malformedInvoices), machineID: "OTHER-MACHINE")
+        await sandbox.deleteBetweenPageReads(faults.deletesBetweenPages, only: "OTHER-MACHINE")
+        await sandbox.setSoftDeletedStillPayable(faults.softDeletedStillPayable)
         try await sandbox.start(port: port)
         var banner = "DripPay API sandbox\n"
         banner += "  base URL: \(await sandbox.baseURL)\n"

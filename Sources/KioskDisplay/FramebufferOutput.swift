@@ -58,9 +58,14 @@ final class FileDescriptor: Sendable {
     deinit { close(raw) }
 }
 
-/// The kernel's text console switched to graphics mode (`KDSETMODE KD_GRAPHICS`) so that it
-/// draws nothing on the framebuffer (no blinking cursor, no kernel messages over the QR), and
-/// back to text mode when the display is released (a clean exit).
+/// The kernel's text console kept off the framebuffer while the daemon draws: the VT's cursor
+/// hidden (DECTCEM, `ESC [ ? 25 l`) and the VT switched to graphics mode (`KDSETMODE
+/// KD_GRAPHICS`), both undone when the display is released (a clean exit).
+///
+/// Graphics mode alone did not keep the cursor off: fbcon's blink work (Linux 6.1
+/// `fb_flashcursor`) checks only that the VT shows a cursor, not the VT's mode, so once queued it
+/// kept drawing the cursor's cell over the QR. With the cursor hidden it draws nothing and is not
+/// queued again.
 final class ConsoleGraphicsMode: Sendable {
     struct Warning: Error, CustomStringConvertible {
         var description: String
@@ -68,12 +73,16 @@ final class ConsoleGraphicsMode: Sendable {
 
     /// The foreground virtual terminal.
     static let device = "/dev/tty0"
+    static let hideCursor = Array("\u{1B}[?25l".utf8)
+    static let showCursor = Array("\u{1B}[?25h".utf8)
     private let descriptor: FileDescriptor
 
     private init(_ descriptor: FileDescriptor) { self.descriptor = descriptor }
 
-    static func enter() -> Result<ConsoleGraphicsMode, Warning> {
-        let fd = Glibc.open(device, O_WRONLY | O_NOCTTY | O_CLOEXEC)
+    /// `device` is the foreground VT but in tests (a pty shows the bytes written to it).
+    static func enter(device: String = device) -> Result<ConsoleGraphicsMode, Warning> {
+        // Non-blocking: a VT stopped by XOFF must not hold the daemon up.
+        let fd = Glibc.open(device, O_WRONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             let code = errno
             if code == ENOENT || code == ENODEV || code == ENXIO {
@@ -86,18 +95,35 @@ final class ConsoleGraphicsMode: Sendable {
                         + "needs DeviceAllow=/dev/tty0 rw and the 'tty' group (SupplementaryGroups=tty)"))
         }
         let descriptor = FileDescriptor(fd)
+        // Hidden first, while the console still draws: the cursor shown now is erased too.
+        if let code = write(hideCursor, to: fd) {
+            return .failure(
+                Warning(
+                    description: "cannot hide the text console's cursor on \(device): \(DisplayError.describe(code)); "
+                        + "it may blink over the screen"))
+        }
         guard ioctl(fd, UInt(KDSETMODE), CInt(KD_GRAPHICS)) == 0 else {
             let code = errno
             return .failure(
                 Warning(
-                    description: "KDSETMODE on \(device) failed: \(DisplayError.describe(code)); the console "
-                        + "cursor may blink over the screen. Switching the console needs CAP_SYS_TTY_CONFIG (in the unit: "
+                    description: "KDSETMODE on \(device) failed: \(DisplayError.describe(code)); kernel messages "
+                        + "may appear over the screen. Switching the console needs CAP_SYS_TTY_CONFIG (in the unit: "
                         + "AmbientCapabilities=CAP_SYS_TTY_CONFIG)"))
         }
         return .success(ConsoleGraphicsMode(descriptor))
     }
 
-    deinit { _ = ioctl(descriptor.raw, UInt(KDSETMODE), CInt(KD_TEXT)) }
+    /// The errno of a failed or short write, nil when every byte went out.
+    private static func write(_ bytes: [UInt8], to fd: Int32) -> Int32? {
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        if written < 0 { return errno }
+        return written == bytes.count ? nil : EAGAIN
+    }
+
+    deinit {
+        _ = ioctl(descriptor.raw, UInt(KDSETMODE), CInt(KD_TEXT))
+        _ = Self.write(Self.showCursor, to: descriptor.raw)
+    }
 }
 
 /// The fbdev system calls, kept in one place.

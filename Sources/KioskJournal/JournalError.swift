@@ -35,6 +35,10 @@ public enum JournalError: Error, Sendable, CustomStringConvertible {
     case closed(path: String)
     /// A row the journal cannot turn back into a `SessionRecord` (edited by hand, or damaged).
     case invalidRow(path: String, tradeNo: String, column: String, value: String)
+    /// `resolve` of a session that is not in an audit state (`SessionState.operatorSettleable`).
+    case notOperatorSettleable(TradeNo, state: SessionState, path: String)
+    /// `resolve` of a session an operator resolved before; carries that resolution.
+    case alreadyResolved(SessionResolution, path: String)
     /// Any other SQLite failure (disk full, I/O error, ...), with code, message, SQL and file.
     case sqlite(SQLiteError)
 
@@ -85,6 +89,15 @@ public enum JournalError: Error, Sendable, CustomStringConvertible {
         case .invalidRow(let path, let tradeNo, let column, let value):
             return "journal \(path): session \(tradeNo) has an invalid \(column) '\(value)'. The row was changed "
                 + "outside drippay-kiosk; restore it from a backup."
+        case .notOperatorSettleable(let tradeNo, let state, let path):
+            let settleable = SessionState.operatorSettleable.map(\.rawValue).joined(separator: ", ")
+            return "journal \(path): session \(tradeNo) is \(state.rawValue); only a session in "
+                + "\(settleable) is resolved by an operator. Nothing was written; "
+                + "`drippay-kiosk journal refunds` lists those open."
+        case .alreadyResolved(let resolution, let path):
+            return "journal \(path): session \(resolution.tradeNo) was already resolved at "
+                + "\(resolution.resolvedAt.journalISO8601) by \(resolution.resolvedBy) (\(resolution.note)). "
+                + "Nothing was written; a resolution is never changed."
         case .sqlite(let error):
             return "journal \(error.description). Check free space and the storage device."
         }

@@ -123,6 +123,16 @@ extension Journal {
         }
     }
 
+    /// When the newest session in `state` last changed (for `dispensed`: the last sale), or nil
+    /// when none is. Reads the state index.
+    public func lastEnded(state: SessionState) throws(JournalError) -> Date? {
+        try withConnection(writing: false) { connection in
+            let rows = try connection.query(
+                "SELECT max(updated_at) FROM sessions WHERE state = ?", [.text(state.rawValue)])
+            return rows.first?.int64(0).map(JournalTime.date(milliseconds:))
+        }
+    }
+
     /// How many sessions are in each state (every state present, zero included).
     public func counts() throws(JournalError) -> [SessionState: Int] {
         let path = self.path

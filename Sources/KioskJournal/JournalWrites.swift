@@ -217,7 +217,7 @@ extension Journal {
             if (to == .dispensed || to == .dispenseUnknown) && from != .dispensing {
                 throw refuse("the dispense decision must be journaled first, as dispensing")
             }
-            if (from == .paid || from == .dispensing) && (to == .cancelled || to == .failed) {
+            if (from == .paid || from == .dispensing) && (to == .cancelled || to == .failed || to == .unresolved) {
                 throw refuse("a paid session ends as dispensed, refund_due or dispense_unknown")
             }
         }
@@ -274,13 +274,13 @@ extension Journal {
         }
     }
 
-    /// States `prune` deletes. `refund_due` and `dispense_unknown` are kept for ever: an operator
-    /// still owes the customer money or an audit.
+    /// States `prune` deletes. `refund_due`, `dispense_unknown` and `unresolved` are kept for ever:
+    /// an operator still owes the customer money or an audit.
     static let prunableStates: [SessionState] = [.dispensed, .cancelled, .failed]
 
     /// Deletes sessions (and their events) that ended as dispensed, cancelled or failed with their last
     /// change before `finishedBefore`, then returns the freed pages to the file system so the file
-    /// stays bounded on an SD card. Never deletes open, `refund_due` or `dispense_unknown` sessions.
+    /// stays bounded on an SD card. Never deletes open sessions nor those needing an operator.
     /// - Returns: the number of sessions deleted.
     @discardableResult
     public func prune(finishedBefore cutoff: Date) throws(JournalError) -> Int {

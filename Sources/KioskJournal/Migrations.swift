@@ -88,5 +88,64 @@ enum JournalSchema {
                 );
                 INSERT INTO mdb_vend_counter (id, last) VALUES (1, 0);
                 """),
+        Migration(
+            identifier: "v4-session-resolutions",
+            sql: """
+                -- An operator's settlement of a session in an audit state (`journal resolve`): one row
+                -- per session, written once. The session row keeps its state and history.
+                CREATE TABLE session_resolutions (
+                    trade_no TEXT PRIMARY KEY NOT NULL REFERENCES sessions (trade_no),
+                    state TEXT NOT NULL,
+                    resolved_at INTEGER NOT NULL,
+                    resolved_by TEXT NOT NULL CHECK (length(trim(resolved_by)) > 0),
+                    note TEXT NOT NULL CHECK (length(trim(note)) > 0)
+                );
+
+                -- Only a session in an audit state, and in the state the row names. The states
+                -- listed are the ones an operator never settles, so that an audit state added later
+                -- needs no new step here.
+                CREATE TRIGGER session_resolutions_need_an_audit_state BEFORE INSERT ON session_resolutions
+                WHEN NOT EXISTS (
+                    SELECT 1 FROM sessions WHERE trade_no = NEW.trade_no AND state = NEW.state
+                        AND state NOT IN (
+                            'requested', 'invoiced', 'paid', 'dispensing', 'dispensed', 'cancelled', 'failed')
+                )
+                BEGIN
+                    SELECT RAISE(ABORT, 'only a session in an audit state, in that state, can be resolved');
+                END;
+                CREATE TRIGGER session_resolutions_are_append_only_update BEFORE UPDATE ON session_resolutions
+                BEGIN
+                    SELECT RAISE(ABORT, 'session resolutions are append-only');
+                END;
+                CREATE TRIGGER session_resolutions_are_append_only_delete BEFORE DELETE ON session_resolutions
+                BEGIN
+                    SELECT RAISE(ABORT, 'session resolutions are append-only');
+                END;
+
+                -- The daemon (or a hand edit) never changes or deletes a resolved session, whatever
+                -- its state: the operator settled exactly what the row said.
+                CREATE TRIGGER resolved_session_is_immutable BEFORE UPDATE ON sessions
+                WHEN EXISTS (SELECT 1 FROM session_resolutions WHERE trade_no = OLD.trade_no)
+                BEGIN
+                    SELECT RAISE(ABORT, 'a resolved session never changes');
+                END;
+                CREATE TRIGGER resolved_session_is_kept BEFORE DELETE ON sessions
+                WHEN EXISTS (SELECT 1 FROM session_resolutions WHERE trade_no = OLD.trade_no)
+                BEGIN
+                    SELECT RAISE(ABORT, 'a resolved session is never deleted');
+                END;
+                """),
+        Migration(
+            identifier: "v5-unresolved-is-final",
+            sql: """
+                -- `unresolved` (the API could not tell within the settling budget) is final like the
+                -- other ends: the trigger that keeps final sessions unchanged names it too.
+                DROP TRIGGER sessions_final_is_immutable;
+                CREATE TRIGGER sessions_final_is_immutable BEFORE UPDATE ON sessions
+                WHEN OLD.state IN ('dispensed', 'cancelled', 'refund_due', 'dispense_unknown', 'unresolved', 'failed')
+                BEGIN
+                    SELECT RAISE(ABORT, 'a session in a final state never changes');
+                END;
+                """),
     ]
 }

@@ -35,6 +35,15 @@ public struct SessionPolicy: Hashable, Sendable {
     /// The least time a customer needs to scan and pay. An invoice that cannot be up at least
     /// this long before the deadline is not offered: the vend is denied instead.
     public var minimumPaymentWindow: Duration
+    /// How many retries (cancel, status re-check, trade_no lookup) one session may need before it
+    /// ends `unresolved`; counted per run of the daemon, never reset by a step that succeeded.
+    public var settleRetries: Int
+    /// How long after the session's `created_at` (from the journal) a failed settling step is still
+    /// retried; past it, the next failure ends the session `unresolved` (after a restart too).
+    public var settleWithin: Duration
+    /// A `DISPENSE` is never written later than this before `machineTimeout` after the VEND's
+    /// arrival: time for the journal commit and the write itself.
+    public var dispenseMargin: Duration
 
     public init(
         paymentTimeout: Duration = .seconds(90), resumeGrace: Duration = .seconds(15),
@@ -42,8 +51,12 @@ public struct SessionPolicy: Hashable, Sendable {
         retryInitial: Duration = .seconds(1), retryMax: Duration = .seconds(60),
         resultScreenTime: Duration = .seconds(5), machineTimeout: Duration? = nil,
         machineTimeoutMargin: Duration = .seconds(5), minimumPaymentWindow: Duration = .seconds(15),
+        settleRetries: Int = 10, settleWithin: Duration = .seconds(900), dispenseMargin: Duration = .seconds(2),
         refundNoticeTime: Duration = .seconds(30)
     ) {
+        self.settleRetries = settleRetries
+        self.settleWithin = settleWithin
+        self.dispenseMargin = dispenseMargin
         self.refundNoticeTime = refundNoticeTime
         self.machineTimeout = machineTimeout
         self.machineTimeoutMargin = machineTimeoutMargin
@@ -120,6 +133,10 @@ public enum InvoiceCreateFailure: Error, Hashable, Sendable, CustomStringConvert
     /// The request may have reached the API but no answer came (timeout after sending, dropped
     /// connection). An invoice may exist under the trade_no.
     case outcomeUnknown(message: String)
+    /// The API created the invoice `reference` but its answer is not usable (no payable code, a
+    /// total or currency that is not the vend's exact price): it is cancelled by that reference
+    /// and the vend denied; it is never offered.
+    case unusable(reference: InvoiceReference, message: String)
 
     public var description: String {
         switch self {
@@ -128,6 +145,8 @@ public enum InvoiceCreateFailure: Error, Hashable, Sendable, CustomStringConvert
         case .unavailable(let message): return "the API is unavailable, no invoice was created: \(message)"
         case .outcomeUnknown(let message):
             return "the invoice create got no answer, an invoice may exist (looking it up by trade_no): \(message)"
+        case .unusable(let reference, let message):
+            return "the API created invoice \(reference) but its answer is not usable (cancelling it): \(message)"
         }
     }
 }
@@ -138,6 +157,9 @@ public enum CancelOutcome: Hashable, Sendable {
     case cancelled
     /// The API refused because the invoice is already paid: the cancel lost the race.
     case alreadyPaid
+    /// The API refused (not pending) and a status read after the refusal said this word
+    /// (`expired`, `failed`, ...): the invoice cannot be paid and cannot be cancelled.
+    case notPayable(String)
     /// The cancel did not reach the API or the API failed; the invoice may still be payable.
     case failed(String)
 }
@@ -189,10 +211,15 @@ public enum SessionEvent: Hashable, Sendable {
     case invoiceNotFound
     /// A trade_no lookup could not reach the API.
     case lookupFailed(String)
-    /// A status read (poll or re-check) answered.
+    /// A status poll answered. It may have been sent before a cancel began: while cancelling it
+    /// counts only when it says `paid`.
     case statusPolled(InvoiceStatus)
-    /// A status read could not reach the API or got a bad answer.
+    /// A status poll could not reach the API or got a bad answer.
     case pollFailed(String)
+    /// The status read asked by `checkStatus` (after the cancel answered) answered.
+    case statusRechecked(InvoiceStatus)
+    /// The status read asked by `checkStatus` failed.
+    case recheckFailed(String)
     /// A status read answered 404 (`InvoiceNotFound`): the invoice is cancelled (soft-deleted).
     case invoiceGone
     /// A timer the session asked for has fired.
@@ -211,8 +238,10 @@ public enum SessionEvent: Hashable, Sendable {
     case cancelAnswered(CancelOutcome)
     /// The `DISPENSE` command was written to the controller.
     case dispenseSent
-    /// The `DISPENSE` command could not be written.
+    /// The `DISPENSE` command could not be written; none of its bytes left the board.
     case dispenseSendFailed(String)
+    /// The `DISPENSE` write failed after some of its bytes left the board: the machine may act on it.
+    case dispenseSendIncomplete(String)
 }
 
 /// What the session asks its executor to do, in order. `persist` must be durable before the
@@ -227,7 +256,7 @@ public enum SessionEffect: Hashable, Sendable {
     case startPolling(InvoiceReference)
     case stopPolling
     case cancelInvoice(InvoiceReference)
-    /// One status read (after a cancel) whose answer comes back as `statusPolled`/`pollFailed`.
+    /// One status read (after a cancel) whose answer comes back as `statusRechecked`/`recheckFailed`.
     case checkStatus(InvoiceReference)
     case startTimer(SessionTimer, at: Date)
     case show(ScreenIntent)

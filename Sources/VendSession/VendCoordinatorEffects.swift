@@ -108,11 +108,11 @@ extension VendCoordinator {
                 submit(for: tradeNo) { [invoices] in
                     let event: SessionEvent
                     do {
-                        event = .statusPolled(try await invoices.status(of: reference))
+                        event = .statusRechecked(try await invoices.status(of: reference))
                     } catch is InvoiceNotFound {
                         event = .invoiceGone
                     } catch {
-                        event = .pollFailed(String(describing: error))
+                        event = .recheckFailed(String(describing: error))
                     }
                     await self.deliver(event, to: tradeNo)
                 }

@@ -22,7 +22,10 @@ extension VendCoordinator {
                 if case .dispense = command, let tradeNo { deliver(.dispenseSent, to: tradeNo) }
             } catch {
                 if case .dispense = command, let tradeNo {
-                    deliver(.dispenseSendFailed(String(describing: error)), to: tradeNo)
+                    // Some bytes of the line out: the machine may dispense; none: it cannot.
+                    let partly = (error as? any ControllerWriteFailure)?.someBytesLeft ?? false
+                    let message = String(describing: error)
+                    deliver(partly ? .dispenseSendIncomplete(message) : .dispenseSendFailed(message), to: tradeNo)
                 } else if let tradeNo {
                     _ = try? store.appendEvent(
                         tradeNo: tradeNo, event: .sendFailed, detail: "\(command): \(error)", at: now())

@@ -61,12 +61,14 @@ public struct VendSessionMachine: Hashable, Sendable {
         case mismatch
         /// A status read answered 404 (cancelled elsewhere): the cancel and re-check confirm it.
         case gone
+        /// The API gave a status other than pending, paid or cancelled (`expired`, ...).
+        case notPayable = "not payable"
 
         var denyReason: DenyReason {
             switch self {
             case .timeout, .unclaimed: return .timeout
             case .aborted: return .aborted
-            case .mismatch, .gone: return .error
+            case .mismatch, .gone, .notPayable: return .error
             }
         }
     }
@@ -93,6 +95,14 @@ public struct VendSessionMachine: Hashable, Sendable {
     public internal(set) var invoiceMismatch = false
     /// Consecutive failed status reads (for notes; the coordinator owns the poll back-off).
     public internal(set) var pollFailures = 0
+    /// Retries of settling steps (cancel, re-check, lookup) in this run: never reset, so that a
+    /// cancel that "succeeds" and a re-check that says pending cannot loop for ever.
+    public internal(set) var settleRetries = 0
+    /// The last not-payable status word journaled: an unknown word is journaled once per change.
+    public internal(set) var lastNotPayableWord: String?
+    /// When the VEND the controller now waits on arrived (the request, or its re-claim): no
+    /// `DISPENSE` after `policy.machineTimeout` from it. Nil after a restart until a re-claim.
+    public internal(set) var vendArrivedAt: Date?
 
     /// A machine for a fresh request, already journaled as `requested`. Feed it `.start`.
     public init(newSession record: SessionRecord, policy: SessionPolicy) {
@@ -100,6 +110,7 @@ public struct VendSessionMachine: Hashable, Sendable {
         self.policy = policy
         self.phase = .creating
         self.controllerWaiting = true
+        self.vendArrivedAt = record.createdAt
     }
 
     init(recovered record: SessionRecord, policy: SessionPolicy, phase: Phase) {
@@ -155,14 +166,19 @@ public struct VendSessionMachine: Hashable, Sendable {
         case .lookupFailed(let message):
             guard phase == .lookingUp else { return [] }
             var effects: [SessionEffect] = [.log(event: .lookupFailed, detail: message)]
-            // Do not keep the controller waiting on an API that does not answer; keep looking.
+            // Do not keep the controller waiting on an API that does not answer; keep looking,
+            // within the settling budget.
             effects += releaseController(.unavailable, screen: .cancelled(reason: .unavailable))
-            effects += scheduleRetry(now: now)
+            effects += retryOrGiveUp(note: "trade_no lookup failed: \(message)", now: now)
             return effects
         case .statusPolled(let status):
-            return statusRead(status, now: now)
+            return statusPolled(status, now: now)
         case .pollFailed(let message):
             return pollFailed(message, now: now)
+        case .statusRechecked(let status):
+            return statusRechecked(status, now: now)
+        case .recheckFailed(let message):
+            return recheckFailed(message, now: now)
         case .invoiceGone:
             return invoiceGone(now: now)
         case .timerFired(let timer):
@@ -201,6 +217,13 @@ public struct VendSessionMachine: Hashable, Sendable {
             return end(
                 .refundDue, now: now, event: .refundDue,
                 note: "the DISPENSE command could not be written: \(message)",
+                screen: .refundDue(tradeNo: record.tradeNo))
+        case .dispenseSendIncomplete(let message):
+            guard phase == .dispensing else { return [] }
+            // Part of the line went out: the machine may have it. Never retried, never refunded blindly.
+            return end(
+                .dispenseUnknown, now: now, event: .dispenseUnknown,
+                note: "the DISPENSE write stopped part way; outcome unknown, never dispensed again: \(message)",
                 screen: .refundDue(tradeNo: record.tradeNo))
         }
     }

@@ -63,7 +63,7 @@ extension VendSessionMachine {
             effects += machine.end(
                 .dispenseUnknown, now: now, event: .dispenseUnknown,
                 note: "dispense was commanded before a restart; outcome unknown, never dispensed again")
-        case .dispensed, .cancelled, .refundDue, .dispenseUnknown, .failed:
+        case .dispensed, .cancelled, .refundDue, .dispenseUnknown, .unresolved, .failed:
             machine.phase = .ended
             effects = [.finished(record.state)]
         }

@@ -34,8 +34,27 @@ extension VendSessionMachine {
         }
         let reason = cancelCause?.denyReason ?? .unavailable
         effects += releaseController(reason, screen: .cancelled(reason: reason))
-        effects += scheduleRetry(now: now)
+        effects += retryOrGiveUp(note: note, now: now)
         return effects
+    }
+
+    /// The session by which a settling step must be done: its `created_at` (from the journal,
+    /// so the same after a restart) plus `policy.settleWithin`.
+    var settleBy: Date { record.createdAt.adding(policy.settleWithin) }
+
+    /// Schedules the retry of a settling step that failed, or, once the budget is spent (more
+    /// than `policy.settleRetries` retries in this run, or past `settleBy`), ends the session
+    /// `unresolved` with what is known: the daemon never asks about it again; an operator does.
+    mutating func retryOrGiveUp(note: String, now: Date) -> [SessionEffect] {
+        settleRetries += 1
+        guard settleRetries > policy.settleRetries || now >= settleBy else { return scheduleRetry(now: now) }
+        let known =
+            record.reference.map { "invoice \($0)" } ?? "no invoice reference known (trade_no \(record.tradeNo))"
+        return end(
+            .unresolved, now: now, event: .unresolved,
+            note:
+                "could not settle within \(settleRetries - 1) retries / \(policy.settleWithin) of the session's start (\(known)); last: \(note). Check it at the API",
+            deny: .unavailable, screen: .cancelled(reason: .unavailable))
     }
 
     mutating func releaseController(_ reason: DenyReason, screen: ScreenIntent) -> [SessionEffect] {
@@ -77,7 +96,8 @@ extension VendSessionMachine {
     /// The one place that commands a dispense: journal `dispensing`, then `DISPENSE`.
     mutating func decideDispense(now: Date) -> [SessionEffect] {
         precondition(record.state == .paid, "dispense decided outside paid")
-        if controllerWaiting, !denySent, !customerAborted, !dispenseCommanded, !invoiceMismatch {
+        let tooLate = pastMachineTimeout(now)
+        if controllerWaiting, !denySent, !customerAborted, !dispenseCommanded, !invoiceMismatch, !tooLate {
             dispenseCommanded = true
             phase = .dispensing
             timers = [:]
@@ -94,6 +114,9 @@ extension VendSessionMachine {
         let why: String
         if invoiceMismatch {
             why = "paid, but the invoice total differs from the vend price \(record.price)"
+        } else if tooLate {
+            why =
+                "paid too late: the machine gives up on the vend (controller.machine_timeout_s) before a DISPENSE could arrive"
         } else if customerAborted {
             why = "paid after the customer aborted"
         } else if denySent {
@@ -101,10 +124,17 @@ extension VendSessionMachine {
         } else {
             why = "paid while no controller waits for the vend"
         }
-        // A controller still waiting (mismatch, abort) is answered: no sale.
+        // A controller still waiting (mismatch, abort, too late) is answered: no sale.
         return end(
-            .refundDue, now: now, event: .refundDue, note: why, deny: .error,
+            .refundDue, now: now, event: .refundDue, note: why, deny: tooLate ? .timeout : .error,
             screen: .refundDue(tradeNo: record.tradeNo))
+    }
+
+    /// Whether a `DISPENSE` written now could reach the machine after its own timeout for the
+    /// VEND it waits on (less `policy.dispenseMargin` for the journal commit and the write).
+    func pastMachineTimeout(_ now: Date) -> Bool {
+        guard let machine = policy.machineTimeout, let arrival = vendArrivedAt else { return false }
+        return now >= arrival.adding(machine - policy.dispenseMargin)
     }
 
     mutating func transition(

@@ -32,7 +32,7 @@ extension VendSessionMachine {
             return end(
                 .cancelled, now: now, event: .cancelled, note: "the invoice was found cancelled at the API",
                 deny: .unavailable, screen: .cancelled(reason: .unavailable))
-        case .pending, .other:
+        case .pending, .notPayable:
             break
         }
         phase = .awaitingPayment
@@ -47,6 +47,11 @@ extension VendSessionMachine {
             effects.append(
                 .log(event: .totalMismatch, detail: "invoice total \(info.total) != price \(record.price)"))
             return effects + beginCancel(.mismatch, now: now)
+        }
+        if let word = info.status.notPayableWord {
+            // Never offered: cancel (the API may still take it) and re-check; the session ends
+            // with the word in the journal, or as a payment if one is reported meanwhile.
+            return effects + noteNotPayable(word) + beginCancel(.notPayable, now: now)
         }
         if customerAborted { return effects + beginCancel(.aborted, now: now) }
         if controllerWaiting, now >= policy.offerDeadline(vendArrivedAt: record.createdAt) {
@@ -86,62 +91,112 @@ extension VendSessionMachine {
         case .outcomeUnknown:
             phase = .lookingUp
             return [.log(event: .createOutcomeUnknown, detail: failure.description), .lookupInvoice(record.tradeNo)]
+        case .unusable(let reference, _):
+            // Journal the reference as never payable (no QR, deadline passed) so that recovery
+            // cancels it too; deny now; cancel and re-check. A payment is refund due (mismatch).
+            record.reference = reference
+            record.qrPayload = nil
+            record.paymentDeadline = now
+            invoiceMismatch = true
+            timers[.offerDeadline] = nil
+            phase = .awaitingPayment
+            var effects = [transition(to: .invoiced, now: now, event: .invoiceCreated, detail: failure.description)]
+            effects += releaseController(.error, screen: .cancelled(reason: .error))
+            return effects + beginCancel(.mismatch, now: now)
+        }
+    }
+
+    /// A poll answer. While awaiting payment it decides; once a cancel began it may be older than
+    /// the cancel (sent before it), so only `paid` counts (a payment is never lost): the re-check,
+    /// asked after the cancel answered, decides everything else.
+    mutating func statusPolled(_ status: InvoiceStatus, now: Date) -> [SessionEffect] {
+        pollFailures = 0
+        switch phase {
+        case .awaitingPayment:
+            return statusRead(status, now: now)
+        case .cancelling, .rechecking:
+            if status == .paid { return becomePaid(now: now, source: "status paid (poll)") }
+            guard let word = status.notPayableWord else { return [] }
+            return noteNotPayable(word)
+        default:
+            return []  // a late poll answer after the session moved on
         }
     }
 
     mutating func statusRead(_ status: InvoiceStatus, now: Date) -> [SessionEffect] {
-        pollFailures = 0
-        switch phase {
-        case .awaitingPayment, .cancelling, .rechecking:
-            break
-        default:
-            return []  // a late poll answer after the session moved on
-        }
         switch status {
         case .paid:
             return becomePaid(now: now, source: "status paid")
         case .cancelled:
-            if phase == .awaitingPayment {
-                return end(
-                    .cancelled, now: now, event: .cancelled, note: "the invoice was cancelled outside this daemon",
-                    deny: .error, screen: .cancelled(reason: .error))
-            }
+            return end(
+                .cancelled, now: now, event: .cancelled, note: "the invoice was cancelled outside this daemon",
+                deny: .error, screen: .cancelled(reason: .error))
+        case .pending:
+            return []
+        case .notPayable(let word):
+            return noteNotPayable(word) + beginCancel(.notPayable, now: now)
+        }
+    }
+
+    /// The answer of the status read asked after the cancel answered: it decides the session.
+    mutating func statusRechecked(_ status: InvoiceStatus, now: Date) -> [SessionEffect] {
+        pollFailures = 0
+        guard phase == .rechecking else {
+            // No re-check is in flight (a cancel retry is): only a payment counts.
+            guard phase == .cancelling else { return [] }
+            return status == .paid ? becomePaid(now: now, source: "status paid (re-check)") : []
+        }
+        switch status {
+        case .paid:
+            return becomePaid(now: now, source: "status paid after cancel")
+        case .cancelled:
             let cause = cancelCause ?? .timeout
             return end(
                 .cancelled, now: now, event: .cancelled, note: "cancelled (\(cause.rawValue))",
-                deny: cause.denyReason, screen: .cancelled(reason: cause.denyReason))
-        case .pending, .other:
-            var effects: [SessionEffect] = []
-            if case .other(let value) = status {
-                effects.append(.log(event: .unknownStatus, detail: "status '\(value)' treated as not paid"))
-            }
-            if phase == .rechecking {
-                // The cancel did not take effect; try again after a pause. The controller is told
-                // now: it must not wait on an API that may never confirm (an unknown status can
-                // last for ever), or every later VEND would be denied. A payment that lands
-                // meanwhile is refund due.
-                phase = .cancelling
-                effects.append(.log(event: .cancelNotEffective, detail: "status \(status) after cancel"))
-                effects += parkForRetry(
-                    note: "cancel not effective (\(cancelCause?.rawValue ?? "?")): status \(status)", now: now)
-            }
+                deny: cause.denyReason,
+                screen: .cancelled(reason: cause == .notPayable ? .unavailable : cause.denyReason))
+        case .notPayable(let word):
+            return noteNotPayable(word) + endNotPayable(word, now: now)
+        case .pending:
+            // The cancel did not take effect; try again after a pause. The controller is told
+            // now: it must not wait on an API that may never confirm, or every later VEND would
+            // be denied. A payment that lands meanwhile is refund due.
+            phase = .cancelling
+            var effects: [SessionEffect] = [.log(event: .cancelNotEffective, detail: "status \(status) after cancel")]
+            effects += parkForRetry(
+                note: "cancel not effective (\(cancelCause?.rawValue ?? "?")): status \(status)", now: now)
             return effects
         }
     }
 
+    /// The invoice is neither payable nor cancelled at the API (`expired`, ...), and the status
+    /// read after our cancel said so: nothing can be paid any more, the vend ends with the word.
+    mutating func endNotPayable(_ word: String, now: Date) -> [SessionEffect] {
+        end(
+            .cancelled, now: now, event: .cancelled,
+            note: "not payable: the API says the invoice is '\(word)' (cancel cause \(cancelCause?.rawValue ?? "?"))",
+            deny: (cancelCause ?? .notPayable).denyReason, screen: .cancelled(reason: .unavailable))
+    }
+
+    /// Journals a status word other than pending, paid or cancelled, once per change of word.
+    mutating func noteNotPayable(_ word: String) -> [SessionEffect] {
+        guard lastNotPayableWord != word else { return [] }
+        lastNotPayableWord = word
+        return [.log(event: .unknownStatus, detail: "status '\(word)': not payable")]
+    }
+
     mutating func pollFailed(_ message: String, now: Date) -> [SessionEffect] {
         pollFailures += 1
-        switch phase {
-        case .awaitingPayment:
-            // Keep polling (the coordinator backs off); the deadline still ends the vend.
-            return pollFailures == 1 ? [.log(event: .pollFailed, detail: message)] : []
-        case .rechecking:
-            var effects: [SessionEffect] = [.log(event: .recheckFailed, detail: message)]
-            effects += parkForRetry(note: "cancel sent, status re-check failed: \(message)", now: now)
-            return effects
-        default:
-            return []
-        }
+        guard phase == .awaitingPayment else { return [] }  // the re-check decides once cancelling
+        // Keep polling (the coordinator backs off); the deadline still ends the vend.
+        return pollFailures == 1 ? [.log(event: .pollFailed, detail: message)] : []
+    }
+
+    mutating func recheckFailed(_ message: String, now: Date) -> [SessionEffect] {
+        guard phase == .rechecking else { return [] }
+        var effects: [SessionEffect] = [.log(event: .recheckFailed, detail: message)]
+        effects += parkForRetry(note: "cancel sent, status re-check failed: \(message)", now: now)
+        return effects
     }
 
     /// A 404 for our reference. After our cancel it is the cancel's proof (soft delete). While
@@ -151,7 +206,7 @@ extension VendSessionMachine {
         pollFailures = 0
         switch phase {
         case .rechecking:
-            return statusRead(.cancelled, now: now)
+            return statusRechecked(.cancelled, now: now)
         case .awaitingPayment:
             return [.log(event: .invoiceGone, detail: "status answered 404")] + beginCancel(.gone, now: now)
         default:
@@ -239,6 +294,7 @@ extension VendSessionMachine {
         case .creating, .lookingUp:
             guard !denySent, !customerAborted else { return denyReclaim(request, now: now) }
             controllerWaiting = true
+            vendArrivedAt = now
             claimDeadline = nil
             return [.log(event: .reclaimed, detail: "while \(phase)")]
         case .awaitingPayment:
@@ -246,6 +302,7 @@ extension VendSessionMachine {
                 !customerAborted
             else { return denyReclaim(request, now: now) }
             controllerWaiting = true
+            vendArrivedAt = now
             denySent = false
             claimDeadline = nil
             timers[.claimGrace] = nil
@@ -258,6 +315,7 @@ extension VendSessionMachine {
         case .awaitingClaim:
             guard !customerAborted else { return denyReclaim(request, now: now) }
             controllerWaiting = true
+            vendArrivedAt = now
             denySent = false
             claimDeadline = nil
             timers[.claimGrace] = nil
@@ -290,6 +348,9 @@ extension VendSessionMachine {
             // Only a status read authorises a dispense: re-check.
             phase = .rechecking
             return [.log(event: .cancelRefusedPaid, detail: "re-checking status"), .checkStatus(reference)]
+        case .notPayable(let word):
+            // DELETE refused and the status read after it says the word: nothing to cancel, nothing to pay.
+            return noteNotPayable(word) + endNotPayable(word, now: now)
         case .failed(let message):
             return parkForRetry(note: "cancel pending (\(cancelCause?.rawValue ?? "?")): \(message)", now: now)
         }

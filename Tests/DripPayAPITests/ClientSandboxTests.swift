@@ -205,9 +205,12 @@ struct ClientSandboxTests {
         #expect(endpoint == Endpoint(method: "GET", path: "/ping"))
         #expect((1...60).contains(retryAfter))
         #expect(error?.isTransient == true)
-        // The next request on that budget waits out Retry-After first.
+        // The next request on that budget waits out Retry-After first. Before the 429, the
+        // nearly spent shared count paced the pings (FleetPacer): short waits, never a minute.
         _ = try? await f.client.ping()
-        #expect(clock.sleeps == [.seconds(retryAfter)])
+        #expect(clock.sleeps.last == .seconds(retryAfter))
+        #expect(clock.sleeps.dropLast().allSatisfy { $0 < .seconds(1) }, "\(clock.sleeps)")
+        #expect(clock.sleeps.filter { $0 >= .seconds(1) }.count == 1)
     }
 
     @Test func aForced429StormIsReportedWithItsRetryAfter() async throws {
@@ -219,6 +222,44 @@ struct ClientSandboxTests {
         ) {
             _ = try await f.client.status(InvoiceReference("x"))
         }
+    }
+
+    @Test func aRetryAfterAboveTheCapPausesOnlyForTheCap() async throws {
+        let clock = JumpClock()
+        let f = try await Fixture.start(clock: clock)
+        defer { Task { await f.finish() } }
+        await f.sandbox.forceRateLimit(next: 1, retryAfter: 86_400)
+        await #expect(throws: DripPayError.rateLimited(Endpoint(method: "GET", path: "/ping"), retryAfter: 60)) {
+            _ = try await f.client.ping()
+        }
+        _ = try await f.client.ping()
+        #expect(clock.sleeps == [.seconds(DripPayClient.retryAfterCap)])
+    }
+
+    @Test func aRedirectIsNeverFollowedAndNamesTheBaseURLSetting() async throws {
+        let f = try await Fixture.start()
+        defer { Task { await f.finish() } }
+        // The production client (AsyncHTTPClient's own default follows redirects).
+        let client = try DripPayClient(
+            baseURL: await f.sandbox.baseURL, token: APIToken(fullToken), requestTimeout: .seconds(2),
+            httpClient: AsyncHTTPClientTransport.apiClient)
+        await f.sandbox.redirect(next: 1)
+        let error = await #expect(throws: DripPayError.self) {
+            _ = try await client.createInvoice(sodaRequest("T-moved"))
+        }
+        guard case .redirected(let endpoint, let status, let location)? = error else {
+            Issue.record("got \(String(describing: error))")
+            return
+        }
+        #expect(endpoint == Endpoint(method: "POST", path: "/invoices"))
+        #expect(status == 301)
+        #expect(location?.hasSuffix("/api/v2/invoices") == true)
+        #expect(error?.description.contains("[api] base_url") == true)
+        // One request, the POST; nothing followed it to /api/v2.
+        let seen = await f.sandbox.requests()
+        #expect(seen.count == 1)
+        #expect(seen.first?.method == "POST")
+        #expect(await f.sandbox.invoices().isEmpty)
     }
 
     @Test func a5xxIsAServerErrorAndTransient() async throws {
@@ -247,11 +288,12 @@ struct ClientSandboxTests {
         _ = try await f.client.ping()
         await f.sandbox.goDown()
         let error = await #expect(throws: DripPayError.self) { _ = try await f.client.ping() }
-        guard case .connectionFailed(let endpoint, _)? = error else {
+        guard case .connectionRefused(let endpoint, _)? = error else {
             Issue.record("got \(String(describing: error))")
             return
         }
         #expect(endpoint == Endpoint(method: "GET", path: "/ping"))
+        #expect(error?.outcomeUnknown == false, "a refused connect sent nothing")
         try await f.sandbox.comeUp()
         #expect(try await f.client.ping().message == "pong")
     }

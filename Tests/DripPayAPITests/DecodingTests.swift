@@ -52,12 +52,25 @@ struct DecodingTests {
         #expect(invoice.createdAt.date == Date(timeIntervalSince1970: 1_761_595_943))
     }
 
-    @Test func aMissingFieldIsAMalformedResponseNamingFieldAndEndpoint() async throws {
+    @Test func anInvoiceMissingAFieldIsSkippedNamingTheFieldNotThePage() async throws {
         let body = documentListExample.replacingOccurrences(
             of: "\"trade_no\":\"TRADE-UEI560RJIX5ZV1TYFHOK\",", with: "")
+        let page = try await cannedClient(body: body).listInvoices()
+        #expect(page.data.isEmpty)
+        #expect(
+            page.skipped == [
+                SkippedInvoice(
+                    index: 0, reference: "453ac6e9-19d9-4a1a-b904-6bb52c85c306", machineID: "VVM-005", tradeNo: nil,
+                    reason: "field 'data[0].trade_no' is missing")
+            ])
+        #expect(page.meta.total == 42)
+    }
+
+    @Test func aPageWithoutItsMetaIsStillAMalformedResponseNamingFieldAndEndpoint() async throws {
+        let body = documentListExample.replacingOccurrences(of: "\"meta\":", with: "\"mota\":")
         await #expect(
             throws: DripPayError.malformedResponse(
-                Endpoint(method: "GET", path: "/invoices"), expected: "field 'data[0].trade_no' is missing")
+                Endpoint(method: "GET", path: "/invoices"), expected: "field 'meta' is missing")
         ) {
             _ = try await cannedClient(body: body).listInvoices()
         }
@@ -65,13 +78,32 @@ struct DecodingTests {
 
     @Test func anAmountSentAsANumberIsRefusedRatherThanRoundedThroughAFloat() async throws {
         let body = documentListExample.replacingOccurrences(of: "\"total\":\"1.00\"", with: "\"total\":1.00")
-        let error = await #expect(throws: DripPayError.self) { _ = try await cannedClient(body: body).listInvoices() }
-        #expect("\(error!)".contains("data[0].total"))
+        let page = try await cannedClient(body: body).listInvoices()
+        #expect(page.data.isEmpty)
+        #expect(page.skipped.first?.reason.contains("data[0].total") == true)
+    }
+
+    @Test func aCreateAnswerWithAReferenceButNoProviderInvoiceIsUnusableNotUnknown() async throws {
+        let invoice = LenientPageTests.good(1).replacingOccurrences(
+            of: #""provider_invoice_id":"p-1""#, with: #""provider_invoice_id":null"#)
+        let body = #"{"data":"# + invoice + "}"
+        let client = try cannedClient(status: 201, body: body)
+        let error = await #expect(throws: DripPayError.self) {
+            _ = try await client.createInvoice(
+                CreateInvoiceRequest(
+                    machineID: "VVM-005", tradeNo: TradeNo("T-1"), currency: Currency(iso: "USD")!, items: []))
+        }
+        guard case .unusableInvoice(_, let reference, _)? = error else {
+            Issue.record("got \(String(describing: error))")
+            return
+        }
+        #expect(reference == InvoiceReference("ref-1"))
+        #expect(error?.outcomeUnknown == false)
     }
 
     @Test func anUnknownStatusIsKeptVerbatimAndIsNotPaid() async throws {
         let status = try await cannedClient(body: #"{"status":"expired"}"#).status(InvoiceReference("r"))
-        #expect(status == .other("expired"))
+        #expect(status == .notPayable("expired"))
         #expect(status != .paid)
     }
 

@@ -45,6 +45,48 @@ struct LookupTests {
         #expect(await listRequests(f.sandbox) - before == 1)
     }
 
+    @Test func aTradeNoBehind1200NewerInvoicesIsFoundByResumingTheWalk() async throws {
+        let f = try await Fixture.start()
+        defer { Task { await f.finish() } }
+        await f.sandbox.backdateInvoices(by: 3600)
+        let start = Date()
+        let target = try await f.client.createInvoice(sodaRequest("T-deep"))
+        await f.sandbox.addInvoices(count: 1_200, machineID: "VVM-OTHER")
+        let error = await #expect(throws: LookupIncomplete.self) {
+            _ = try await f.client.findInvoice(tradeNo: TradeNo("T-deep"), machineID: "VVM-005", since: start)
+        }
+        let walk = try #require(error?.lookup)
+        #expect(walk.requests == 10)
+        #expect(!walk.isComplete)
+        let found = try await f.client.findInvoice(
+            tradeNo: TradeNo("T-deep"), machineID: "VVM-005", since: start, resuming: walk)
+        #expect(found?.reference == target.reference)
+        #expect(await listRequests(f.sandbox) == 13, "pages 1-10, then 11-13: never page 1 again")
+    }
+
+    @Test func invoicesDeletedBetweenPageReadsNeverHideTheTradeNo() async throws {
+        let f = try await Fixture.start()
+        defer { Task { await f.finish() } }
+        let start = Date().addingTimeInterval(-1)
+        let target = try await f.client.createInvoice(sodaRequest("T-shift"))
+        await f.sandbox.backdateInvoices(by: 30)
+        await f.sandbox.addInvoices(count: 290, machineID: "VVM-OTHER")
+        // Each page read cancels 40 of the newest: offsets shift by 40 between two reads.
+        await f.sandbox.deleteBetweenPageReads(40, sparing: "VVM-005")
+        let found = try await f.client.findInvoice(
+            tradeNo: TradeNo("T-shift"), machineID: "VVM-005", since: start, maxRequests: 20)
+        #expect(found?.reference == target.reference)
+    }
+
+    @Test func listReadsLeaveAQuarterOfTheBudgetToCreates() {
+        var budget = RateBudget(limit: 8, window: .seconds(60))
+        var lists = 0
+        while budget.tryAcquire(now: .zero, reserve: RequestPriority.recovery.reserve(of: 8)) { lists += 1 }
+        #expect(lists == 6)
+        let creates = (0..<3).map { _ in budget.tryAcquire(now: .zero) }
+        #expect(creates == [true, true, false], "creates still go until the whole budget is spent")
+    }
+
     @Test func twoMachinesOnOneAccountWithCollidingTradeNosNeverSeeOrCancelEachOthersInvoices() async throws {
         let f = try await Fixture.start()
         defer { Task { await f.finish() } }
@@ -83,10 +125,11 @@ struct RequestDeadlineTests {
                 _ = try await client.createReconciling(sodaRequest("T-second"))
             }
         }
-        guard case .rateLimited(let endpoint, let retryAfter)? = error else {
+        guard case .budgetRefused(let endpoint, let retryAfter)? = error else {
             Issue.record("got \(String(describing: error))")
             return
         }
+        #expect(error?.description.contains("429") == true && error?.description.contains("did not answer 429") == true)
         #expect(endpoint == Endpoint(method: "POST", path: "/invoices"))
         #expect(retryAfter > 5, "the budget frees up after the deadline")
         #expect(ContinuousClock.now - started < .seconds(2), "denied at once, not after waiting")

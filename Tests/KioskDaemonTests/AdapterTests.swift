@@ -31,16 +31,22 @@ import VendSession
             case .rejected(_, let invalid): return invalid ? "invalid" : "rejected"
             case .unavailable: return "unavailable"
             case .outcomeUnknown: return "unknown"
+            case .unusable: return "unusable"
             }
         }
         #expect(kind(.validation(e, message: "bad", fields: [:])) == "invalid")
         #expect(kind(.forbidden(e, ability: .createInvoice)) == "rejected")
         #expect(kind(.unauthenticated(e)) == "rejected")
-        #expect(kind(.connectionFailed(e, detail: "connection refused")) == "unavailable")
+        #expect(kind(.connectionRefused(e, detail: "connection refused")) == "unavailable")
         #expect(kind(.rateLimited(e, retryAfter: 5)) == "unavailable")
+        #expect(kind(.budgetRefused(e, waitSeconds: 30)) == "unavailable")
+        // The decision is on the type: a detail text never makes a lost connection "refused".
+        #expect(kind(.connectionFailed(e, detail: "connection refused")) == "unknown")
+        #expect(kind(.redirected(e, status: 301, location: "https://x/api/v1/invoices")) == "rejected")
         #expect(kind(.connectionFailed(e, detail: "connection reset")) == "unknown")
         #expect(kind(.timeout(e, after: .seconds(10))) == "unknown")
         #expect(kind(.server(e, status: 502)) == "unknown")
+        #expect(kind(.unusableInvoice(e, reference: InvoiceReference("r"), expected: "a payable code")) == "unusable")
     }
 
     @Test func cancellingAPaidInvoiceReportsAlreadyPaid() async throws {

@@ -64,6 +64,12 @@ import VendSession
         #expect(await harness.count("DISPENSE 1") == 1)
         let prom = try String(contentsOfFile: harness.directory + "/drippay_kiosk.prom", encoding: .utf8)
         #expect(prom.contains("drippay_kiosk_vends_total{outcome=\"dispensed\"} 1"))
+        // The sale's end, from the journal, as the last sale (Unix seconds; 0 would be none).
+        let journal = try Journal.openReadOnly(path: harness.directory + "/journal.sqlite")
+        let sold = try #require(try journal.sessions(limit: 1, states: [.dispensed]).first)
+        journal.close()
+        let seconds = (sold.updatedAt.timeIntervalSince1970 * 1000).rounded() / 1000
+        #expect(prom.contains("drippay_kiosk_last_sale_timestamp_seconds \(String(format: "%.3f", seconds))\n"))
         await harness.tearDown()
     }
 

@@ -190,6 +190,78 @@ struct PayCodeKeeperTests {
         await rig.stop()
     }
 
+    /// What the keeper presented, with the time it did, over `seconds` of a pay screen held open.
+    static func presentations(
+        _ rig: Rig, _ ref: InvoiceImageRef, for seconds: Double, schedule: PayCodeSchedule
+    ) async -> [(at: Double, code: PayCode)] {
+        let keeper = PayCodeKeeper(
+            fetcher: rig.fetcher, schedule: schedule, logger: Logger(label: "test"), record: { _, _, _, _ in })
+        let shown = Mutex<[(at: Double, code: PayCode)]>([])
+        await keeper.keep(
+            ref, deadline: Date().addingTimeInterval(seconds), changed: Pulse(), isCurrent: { true },
+            present: { code in shown.withLock { $0.append((Date().timeIntervalSince1970, code)) } })
+        return shown.withLock { $0 }
+    }
+
+    /// Checks the re-quote promises over what was presented: no code drawn at or past its expiry,
+    /// every code taken down (or replaced) within `slack` of its expiry, and how many distinct codes.
+    static func requoteViolations(
+        _ shown: [(at: Double, code: PayCode)], end: Double, slack: Double
+    ) throws
+        -> (violations: [String], codes: Int)
+    {
+        var violations: [String] = []
+        var codes = 0
+        for (index, entry) in shown.enumerated() {
+            guard case .text(let text) = entry.code else { continue }
+            codes += 1
+            let expiry = Double(try Bolt11Invoice.decode(text).expiresAt)
+            if entry.at >= expiry { violations.append("code drawn \(entry.at - expiry) s after its expiry") }
+            guard expiry + slack < end else { continue }
+            let replaced = shown[(index + 1)...].first.map(\.at) ?? .infinity
+            if replaced > expiry + slack {
+                violations.append("code up \(replaced - expiry) s past its expiry")
+            }
+        }
+        return (violations, codes)
+    }
+
+    @Test("Strike timing (each quote dies as the next is issued): every code followed within the fetch budget")
+    func strikeTiming() async throws {
+        let rig = try await Rig.start(quoteSeconds: 3)
+        await rig.sandbox.setQuoteLifetime(3)
+        let invoice = try await rig.invoice("T-keep-strike")
+        let ref = InvoiceImageRef(tradeNo: TradeNo("T-keep-strike"), url: invoice.qrCodeImageURL ?? "")
+        let start = Date().timeIntervalSince1970
+        let schedule = PayCodeSchedule(refreshSeconds: 10, lead: 1, budget: 12)
+        let shown = await Self.presentations(rig, ref, for: 13, schedule: schedule)
+        let (violations, codes) = try Self.requoteViolations(shown, end: start + 13, slack: 0.3)
+        #expect(violations.isEmpty, "\(violations)")
+        #expect(codes >= 4, "followed \(codes) codes in 13 s of 3 s quotes")
+        let fetches = await rig.sandbox.requests().filter { $0.path.hasPrefix("/qr_codes/") }.count
+        #expect(fetches <= 12, "\(fetches) image fetches against a budget of 12 a minute")
+        await rig.stop()
+    }
+
+    @Test("a fetch slower than the code's remaining life: the code comes down at its expiry, not when the fetch ends")
+    func expiryWhileFetching() async throws {
+        let rig = try await Rig.start(quoteSeconds: 4)
+        await rig.sandbox.setQuoteLifetime(4)
+        let invoice = try await rig.invoice("T-keep-slow")
+        let ref = InvoiceImageRef(tradeNo: TradeNo("T-keep-slow"), url: invoice.qrCodeImageURL ?? "")
+        // Each answer takes 1.5 s; the fetch before the expiry starts 1 s ahead: it is on its way
+        // when the code dies.
+        await rig.sandbox.setLatency(.milliseconds(1500))
+        let start = Date().timeIntervalSince1970
+        let shown = await Self.presentations(
+            rig, ref, for: 11, schedule: PayCodeSchedule(refreshSeconds: 0, lead: 1, budget: 12))
+        let (violations, codes) = try Self.requoteViolations(shown, end: start + 11, slack: 0.3)
+        #expect(violations.isEmpty, "\(violations)")
+        #expect(codes >= 2)
+        #expect(shown.contains { $0.code == .waiting(message: PayCodeKeeper.refreshingCode) })
+        await rig.stop()
+    }
+
     @Test("a template payload is drawn as it is; only an image reference goes to the keeper")
     func templatePayloadUntouched() {
         #expect(InvoiceImageRef(payload: "https://pay.example.com/i/abc") == nil)

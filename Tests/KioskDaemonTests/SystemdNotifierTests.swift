@@ -35,7 +35,7 @@ import Glibc
 
 @Suite struct MetricsTests {
     @Test func rendersPrometheusTextWithEveryFamily() {
-        let metrics = KioskMetrics()
+        let metrics = KioskMetrics(startedAt: Date(timeIntervalSince1970: 1_795_601_730.123))
         metrics.vendEnded(outcome: "dispensed")
         metrics.vendEnded(outcome: "dispensed")
         metrics.vendEnded(outcome: "refund_due")
@@ -44,7 +44,8 @@ import Glibc
         metrics.serialReconnected()
         metrics.paymentToDispense(.milliseconds(40))
         metrics.paymentToDispense(.milliseconds(700))
-        metrics.setRefundsDue(1)
+        metrics.setOpenAuditSessions([.refundDue: 1])
+        metrics.setLastSale(Date(timeIntervalSince1970: 1_795_601_790.05))
         metrics.setJournalBytes(4096)
         let text = metrics.render()
         #expect(text.contains("drippay_kiosk_vends_total{outcome=\"dispensed\"} 2\n"))
@@ -56,7 +57,11 @@ import Glibc
         #expect(text.contains("drippay_kiosk_payment_to_dispense_seconds_bucket{le=\"1\"} 2\n"))
         #expect(text.contains("drippay_kiosk_payment_to_dispense_seconds_bucket{le=\"+Inf\"} 2\n"))
         #expect(text.contains("drippay_kiosk_payment_to_dispense_seconds_count 2\n"))
-        #expect(text.contains("drippay_kiosk_refunds_due 1\n"))
+        #expect(text.contains("drippay_kiosk_open_audit_sessions{state=\"refund_due\"} 1\n"))
+        // Every audit state has its line, zero included, so an alert sees 0 rather than nothing.
+        #expect(text.contains("drippay_kiosk_open_audit_sessions{state=\"dispense_unknown\"} 0\n"))
+        #expect(text.contains("drippay_kiosk_last_sale_timestamp_seconds 1795601790.050\n"))
+        #expect(text.contains("drippay_kiosk_start_time_seconds 1795601730.123\n"))
         #expect(text.contains("drippay_kiosk_journal_bytes 4096\n"))
         // Every sample line belongs to a family declared with # TYPE.
         let declared = Set(
@@ -78,5 +83,19 @@ import Glibc
         let written = try String(contentsOfFile: dir + "/kiosk.prom", encoding: .utf8)
         #expect(written == metrics.render())
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["kiosk.prom"])
+    }
+
+    /// The unit's `UMask=0077` must not hide the file from node_exporter, which runs as another user.
+    @Test func theTextfileIsWorldReadableUnderTheUnitsUmask() throws {
+        let dir = NSTemporaryDirectory() + "kiosk-metrics-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Process-wide, so set only around the one write.
+        let previous = umask(0o077)
+        let written = Result { try KioskMetrics().writeTextfile(to: dir + "/kiosk.prom") }
+        umask(previous)
+        try written.get()
+        let attributes = try FileManager.default.attributesOfItem(atPath: dir + "/kiosk.prom")
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o644)
     }
 }

@@ -236,3 +236,37 @@ struct TestScreenTests {
         #expect(try await zbarDecode(path) == "https://example.com/t")
     }
 }
+
+@Suite("Console graphics mode")
+struct ConsoleGraphicsModeTests {
+    @Test("the VT's cursor is hidden before the mode switch; a terminal that cannot switch is named")
+    func hidesTheCursorFirst() throws {
+        // A pty stands in for the VT: it shows the bytes written to it, and KDSETMODE fails there.
+        let master = posix_openpt(O_RDWR | O_NOCTTY)
+        try #require(master >= 0)
+        defer { close(master) }
+        try #require(grantpt(master) == 0 && unlockpt(master) == 0)
+        var name = [CChar](repeating: 0, count: 128)
+        try #require(ptsname_r(master, &name, name.count) == 0)
+        let path = String(cString: name)
+        // The slave end stays open so that the master reads what was written (and raw, as written).
+        let slave = open(path, O_RDWR | O_NOCTTY)
+        try #require(slave >= 0)
+        defer { close(slave) }
+        var settings = termios()
+        tcgetattr(slave, &settings)
+        cfmakeraw(&settings)
+        tcsetattr(slave, TCSANOW, &settings)
+
+        let result = ConsoleGraphicsMode.enter(device: path)
+
+        guard case .failure(let warning) = result else {
+            Issue.record("KDSETMODE succeeded on a pty")
+            return
+        }
+        #expect(warning.description.contains("KDSETMODE on \(path) failed"), "\(warning)")
+        var buffer = [UInt8](repeating: 0, count: 32)
+        let count = read(master, &buffer, buffer.count)
+        #expect(Array(buffer.prefix(max(0, count))) == Array("\u{1B}[?25l".utf8))
+    }
+}

@@ -69,7 +69,17 @@ extension KioskIntegration {
             let kills = figures.reduce(0) { $0 + $1.kills }
             print(
                 "crash test: \(kills) kills, \(figures.reduce(0) { $0 + $1.vends }) vends in \(elapsed), seed \(seed)")
-            #expect(kills >= totalKills)
+            // The run proves something only if vends happened and kills landed in the money-critical
+            // steps (after payment, around the dispense), not only at start-up or between vends.
+            #expect(kills == totalKills, "\(kills) lifetimes ended by a kill, \(totalKills) planned")
+            #expect(figures.reduce(0) { $0 + $1.vends } > 0, "no vend happened: the kills proved nothing")
+            let critical: Set<String> = ["\(SimulatedMachine.Step.paid)", "\(SimulatedMachine.Step.dispenseReceived)"]
+            let criticalKills = figures.reduce(0) { sum, figure in
+                sum + figure.killsAt.filter { critical.contains($0.key) }.values.reduce(0, +)
+            }
+            if totalKills >= 30 {
+                #expect(criticalKills > 0, "no kill landed after a payment or a DISPENSE: \(figures.map(\.killsAt))")
+            }
         }
 
         /// One rig: `kills` lifetimes ended by SIGKILL, then a settling run and the invariants.

@@ -139,6 +139,11 @@ extension KioskIntegration {
                 for session in sessions where !session.state.isFinal {
                     Issue.record("\(context): session \(session.tradeNo) still \(session.state.rawValue)")
                 }
+                // A run with no vend, or no payment, proves nothing about approvals.
+                if kills >= 10 {
+                    #expect(vendCount > 0, "\(context): the machine never asked for a vend in \(kills) lifetimes")
+                    #expect(!paid.isEmpty, "\(context): no invoice was paid in \(vendCount) vends")
+                }
                 // Vend ids never repeat across lifetimes (the journal's durable counter).
                 let ids = sessions.map(\.vendID)
                 #expect(Set(ids).count == ids.count, "\(context): a vend id was used twice")

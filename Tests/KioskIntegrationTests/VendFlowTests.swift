@@ -124,6 +124,47 @@ extension KioskIntegration {
             }
         }
 
+        @Test(
+            "a refund due resolved with `journal resolve` while the daemon runs: the daemon sells on, leaves it as it was, and its gauge counts it no more"
+        )
+        func refundResolvedWhileTheDaemonRuns() async throws {
+            try await withKioskRig { rig in
+                #expect(try await Self.startAndVend(rig, id: "jam2") == "ACCEPT jam2")
+                let reference = try await rig.reference(vendID: "jam2")
+                #expect(await rig.sandbox.pay(reference))
+                try await rig.expectLine("DISPENSE jam2")
+                try await rig.simulator.failed(id: "jam2", reason: "jam")
+                try await rig.waitForSession("jam2", in: [.refundDue])
+                let refund = try #require(try rig.session(vendID: "jam2"))
+
+                let resolve = try await runKioskCommand([
+                    "journal", "resolve", refund.tradeNo.rawValue, "--note", "refunded 1.50 USD", "--by", "alice",
+                    "--journal", rig.journalPath,
+                ])
+                #expect(resolve.status == 0, "journal resolve: \(resolve.stderr)")
+
+                let answer = try await rig.send("VEND ok2 5 1.50", thenWaitFor: "ACCEPT/DENY ok2") {
+                    $0 == "ACCEPT ok2" || $0.hasPrefix("DENY ok2 ")
+                }
+                #expect(answer == "ACCEPT ok2")
+                #expect(await rig.sandbox.pay(try await rig.reference(vendID: "ok2")))
+                try await rig.expectLine("DISPENSE ok2")
+                try await rig.simulator.dispensed(id: "ok2")
+                try await rig.waitForSession("ok2", in: [.dispensed])
+                #expect(try await rig.stopDaemon() == .exited(0))
+
+                #expect(try rig.session(vendID: "jam2") == refund)
+                let journal = try rig.openJournal()
+                let resolution = try journal.resolution(tradeNo: refund.tradeNo)
+                journal.close()
+                #expect(resolution?.resolvedBy == "alice" && resolution?.note == "refunded 1.50 USD")
+                // Written at the second vend's end, after the resolution.
+                let metrics = try String(contentsOfFile: rig.directory + "/metrics.prom", encoding: .utf8)
+                #expect(metrics.contains("drippay_kiosk_open_audit_sessions{state=\"refund_due\"} 0\n"))
+                #expect(metrics.contains("drippay_kiosk_vends_total{outcome=\"refund_due\"} 1\n"))
+            }
+        }
+
         @Test("duplicate vend id: a VEND with an id already dispensed is denied duplicate-id, with no second invoice")
         func duplicateVendIDIsDenied() async throws {
             try await withKioskRig { rig in

@@ -13,9 +13,10 @@ struct JournalExportTests {
         let csv = JournalExport.csv(sessions: [record])
         let expected =
             "trade_no,vend_id,product,item_description,price,currency,state,reference,provider_invoice_id,"
-            + "qr_payload,created_at,updated_at,payment_deadline,paid_at,note,codes_shown\r\n"
+            + "qr_payload,created_at,updated_at,payment_deadline,paid_at,note,codes_shown,resolved_at,resolved_by,"
+            + "resolution_note\r\n"
             + "T1,V1,5,\"Soda, \"\"cold\"\"\r\nlarge\",1.50,USD,refund_due,,,,2026-11-25T10:15:30.123Z,"
-            + "2026-11-25T10:15:30.123Z,,,plain,\r\n"
+            + "2026-11-25T10:15:30.123Z,,,plain,,,,\r\n"
         #expect(csv == expected)
     }
 
@@ -29,7 +30,8 @@ struct JournalExportTests {
         let csv = JournalExport.csv(sessions: [record], codes: codes)
         #expect(
             csv.hasSuffix(
-                ",payment_hash=aa amount_msat=1000 expires_at=x request=lntb1a ; payment_hash=bb request=lntb1b\r\n"))
+                ",payment_hash=aa amount_msat=1000 expires_at=x request=lntb1a ; payment_hash=bb request=lntb1b,,,\r\n")
+        )
         let json = String(decoding: JournalExport.json(sessions: [record], codes: codes), as: UTF8.self)
         #expect(json.contains("\"codes_shown\" : \"payment_hash=aa"))
     }

@@ -179,27 +179,63 @@ struct LightningTextTests {
 
 @Suite("Pay code refresh schedule")
 struct PayCodeScheduleTests {
-    @Test("every refresh_s, and at the latest 5 s before the code expires")
-    func periodicAndExpiry() {
+    typealias Situation = PayCodeSchedule.Situation
+
+    @Test("a code with an expiry: one fetch `lead` before it, then the burst just after it")
+    func aroundExpiry() {
         let s = PayCodeSchedule(refreshSeconds: 10)
-        #expect(s.nextFetch(after: 100, expiresAt: nil, showingCode: true) == 110)
-        #expect(s.nextFetch(after: 100, expiresAt: 200, showingCode: true) == 110)
-        #expect(s.nextFetch(after: 100, expiresAt: 108, showingCode: true) == 103)
-        // Within the margin already: no faster than once a second.
-        #expect(s.nextFetch(after: 100, expiresAt: 102, showingCode: true) == 101)
+        #expect(s.nextFetch(Situation(lastFetch: 100, showingCode: true, expiresAt: 130)) == 128)
+        // The fetch before the expiry brought the same code: next is just after the expiry.
+        #expect(s.nextFetch(Situation(lastFetch: 128.2, showingCode: true, expiresAt: 130)) == 130.25)
+        // The code went at 130: the burst, in turn, then every retryAfterFailure.
+        let gone = Situation(lastFetch: 130.4, showingCode: false, codeGoneAt: 130, attemptsWithoutCode: 1)
+        #expect(s.nextFetch(gone) == 131)
+        #expect(
+            s.nextFetch(Situation(lastFetch: 131.3, showingCode: false, codeGoneAt: 130, attemptsWithoutCode: 2))
+                == 132.5)
+        #expect(
+            s.nextFetch(Situation(lastFetch: 135.2, showingCode: false, codeGoneAt: 130, attemptsWithoutCode: 4))
+                == 138.2)
+        // A burst slot already past: no closer than minimumGap to the last fetch.
+        #expect(
+            s.nextFetch(Situation(lastFetch: 131.9, showingCode: false, codeGoneAt: 130, attemptsWithoutCode: 1))
+                == 132.15)
     }
 
-    @Test("refresh_s = 0 fetches only for expiry; with neither, never again")
-    func refreshOff() {
-        let s = PayCodeSchedule(refreshSeconds: 0)
-        #expect(s.nextFetch(after: 100, expiresAt: 130, showingCode: true) == 125)
-        #expect(s.nextFetch(after: 100, expiresAt: nil, showingCode: true) == nil)
+    @Test("refresh_s paces a code without an expiry, never before the image says it may change; 0 = never")
+    func withoutExpiry() {
+        #expect(PayCodeSchedule(refreshSeconds: 10).nextFetch(Situation(lastFetch: 100, showingCode: true)) == 110)
+        #expect(
+            PayCodeSchedule(refreshSeconds: 10).nextFetch(Situation(lastFetch: 100, showingCode: true, freshUntil: 160))
+                == 160)
+        #expect(PayCodeSchedule(refreshSeconds: 0).nextFetch(Situation(lastFetch: 100, showingCode: true)) == nil)
+        // With an expiry, refresh_s adds nothing: the expiry plans the fetches.
+        #expect(
+            PayCodeSchedule(refreshSeconds: 0).nextFetch(Situation(lastFetch: 100, showingCode: true, expiresAt: 130))
+                == 128)
     }
 
-    @Test("with nothing payable on screen, a failed fetch is retried soon")
+    @Test("an image fresh past the code's expiry: no fetch before the expiry")
+    func freshImage() {
+        let s = PayCodeSchedule(refreshSeconds: 10)
+        #expect(s.nextFetch(Situation(lastFetch: 100, showingCode: true, expiresAt: 130, freshUntil: 131)) == 130.25)
+        #expect(s.nextFetch(Situation(lastFetch: 100, showingCode: true, expiresAt: 130, freshUntil: 120)) == 128)
+    }
+
+    @Test("nothing on screen yet, the fetch failed: retried after retryAfterFailure")
     func retry() {
-        #expect(PayCodeSchedule(refreshSeconds: 10).nextFetch(after: 100, expiresAt: nil, showingCode: false) == 103)
-        #expect(PayCodeSchedule(refreshSeconds: 0).nextFetch(after: 100, expiresAt: nil, showingCode: false) == 103)
+        #expect(PayCodeSchedule(refreshSeconds: 10).nextFetch(Situation(lastFetch: 100, showingCode: false)) == 103)
+    }
+
+    @Test("the budget wins: never more than `budget` fetch starts in any window")
+    func budget() {
+        let s = PayCodeSchedule(refreshSeconds: 10, budget: 3, window: 60)
+        let gone = Situation(
+            lastFetch: 131, recentFetches: [100, 128, 130.25], showingCode: false, codeGoneAt: 130,
+            attemptsWithoutCode: 1)
+        #expect(s.nextFetch(gone) == 160)
+        #expect(s.earliestWithinBudget([100, 128]) == -.infinity)
+        #expect(s.earliestWithinBudget([130.25, 100, 128, 10]) == 160)
     }
 
     @Test("a code is showable only before its expiry")
@@ -207,5 +243,44 @@ struct PayCodeScheduleTests {
         #expect(PayCodeSchedule.isShowable(expiresAt: 110, now: 109.9))
         #expect(!PayCodeSchedule.isShowable(expiresAt: 110, now: 110))
         #expect(PayCodeSchedule.isShowable(expiresAt: nil, now: 1e12))
+    }
+
+    @Test("Strike timing, a vend held open 300 s: within 12 fetches a minute, under 1 s per quote without a code")
+    func heldOpenVend() {
+        let schedule = PayCodeSchedule(refreshSeconds: 10)
+        for latency in [0.05, 0.3, 1.5] {
+            let planned = RequoteSimulation(period: 30, lifetime: 30, latency: latency, schedule: schedule).run(
+                duration: 300)
+            #expect(planned.mostInWindow <= 12, "latency \(latency): \(planned.mostInWindow) fetches in a window")
+            // Each quote is gone from the moment it dies until the burst's first answer.
+            #expect(
+                planned.secondsWithoutCode <= 10 * (0.25 + latency) + 0.01,
+                "latency \(latency): \(planned.secondsWithoutCode) s without a payable code")
+            #expect(planned.secondsExpiredShown == 0)
+        }
+        // Side by side: the schedule before re-quote planning needed more fetches than the budget
+        // (so fetches waited in line) and left expired codes up meanwhile.
+        let legacy = RequoteSimulation(period: 30, lifetime: 30, latency: 0.05, schedule: schedule, legacy: true)
+            .run(duration: 300)
+        let planned = RequoteSimulation(period: 30, lifetime: 30, latency: 0.05, schedule: schedule).run(duration: 300)
+        #expect(legacy.fetches.count > planned.fetches.count)
+        #expect(legacy.secondsExpiredShown > 0)
+    }
+
+    @Test("any quote timing and latency: the plan stays within its budget in every window")
+    func budgetProperty() {
+        var random = SplitMix64(seed: 0x7e9_07e)
+        for _ in 0..<300 {
+            let period = Double(random.next() % 60 + 2)
+            let lifetime = period * [0.5, 1, 2][Int(random.next() % 3)]
+            let latency = Double(random.next() % 3000) / 1000
+            let budget = Int(random.next() % 12) + 1
+            let schedule = PayCodeSchedule(refreshSeconds: Double(random.next() % 20), budget: budget)
+            let outcome = RequoteSimulation(period: period, lifetime: lifetime, latency: latency, schedule: schedule)
+                .run(duration: 400)
+            #expect(outcome.mostInWindow <= budget, "period \(period) lifetime \(lifetime) latency \(latency)")
+            let gaps = zip(outcome.fetches, outcome.fetches.dropFirst()).map { $1 - $0 }
+            #expect(gaps.allSatisfy { $0 >= schedule.minimumGap - 1e-9 })
+        }
     }
 }

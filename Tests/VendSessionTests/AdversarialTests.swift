@@ -30,7 +30,7 @@ struct AdversarialTests {
         #expect(effects.contains(.cancelInvoice(InvoiceReference("ref-1"))))
         #expect(effects.finishedState == nil)
         driver.send(.cancelAnswered(.alreadyPaid))
-        let paid = driver.send(.statusPolled(.paid))
+        let paid = driver.send(.statusRechecked(.paid))
         #expect(paid.dispenseCount == 1)
     }
 
@@ -108,7 +108,7 @@ struct DenyOnReclaimTests {
         driver.fire(.paymentDeadline)
         #expect(driver.send(.controllerReclaimed(request())).denies == [.duplicateID])
         driver.send(.cancelAnswered(.alreadyPaid))
-        let effects = driver.send(.statusPolled(.paid))
+        let effects = driver.send(.statusRechecked(.paid))
         #expect(effects.dispenseCount == 0)
         #expect(effects.finishedState == .refundDue)
     }
@@ -119,7 +119,7 @@ struct DenyOnReclaimTests {
         #expect(driver.send(.controllerReclaimed(request())).denies == [.duplicateID])
         driver.fire(.paymentDeadline)
         driver.send(.cancelAnswered(.alreadyPaid))
-        let effects = driver.send(.statusPolled(.paid))
+        let effects = driver.send(.statusRechecked(.paid))
         #expect(effects.dispenseCount == 0)
         #expect(effects.finishedState == .refundDue)
     }
@@ -189,20 +189,34 @@ struct ParkedSessionTests {
 /// the cancel is retried in the background (otherwise every later VEND is denied unavailable).
 @Suite("Vend session: an ineffective cancel releases the controller")
 struct IneffectiveCancelTests {
-    @Test(arguments: [InvoiceStatus.pending, .other("expired")])
+    /// Issue 22: a word other than pending/paid/cancelled is final (not payable): the session
+    /// ends, with the word, instead of retrying the cancel for ever.
+    @Test func aReCheckSayingANotPayableWordAfterTheTimeoutCancelEndsTheSessionWithTheWord() {
+        var driver = Driver.invoiced()
+        driver.advance(90)
+        driver.fire(.paymentDeadline)
+        driver.send(.cancelAnswered(.alreadyPaid))
+        let effects = driver.send(.statusRechecked(.notPayable("expired")))
+        #expect(effects.denies == [.timeout])
+        #expect(effects.finishedState == .cancelled)
+        #expect(!effects.contains(timer: .retry))
+        #expect(driver.machine.record.note?.contains("'expired'") == true)
+    }
+
+    @Test(arguments: [InvoiceStatus.pending])
     func aReCheckThatIsNotFinalAfterTheTimeoutCancelReleasesTheControllerAndRetries(status: InvoiceStatus) {
         var driver = Driver.invoiced()
         driver.advance(90)
         driver.fire(.paymentDeadline)
         driver.send(.cancelAnswered(.alreadyPaid))
-        let effects = driver.send(.statusPolled(status))
+        let effects = driver.send(.statusRechecked(status))
         #expect(effects.denies == [.timeout])
         #expect(!driver.machine.controllerWaiting)
         #expect(effects.contains(timer: .retry))
         // The retry cancels again; a payment that lands now is refund due, never dispensed.
         #expect(driver.fire(.retry).contains(.cancelInvoice(InvoiceReference("ref-1"))))
         driver.send(.cancelAnswered(.alreadyPaid))
-        let paid = driver.send(.statusPolled(.paid))
+        let paid = driver.send(.statusRechecked(.paid))
         #expect(paid.dispenseCount == 0)
         #expect(paid.finishedState == .refundDue)
     }
@@ -252,7 +266,7 @@ struct MismatchCrashTests {
         effects += machine.handle(.controllerReclaimed(request()), now: now)
         for event: SessionEvent in [
             .invoiceFound(invoice(total: 15, status: .paid), qrPayload: "pay:ref-1"), .statusPolled(.paid),
-            .cancelAnswered(.alreadyPaid), .statusPolled(.paid),
+            .cancelAnswered(.alreadyPaid), .statusRechecked(.paid),
         ] {
             now = now.addingTimeInterval(1)
             effects += machine.handle(event, now: now)
@@ -298,7 +312,7 @@ struct RefundDueAnswerTests {
         driver.send(.start)
         driver.send(.invoiceCreated(invoice(total: 15), qrPayload: "pay:ref-1"))
         driver.send(.cancelAnswered(.alreadyPaid))
-        let paid = driver.send(.statusPolled(.paid))
+        let paid = driver.send(.statusRechecked(.paid))
         #expect(paid.finishedState == .refundDue)
         #expect(paid.denies == [.error])
         #expect(driver.all.dispenseCount == 0)

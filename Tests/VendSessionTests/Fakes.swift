@@ -197,9 +197,13 @@ final class FakeController: ControllerPort, @unchecked Sendable {
     let log: CallLog
     init(log: CallLog) { self.log = log }
 
+    /// When set, a `DISPENSE` write fails with this error (after it is recorded as sent).
+    let dispenseFailure = Locked<PartWrite?>(nil)
+
     func send(_ command: ControllerCommand) async throws {
         log.write { $0.append("controller.send \(command)") }
         sent.write { $0.append(command) }
+        if case .dispense = command, let failure = dispenseFailure.get { throw failure }
     }
 
     var commands: [ControllerCommand] { sent.get }
@@ -297,4 +301,9 @@ func eventually(timeout: Duration = .seconds(30), _ condition: () async -> Bool)
         try? await Task.sleep(for: .milliseconds(1))
     }
     return await condition()
+}
+
+/// A controller write that failed with `someBytesLeft` bytes of the line out or not.
+struct PartWrite: ControllerWriteFailure, Hashable {
+    let someBytesLeft: Bool
 }

@@ -17,7 +17,7 @@ struct AbortReleaseTests {
         #expect(created.contains(.cancelInvoice(InvoiceReference("ref-1"))))
         #expect(created.commands.isEmpty, "no ACCEPT for an aborted vend")
         driver.send(.cancelAnswered(.cancelled))
-        let end = driver.send(.statusPolled(.cancelled))
+        let end = driver.send(.statusRechecked(.cancelled))
         #expect(end.finishedState == .cancelled)
         #expect(driver.all.commands == [.deny(vendID("v1"), .aborted)], "exactly one DENY")
     }
@@ -37,7 +37,7 @@ struct AbortReleaseTests {
         driver.fire(.paymentDeadline)
         #expect(driver.send(.controllerAborted).commands == [.deny(vendID("v1"), .aborted)])
         driver.send(.cancelAnswered(.alreadyPaid))
-        let end = driver.send(.statusPolled(.paid))
+        let end = driver.send(.statusRechecked(.paid))
         #expect(end.finishedState == .refundDue)
         #expect(driver.all.dispenseCount == 0)
         #expect(driver.all.denies == [.aborted])
@@ -254,7 +254,7 @@ struct ShutdownAbandonTests {
         #expect(abandon.commands == [.deny(v1, .unavailable)])
         #expect(abandon.contains(.cancelInvoice(InvoiceReference("ref-1"))))
         driver.send(.cancelAnswered(.alreadyPaid))
-        let end = driver.send(.statusPolled(.paid))
+        let end = driver.send(.statusRechecked(.paid))
         #expect(end.finishedState == .refundDue)
         #expect(driver.all.dispenseCount == 0)
     }

@@ -19,13 +19,16 @@ struct PropertyTests {
         .invoiceNotFound,
         .lookupFailed("down"),
         .statusPolled(.pending), .statusPolled(.paid), .statusPolled(.paid), .statusPolled(.cancelled),
-        .statusPolled(.other("weird")),
+        .statusPolled(.notPayable("weird")),
         .pollFailed("down"), .invoiceGone,
+        .statusRechecked(.pending), .statusRechecked(.paid), .statusRechecked(.cancelled),
+        .statusRechecked(.notPayable("expired")), .recheckFailed("down"),
         .timerFired(.paymentDeadline), .timerFired(.claimGrace), .timerFired(.retry),
         .controllerAborted, .controllerDispensed, .controllerDispenseFailed(reason: "jam"),
         .controllerGone(reason: "HELLO"), .controllerReclaimed(request()), .controllerReclaimed(request(price: 99)),
         .cancelAnswered(.cancelled), .cancelAnswered(.alreadyPaid), .cancelAnswered(.failed("down")),
-        .dispenseSent, .dispenseSendFailed("EIO"),
+        .cancelAnswered(.notPayable("expired")),
+        .dispenseSent, .dispenseSendFailed("EIO"), .dispenseSendIncomplete("EAGAIN after 3 bytes"),
     ]
 
     static func startingMachine(_ choice: Int, now: Date) -> VendSessionMachine {
@@ -49,7 +52,7 @@ struct PropertyTests {
     /// ignored unless the session waits for it. Used to check that every session ends.
     static let settling: [SessionEvent] = [
         .invoiceCreateFailed(.unavailable(message: "down")), .invoiceNotFound, .cancelAnswered(.cancelled),
-        .statusPolled(.cancelled),
+        .statusPolled(.cancelled), .statusRechecked(.cancelled),
     ]
 
     @Test func atMostOneDispenseOnlyAfterPaidAndPaidSessionsNeverForgotten() {
@@ -73,7 +76,7 @@ struct PropertyTests {
             for _ in 0..<length {
                 now = now.addingTimeInterval(Double(Int.random(in: 0..<20, using: &rng)))
                 let event = Self.events.randomElement(using: &rng)!
-                if event == .statusPolled(.paid)
+                if event == .statusPolled(.paid) || event == .statusRechecked(.paid)
                     || event == .invoiceFound(invoice(status: .paid), qrPayload: "pay:ref-1")
                 {
                     sawPaidStatus = true
@@ -139,8 +142,14 @@ struct PropertyTests {
     static let unhelpfulCancels: [SessionEvent] = [
         .cancelAnswered(.failed("down")), .cancelAnswered(.alreadyPaid), .cancelAnswered(.cancelled),
     ]
+    /// The answer to every status re-check (a re-check that hangs ends as `recheckFailed` at
+    /// the request timeout).
     static let unhelpfulStatuses: [SessionEvent] = [
-        .pollFailed("down"), .statusPolled(.other("expired")), .statusPolled(.pending),
+        .recheckFailed("down"), .statusRechecked(.pending), .statusRechecked(.notPayable("expired")),
+    ]
+    /// Poll answers meanwhile, possibly older than the cancel: never the re-check.
+    static let unhelpfulPolls: [SessionEvent] = [
+        .pollFailed("down"), .statusPolled(.notPayable("expired")), .statusPolled(.pending),
     ]
 
     /// Rule 5: whatever happened before, once the payment deadline has passed the controller is
@@ -163,7 +172,7 @@ struct PropertyTests {
                 for timer in SessionTimer.allCases { _ = machine.handle(.timerFired(timer), now: now) }
                 for answer in [
                     SessionEvent.invoiceCreateFailed(.outcomeUnknown(message: "lost")), .lookupFailed("down"),
-                    cancelAnswer, statusAnswer,
+                    Self.unhelpfulPolls.randomElement(using: &rng)!, cancelAnswer, statusAnswer,
                 ] {
                     _ = machine.handle(answer, now: now)
                 }
@@ -199,7 +208,7 @@ struct PropertyTests {
                 }
                 now = now.addingTimeInterval(Double(Int.random(in: 0..<20, using: &rng)))
                 let event = step == 0 ? SessionEvent.start : Self.events.randomElement(using: &rng)!
-                if event == .statusPolled(.paid)
+                if event == .statusPolled(.paid) || event == .statusRechecked(.paid)
                     || event == .invoiceFound(invoice(status: .paid), qrPayload: "pay:ref-1")
                     || event == .invoiceFound(invoice(total: 1, status: .paid), qrPayload: "pay:ref-1")
                 {

@@ -36,7 +36,7 @@ struct RecoveryTests {
         let grace = driver.fire(.claimGrace)
         #expect(grace.contains(.cancelInvoice(InvoiceReference("ref-1"))))
         driver.send(.cancelAnswered(.cancelled))
-        #expect(driver.send(.statusPolled(.cancelled)).finishedState == .cancelled)
+        #expect(driver.send(.statusRechecked(.cancelled)).finishedState == .cancelled)
     }
 
     @Test func requestedAndFoundPaidIsRefundDueWhenNobodyClaimsIt() {
@@ -77,7 +77,7 @@ struct RecoveryTests {
         let grace = driver.fire(.claimGrace)
         #expect(grace.contains(.cancelInvoice(InvoiceReference("ref-1"))))
         driver.send(.cancelAnswered(.cancelled))
-        let end = driver.send(.statusPolled(.cancelled))
+        let end = driver.send(.statusRechecked(.cancelled))
         #expect(end.finishedState == .cancelled)
         #expect(end.commands.isEmpty)
     }
@@ -86,7 +86,7 @@ struct RecoveryTests {
         var (driver, _) = recovered(invoicedRecord(deadline: t0.addingTimeInterval(90)))
         driver.fire(.claimGrace)
         driver.send(.cancelAnswered(.alreadyPaid))
-        let end = driver.send(.statusPolled(.paid))
+        let end = driver.send(.statusRechecked(.paid))
         #expect(end.finishedState == .refundDue)
         #expect(driver.all.dispenseCount == 0)
     }

@@ -85,7 +85,7 @@ struct HappyPathTests {
         #expect(driver.all.dispenseCount == 1)
     }
 
-    @Test(arguments: [InvoiceStatus.pending, .other("expired"), .other("")])
+    @Test(arguments: [InvoiceStatus.pending, .notPayable("expired"), .notPayable("")])
     func statusesOtherThanPaidNeverDispense(status: InvoiceStatus) {
         var driver = Driver.invoiced()
         for _ in 0..<3 { driver.send(.statusPolled(status)) }
@@ -108,7 +108,7 @@ struct HappyPathTests {
         #expect(effects.contains(.cancelInvoice(InvoiceReference("ref-1"))))
         #expect(effects.commands.isEmpty)
         driver.send(.cancelAnswered(.cancelled))
-        let end = driver.send(.statusPolled(.cancelled))
+        let end = driver.send(.statusRechecked(.cancelled))
         #expect(end.denies == [.error])
         #expect(driver.state == .cancelled)
     }
@@ -123,7 +123,7 @@ struct HappyPathTests {
         } else {
             driver.send(.invoiceCreated(invoice(total: 15), qrPayload: "pay:ref-1"))
             driver.send(.cancelAnswered(.alreadyPaid))
-            driver.send(.statusPolled(.paid))
+            driver.send(.statusRechecked(.paid))
         }
         #expect(driver.state == .refundDue)
         #expect(driver.all.dispenseCount == 0)
@@ -148,7 +148,7 @@ struct CancelTests {
         #expect(atDeadline.contains(.cancelInvoice(InvoiceReference("ref-1"))))
         #expect(atDeadline.commands.isEmpty, "no DENY before the cancel is confirmed")
         #expect(driver.send(.cancelAnswered(.cancelled)).contains(.checkStatus(InvoiceReference("ref-1"))))
-        let end = driver.send(.statusPolled(.cancelled))
+        let end = driver.send(.statusRechecked(.cancelled))
         #expect(end.commands == [.deny(vendID("v1"), .timeout)])
         #expect(end.finishedState == .cancelled)
     }
@@ -159,7 +159,7 @@ struct CancelTests {
         let abort = driver.send(.controllerAborted)
         #expect(abort.contains(.cancelInvoice(InvoiceReference("ref-1"))))
         driver.send(.cancelAnswered(.cancelled))
-        let end = driver.send(.statusPolled(.cancelled))
+        let end = driver.send(.statusRechecked(.cancelled))
         #expect(end.commands == [.deny(vendID("v1"), .aborted)])
         #expect(driver.state == .cancelled)
     }
@@ -170,7 +170,7 @@ struct CancelTests {
         let refused = driver.send(.cancelAnswered(.alreadyPaid))
         #expect(refused.commands.isEmpty, "a refused cancel alone authorises nothing")
         #expect(refused.contains(.checkStatus(InvoiceReference("ref-1"))))
-        let paid = driver.send(.statusPolled(.paid))
+        let paid = driver.send(.statusRechecked(.paid))
         let dispensing = try #require(paid.firstIndex(persisting: .dispensing))
         #expect(dispensing < (paid.dispenseIndex ?? -1))
         #expect(driver.all.denies.isEmpty)
@@ -181,7 +181,7 @@ struct CancelTests {
         driver.fire(.paymentDeadline)
         driver.send(.statusPolled(.paid))  // a poll in flight when the cancel started
         driver.send(.cancelAnswered(.alreadyPaid))
-        driver.send(.statusPolled(.paid))
+        driver.send(.statusRechecked(.paid))
         #expect(driver.all.dispenseCount == 1)
         #expect(driver.state == .dispensing)
     }
@@ -190,7 +190,7 @@ struct CancelTests {
         var driver = Driver.invoiced()
         driver.send(.controllerAborted)
         driver.send(.cancelAnswered(.cancelled))
-        let end = driver.send(.statusPolled(.paid))
+        let end = driver.send(.statusRechecked(.paid))
         #expect(end.finishedState == .refundDue)
         #expect(end.persistedStates == [.paid, .refundDue])
         #expect(driver.all.dispenseCount == 0)
@@ -200,7 +200,7 @@ struct CancelTests {
         var driver = Driver.invoiced()
         driver.send(.controllerAborted)
         driver.send(.cancelAnswered(.alreadyPaid))
-        let end = driver.send(.statusPolled(.paid))
+        let end = driver.send(.statusRechecked(.paid))
         #expect(end.finishedState == .refundDue)
         #expect(driver.all.dispenseCount == 0)
     }
@@ -212,7 +212,7 @@ struct CancelTests {
         #expect(parked.commands == [.deny(vendID("v1"), .timeout)])
         driver.fire(.retry)
         driver.send(.cancelAnswered(.alreadyPaid))
-        let end = driver.send(.statusPolled(.paid))
+        let end = driver.send(.statusRechecked(.paid))
         #expect(end.finishedState == .refundDue)
         #expect(driver.all.dispenseCount == 0)
     }
@@ -221,7 +221,7 @@ struct CancelTests {
         var driver = Driver.invoiced()
         driver.fire(.paymentDeadline)
         driver.send(.cancelAnswered(.alreadyPaid))
-        let recheck = driver.send(.statusPolled(.pending))
+        let recheck = driver.send(.statusRechecked(.pending))
         #expect(recheck.contains(timer: .retry))
         #expect(driver.fire(.retry).contains(.cancelInvoice(InvoiceReference("ref-1"))))
         #expect(driver.all.dispenseCount == 0)
@@ -237,7 +237,7 @@ struct CancelTests {
         #expect(created.contains(.cancelInvoice(InvoiceReference("ref-1"))))
         #expect(created.commands.isEmpty)
         driver.send(.cancelAnswered(.cancelled))
-        #expect(driver.send(.statusPolled(.cancelled)).finishedState == .cancelled)
+        #expect(driver.send(.statusRechecked(.cancelled)).finishedState == .cancelled)
         #expect(driver.all.denies == [.aborted])
     }
 }
@@ -273,7 +273,7 @@ struct APIFailureTests {
         #expect(driver.machine.timers[.retry] == driver.now.addingTimeInterval(2))
         driver.fire(.retry)
         driver.send(.cancelAnswered(.cancelled))
-        let end = driver.send(.statusPolled(.cancelled))
+        let end = driver.send(.statusRechecked(.cancelled))
         #expect(end.finishedState == .cancelled)
         #expect(end.commands.isEmpty, "the controller was already told")
         #expect(driver.all.denies == [.timeout])
@@ -283,10 +283,10 @@ struct APIFailureTests {
         var driver = Driver.invoiced()
         driver.fire(.paymentDeadline)
         driver.send(.cancelAnswered(.cancelled))
-        let failed = driver.send(.pollFailed("503"))
+        let failed = driver.send(.recheckFailed("503"))
         #expect(failed.denies == [.timeout])
         #expect(driver.fire(.retry).contains(.checkStatus(InvoiceReference("ref-1"))))
-        #expect(driver.send(.statusPolled(.cancelled)).finishedState == .cancelled)
+        #expect(driver.send(.statusRechecked(.cancelled)).finishedState == .cancelled)
     }
 
     @Test(arguments: [(true, DenyReason.invalid), (false, DenyReason.error)])
@@ -354,7 +354,7 @@ struct ControllerTests {
         let grace = driver.fire(.claimGrace)
         #expect(grace.contains(.cancelInvoice(InvoiceReference("ref-1"))))
         driver.send(.cancelAnswered(.cancelled))
-        let end = driver.send(.statusPolled(.cancelled))
+        let end = driver.send(.statusRechecked(.cancelled))
         #expect(end.finishedState == .cancelled)
         #expect(end.commands.isEmpty)
     }

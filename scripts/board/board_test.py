@@ -8,6 +8,8 @@ is `board-test: N passed, M failed`. Run by scripts/board-test (which builds wha
 
 import argparse
 import base64
+import functools
+import http.server
 import json
 import os
 import random
@@ -19,6 +21,7 @@ import socket
 import subprocess
 import sys
 import termios
+import threading
 import time
 import tty
 import urllib.request
@@ -27,6 +30,8 @@ GUEST_CONFIG = "/etc/drippay-kiosk/kiosk.toml"
 GUEST_JOURNAL = "/var/lib/drippay-kiosk/journal.sqlite"
 UNIT = "drippay-kiosk"
 PAYLOAD_PREFIX = "https://pay.example.com/i/"
+# Where the guest finds the fleet's apt repository (qemu forwards it to the host's server).
+REPOSITORY_ADDRESS = "10.0.2.101"
 
 
 def log(message):
@@ -84,6 +89,33 @@ class Sandbox:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+class Repository:
+    """The fleet's apt repository (scripts/apt-repo) served over http from the host on 127.0.0.1,
+    as an operator's web server would; the guest reaches it only through a qemu guestfwd."""
+
+    def __init__(self, directory, workdir):
+        log_file = open(os.path.join(workdir, "repository.log"), "w")
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, format, *args):
+                log_file.write(f"{self.address_string()} {format % args}\n")
+                log_file.flush()
+
+        self.directory = directory
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=directory))
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def publish(self, deb):
+        """Adds a package as an operator does: scripts/apt-repo signs the new index."""
+        result = subprocess.run([os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "apt-repo"),
+                                 self.directory, deb], capture_output=True, text=True)
+        check(result.returncode == 0, f"scripts/apt-repo {self.directory} {deb} failed: {result.stderr[-600:]}")
+
+    def stop(self):
+        self.server.shutdown()
 
 
 class Line:
@@ -231,11 +263,12 @@ class QMP:
 
 
 class Board:
-    def __init__(self, cache, image, workdir, sandbox_port, accel):
+    def __init__(self, cache, image, workdir, sandbox_port, repository_port, accel):
         self.cache = cache
         self.image = image
         self.workdir = workdir
         self.sandbox_port = sandbox_port
+        self.repository_port = repository_port
         self.accel = accel
         self.process = None
         self.boots = 0
@@ -248,7 +281,8 @@ class Board:
                 os.unlink(path)
         cmdline = ("root=/dev/vda rw console=tty0 console=ttyS0,115200 net.ifnames=0 "
                    "systemd.show_status=0 mitigations=off random.trust_cpu=on " + extra_cmdline)
-        forward = f"guestfwd=tcp:10.0.2.100:80-cmd:socat - TCP:127.0.0.1:{self.sandbox_port}"
+        forward = (f"guestfwd=tcp:10.0.2.100:80-cmd:socat - TCP:127.0.0.1:{self.sandbox_port},"
+                   f"guestfwd=tcp:{REPOSITORY_ADDRESS}:80-cmd:socat - TCP:127.0.0.1:{self.repository_port}")
         args = [
             "qemu-system-x86_64", "-accel", self.accel, "-m", "768", "-smp", "1",
             "-nodefaults", "-no-user-config", "-display", "none",
@@ -330,6 +364,37 @@ def changed_rows(a, b):
     return [y for y in range(ha) if pa[y * stride:(y + 1) * stride] != pb[y * stride:(y + 1) * stride]]
 
 
+def qr_side(width, height):
+    """The pay screen's QR area (x, y, w, h), as ScreenRenderer.payLayout places it: landscape, a
+    square on the left of the full height; portrait, on top of the full width."""
+    if width >= height:
+        side = min(height, width * 2 // 3)
+        return 0, (height - side) // 2, side, side
+    side = min(width, height * 2 // 3)
+    return (width - side) // 2, 0, side, side
+
+
+def changed_pixels(a, b, area):
+    """(x, y) of every pixel inside area = (x, y, w, h) that differs between two screendumps."""
+    (wa, ha, pa), (wb, hb, pb) = a, b
+    check((wa, ha) == (wb, hb), f"the screen changed size: {wa}x{ha} -> {wb}x{hb}")
+    x0, y0, w, h = area
+    found = []
+    for y in range(y0, y0 + h):
+        start = (y * wa + x0) * 3
+        row_a, row_b = pa[start:start + w * 3], pb[start:start + w * 3]
+        if row_a != row_b:
+            found += [(x0 + i // 3, y) for i in range(0, w * 3, 3) if row_a[i:i + 3] != row_b[i:i + 3]]
+    return found
+
+
+def describe_pixels(pixels):
+    if not pixels:
+        return "no pixel"
+    xs, ys = [x for x, _ in pixels], [y for _, y in pixels]
+    return f"{len(pixels)} pixels at x {min(xs)}-{max(xs)}, y {min(ys)}-{max(ys)}"
+
+
 def zbar(path):
     result = subprocess.run(["zbarimg", "--quiet", "--raw", path], capture_output=True, text=True)
     return result.stdout.strip()
@@ -396,12 +461,19 @@ class Run:
     # provisioning
 
     def install(self):
+        """From the fleet's signed repository, set up as the README says (the keyring and the
+        .sources file are on the image, like the technician's config). The board reaches no
+        Debian mirror (restrict=on): its own sources go, and the Depends are pre-installed."""
         a = self.board.agent
-        out = a.ok("cd /root && apt-get install -y ./drippay-kiosk.deb 2>&1; dpkg -s drippay-kiosk | grep -E '^(Status|Version)'",
+        a.ok("rm -f /etc/apt/sources.list")
+        update = a.ok("apt-get update 2>&1", timeout=120)
+        check(f"http://{REPOSITORY_ADDRESS} bookworm InRelease" in update and "W:" not in update,
+              f"apt-get update did not read the signed repository cleanly: {update[-800:]}")
+        out = a.ok("apt-get install -y drippay-kiosk 2>&1; dpkg -s drippay-kiosk | grep -E '^(Status|Version)'",
                    timeout=300)
         check("install ok installed" in out, f"the package did not install: {out[-800:]}")
         a.ok(f"systemctl enable {UNIT} && systemctl restart --no-block {UNIT}")
-        return out.strip().splitlines()[-1]
+        return "from the signed repository: " + out.strip().splitlines()[-1]
 
     def late_framebuffer(self):
         # This boot has bochs (the VGA's DRM driver) blacklisted: /dev/fb0 is not there.
@@ -504,18 +576,40 @@ class Run:
                 break
             time.sleep(0.5)
         check(decoded == PAYLOAD_PREFIX + reference, f"the pay screen decodes to {decoded!r}, not {PAYLOAD_PREFIX + reference!r}")
-        # The countdown redraws once a second: the rows it changes by itself are allowed to change.
+        # Nothing but the daemon draws: a second later the QR side (code and quiet zone) is the
+        # same to the pixel. (The text console's blinking cursor, drawn by fbcon's timer, changed
+        # 16 pixels of the quiet zone here.) On the text side the countdown redraws once a second:
+        # the rows it changes by itself are allowed to change.
         time.sleep(1.1)
         second = b.screendump("pay-2.ppm")
+        width, height, _ = read_ppm(first)
+        changed = changed_pixels(read_ppm(first), read_ppm(second), qr_side(width, height))
+        if changed:
+            raise Failure(f"the QR side of the pay screen changed within 1.1 s: {describe_pixels(changed)} "
+                          f"(see {first} and {second}); {self.console_state()}")
         countdown = set(changed_rows(read_ppm(first), read_ppm(second)))
         b.agent.ok("echo '<2>board-test: a kernel message during the pay screen' > /dev/kmsg")
         time.sleep(1.5)
         third = b.screendump("pay-3.ppm")
+        changed = changed_pixels(read_ppm(second), read_ppm(third), qr_side(width, height))
+        if changed:
+            raise Failure(f"the QR side changed after a kernel message: {describe_pixels(changed)} (see {third}); "
+                          f"{self.console_state()}")
         moved = [y for y in changed_rows(read_ppm(second), read_ppm(third)) if y not in countdown]
         check(not moved, f"a kernel message changed {len(moved)} pixel rows outside the countdown "
                          f"(rows {moved[:3]}...{moved[-3:]}; see {third})")
         check(zbar(third) == PAYLOAD_PREFIX + reference, "the pay screen no longer decodes after a kernel message")
-        return f"; QR decodes to the API's reference {reference}; /dev/kmsg changed no pixel outside the countdown"
+        return (f"; QR decodes to the API's reference {reference}; its side identical 1.1 s later and after a "
+                f"/dev/kmsg message, which changed no pixel outside the countdown")
+
+    def console_state(self):
+        """What a failed screen check needs to know: the foreground VT's mode (KDGETMODE: 0 text,
+        1 graphics), fbcon's cursor blink setting and the daemon's display lines."""
+        mode = self.board.agent.run("perl -e 'open(my $f, \"<\", \"/dev/tty1\") or die $!; my $m = pack(\"i\", -1); "
+                                    "ioctl($f, 0x4B3B, $m) or die \"KDGETMODE: $!\"; print unpack(\"i\", $m)'")[1].strip()
+        blink = self.board.agent.run("cat /sys/class/graphics/fbcon/cursor_blink")[1].strip()
+        lines = self.board.agent.run(f"journalctl -b --no-pager -o cat -u {UNIT} | grep -E 'display|tty0' | tail -6")[1]
+        return f"VT mode {mode}, fbcon cursor_blink {blink}, the daemon's display lines: {lines.strip()!r}"
 
     def vends_over_uart(self):
         results = [self.vend(self.board.uart, "paid", screen_check=False),
@@ -526,6 +620,76 @@ class Run:
 
     def pay_screen_scenario(self):
         return self.vend(self.board.uart, "paid", screen_check=True)
+
+    def upgrade_with_vend_open(self):
+        """A fleet update while a customer is paying: the operator publishes a newer version, the
+        board runs `apt-get update && apt-get upgrade`, the package's postinst restarts the unit
+        (try-restart), the new daemon finds the session in the journal, the controller claims its
+        vend again (vmc-line), and the payment made after the upgrade dispenses once. The newer
+        version is the same binary repacked with a higher version (scripts/board-test): what is
+        tested is apt, the signature and the maintainer scripts, not new code."""
+        a, line = self.board.agent, self.board.uart
+        old_version = a.ok("dpkg-query -W -f='${Version}' drippay-kiosk").strip()
+        new_version = subprocess.run(["dpkg-deb", "-f", self.args.newer_deb, "Version"], capture_output=True,
+                                     text=True, check=True).stdout.strip()
+        # The upgrade takes ~50 s under emulation (unpack, stop, start): longer than the board's
+        # payment timeout, and the new daemon's READY can come later than its resume grace. Both
+        # are raised for this vend (the timeout below board-uart.toml's machine_timeout_s 120; a
+        # restart reads them); the board's own values come back with
+        # the next start (the following scenarios restart the unit; a power cut reboots).
+        a.ok(f"cp {GUEST_CONFIG} /root/kiosk.toml.before-upgrade && sed -i -e 's/^payment_timeout_s = .*/payment_timeout_s = 110/' "
+             f"-e 's/^resume_grace_s = .*/resume_grace_s = 60/' {GUEST_CONFIG} && systemctl restart {UNIT}", timeout=90)
+        try:
+            self.wait_unit(lambda u: u.get("StatusText") == "waiting for customer", 90, "started with the longer timeouts")
+            before = self.unit_show("MainPID")
+            self.repository.publish(self.args.newer_deb)
+            # Fetched before the vend, as unattended-upgrades downloads first: the vend waits only for
+            # the unpack and the restart.
+            a.ok("apt-get update 2>&1 && apt-get -y --download-only upgrade 2>&1", timeout=180)
+            vid = self.vend_id("upgrade")
+            known = self.known_references()
+            mark = line.mark()
+            line.send(f"VEND {vid} 5 1.50")
+            line.expect(rf"ACCEPT {vid}", 30, mark)
+            reference = self.pending_reference(known)
+            started = time.time()
+            out = a.ok("apt-get -y upgrade 2>&1", timeout=300)
+            check(f"Unpacking drippay-kiosk ({new_version}) over ({old_version})" in out, f"no upgrade: {out[-800:]}")
+            line.expect(r"OUT-OF-SERVICE shutting down", 30, mark)
+            ready, _ = line.expect(r"READY", 90, mark)
+            took = line.lines[ready][0] - started
+            # The controller claims the vend it still waits on (docs/vmc-line.md).
+            line.send(f"VEND {vid} 5 1.50")
+            line.expect(rf"ACCEPT {vid}", 30, ready)
+            self.sandbox.pay(reference)
+            line.expect(rf"DISPENSE {vid}", 30, ready)
+            self.dispenses[vid] = self.dispenses.get(vid, 0) + 1
+            line.send(f"DISPENSED {vid}")
+            after = self.unit_show("MainPID", "ActiveState")
+            check(after["MainPID"] != before["MainPID"] and after["ActiveState"] == "active",
+                  f"the unit was not restarted by the upgrade: {before} -> {after}")
+            installed = a.ok("dpkg-query -W -f='${Version}' drippay-kiosk").strip()
+            check(installed == new_version, f"dpkg says {installed} is installed, not {new_version}")
+            deadline = time.time() + 20
+            while True:
+                row = self.sql(f"SELECT state, reference FROM sessions WHERE vend_id = '{vid}'")
+                if row.startswith("dispensed|") or time.time() > deadline:
+                    break
+                time.sleep(0.5)
+            check(row == f"dispensed|{reference}", f"vend {vid}: the journal holds {row!r}, not dispensed|{reference}")
+            kinds = self.sql(f"SELECT group_concat(kind, ' ') FROM (SELECT kind FROM session_events WHERE trade_no = "
+                             f"(SELECT trade_no FROM sessions WHERE vend_id = '{vid}') ORDER BY id)").split()
+            remaining = iter(kinds)
+            check(all(kind in remaining for kind in ("recovering", "resumed", "dispensed")),
+                  f"vend {vid}: the journal's events are not recovering, resumed, dispensed in that order: {' '.join(kinds)}")
+            invoices = [i for i in self.sandbox.invoices() if i.get("reference") not in known]
+            check(len(invoices) == 1, f"{len(invoices)} invoices for one vend across the upgrade")
+            dispenses = [text for _, text in line.lines[mark:] if text == f"DISPENSE {vid}"]
+            check(len(dispenses) == 1, f"{len(dispenses)} DISPENSE lines for vend {vid}")
+        finally:
+            a.ok(f"cp /root/kiosk.toml.before-upgrade {GUEST_CONFIG}")
+        return (f"{old_version} -> {new_version} with vend {vid} open: READY {took:.0f} s after apt-get upgrade "
+                f"began, re-claimed, paid, dispensed once ({' '.join(kinds)})")
 
     def watchdog(self):
         a = self.board.agent
@@ -768,7 +932,9 @@ def offline_quick_check(image, workdir):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cache", required=True)
-    parser.add_argument("--deb", required=True)
+    parser.add_argument("--repo", required=True, help="the signed apt repository holding the package (scripts/apt-repo)")
+    parser.add_argument("--newer-deb", required=True, help="the same package with a higher version, published "
+                        "to the repository during the upgrade scenario")
     parser.add_argument("--host-binary", required=True)
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--cuts", type=int, default=10)
@@ -790,14 +956,15 @@ def main():
     image = os.path.join(args.workdir, "board.img")
     prepare_image(args, image)
     run.sandbox = Sandbox(args.host_binary, args.token, args.workdir)
-    run.board = Board(args.cache, image, args.workdir, run.sandbox.port, args.accel)
+    run.repository = Repository(args.repo, args.workdir)
+    run.board = Board(args.cache, image, args.workdir, run.sandbox.port, run.repository.port, args.accel)
     only = set(filter(None, args.only.split(",")))
     want = lambda name: not only or name in only
     t0 = time.time()
     try:
         run.board.boot(extra_cmdline="modprobe.blacklist=bochs")
         log(f"first boot: agent up after {time.time() - t0:.0f} s")
-        if not run.scenario("package installs with apt, offline", run.install):
+        if not run.scenario("package installs from the signed apt repository", run.install):
             raise Failure("no package, nothing more to test")
         if not want("late_framebuffer"):
             run.board.agent.ok("modprobe bochs && udevadm settle")  # the display, without that scenario
@@ -809,6 +976,8 @@ def main():
             ("pay screen: screendump decodes to the API's code; /dev/kmsg changes no pixel", run.pay_screen_scenario),
             ("no 'Failed to set thread priority' lines", run.thread_priority_lines),
             ("EPERM from the device policy names DeviceAllow, not dialout", run.device_errors),
+            ("apt-get upgrade from the repository with a vend open: resumed, paid, dispensed once",
+             run.upgrade_with_vend_open),
             ("vends over the USB adapter; unplug and replug mid-idle", run.usb_vend_and_replug),
             ("watchdog restarts a stopped daemon", run.watchdog),
             ("systemctl stop drains and exits 0", run.stop_drains),
@@ -832,6 +1001,7 @@ def main():
         if run.board.process:
             run.board.shutdown()
         run.sandbox.stop()
+        run.repository.stop()
     for name, took in run.timings:
         log(f"{took:6.0f} s  {name}")
     passed = sum(1 for ok in run.results if ok)
@@ -859,7 +1029,12 @@ def prepare_image(args, image):
         subprocess.run(["e2mkdir", "-G", "0", "-O", "0", f"{image}:{os.path.dirname(target)}"], check=False,
                        capture_output=True)
         subprocess.run(["e2cp", "-G", "0", "-O", "0", "-P", mode, source, f"{image}:{target}"], check=True)
-    put(args.deb, "/root/drippay-kiosk.deb", "644")
+    # The fleet's repository, as the README's set-up has it.
+    with open(os.path.join(staging, "drippay-kiosk.sources"), "w") as f:
+        f.write(f"Types: deb\nURIs: http://{REPOSITORY_ADDRESS}/\nSuites: bookworm\nComponents: main\n"
+                "Signed-By: /etc/apt/keyrings/drippay-kiosk.gpg\n")
+    put(os.path.join(args.repo, "drippay-kiosk-archive-keyring.gpg"), "/etc/apt/keyrings/drippay-kiosk.gpg", "644")
+    put(os.path.join(staging, "drippay-kiosk.sources"), "/etc/apt/sources.list.d/drippay-kiosk.sources", "644")
     put(os.path.join(staging, "kiosk.toml"), GUEST_CONFIG, "644")
     put(os.path.join(here, "board-uart.toml"), "/etc/drippay-kiosk/hardware-profiles/board-uart.toml", "644")
     put(os.path.join(staging, "token"), "/etc/drippay-kiosk/token", "600")

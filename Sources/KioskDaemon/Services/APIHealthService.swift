@@ -2,9 +2,12 @@ import DripPayAPI
 import KioskCore
 import ServiceLifecycle
 
-/// The API's health after READY: `/ping` every `interval` in service (`outOfServiceInterval` out
-/// of it), and at once when a request got no answer. Checks are at least `outOfServiceInterval`
-/// apart, so a burst of failures costs one ping, well within the 60/min budget.
+/// The API's health after READY: `/ping` every `interval` in service, unless another request
+/// answered with success within it (the token worked then: on a fleet that shares one budget the
+/// health check is the first thing to give up); out of service after `outOfServiceInterval`,
+/// doubling to `interval` while the API stays away, each pause jittered by half either way so
+/// that a fleet does not come back in one herd; and at once when a request got no answer.
+/// Checks are at least `outOfServiceInterval` apart, so a burst of failures costs one ping.
 struct APIHealthService: Service, CustomStringConvertible {
     let client: DripPayClient
     let gate: ServiceGate
@@ -25,18 +28,37 @@ struct APIHealthService: Service, CustomStringConvertible {
 
     private func check() async {
         var seen = trouble.generation
+        var random = SystemRandomNumberGenerator()
+        var failedChecks = 0
         while !Task.isCancelled {
-            let pause = gate.isAvailable ? interval : outOfServiceInterval
+            let pause =
+                gate.isAvailable
+                ? interval
+                : Self.backOff(failedChecks: failedChecks, first: outOfServiceInterval, cap: interval)
+                    * Double.random(in: 0.5...1.5, using: &random)
             await trouble.wait(after: seen, timeout: pause)
             if Task.isCancelled { return }
             let woken = trouble.generation != seen
-            gate.submit(.api(await Self.apiProblem(client: client)))
+            if !woken, gate.isAvailable, let last = client.lastSuccessfulAnswer, ContinuousClock.now - last < interval {
+                continue  // another request proved the API and the token meanwhile
+            }
+            let problem = await Self.apiProblem(client: client)
+            failedChecks = problem == nil ? 0 : failedChecks + 1
+            gate.submit(.api(problem))
             // Read after the check, so the check's own failure does not wake the next one.
             seen = trouble.generation
             if woken {
                 do { try await Task.sleep(for: outOfServiceInterval) } catch { return }
             }
         }
+    }
+
+    /// The pause before the next check after `failedChecks` failed ones in a row: `first`,
+    /// doubling, at most `cap`.
+    static func backOff(failedChecks: Int, first: Duration, cap: Duration) -> Duration {
+        var pause = first
+        for _ in 0..<max(0, failedChecks - 1) where pause < cap { pause = pause * 2 }
+        return min(pause, cap)
     }
 
     /// The required abilities the `/ping` answer lacks, or the problem reaching it.
@@ -54,6 +76,8 @@ struct APIHealthService: Service, CustomStringConvertible {
                 )
             }
             return nil
+        } catch DripPayError.connectionRefused(_, let detail) {
+            return ServiceProblem(reason: "API unreachable", detail: "API unreachable (\(ping): \(detail))")
         } catch DripPayError.connectionFailed(_, let detail) {
             return ServiceProblem(reason: "API unreachable", detail: "API unreachable (\(ping): \(detail))")
         } catch DripPayError.timeout(_, let after) {

@@ -102,7 +102,7 @@ struct CoordinatorService: Service, CustomStringConvertible {
         switch outcome.ending {
         case .finished(let state):
             metrics.vendEnded(outcome: state.rawValue)
-            let level: Logger.Level = (state == .refundDue || state == .dispenseUnknown) ? .warning : .info
+            let level: Logger.Level = state.isOperatorSettleable ? .warning : .info
             logger.log(
                 level: level, "session ended",
                 metadata: [

@@ -10,10 +10,14 @@ struct MetricsFile: Sendable {
     /// nil: no textfile configured; `write()` does nothing.
     let path: String?
     let logger: Logger
+    /// The API client's count of malformed list invoices (nil in tests without a client).
+    var malformedInvoices: (@Sendable () -> Int)? = nil
 
-    /// Refunds due and the journal's size, read from the journal.
+    /// Open audit sessions, the last sale and the journal's size, read from the journal.
     func refresh() {
-        if let refundsDue = try? journal.count(state: .refundDue) { metrics.setRefundsDue(refundsDue) }
+        if let malformedInvoices { metrics.setMalformedInvoices(malformedInvoices()) }
+        if let open = try? journal.openAuditCounts() { metrics.setOpenAuditSessions(open) }
+        if let lastSale = try? journal.lastEnded(state: .dispensed) { metrics.setLastSale(lastSale) }
         metrics.setJournalBytes(journal.fileSizeBytes())
     }
 

@@ -30,10 +30,19 @@ struct Demo: AsyncParsableCommand {
     @Option(name: .long, help: "QR timeout of the unpaid vend, in seconds.")
     var paymentTimeout: Int = 6
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Copy the daemon's metrics textfile here after the run (scripts/monitoring-test reads it).",
+            valueName: "file"))
+    var metricsCopy: String?
+
     func run() async throws {
         // The screens and the narration tell the story; only errors are logged.
         KioskLogging.bootstrap(level: .error, token: nil)
-        let report = try await KioskDemo.run(paymentTimeout: max(2, paymentTimeout)) { line in
+        let report = try await KioskDemo.run(
+            paymentTimeout: max(2, paymentTimeout), metricsCopy: metricsCopy
+        ) { line in
             StandardStream.output.write(Data(("\n» " + line + "\n").utf8))
         }
         print("\n" + report.table)

@@ -7,23 +7,29 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// `drippay-kiosk journal ...`: reads the journal for operators. Never writes to it, so it is safe
-/// while the daemon runs.
+/// `drippay-kiosk journal ...`: reads the journal for operators, and records their settlement of
+/// refunds due (`resolve`). Safe while the daemon runs: reads never block it, and `resolve` adds one
+/// row beside a session the daemon no longer changes.
 struct Journal: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "journal",
-        abstract: "Reads the journal: sessions, one session's history, refunds due, CSV/JSON exports.",
+        abstract:
+            "Reads the journal: sessions, one session's history, refunds due, CSV/JSON exports; resolves refunds.",
         discussion: """
-            Opens the journal read-only; safe to run while the daemon is running.
+            Opens the journal read-only (`resolve` writes one row); safe to run while the daemon is running.
             Examples:
               drippay-kiosk journal list --config /etc/drippay-kiosk/kiosk.toml --state refund_due
               drippay-kiosk journal list --journal /var/lib/drippay-kiosk/journal.sqlite
               drippay-kiosk journal show VVM-005-20261125T101530Z-000042 --journal ...
               drippay-kiosk journal refunds --journal ...
+              drippay-kiosk journal resolve VVM-005-20261125T101530Z-000042 --note "refunded by phone" --journal ...
               drippay-kiosk journal export --format csv --output sessions.csv --journal ...
             """,
-        subcommands: [List.self, Show.self, Refunds.self, Export.self],
+        subcommands: [List.self, Show.self, Refunds.self, Resolve.self, Export.self],
         defaultSubcommand: List.self
     )
 
@@ -40,10 +46,22 @@ struct JournalLocation: ParsableArguments {
     @OptionGroup var config: ConfigOption
 
     func open() throws -> KioskJournal.Journal {
-        if let journal { return try KioskJournal.Journal.openReadOnly(path: journal) }
-        if let file = config.file() {
-            return try KioskJournal.Journal.openReadOnly(path: try loadConfiguration(file).journal.path)
+        try KioskJournal.Journal.openReadOnly(path: try path())
+    }
+
+    /// Opens the journal for `resolve`'s one write. Never creates a journal: a wrong path is an error.
+    func openForWriting() throws -> KioskJournal.Journal {
+        let path = try path()
+        guard FileStatus.exists(path) else {
+            throw JournalCommandError(
+                description: "no journal at \(path). Check --journal or the config's [journal] path.")
         }
+        return try KioskJournal.Journal.open(path: path, machineID: "")
+    }
+
+    func path() throws -> String {
+        if let journal { return journal }
+        if let file = config.file() { return try loadConfiguration(file).journal.path }
         throw ValidationError(
             "say which journal to read: --config FILE (or DRIPPAY_KIOSK_CONFIG), or --journal PATH (the daemon's "
                 + "[journal] path, by default /var/lib/drippay-kiosk/journal.sqlite).")
@@ -64,6 +82,16 @@ func parseStates(_ names: [String]) throws -> [SessionState] {
         }
         return state
     }
+}
+
+/// Who runs `journal resolve` when `--by` is not given: the person behind sudo, else the login
+/// name, else the user id's name.
+func operatorName(_ environment: [String: String]) -> String {
+    for key in ["SUDO_USER", "LOGNAME", "USER"] {
+        if let name = environment[key], !name.trimmingWhitespaceAndNewlines().isEmpty { return name }
+    }
+    if let entry = getpwuid(getuid()), let name = entry.pointee.pw_name { return String(cString: name) }
+    return "uid \(getuid())"
 }
 
 /// Left-aligned columns separated by two spaces.
@@ -135,7 +163,7 @@ extension Journal {
             guard let session = try journal.session(tradeNo: TradeNo(tradeNo)) else {
                 throw JournalCommandError(description: "no session with trade_no \(tradeNo) in \(journal.path).")
             }
-            let fields: [(String, String)] = [
+            var fields: [(String, String)] = [
                 ("trade_no", session.tradeNo.rawValue), ("state", session.state.rawValue),
                 ("vend_id", session.vendID.rawValue), ("product", session.product.rawValue),
                 ("item_description", session.itemDescription), ("price", session.price.description),
@@ -145,6 +173,14 @@ extension Journal {
                 ("payment_deadline", session.paymentDeadline?.journalISO8601 ?? "-"),
                 ("paid_at", session.paidAt?.journalISO8601 ?? "-"), ("note", session.note ?? "-"),
             ]
+            if let resolution = try journal.resolution(tradeNo: session.tradeNo) {
+                fields += [
+                    ("resolved_at", resolution.resolvedAt.journalISO8601), ("resolved_by", resolution.resolvedBy),
+                    ("resolution_note", resolution.note),
+                ]
+            } else if session.state.isOperatorSettleable {
+                fields.append(("resolved_at", "open: settle it, then `journal resolve \(session.tradeNo)`"))
+            }
             print(formatTable(["FIELD", "VALUE"], fields.map { [$0.0, $0.1] }))
             print("")
             let events = try journal.events(tradeNo: session.tradeNo)
@@ -157,46 +193,127 @@ extension Journal {
 
     struct Refunds: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Lists paid sessions that were not dispensed: refund these by hand.",
+            abstract: "Lists paid sessions that were not dispensed and no operator has resolved: refund these by hand.",
             discussion: """
                 Each refund due shows what the DripPay dashboard needs: the invoice reference, the provider
                 invoice id, the trade_no, the customer reference the machine's screen showed (what a customer
                 quotes), the amount and when it was paid, and why the vend did not happen.
                 Sessions whose dispense outcome is unknown are listed after them: check the machine before refunding.
+                Then unresolved sessions: the API could not tell within the settling budget whether their invoice
+                was paid or cancelled; check each at the API.
+                Once settled, record it with `drippay-kiosk journal resolve TRADE_NO --note "..."`: it leaves this
+                list (`--all` shows it again, with who resolved it, when and the note).
                 """)
 
         @OptionGroup var location: JournalLocation
 
+        @Flag(name: .long, help: "Also list resolved sessions, with their resolution.")
+        var all = false
+
         func run() async throws {
             let journal = try location.open()
             defer { journal.close() }
-            let due = try journal.refundsDue()
-            let unknown = try journal.sessions(limit: Int.max, states: [.dispenseUnknown]).reversed()
-            func rows(_ sessions: some Sequence<SessionRecord>) -> [[String]] {
-                sessions.map {
-                    [
-                        $0.reference?.rawValue ?? "-", $0.providerInvoiceID ?? "-", $0.tradeNo.rawValue,
-                        $0.tradeNo.customerReference.text, $0.price.decimalString, $0.price.currency.code,
-                        $0.paidAt?.journalShort ?? "-",
-                        $0.note ?? "-",
-                    ]
-                }
-            }
-            let header = [
+            let sessions = try journal.auditSessions(includingResolved: all)
+            let resolutions = try all ? journal.resolutions(of: sessions) : [:]
+            var header = [
                 "REFERENCE", "PROVIDER_INVOICE_ID", "TRADE_NO", "CUSTOMER_REFERENCE", "AMOUNT", "CURRENCY", "PAID_AT",
                 "REASON",
             ]
-            if due.isEmpty {
-                print("No refunds due.")
-            } else {
-                print("Refunds due (\(due.count)):")
-                print(formatTable(header, rows(due)))
+            if all { header += ["RESOLVED_AT", "RESOLVED_BY", "RESOLUTION"] }
+            var blocks: [String] = []
+            for state in SessionState.operatorSettleable {
+                let listed = sessions.filter { $0.state == state }
+                let rows = listed.map { session -> [String] in
+                    var row = [
+                        session.reference?.rawValue ?? "-", session.providerInvoiceID ?? "-",
+                        session.tradeNo.rawValue, session.tradeNo.customerReference.text, session.price.decimalString,
+                        session.price.currency.code,
+                        session.paidAt?.journalShort ?? "-", session.note ?? "-",
+                    ]
+                    if all {
+                        let resolution = resolutions[session.tradeNo]
+                        row += [
+                            resolution?.resolvedAt.journalShort ?? "open", resolution?.resolvedBy ?? "-",
+                            resolution?.note ?? "-",
+                        ]
+                    }
+                    return row
+                }
+                let title = Self.title(state, count: listed.count, all: all)
+                if listed.isEmpty {
+                    // The refunds line is always there, so an empty list reads as "nothing owed".
+                    if state == .refundDue { blocks.append(title) }
+                } else {
+                    blocks.append(title + "\n" + formatTable(header, rows))
+                }
             }
-            if !unknown.isEmpty {
-                print("")
-                print("Dispense outcome unknown (\(unknown.count)): check the machine; refund if nothing came out.")
-                print(formatTable(header, rows(unknown)))
+            print(blocks.joined(separator: "\n\n"))
+        }
+
+        /// The heading of one audit state's block.
+        static func title(_ state: SessionState, count: Int, all: Bool) -> String {
+            let which = all ? "" : "open, "
+            switch state {
+            case .refundDue:
+                return count == 0
+                    ? (all ? "No refunds due." : "No refunds due (open).") : "Refunds due (\(which)\(count)):"
+            case .dispenseUnknown:
+                return "Dispense outcome unknown (\(which)\(count)): check the machine; refund if nothing came out."
+            case .unresolved:
+                return "Unresolved (\(which)\(count)): the API could not tell what became of the invoice; look the "
+                    + "reference (or trade_no) up in the DripPay dashboard, cancel it if pending, refund it if paid."
+            default:
+                return "\(state.rawValue) (\(which)\(count)):"
             }
+        }
+    }
+
+    struct Resolve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Records that an operator settled a refund due or a dispense unknown.",
+            discussion: """
+                For a session listed by `journal refunds`, once the customer was refunded (or the machine
+                was checked and the product had come out). Writes one row beside the session, never changes
+                the session itself; a resolution is final and cannot be resolved again. The session leaves
+                `journal refunds` (`--all` shows it with the resolution) and the open-audit metric.
+                Needs write access to the journal (on a board: as root). Safe while the daemon runs.
+                Example:
+                  drippay-kiosk journal resolve VVM-005-20261125T101530Z-000042 \\
+                      --note "refunded 1.50 USD by phone, ticket 4711" --by alice --journal ...
+                """)
+
+        @OptionGroup var location: JournalLocation
+
+        @Argument(help: "The session's trade_no (see `journal refunds`).")
+        var tradeNo: String
+
+        @Option(
+            name: .long, help: ArgumentHelp("What was done (required), e.g. how it was refunded.", valueName: "text"))
+        var note: String
+
+        @Option(
+            name: .long,
+            help: ArgumentHelp("Who settled it (default: the login name, or SUDO_USER under sudo).", valueName: "name"))
+        var by: String?
+
+        func validate() throws {
+            guard !note.trimmingWhitespaceAndNewlines().isEmpty else {
+                throw ValidationError("--note must say what was done, e.g. --note \"refunded by phone\".")
+            }
+            if let by, by.trimmingWhitespaceAndNewlines().isEmpty {
+                throw ValidationError("--by must name who settled it.")
+            }
+        }
+
+        func run() async throws {
+            let journal = try location.openForWriting()
+            defer { journal.close() }
+            let who = by ?? operatorName(ProcessInfo.processInfo.environment)
+            let resolution = try journal.resolve(
+                tradeNo: TradeNo(tradeNo), note: note.trimmingWhitespaceAndNewlines(), by: who, at: Date())
+            print(
+                "Resolved \(resolution.tradeNo) (\(resolution.state.rawValue)) at "
+                    + "\(resolution.resolvedAt.journalISO8601) by \(resolution.resolvedBy): \(resolution.note)")
         }
     }
 

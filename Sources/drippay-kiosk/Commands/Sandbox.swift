@@ -20,7 +20,10 @@ struct Sandbox: AsyncParsableCommand {
             Pay like a wallet with POST /_sandbox/wallet/pay and the scanned text as the body, open
             http://127.0.0.1:PORT/pay/<reference>, or use --auto-pay-after.
             Faults for manual testing: POST /_sandbox/faults/{server-errors?count=N&status=500,
-            garbage?count=N, rate-limit?count=N&retry_after=S, latency?ms=N, drop-next-create?commit=1};
+            garbage?count=N, rate-limit?count=N&retry_after=S, latency?ms=N, drop-next-create?commit=1,
+            status-word?word=expired (empty: off), other-invoices?count=N&machine_id=M&malformed=1,
+            deletes-between-pages?count=N&sparing=MACHINE, soft-delete-payable?on=1, malformed-next-create,
+            redirect?count=N};
             POST /_sandbox/invoices/<reference>/pay; POST /_sandbox/auto-pay?after_ms=N;
             GET /_sandbox/invoices; GET /_sandbox/requests.
             """)
@@ -37,6 +40,21 @@ struct Sandbox: AsyncParsableCommand {
     @Option(help: "Issue a new Lightning quote for each pending invoice this often (seconds).")
     var quoteSeconds: Int = 30
 
+    @Option(help: "Pending invoices read as this status word (e.g. expired) and refuse a cancel with 422.")
+    var statusWord: String?
+
+    @Option(help: "Start with this many pending invoices of another machine (OTHER-MACHINE) in the list.")
+    var otherInvoices: Int = 0
+
+    @Option(help: "Of --other-invoices, this many are malformed in lists (null provider_invoice_id, total \"1.505\").")
+    var malformedInvoices: Int = 0
+
+    @Option(help: "Each list read cancels this many of the newest OTHER-MACHINE invoices (offsets shift).")
+    var deletesBetweenPages: Int = 0
+
+    @Flag(help: "A cancel soft-deletes the invoice (404) but it can still be paid.")
+    var softDeletedStillPayable = false
+
     func validate() throws {
         guard quoteSeconds >= 1 else {
             throw ValidationError("--quote-seconds must be at least 1, got \(quoteSeconds)")
@@ -45,7 +63,15 @@ struct Sandbox: AsyncParsableCommand {
 
     func run() async throws {
         // Unbuffered, so a script reading a pipe sees the base URL at once.
-        try await SandboxServer.run(port: port, token: token, autoPayAfter: autoPayAfter, quoteSeconds: quoteSeconds) {
+        var faults = SandboxServer.Faults()
+        faults.statusWord = statusWord
+        faults.otherInvoices = max(otherInvoices, malformedInvoices)
+        faults.malformedInvoices = malformedInvoices
+        faults.deletesBetweenPages = deletesBetweenPages
+        faults.softDeletedStillPayable = softDeletedStillPayable
+        try await SandboxServer.run(
+            port: port, token: token, autoPayAfter: autoPayAfter, quoteSeconds: quoteSeconds, faults: faults
+        ) {
             StandardStream.output.write(Data($0.utf8))
         }
     }

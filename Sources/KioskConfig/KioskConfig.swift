@@ -1,2 +1,0 @@
-// KioskConfig: filled by its own issue. Placeholder so the package builds.
-import KioskCore
