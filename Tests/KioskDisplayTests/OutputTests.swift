@@ -242,13 +242,18 @@ struct ConsoleGraphicsModeTests {
     @Test("the VT's cursor is hidden before the mode switch; a terminal that cannot switch is named")
     func hidesTheCursorFirst() throws {
         // A pty stands in for the VT: it shows the bytes written to it, and KDSETMODE fails there.
-        let master = posix_openpt(O_RDWR | O_NOCTTY)
+        // posix_openpt, unlockpt and ptsname are not in Swift's Glibc module (they need
+        // _XOPEN_SOURCE): /dev/ptmx and the kernel's own ioctls do the same.
+        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
         try #require(master >= 0)
         defer { close(master) }
-        try #require(grantpt(master) == 0 && unlockpt(master) == 0)
-        var name = [CChar](repeating: 0, count: 128)
-        try #require(ptsname_r(master, &name, name.count) == 0)
-        let path = String(cString: name)
+        // TIOCSPTLCK = _IOW('T', 0x31, int), TIOCGPTN = _IOR('T', 0x30, unsigned int) (asm-generic,
+        // x86_64 and arm64 alike); the macros do not import into Swift.
+        var unlock: CInt = 0
+        try #require(ioctl(master, UInt(0x4004_5431), &unlock) == 0)
+        var number: CUnsignedInt = 0
+        try #require(ioctl(master, UInt(0x8004_5430), &number) == 0)
+        let path = "/dev/pts/\(number)"
         // The slave end stays open so that the master reads what was written (and raw, as written).
         let slave = open(path, O_RDWR | O_NOCTTY)
         try #require(slave >= 0)
