@@ -197,6 +197,8 @@ public final class DisplayScreenPort: ScreenPort {
             return .refund(RefundNotice(kind: .refundDue, tradeNo: tradeNo, support: support))
         case .dispenseUnknown(let tradeNo):
             return .refund(RefundNotice(kind: .dispenseUnknown, tradeNo: tradeNo, support: support))
+        case .unresolved(let tradeNo):
+            return .refund(RefundNotice(kind: .unresolved, tradeNo: tradeNo, support: support))
         case .outOfService(let reason):
             return .outOfService(reason: reason)
         }

@@ -47,6 +47,8 @@ final class StatusBoard: Sendable {
             activity = "refund due for trade_no \(tradeNo) (reference \(tradeNo.customerReference))"
         case .dispenseUnknown(let tradeNo):
             activity = "dispense unknown for trade_no \(tradeNo) (reference \(tradeNo.customerReference))"
+        case .unresolved(let tradeNo):
+            activity = "unresolved trade_no \(tradeNo) (reference \(tradeNo.customerReference))"
         }
         if let activity { publish { $0.activity = activity } }
     }

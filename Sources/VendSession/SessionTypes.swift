@@ -25,7 +25,7 @@ public struct SessionPolicy: Hashable, Sendable {
     public var retryMax: Duration
     /// How long a result screen (cancelled) stays up before the idle screen returns.
     public var resultScreenTime: Duration
-    /// How long the refund notice (refund due, dispense unknown) stays up: the customer needs
+    /// How long the refund notice (refund due, dispense unknown, unresolved) stays up: the customer needs
     /// time to note the reference and the contact (`[support] notice_s`).
     public var refundNoticeTime: Duration
     /// The machine's own patience for a vend request (`controller.machine_timeout_s`), if known:
@@ -180,6 +180,9 @@ public enum ScreenIntent: Hashable, Sendable {
     /// Paid and dispensing commanded, but whether the product came out is unknown: the customer
     /// is told a payment for nothing will be refunded, with the same reference and contact.
     case dispenseUnknown(tradeNo: TradeNo)
+    /// The API could not tell within the settling budget whether the invoice was paid: the
+    /// customer is told a payment, if any, will be refunded, with the same reference and contact.
+    case unresolved(tradeNo: TradeNo)
     /// The daemon cannot take payments now.
     case outOfService(reason: String)
 }

@@ -21,7 +21,8 @@ extension VendCoordinator {
                 // A refund notice stays longer: the customer copies its reference and contact.
                 let pause: Duration
                 switch ending {
-                case .finished(.refundDue), .finished(.dispenseUnknown): pause = policy.refundNoticeTime
+                case .finished(.refundDue), .finished(.dispenseUnknown), .finished(.unresolved):
+                    pause = policy.refundNoticeTime
                 default: pause = policy.resultScreenTime
                 }
                 jobSink.yield {

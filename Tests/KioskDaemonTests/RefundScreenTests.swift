@@ -13,7 +13,7 @@ struct RefundScreenTests {
         contact: "+1 555 0100 · help@example.com",
         url: "https://help.example.com/refund?ref={customer_reference}", noticeSeconds: 45)
 
-    @Test("refund due and dispense unknown carry the customer reference, the contact and the filled-in URL")
+    @Test("refund due, dispense unknown and unresolved carry the customer reference, the contact and the filled-in URL")
     func mapped() {
         let tradeNo = TradeNo("VVM005-20261207T210000Z-000123")
         let reference = tradeNo.customerReference
@@ -30,6 +30,12 @@ struct RefundScreenTests {
                     RefundNotice(
                         kind: .dispenseUnknown, customerReference: reference,
                         contact: "+1 555 0100 · help@example.com", url: url)))
+        #expect(
+            DisplayScreenPort.screen(for: .unresolved(tradeNo: tradeNo), now: Date(), support: Self.support)
+                == .refund(
+                    RefundNotice(
+                        kind: .unresolved, customerReference: reference, contact: "+1 555 0100 · help@example.com",
+                        url: url)))
     }
 
     @Test("without [support] the notice still gives the reference, with no contact and no QR")
