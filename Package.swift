@@ -171,7 +171,7 @@ let package = Package(
         .testTarget(name: "KioskJournalTests", dependencies: ["KioskCore", "KioskJournal"]),
         .testTarget(
             name: "KioskDisplayTests",
-            dependencies: ["KioskTestSupport", "KioskCore", "KioskDisplay", "PayCodes", "CLinuxShims"]),
+            dependencies: ["KioskTestSupport", "KioskCore", "KioskDisplay", "PayCodes"]),
         .testTarget(
             name: "KioskDaemonTests",
             dependencies: [

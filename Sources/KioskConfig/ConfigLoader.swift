@@ -102,10 +102,11 @@ enum Schema {
         ("controller", ["protocol", "machine_timeout_s"]),
         ("qibixx", ["session_mode", "decimal_places", "scale_factor", "vend_timeout_s"]),
         ("vend", ["payment_timeout_s", "resume_grace_s", "items"]),
-        ("display", ["output", "device", "png_path", "width", "height", "bits_per_pixel"]),
+        ("display", ["output", "device", "png_path", "width", "height", "bits_per_pixel", "language", "texts"]),
         ("qr", ["source", "payload", "refresh_s", "error_correction"]),
         ("journal", ["path", "retention_days"]),
         ("metrics", ["textfile"]),
+        ("support", ["contact", "url", "notice_s"]),
     ]
     static let tableNames = tables.map(\.name)
     static func keys(of table: String) -> [String]? { tables.first { $0.name == table }?.keys }
@@ -126,6 +127,8 @@ struct FlatFile {
     var values: [String: Located] = [:]
     /// `[vend.items]` entries: product code as written -> description.
     var items: [(code: String, value: Located)] = []
+    /// `[display.texts]` entries: text key as written -> the operator's wording.
+    var texts: [(key: String, value: Located)] = []
     /// Line of each table's header (or first dotted key).
     var tableLines: [String: Int] = [:]
 }
@@ -208,12 +211,22 @@ struct Loader {
             items[code] = value
         }
 
+        // The config's wording of a text wins over the profile's, key by key.
+        var texts: [String: Located] = [:]
+        var textOrder: [String] = []
+        for (key, value) in profile.texts + config.texts {
+            if texts[key] == nil { textOrder.append(key) }
+            texts[key] = value
+        }
+
         var fields = Fields(merged: merged, configFile: configFile, tableLines: config.tableLines)
         // Keys a missing profile would have supplied are not reported missing on top of it.
         let loaded = profileLoaded
         fields.reportMissing = { key in loaded || !(key.hasPrefix("serial.") || key.hasPrefix("controller.")) }
         let configuration = build(
-            &fields, items: items, itemOrder: itemOrder, profileName: profileName, profileFile: profile.file)
+            &fields, items: items, itemOrder: itemOrder,
+            texts: textOrder.compactMap { key in texts[key].map { (key, $0) } },
+            profileName: profileName, profileFile: profile.file)
         problems += fields.problems
         return configuration
     }
@@ -305,6 +318,20 @@ struct Loader {
                     flat.tableLines[full] = subNode.keyLine
                     for (code, itemNode) in items.orderedEntries {
                         flat.items.append((code, Located(value: itemNode.value, file: file, line: itemNode.keyLine)))
+                    }
+                    continue
+                }
+                if full == "display.texts" {
+                    guard case .table(let texts) = subNode.value else {
+                        problem(
+                            file, subNode.keyLine,
+                            "display.texts must be a table ([display.texts] with key = \"text\" lines), not \(subNode.value.typeName)"
+                        )
+                        continue
+                    }
+                    flat.tableLines[full] = subNode.keyLine
+                    for (key, textNode) in texts.orderedEntries {
+                        flat.texts.append((key, Located(value: textNode.value, file: file, line: textNode.keyLine)))
                     }
                     continue
                 }

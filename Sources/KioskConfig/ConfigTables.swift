@@ -13,7 +13,8 @@ extension Loader {
     // MARK: Building
 
     func build(
-        _ f: inout Fields, items: [String: Located], itemOrder: [String], profileName: String, profileFile: String
+        _ f: inout Fields, items: [String: Located], itemOrder: [String], texts: [(key: String, value: Located)],
+        profileName: String, profileFile: String
     ) -> KioskConfiguration? {
         let (machineID, currency) = rootKeys(&f)
         let api = apiTable(&f)
@@ -21,11 +22,12 @@ extension Loader {
         let (protocolKind, machineTimeout) = controllerTable(&f)
         let qibixx = qibixxTable(&f, currency: currency, protocolKind: protocolKind)
         let vend = vendTable(&f, items: items, itemOrder: itemOrder, machineTimeout: machineTimeout)
-        var display = displayTable(&f)
+        var display = displayTable(&f, texts: texts)
         let (qr, errorCorrection) = qrTable(&f)
         display.errorCorrection = errorCorrection
         let journal = journalTable(&f)
         let metrics = metricsTable(&f)
+        let support = supportTable(&f)
 
         guard f.problems.isEmpty, problems.isEmpty, let machineID, let currency, let api, let serial, let protocolKind,
             let qr, let journal
@@ -35,7 +37,8 @@ extension Loader {
             serial: serial,
             controller: ControllerSettings(
                 protocolKind: protocolKind, machineTimeoutSeconds: machineTimeout, qibixx: qibixx),
-            vend: vend, display: display, qr: qr, journal: journal, metrics: metrics, configFile: configFile)
+            vend: vend, display: display, qr: qr, journal: journal, metrics: metrics, support: support,
+            configFile: configFile)
     }
 
     /// `machine_id`, `profile`, `currency`.
@@ -177,8 +180,8 @@ extension Loader {
         return VendSettings(paymentTimeoutSeconds: paymentTimeout, resumeGraceSeconds: resumeGrace, items: products)
     }
 
-    /// `[display]`; its QR error correction is set from `[qr]`.
-    func displayTable(_ f: inout Fields) -> DisplayOptions {
+    /// `[display]` and `[display.texts]`; its QR error correction is set from `[qr]`.
+    func displayTable(_ f: inout Fields, texts: [(key: String, value: Located)]) -> DisplayOptions {
         let output = f.choice("display.output", default: DisplayOptions.Output.none)
         let displayDevice = f.path("display.device", required: false, what: "") ?? "/dev/fb0"
         let pngPath = f.path("display.png_path", required: false, what: "") ?? "/run/drippay-kiosk/screen.png"
@@ -194,10 +197,51 @@ extension Loader {
                 "[display] width, height and bits_per_pixel go together (a plain-file framebuffer); missing: \(missing.joined(separator: ", "))"
             )
         }
+        let language = f.choice("display.language", default: ScreenLanguage.en) ?? .en
         return DisplayOptions(
             output: output ?? DisplayOptions.Output.none, device: displayDevice, width: width, height: height,
             bitsPerPixel: bpp,
-            pngPath: pngPath)
+            pngPath: pngPath, texts: ScreenTexts(language: language, overrides: textOverrides(&f, texts)))
+    }
+
+    /// `[display.texts]`: each key a `ScreenTextKey`, each value a non-empty string using only
+    /// that text's placeholders.
+    func textOverrides(_ f: inout Fields, _ texts: [(key: String, value: Located)]) -> [ScreenTextKey: String] {
+        let allowed = ScreenTextKey.allCases.map(\.rawValue)
+        var overrides: [ScreenTextKey: String] = [:]
+        for (name, at) in texts {
+            guard let key = ScreenTextKey(rawValue: name) else {
+                f.problem(
+                    at: at,
+                    "unknown key '\(name)' in [display.texts]\(suggestion(name, allowed)); allowed: \(allowed.joined(separator: ", "))"
+                )
+                continue
+            }
+            guard case .string(let text) = at.value else {
+                f.wrongType("display.texts.\(name)", at, expected: "a string")
+                continue
+            }
+            guard !text.trimmingWhitespaceAndNewlines().isEmpty else {
+                f.problem(
+                    at: at,
+                    "display.texts.\(name) is empty; give the words to show, or remove the line for the shipped text")
+                continue
+            }
+            let unknown = ScreenTexts.unknownPlaceholders(in: text, for: key)
+            guard unknown.isEmpty else {
+                let offered =
+                    key.placeholders.isEmpty
+                    ? "this text takes no placeholders"
+                    : "this text takes " + key.placeholders.map { "{\($0)}" }.joined(separator: ", ")
+                f.problem(
+                    at: at,
+                    "display.texts.\(name) uses unknown placeholder(s) \(unknown.map { "{\($0)}" }.joined(separator: ", ")); \(offered)"
+                )
+                continue
+            }
+            overrides[key] = text
+        }
+        return overrides
     }
 
     /// `[qr]`: nil when `source = "template"` has no valid payload; `error_correction` goes to the display.
@@ -232,6 +276,29 @@ extension Loader {
         let retention = f.integer("journal.retention_days", default: 90, range: 1...36500)
         guard let journalPath else { return nil }
         return JournalSettings(path: journalPath, retentionDays: retention)
+    }
+
+    /// `[support]`: whom a customer asks after a paid vend that did not dispense.
+    func supportTable(_ f: inout Fields) -> SupportOptions {
+        let contact = f.string("support.contact", required: false, what: "")
+        if let contact, let at = f.merged["support.contact"],
+            contact.trimmingWhitespace().isEmpty
+                || contact.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+        {
+            f.problem(
+                at: at,
+                "support.contact must be one line of printable text, e.g. \"+1 555 0100 · help@example.com\"; got \"\(contact)\""
+            )
+        }
+        var url = f.string("support.url", required: false, what: "")
+        if let text = url, let at = f.merged["support.url"] {
+            if let message = validateSupportURL(text) {
+                f.problem(at: at, message)
+                url = nil
+            }
+        }
+        let noticeSeconds = f.integer("support.notice_s", default: 30, range: 5...600)
+        return SupportOptions(contact: contact, url: url, noticeSeconds: noticeSeconds)
     }
 
     /// `[metrics]`.

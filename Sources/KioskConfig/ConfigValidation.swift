@@ -34,6 +34,23 @@ func validateBaseURL(_ text: String) -> Result<String, ValidationMessage> {
     return .success(normalized)
 }
 
+/// Why `support.url` cannot be drawn as a help page's QR, or nil when it can: an http(s) URL
+/// with a host, whose only placeholder is `{customer_reference}`.
+func validateSupportURL(_ text: String) -> String? {
+    let example = "e.g. \"https://help.example.com/refund?ref={customer_reference}\""
+    let filled = text.replacingAll("{customer_reference}", with: "K7M-4QX")
+    if filled.contains("{") || filled.contains("}") {
+        return
+            "support.url \"\(text)\" uses an unknown placeholder; only {customer_reference} is filled in (\(example))"
+    }
+    guard let components = URLComponents(string: filled), let scheme = components.scheme?.lowercased(),
+        scheme == "https" || scheme == "http", let host = components.host, !host.isEmpty
+    else {
+        return "support.url \"\(text)\" is not an http(s) URL; give the help page a phone opens, \(example)"
+    }
+    return nil
+}
+
 /// A validation message (wrapped so it can be a `Result` failure).
 struct ValidationMessage: Error, CustomStringConvertible {
     var description: String

@@ -19,6 +19,8 @@ public struct KioskConfiguration: Sendable, Hashable {
     public var qr: QRSettings
     public var journal: JournalSettings
     public var metrics: MetricsSettings
+    /// `[support]`: what the refund notice tells the customer.
+    public var support: SupportOptions
     /// The config file that was read.
     public var configFile: String
 
@@ -26,8 +28,9 @@ public struct KioskConfiguration: Sendable, Hashable {
         machineID: String, profile: String, profileFile: String, currency: Currency, api: APISettings,
         serial: SerialOptions, controller: ControllerSettings, vend: VendSettings = VendSettings(),
         display: DisplayOptions, qr: QRSettings, journal: JournalSettings, metrics: MetricsSettings = MetricsSettings(),
-        configFile: String
+        support: SupportOptions = SupportOptions(), configFile: String
     ) {
+        self.support = support
         self.machineID = machineID
         self.profile = profile
         self.profileFile = profileFile
@@ -89,10 +92,13 @@ public struct KioskConfiguration: Sendable, Hashable {
             "controller: \(controllerLine)",
             "vend:       \(timeouts); \(vend.items.count) item(s) in [vend.items]",
             "api:        \(api.baseURL) (\(api.requestsPerMinute)/min, status \(api.statusRequestsPerMinute)/min)",
-            "display:    \(displayLine), QR error correction \(display.errorCorrection.rawValue)",
+            "display:    \(displayLine), QR error correction \(display.errorCorrection.rawValue), language \(display.texts.language.rawValue)"
+                + (display.texts.overrides.isEmpty ? "" : ", \(display.texts.overrides.count) text(s) overridden"),
             "qr:         \(qrLine)",
             "journal:    \(journal.path) (kept \(journal.retentionDays) days)",
             "metrics:    \(metrics.textfile ?? "off")",
+            "support:    \(support.contact ?? "no contact")"
+                + (support.url.map { ", help page \($0)" } ?? "") + "; refund notice shown \(support.noticeSeconds) s",
         ].joined(separator: "\n")
     }
 }

@@ -51,11 +51,15 @@ public struct DisplayOptions: Hashable, Sendable {
     public var bitsPerPixel: Int?
     public var pngPath: String
     public var errorCorrection: QRErrorCorrection
+    /// The screens' language and the operator's text overrides (`[display] language`, `[display.texts]`).
+    public var texts: ScreenTexts
 
     public init(
         output: Output, device: String = "/dev/fb0", width: Int? = nil, height: Int? = nil, bitsPerPixel: Int? = nil,
-        pngPath: String = "/run/drippay-kiosk/screen.png", errorCorrection: QRErrorCorrection = .M
+        pngPath: String = "/run/drippay-kiosk/screen.png", errorCorrection: QRErrorCorrection = .M,
+        texts: ScreenTexts = ScreenTexts()
     ) {
+        self.texts = texts
         self.output = output
         self.device = device
         self.width = width
@@ -63,5 +67,27 @@ public struct DisplayOptions: Hashable, Sendable {
         self.bitsPerPixel = bitsPerPixel
         self.pngPath = pngPath
         self.errorCorrection = errorCorrection
+    }
+}
+
+/// `[support]`: what a customer is told after a paid vend that did not dispense (refund due,
+/// dispense unknown): whom to ask, optionally a URL drawn as a QR, and for how long.
+public struct SupportOptions: Hashable, Sendable {
+    /// The operator's contact as the customer reads it, e.g. "+1 555 0100 · help@example.com".
+    public var contact: String?
+    /// A help page drawn as a QR; `{customer_reference}` in it becomes the customer's reference.
+    public var url: String?
+    /// How long the notice stays up before the idle screen returns (`notice_s`).
+    public var noticeSeconds: Int
+
+    public init(contact: String? = nil, url: String? = nil, noticeSeconds: Int = 30) {
+        self.contact = contact
+        self.url = url
+        self.noticeSeconds = noticeSeconds
+    }
+
+    /// `url` with `{customer_reference}` filled in; nil without a URL.
+    public func url(for customerReference: CustomerReference) -> String? {
+        url?.replacingAll("{customer_reference}", with: customerReference.text)
     }
 }

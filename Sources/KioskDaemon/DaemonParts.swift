@@ -85,7 +85,8 @@ struct DaemonParts: Sendable {
         let store = JournalSessionStore(journal: journal)
         let (fetcher, keeper) = try payCodeKeeper(config, token: token, client: client, store: store)
         let screen = DisplayScreenPort(
-            output: display, logger: Logger(label: "drippay-kiosk.display"), payCodes: keeper, drawn: options.onDrawn
+            output: display, logger: Logger(label: "drippay-kiosk.display"), payCodes: keeper,
+            support: config.support, drawn: options.onDrawn
         ) { intent in
             status.screenShown(intent)
             onScreen(intent)
@@ -112,7 +113,8 @@ struct DaemonParts: Sendable {
             policy: SessionPolicy(
                 paymentTimeout: .seconds(config.vend.paymentTimeoutSeconds),
                 resumeGrace: .seconds(config.vend.resumeGraceSeconds),
-                machineTimeout: config.controller.machineTimeoutSeconds.map { .seconds($0) }),
+                machineTimeout: config.controller.machineTimeoutSeconds.map { .seconds($0) },
+                refundNoticeTime: .seconds(config.support.noticeSeconds)),
             clock: ContinuousClock(), now: Date.init,
             onJournalHealth: { journalHealthSink.yield($0) })
         let gate = ServiceGate(

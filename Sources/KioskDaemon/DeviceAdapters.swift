@@ -56,6 +56,7 @@ public final class DisplayScreenPort: ScreenPort {
     private let observer: @Sendable (ScreenIntent) -> Void
     private let drawn: @Sendable (Screen) -> Void
     private let payCodes: PayCodeKeeper?
+    private let support: SupportOptions
     private let draws: AsyncStream<Draw>
     private let drawSink: AsyncStream<Draw>.Continuation
     /// Bumped on every new screen; a countdown ticker or a pay-code keeper stops once it is no longer current.
@@ -70,10 +71,12 @@ public final class DisplayScreenPort: ScreenPort {
     ///   - observer: sees every intent as it is drawn (status line, demo, tests).
     ///   - drawn: sees every screen after the output drew it (the demo's customer scans it).
     ///   - payCodes: fetches and keeps the invoice's own QR image (`[qr] source = "invoice-image"`).
+    ///   - support: the contact and help page a refund notice shows (`[support]`).
     ///   - sleep: waits between countdown ticks; tests pass a manual clock's.
     public init(
         output: any DisplayOutput, now: @escaping @Sendable () -> Date = Date.init, logger: Logger,
-        payCodes: PayCodeKeeper? = nil, drawn: @escaping @Sendable (Screen) -> Void = { _ in },
+        payCodes: PayCodeKeeper? = nil, support: SupportOptions = SupportOptions(),
+        drawn: @escaping @Sendable (Screen) -> Void = { _ in },
         observer: @escaping @Sendable (ScreenIntent) -> Void = { _ in },
         sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
     ) {
@@ -84,6 +87,7 @@ public final class DisplayScreenPort: ScreenPort {
         self.observer = observer
         self.drawn = drawn
         self.payCodes = payCodes
+        self.support = support
         (draws, drawSink) = AsyncStream.makeStream()
     }
 
@@ -161,7 +165,7 @@ public final class DisplayScreenPort: ScreenPort {
     }
 
     private func render(_ intent: ScreenIntent, code: PayCode?, notice: String?) async {
-        let screen = Self.screen(for: intent, now: now(), code: code, notice: notice)
+        let screen = Self.screen(for: intent, now: now(), code: code, notice: notice, support: support)
         do {
             try await output.show(screen)
             drawn(screen)
@@ -172,13 +176,14 @@ public final class DisplayScreenPort: ScreenPort {
 
     /// The display's screen for a coordinator intent at `now` (the countdown is computed here);
     /// `code`, when given, replaces the pay intent's payload in the QR area; `notice` is drawn on
-    /// a pay screen only.
+    /// a pay screen only; `support` fills a refund notice's contact and help page.
     public static func screen(
-        for intent: ScreenIntent, now: Date, code: PayCode? = nil, notice: String? = nil
+        for intent: ScreenIntent, now: Date, code: PayCode? = nil, notice: String? = nil,
+        support: SupportOptions = SupportOptions()
     ) -> Screen {
         switch intent {
         case .idle:
-            return .idle(message: "Choose a product")
+            return .idle
         case .pay(let payload, let product, let price, let deadline):
             let left = Int(max(0, deadline.timeIntervalSince(now)).rounded(.up))
             return .pay(
@@ -189,7 +194,11 @@ public final class DisplayScreenPort: ScreenPort {
         case .cancelled(let reason):
             return .cancelled(reason: reason)
         case .refundDue(let tradeNo):
-            return .cancelled(reason: "Paid but not dispensed. You will be refunded; reference \(tradeNo)")
+            return .refund(RefundNotice(kind: .refundDue, tradeNo: tradeNo, support: support))
+        case .dispenseUnknown(let tradeNo):
+            return .refund(RefundNotice(kind: .dispenseUnknown, tradeNo: tradeNo, support: support))
+        case .unresolved(let tradeNo):
+            return .refund(RefundNotice(kind: .unresolved, tradeNo: tradeNo, support: support))
         case .outOfService(let reason):
             return .outOfService(reason: reason)
         }

@@ -44,9 +44,10 @@ public struct InvoiceImageRef: Hashable, Sendable {
 /// display, re-fetches conditionally on `PayCodeSchedule`, takes a BOLT11 code down when it
 /// expires ("being refreshed") and writes each code shown into the session's journal.
 public final class PayCodeKeeper: Sendable {
-    static let gettingCode = "Getting the payment code…"
-    static let refreshingCode = "The payment code is being refreshed…"
-    static let noImage = "This invoice has no payment code. Please ask for help."
+    // What the QR area says meanwhile, in the machine's language (the screens' catalogue).
+    static let gettingCode = ScreenTextKey.gettingCode
+    static let refreshingCode = ScreenTextKey.refreshingCode
+    static let noImage = ScreenTextKey.noCode
 
     private let fetcher: QRImageFetcher
     private let schedule: PayCodeSchedule

@@ -43,7 +43,12 @@ final class StatusBoard: Sendable {
         case .pay(_, let product, let price, _): activity = "customer paying: \(price) (\(product))"
         case .paid(let product): activity = "dispensing \(product)"
         case .cancelled(let reason): activity = "vend ended without sale: \(reason)"
-        case .refundDue(let tradeNo): activity = "refund due for trade_no \(tradeNo)"
+        case .refundDue(let tradeNo):
+            activity = "refund due for trade_no \(tradeNo) (reference \(tradeNo.customerReference))"
+        case .dispenseUnknown(let tradeNo):
+            activity = "dispense unknown for trade_no \(tradeNo) (reference \(tradeNo.customerReference))"
+        case .unresolved(let tradeNo):
+            activity = "unresolved trade_no \(tradeNo) (reference \(tradeNo.customerReference))"
         }
         if let activity { publish { $0.activity = activity } }
     }

@@ -28,7 +28,8 @@ public func makeDisplayOutput(
     case .png:
         return try PNGOutput(options: options, fontLocator: fontLocator)
     case .terminal:
-        return TerminalOutput(fileDescriptor: terminalFileDescriptor, errorCorrection: options.errorCorrection)
+        return TerminalOutput(
+            fileDescriptor: terminalFileDescriptor, errorCorrection: options.errorCorrection, texts: options.texts)
     case .none:
         return NoDisplayOutput()
     }

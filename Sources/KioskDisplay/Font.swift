@@ -97,6 +97,13 @@ final class FontFace {
         return value
     }
 
+    /// Whether the face has a glyph of its own for `scalar` (FreeType's index 0 is the
+    /// missing-glyph box).
+    func hasGlyph(_ scalar: Unicode.Scalar) -> Bool {
+        guard let face else { return false }
+        return FT_Get_Char_Index(face, FT_ULong(scalar.value)) != 0
+    }
+
     func glyph(_ scalar: Unicode.Scalar, size: Int) throws(DisplayError) -> Glyph {
         let key = GlyphKey(size: size, scalar: scalar.value)
         if let cached = glyphs[key] { return cached }

@@ -25,7 +25,8 @@ public actor FramebufferOutput: DisplayOutput {
         self.geometry = probe.geometry
         self.byteOffset = probe.byteOffset
         self.descriptor = probe.descriptor
-        self.renderer = try ScreenRenderer(errorCorrection: options.errorCorrection, fontLocator: fontLocator)
+        self.renderer = try ScreenRenderer(
+            errorCorrection: options.errorCorrection, texts: options.texts, fontLocator: fontLocator)
         if probe.isDevice {
             switch ConsoleGraphicsMode.enter() {
             case .success(let mode):

@@ -15,7 +15,8 @@ public actor PNGOutput: DisplayOutput {
         self.path = options.pngPath
         self.width = options.width ?? 480
         self.height = options.height ?? 320
-        self.renderer = try ScreenRenderer(errorCorrection: options.errorCorrection, fontLocator: fontLocator)
+        self.renderer = try ScreenRenderer(
+            errorCorrection: options.errorCorrection, texts: options.texts, fontLocator: fontLocator)
     }
 
     public func show(_ screen: Screen) throws(DisplayError) {

@@ -1,18 +1,59 @@
 import KioskCore
 import PayCodes
 
-/// What the machine's display shows. The session layer picks one; outputs draw it.
+/// What the machine's display shows. The session layer picks one; outputs draw it with the
+/// words of `DisplayOptions.texts` (one catalogue, `ScreenTexts`), so every screen speaks the
+/// machine's language.
 public enum Screen: Hashable, Sendable {
-    /// Waiting for a customer; `message` invites them to choose a product.
-    case idle(message: String)
+    /// Waiting for a customer: an invitation to choose a product.
+    case idle
     /// Waiting for payment of an invoice.
     case pay(PayScreen)
     /// The invoice is paid and the product is being dispensed.
     case paid(product: String)
-    /// The vend was cancelled or timed out; `reason` is shown to the customer.
-    case cancelled(reason: String)
-    /// The machine cannot take payments right now.
+    /// The vend ended without a sale; the customer reads why, in their words.
+    case cancelled(reason: DenyReason)
+    /// The machine cannot take payments right now. `reason` is the operator's (logged, shown by
+    /// `status`); the customer reads the catalogue's sentence instead.
     case outOfService(reason: String)
+    /// Paid, but the product may not have come out: what happens next and whom to ask.
+    case refund(RefundNotice)
+}
+
+/// What the customer is told after a paid vend that did not (or may not have) dispensed.
+public struct RefundNotice: Hashable, Sendable {
+    /// What is known about the product.
+    public enum Kind: Hashable, Sendable, CaseIterable {
+        /// Not dispensed: the payment will be refunded (`refund_due`).
+        case refundDue
+        /// Dispensing was commanded, its outcome is unknown (`dispense_unknown`).
+        case dispenseUnknown
+        /// Whether the customer paid could not be found out (`unresolved`).
+        case unresolved
+    }
+
+    public var kind: Kind
+    /// What the customer quotes to the operator (derived from the trade_no).
+    public var customerReference: CustomerReference
+    /// The operator's contact (`[support] contact`); nil: not shown.
+    public var contact: String?
+    /// A help page drawn as a QR beside the text (`[support] url`); nil: no QR.
+    public var url: String?
+
+    public init(kind: Kind, customerReference: CustomerReference, contact: String? = nil, url: String? = nil) {
+        self.kind = kind
+        self.customerReference = customerReference
+        self.contact = contact
+        self.url = url
+    }
+
+    /// The notice for the session `tradeNo` with the operator's `support` settings.
+    public init(kind: Kind, tradeNo: TradeNo, support: SupportOptions) {
+        let customerReference = tradeNo.customerReference
+        self.init(
+            kind: kind, customerReference: customerReference, contact: support.contact,
+            url: support.url(for: customerReference))
+    }
 }
 
 /// What the QR area of the pay screen holds.
@@ -22,7 +63,7 @@ public enum PayCode: Hashable, Sendable {
     /// The invoice's own picture, drawn as it is (it held no single readable QR symbol).
     case picture(GrayImage)
     /// No payable code right now (being fetched, or the last one expired): `message` says so.
-    case waiting(message: String)
+    case waiting(message: ScreenTextKey)
 }
 
 /// The content of the pay screen: the QR, what is bought, for how much, and how long is left.
@@ -33,8 +74,8 @@ public struct PayScreen: Hashable, Sendable {
     public var price: Money
     /// Seconds until the invoice expires; shown as a countdown.
     public var secondsLeft: Int
-    /// What is wrong with the machine while this vend goes on (it goes out of service after
-    /// it), drawn by every output below the price; nil: nothing to say.
+    /// Why the machine goes out of service after this vend (the operator's reason, not drawn):
+    /// while set, every output tells the customer so below the price; nil: nothing to say.
     public var notice: String?
 
     public init(code: PayCode, product: String, price: Money, secondsLeft: Int, notice: String? = nil) {
@@ -70,14 +111,38 @@ public struct PayScreen: Hashable, Sendable {
     }
 }
 
-/// The words each screen shows, shared by the pixel and the terminal outputs so they agree.
-enum ScreenText {
-    static let scanToPay = "Scan to pay"
-    static let paidHeading = "Paid, thank you"
-    static let cancelledHeading = "Cancelled"
-    static let outOfServiceHeading = "Out of service"
+/// The words each screen shows, from the catalogue, shared by the pixel and the terminal
+/// outputs so they agree.
+extension ScreenTexts {
+    func timeLeft(_ pay: PayScreen) -> String { text(.timeLeft, ["time": pay.countdown]) }
+    func dispensing(_ product: String) -> String { text(.dispensing, ["product": product]) }
 
-    static func price(_ price: Money) -> String { price.description }
-    static func timeLeft(_ pay: PayScreen) -> String { "Time left \(pay.countdown)" }
-    static func dispensing(_ product: String) -> String { "Dispensing \(product)…" }
+    func cancelled(_ reason: DenyReason) -> String {
+        switch reason {
+        case .timeout: return self[.cancelledTimeout]
+        case .aborted: return self[.cancelledAborted]
+        case .unavailable: return self[.cancelledUnavailable]
+        case .invalid, .duplicateID, .error: return self[.cancelledError]
+        }
+    }
+
+    func heading(_ kind: RefundNotice.Kind) -> String {
+        kind == .refundDue ? self[.notDispensedHeading] : self[.problemHeading]
+    }
+
+    func body(_ kind: RefundNotice.Kind) -> String {
+        switch kind {
+        case .refundDue: return self[.refundDue]
+        case .dispenseUnknown: return self[.dispenseUnknown]
+        case .unresolved: return self[.unresolved]
+        }
+    }
+
+    func customerReference(_ notice: RefundNotice) -> String {
+        text(.customerReference, ["customer_reference": notice.customerReference.text])
+    }
+
+    func contact(_ notice: RefundNotice) -> String? {
+        notice.contact.map { text(.refundContact, ["contact": $0]) }
+    }
 }

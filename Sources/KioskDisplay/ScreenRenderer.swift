@@ -4,7 +4,11 @@ import KioskCore
 /// beside it. Owns FreeType faces, so it is not `Sendable`; each output keeps one inside its actor.
 public final class ScreenRenderer {
     public let errorCorrection: QRErrorCorrection
-    private let fonts: FontSet
+    /// The words drawn: the machine's language and the operator's overrides.
+    public let texts: ScreenTexts
+    let fonts: FontSet
+    /// Where each line of the last screen rendered went (layout tests read it).
+    private(set) var lastPlaced: [PlacedText] = []
     /// The last QR encoded: countdown ticks redraw the same payload every second.
     private var lastQR: (payload: String, code: QRCode)?
 
@@ -18,12 +22,19 @@ public final class ScreenRenderer {
         static let cancelled = RGB(0xB3, 0x5C, 0x00)
         static let outOfService = RGB(0x44, 0x44, 0x44)
         static let notice = RGB(0xFF, 0xE0, 0x82)
+        static let refund = RGB(0xB3, 0x26, 0x1E)
     }
 
+    /// The smallest text size drawn (pixels): below it a customer cannot read a panel at arm's length.
+    static let minimumSize = 11
+
     /// Loads DejaVu Sans and DejaVu Sans Bold through `fontLocator`.
-    public init(errorCorrection: QRErrorCorrection = .M, fontLocator: FontLocator = FontLocator()) throws(DisplayError)
-    {
+    public init(
+        errorCorrection: QRErrorCorrection = .M, texts: ScreenTexts = ScreenTexts(),
+        fontLocator: FontLocator = FontLocator()
+    ) throws(DisplayError) {
         self.errorCorrection = errorCorrection
+        self.texts = texts
         self.fonts = try FontSet(locator: fontLocator)
     }
 
@@ -38,24 +49,27 @@ public final class ScreenRenderer {
     /// `screen` drawn on a fresh `width` x `height` canvas (at least 64x64).
     public func render(_ screen: Screen, width: Int, height: Int) throws(DisplayError) -> Canvas {
         guard width >= 64, height >= 64 else { throw .invalidGeometry(width: width, height: height) }
+        lastPlaced = []
         switch screen {
         case .pay(let pay):
             return try renderPay(pay, width: width, height: height)
-        case .idle(let message):
+        case .idle:
             return try renderMessage(
-                heading: message, body: nil, background: Palette.idle, width: width, height: height)
+                heading: texts[.idleMessage], body: nil, background: Palette.idle, width: width, height: height)
         case .paid(let product):
             return try renderMessage(
-                heading: ScreenText.paidHeading, body: ScreenText.dispensing(product), background: Palette.paid,
+                heading: texts[.paidHeading], body: texts.dispensing(product), background: Palette.paid,
                 width: width, height: height)
         case .cancelled(let reason):
             return try renderMessage(
-                heading: ScreenText.cancelledHeading, body: reason, background: Palette.cancelled, width: width,
-                height: height)
-        case .outOfService(let reason):
-            return try renderMessage(
-                heading: ScreenText.outOfServiceHeading, body: reason, background: Palette.outOfService,
+                heading: texts[.cancelledHeading], body: texts.cancelled(reason), background: Palette.cancelled,
                 width: width, height: height)
+        case .outOfService:
+            return try renderMessage(
+                heading: texts[.outOfServiceHeading], body: texts[.outOfServiceBody],
+                background: Palette.outOfService, width: width, height: height)
+        case .refund(let notice):
+            return try renderRefund(notice, width: width, height: height)
         }
     }
 
@@ -90,62 +104,56 @@ public final class ScreenRenderer {
             let box = layout.qr.inset(by: max(8, unit / 10))
             canvas.fill(box, with: RGB(0xEE, 0xEE, 0xEE))
             let size = max(10, unit / 14)
-            let wrapped = try TextLayout.wrap(message, font: fonts.bold, size: size, width: box.width - 8, maxLines: 4)
-            try TextLayout.drawBlock(
-                wrapped.map { TextLine(text: $0, font: fonts.bold, size: size, color: Palette.muted) },
-                in: box.inset(by: 4),
-                centered: true, on: &canvas)
+            let lines = try TextLayout.fitted(
+                texts[message], font: fonts.bold, maxSize: size, minSize: min(size, Self.minimumSize),
+                width: box.width - 8, maxLines: 4, color: Palette.muted)
+            lastPlaced += try TextLayout.drawBlock(
+                lines, in: box.inset(by: 4), centered: true, minSize: Self.minimumSize, on: &canvas)
         }
         let unit = min(width, height)
         let pad = max(4, unit / 40)
         var box = layout.text.inset(by: pad)
-        if let notice = pay.notice {
-            // The notice takes the bottom of the text area, never the QR's.
-            let band = max(box.height * 2 / 5, 1)
-            try drawNotice(
-                notice, in: Rect(x: box.x, y: box.y + box.height - band, width: box.width, height: band), unit: unit,
-                on: &canvas)
-            box = Rect(x: box.x, y: box.y, width: box.width, height: box.height - band - pad)
+        if pay.notice != nil {
+            // The notice takes the bottom of the text area, never the QR's: as much as its
+            // lines need, at most two fifths, so the price and the countdown keep a legible size.
+            let band = try drawNotice(in: box, unit: unit, on: &canvas)
+            box = Rect(x: box.x, y: box.y, width: box.width, height: max(1, box.height - band - pad))
         }
-        let price = ScreenText.price(pay.price)
+        let price = texts.price(pay.price)
         let productSize = max(10, unit / 16)
-        let productLines = try TextLayout.wrap(
-            pay.product, font: fonts.regular, size: productSize, width: box.width, maxLines: 2)
-        var lines: [TextLine] = [
-            TextLine(
-                text: ScreenText.scanToPay, font: fonts.bold,
-                size: try TextLayout.fittingSize(
-                    ScreenText.scanToPay, font: fonts.bold, maxSize: max(10, unit / 14), width: box.width),
-                color: Palette.muted)
-        ]
-        lines += productLines.map { TextLine(text: $0, font: fonts.regular, size: productSize, color: Palette.ink) }
+        let minimum = Self.minimumSize
+        var lines = try TextLayout.fitted(
+            texts[.scanToPay], font: fonts.bold, maxSize: max(minimum, unit / 14), minSize: minimum, width: box.width,
+            maxLines: 2, color: Palette.muted)
+        lines += try TextLayout.fitted(
+            pay.product, font: fonts.regular, maxSize: productSize, minSize: minimum, width: box.width, maxLines: 2,
+            color: Palette.ink)
         lines.append(
             TextLine(
                 text: price, font: fonts.bold,
-                size: try TextLayout.fittingSize(price, font: fonts.bold, maxSize: max(12, unit / 8), width: box.width),
+                size: try TextLayout.fittingSize(
+                    price, font: fonts.bold, maxSize: max(12, unit / 8), minSize: minimum, width: box.width),
                 color: Palette.priceInk))
-        let timeLeft = ScreenText.timeLeft(pay)
-        lines.append(
-            TextLine(
-                text: timeLeft, font: fonts.regular,
-                size: try TextLayout.fittingSize(timeLeft, font: fonts.regular, maxSize: productSize, width: box.width),
-                color: Palette.ink))
-        try TextLayout.drawBlock(lines, in: box, centered: true, on: &canvas)
+        lines += try TextLayout.fitted(
+            texts.timeLeft(pay), font: fonts.regular, maxSize: productSize, minSize: minimum, width: box.width,
+            maxLines: 2, color: Palette.ink)
+        lastPlaced += try TextLayout.drawBlock(lines, in: box, centered: true, minSize: Self.minimumSize, on: &canvas)
         return canvas
     }
 
-    /// The pay screen's notice: dark text on an amber band filling `band` (a step of its own,
-    /// bounded by `band`).
-    private func drawNotice(_ notice: String, in band: Rect, unit: Int, on canvas: inout Canvas) throws(DisplayError) {
-        canvas.fill(band, with: Palette.notice)
-        let inner = band.inset(by: max(2, unit / 80))
-        let size = max(9, unit / 22)
-        let maxLines = max(1, min(4, inner.height / max(1, size * 5 / 4)))
-        let wrapped = try TextLayout.wrap(notice, font: fonts.bold, size: size, width: inner.width, maxLines: maxLines)
-        try TextLayout.drawBlock(
-            wrapped.map { TextLine(text: $0, font: fonts.bold, size: size, color: Palette.ink) }, in: inner,
-            centered: true,
-            on: &canvas)
+    /// The pay screen's notice: dark text on an amber band at the bottom of `box`, as tall as its
+    /// lines (at most two fifths of `box`). Returns the band's height.
+    private func drawNotice(in box: Rect, unit: Int, on canvas: inout Canvas) throws(DisplayError) -> Int {
+        let inset = max(2, unit / 80)
+        let lines = try TextLayout.fitted(
+            texts[.goingOutOfService], font: fonts.bold, maxSize: max(Self.minimumSize, unit / 22),
+            minSize: Self.minimumSize, width: box.width - 2 * inset, maxLines: 4, color: Palette.ink)
+        let band = min(max(box.height * 2 / 5, 1), try TextLayout.blockHeight(lines) + 2 * inset)
+        let rect = Rect(x: box.x, y: box.y + box.height - band, width: box.width, height: band)
+        canvas.fill(rect, with: Palette.notice)
+        lastPlaced += try TextLayout.drawBlock(
+            lines, in: rect.inset(by: inset), centered: true, minSize: Self.minimumSize, on: &canvas)
+        return band
     }
 
     private func renderMessage(
@@ -154,16 +162,62 @@ public final class ScreenRenderer {
         var canvas = Canvas(width: width, height: height, background: background)
         let unit = min(width, height)
         let box = Rect(x: 0, y: 0, width: width, height: height).inset(by: max(8, unit / 20))
-        let headingSize = max(12, unit / 9)
-        let headingLines = try TextLayout.wrap(
-            heading, font: fonts.bold, size: headingSize, width: box.width, maxLines: 2)
-        var lines = headingLines.map { TextLine(text: $0, font: fonts.bold, size: headingSize, color: .white) }
+        var lines = try TextLayout.fitted(
+            heading, font: fonts.bold, maxSize: max(12, unit / 9), minSize: Self.minimumSize, width: box.width,
+            maxLines: 2, color: .white)
         if let body, !body.isEmpty {
-            let bodySize = max(10, unit / 16)
-            lines += try TextLayout.wrap(body, font: fonts.regular, size: bodySize, width: box.width, maxLines: 4)
-                .map { TextLine(text: $0, font: fonts.regular, size: bodySize, color: .white) }
+            lines += try TextLayout.fitted(
+                body, font: fonts.regular, maxSize: max(10, unit / 16), minSize: Self.minimumSize, width: box.width,
+                maxLines: 4, color: .white)
         }
-        try TextLayout.drawBlock(lines, in: box, centered: true, on: &canvas)
+        lastPlaced += try TextLayout.drawBlock(lines, in: box, centered: true, minSize: Self.minimumSize, on: &canvas)
+        return canvas
+    }
+
+    /// Where the support QR and the text go on the refund notice: a smaller QR than the pay
+    /// screen's (a short URL, and the words matter more here), beside or above the text.
+    public static func refundLayout(width: Int, height: Int, withQR: Bool) -> (qr: Rect?, text: Rect) {
+        guard withQR else { return (nil, Rect(x: 0, y: 0, width: width, height: height)) }
+        if width >= height {
+            let side = min(height, width * 2 / 5)
+            return (
+                Rect(x: 0, y: (height - side) / 2, width: side, height: side),
+                Rect(x: side, y: 0, width: width - side, height: height)
+            )
+        }
+        let side = min(width, height * 2 / 5)
+        return (
+            Rect(x: (width - side) / 2, y: 0, width: side, height: side),
+            Rect(x: 0, y: side, width: width, height: height - side)
+        )
+    }
+
+    /// The refund notice: what happened, that the money comes back, the reference to quote, whom
+    /// to ask, and the help page's QR when there is one.
+    private func renderRefund(_ notice: RefundNotice, width: Int, height: Int) throws(DisplayError) -> Canvas {
+        var canvas = Canvas(width: width, height: height, background: .white)
+        let layout = Self.refundLayout(width: width, height: height, withQR: notice.url != nil)
+        if let url = notice.url, let qr = layout.qr {
+            try canvas.draw(try qrCode(for: url), in: qr)
+        }
+        let unit = min(width, height)
+        let box = layout.text.inset(by: max(6, unit / 30))
+        let minimum = Self.minimumSize
+        var lines = try TextLayout.fitted(
+            texts.heading(notice.kind), font: fonts.bold, maxSize: max(minimum, unit / 11), minSize: minimum,
+            width: box.width, maxLines: 2, color: Palette.refund)
+        lines += try TextLayout.fitted(
+            texts.body(notice.kind), font: fonts.regular, maxSize: max(minimum, unit / 17), minSize: minimum,
+            width: box.width, maxLines: 4, color: Palette.ink)
+        lines += try TextLayout.fitted(
+            texts.customerReference(notice), font: fonts.bold, maxSize: max(minimum, unit / 14), minSize: minimum,
+            width: box.width, maxLines: 2, color: Palette.priceInk)
+        if let contact = texts.contact(notice) {
+            lines += try TextLayout.fitted(
+                contact, font: fonts.regular, maxSize: max(minimum, unit / 19), minSize: minimum, width: box.width,
+                maxLines: 3, color: Palette.ink)
+        }
+        lastPlaced += try TextLayout.drawBlock(lines, in: box, centered: true, minSize: Self.minimumSize, on: &canvas)
         return canvas
     }
 }

@@ -9,6 +9,7 @@ public actor TerminalOutput: DisplayOutput {
     private let fd: Int32
     private let isTerminal: Bool
     private let errorCorrection: QRErrorCorrection
+    private let texts: ScreenTexts
     private var lastScreen: Screen?
     private var lastQR: (payload: String, code: QRCode)?
 
@@ -16,8 +17,12 @@ public actor TerminalOutput: DisplayOutput {
     ///   - fileDescriptor: where to write (not closed by this output); stdout by default.
     ///   - isTerminal: whether `fileDescriptor` is a tty; asked with `isatty` when nil. A tty gets
     ///     colours (dark modules on white) and in-place countdown updates.
-    public init(fileDescriptor: Int32 = STDOUT_FILENO, isTerminal: Bool? = nil, errorCorrection: QRErrorCorrection = .M)
-    {
+    ///   - texts: the words, in the machine's language.
+    public init(
+        fileDescriptor: Int32 = STDOUT_FILENO, isTerminal: Bool? = nil, errorCorrection: QRErrorCorrection = .M,
+        texts: ScreenTexts = ScreenTexts()
+    ) {
+        self.texts = texts
         self.fd = fileDescriptor
         self.isTerminal = isTerminal ?? (isatty(fileDescriptor) == 1)
         self.errorCorrection = errorCorrection
@@ -27,11 +32,14 @@ public actor TerminalOutput: DisplayOutput {
         if case .pay(let new) = screen, case .pay(let old)? = lastScreen, new.isTick(of: old) {
             guard isTerminal, new != old else { return }
             // Carriage return + erase line: the cursor sits at the end of the status line.
-            try emit("\r\u{1B}[2K" + ScreenText.timeLeft(new))
+            try emit("\r\u{1B}[2K" + texts.timeLeft(new))
             lastScreen = screen
             return
         }
         var qr: QRCode?
+        if case .refund(let notice) = screen, let text = notice.url {
+            qr = try QRCode.forScreen(text, errorCorrection: errorCorrection)
+        }
         if case .pay(let pay) = screen, case .text(let text) = pay.code {
             if let lastQR, lastQR.payload == text {
                 qr = lastQR.code
@@ -41,7 +49,7 @@ public actor TerminalOutput: DisplayOutput {
                 qr = code
             }
         }
-        let lines = TerminalArt.lines(for: screen, qr: qr, colors: isTerminal)
+        let lines = TerminalArt.lines(for: screen, qr: qr, colors: isTerminal, texts: texts)
         if isTerminal {
             // Home + clear, then the screen with the status line last and no newline after it.
             try emit("\u{1B}[H\u{1B}[2J" + lines.joined(separator: "\n"))
@@ -86,39 +94,48 @@ public enum TerminalArt {
         return lines
     }
 
-    static func payLine(_ code: PayCode) -> String {
+    static func payLine(_ code: PayCode, texts: ScreenTexts) -> String {
         switch code {
         case .text(let text): return "Payload: " + text
         case .picture(let image):
             return "Payload: the invoice's own QR picture (\(image.width)x\(image.height)), drawn as it is"
-        case .waiting(let message): return message
+        case .waiting(let message): return texts[message]
         }
     }
 
-    /// All lines of `screen`; for a pay screen `qr` is its encoded payload and the last line is the
-    /// countdown status line.
-    public static func lines(for screen: Screen, qr: QRCode?, colors: Bool) -> [String] {
+    /// All lines of `screen` in `texts`' words; for a pay screen `qr` is its encoded payload and
+    /// the last line is the countdown status line; for a refund notice, its help page's QR.
+    public static func lines(
+        for screen: Screen, qr: QRCode?, colors: Bool, texts: ScreenTexts = ScreenTexts()
+    ) -> [String] {
         switch screen {
         case .pay(let pay):
             var lines = qr.map { qrLines($0, colors: colors) } ?? []
             lines += [
                 "",
-                ScreenText.scanToPay + ": " + pay.product,
-                "Price: " + ScreenText.price(pay.price),
-                payLine(pay.code),
+                texts[.scanToPay] + ": " + pay.product,
+                texts[.priceLabel] + ": " + texts.price(pay.price),
+                payLine(pay.code, texts: texts),
             ]
-            if let notice = pay.notice { lines.append("Notice: " + notice) }
+            if pay.notice != nil { lines.append(texts[.noticeLabel] + ": " + texts[.goingOutOfService]) }
             // The countdown stays the last line: ticks rewrite it in place.
-            lines.append(ScreenText.timeLeft(pay))
+            lines.append(texts.timeLeft(pay))
             return lines
-        case .idle(let message):
-            return ["== " + message + " =="]
+        case .idle:
+            return ["== " + texts[.idleMessage] + " =="]
         case .paid(let product):
-            return ["== " + ScreenText.paidHeading + " ==", ScreenText.dispensing(product)]
+            return ["== " + texts[.paidHeading] + " ==", texts.dispensing(product)]
         case .cancelled(let reason):
-            return ["== " + ScreenText.cancelledHeading + " ==", reason]
-        case .outOfService(let reason):
-            return ["== " + ScreenText.outOfServiceHeading + " ==", reason]
+            return ["== " + texts[.cancelledHeading] + " ==", texts.cancelled(reason)]
+        case .outOfService:
+            return ["== " + texts[.outOfServiceHeading] + " ==", texts[.outOfServiceBody]]
+        case .refund(let notice):
+            var lines = [
+                "== " + texts.heading(notice.kind) + " ==", texts.body(notice.kind), texts.customerReference(notice),
+            ]
+            if let contact = texts.contact(notice) { lines.append(contact) }
+            if let qr { lines += [""] + qrLines(qr, colors: colors) }
+            return lines
         }
     }
 }

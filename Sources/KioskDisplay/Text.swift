@@ -26,6 +26,14 @@ struct TextLine {
     var color: RGB
 }
 
+/// Where one line of text was drawn: for layout tests (nothing cut, inside its area, off the QR).
+struct PlacedText: Hashable {
+    var text: String
+    var size: Int
+    /// The line's box: its drawn width, from the top of its line height to the bottom.
+    var rect: Rect
+}
+
 enum TextLayout {
     static func width(_ text: String, font: FontFace, size: Int) throws(DisplayError) -> Int {
         var total = 0
@@ -103,14 +111,53 @@ enum TextLayout {
         return lines
     }
 
+    /// The largest size from `maxSize` down to `minSize` at which `text` wraps into at most
+    /// `maxLines` lines without a cut, and those lines; at `minSize` the last line is cut.
+    static func fit(
+        _ text: String, font: FontFace, maxSize: Int, minSize: Int, width: Int, maxLines: Int
+    ) throws(DisplayError) -> (size: Int, lines: [String]) {
+        var size = max(maxSize, minSize)
+        while true {
+            let all = try wrap(text, font: font, size: size, width: width, maxLines: Int.max)
+            if all.count <= maxLines { return (size, all) }
+            if size <= minSize {
+                return (size, try wrap(text, font: font, size: size, width: width, maxLines: maxLines))
+            }
+            size = max(minSize, size * 9 / 10)
+        }
+    }
+
+    /// The height `drawBlock` gives `lines` before any shrinking.
+    static func blockHeight(_ lines: [TextLine]) throws(DisplayError) -> Int {
+        var total = 0
+        for line in lines {
+            let m = try line.font.lineMetrics(size: line.size)
+            total += m.ascent + m.descent + line.size / 4
+        }
+        return total
+    }
+
+    /// `text` fitted (`fit`) as lines of one font, size and colour.
+    static func fitted(
+        _ text: String, font: FontFace, maxSize: Int, minSize: Int, width: Int, maxLines: Int, color: RGB
+    ) throws(DisplayError) -> [TextLine] {
+        let (size, lines) = try fit(
+            text, font: font, maxSize: maxSize, minSize: minSize, width: width, maxLines: maxLines)
+        return lines.map { TextLine(text: $0, font: font, size: size, color: color) }
+    }
+
     /// Draws `lines` centred vertically in `box`, each either centred or left-aligned, with a
-    /// little leading; shrinks every line together when they are too tall for the box.
+    /// little leading; shrinks every line together (down to `minSize`) when they are too tall
+    /// for the box. Returns
+    /// where each line went.
+    @discardableResult
     static func drawBlock(
-        _ lines: [TextLine], in box: Rect, centered: Bool, on canvas: inout Canvas
-    ) throws(DisplayError) {
+        _ lines: [TextLine], in box: Rect, centered: Bool, minSize: Int = 8, on canvas: inout Canvas
+    ) throws(DisplayError) -> [PlacedText] {
         var lines = lines
         var heights: [Int] = []
-        for _ in 0..<8 {
+        // Large lines (the price) give way first: none shrinks below `minSize`.
+        for _ in 0..<12 {
             heights = []
             for line in lines {
                 let m = try line.font.lineMetrics(size: line.size)
@@ -118,10 +165,11 @@ enum TextLayout {
             }
             if heights.reduce(0, +) <= box.height { break }
             lines = lines.map {
-                var l = $0; l.size = max(8, l.size * 9 / 10); return l
+                var l = $0; l.size = max(min(minSize, l.size), l.size * 9 / 10); return l
             }
         }
         var y = box.y + max(0, (box.height - heights.reduce(0, +)) / 2)
+        var placed: [PlacedText] = []
         for (line, height) in zip(lines, heights) {
             let m = try line.font.lineMetrics(size: line.size)
             let text = try truncated(line.text, font: line.font, size: line.size, width: box.width)
@@ -129,7 +177,9 @@ enum TextLayout {
             let x = centered ? box.x + (box.width - w) / 2 : box.x
             try canvas.drawText(
                 text, font: line.font, size: line.size, x: x, baseline: y + line.size / 8 + m.ascent, color: line.color)
+            placed.append(PlacedText(text: text, size: line.size, rect: Rect(x: x, y: y, width: w, height: height)))
             y += height
         }
+        return placed
     }
 }

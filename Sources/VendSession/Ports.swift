@@ -97,8 +97,9 @@ public protocol ControllerPort: Sendable {
 /// The display.
 public protocol ScreenPort: Sendable {
     func show(_ intent: ScreenIntent) async
-    /// Adds `notice` to the screen now up (nil removes it), drawing the same screen again: a
-    /// pay screen keeps its code. The next `show` clears it.
+    /// Tells the customer at the screen now up that the machine goes out of service after this
+    /// vend; `notice` is the operator's reason (nil removes the notice). The same screen is
+    /// drawn again: a pay screen keeps its code. The next `show` clears it.
     func showNotice(_ notice: String?) async
 }
 

@@ -23,8 +23,11 @@ public struct SessionPolicy: Hashable, Sendable {
     public var retryInitial: Duration
     /// The longest pause between such retries (back-off doubles up to this).
     public var retryMax: Duration
-    /// How long a result screen (cancelled, refund due) stays up before the idle screen returns.
+    /// How long a result screen (cancelled) stays up before the idle screen returns.
     public var resultScreenTime: Duration
+    /// How long the refund notice (refund due, dispense unknown, unresolved) stays up: the customer needs
+    /// time to note the reference and the contact (`[support] notice_s`).
+    public var refundNoticeTime: Duration
     /// The machine's own patience for a vend request (`controller.machine_timeout_s`), if known:
     /// the QR must come down `machineTimeoutMargin` before the machine gives up.
     public var machineTimeout: Duration?
@@ -48,11 +51,13 @@ public struct SessionPolicy: Hashable, Sendable {
         retryInitial: Duration = .seconds(1), retryMax: Duration = .seconds(60),
         resultScreenTime: Duration = .seconds(5), machineTimeout: Duration? = nil,
         machineTimeoutMargin: Duration = .seconds(5), minimumPaymentWindow: Duration = .seconds(15),
-        settleRetries: Int = 10, settleWithin: Duration = .seconds(900), dispenseMargin: Duration = .seconds(2)
+        settleRetries: Int = 10, settleWithin: Duration = .seconds(900), dispenseMargin: Duration = .seconds(2),
+        refundNoticeTime: Duration = .seconds(30)
     ) {
         self.settleRetries = settleRetries
         self.settleWithin = settleWithin
         self.dispenseMargin = dispenseMargin
+        self.refundNoticeTime = refundNoticeTime
         self.machineTimeout = machineTimeout
         self.machineTimeoutMargin = machineTimeoutMargin
         self.minimumPaymentWindow = minimumPaymentWindow
@@ -167,10 +172,17 @@ public enum ScreenIntent: Hashable, Sendable {
     case pay(qrPayload: String, product: String, price: Money, deadline: Date)
     /// Paid; the product is being released.
     case paid(product: String)
-    /// The vend ended without a sale.
-    case cancelled(reason: String)
-    /// Paid but the product could not be released: the customer needs the trade_no for a refund.
+    /// The vend ended without a sale; `reason` is what the controller was told (`DENY`).
+    case cancelled(reason: DenyReason)
+    /// Paid but the product could not be released: the customer is told the payment will be
+    /// refunded, with a reference derived from the trade_no and whom to ask.
     case refundDue(tradeNo: TradeNo)
+    /// Paid and dispensing commanded, but whether the product came out is unknown: the customer
+    /// is told a payment for nothing will be refunded, with the same reference and contact.
+    case dispenseUnknown(tradeNo: TradeNo)
+    /// The API could not tell within the settling budget whether the invoice was paid: the
+    /// customer is told a payment, if any, will be refunded, with the same reference and contact.
+    case unresolved(tradeNo: TradeNo)
     /// The daemon cannot take payments now.
     case outOfService(reason: String)
 }

@@ -190,14 +190,10 @@ public actor VendCoordinator {
             showIdleIfFree()
         } else {
             // A vend is open: it goes on (the controller's disable waits for its end), and its
-            // customer reads what is wrong on the pay screen; the next screen drops the notice.
-            screenSink.yield(.notice(state.available ? nil : Self.goingOutOfServiceNotice(state.reason)))
+            // customer reads on the pay screen that the machine goes out of service after it;
+            // the next screen drops the notice.
+            screenSink.yield(.notice(state.available ? nil : state.reason))
         }
-    }
-
-    /// The pay screen's notice while out of service waits for the open vend to end.
-    public static func goingOutOfServiceNotice(_ reason: String) -> String {
-        "This machine goes out of service after this sale: \(reason)"
     }
 
     /// A journal write (or the read before a vend) failed. If the write probe fails too, the

@@ -18,7 +18,13 @@ extension VendCoordinator {
             if ending != .finished(.dispensed) {
                 // Leave the result up for a moment, then the idle screen (unless a new vend took it);
                 // a parked session's QR must not stay up either.
-                let pause = policy.resultScreenTime
+                // A refund notice stays longer: the customer copies its reference and contact.
+                let pause: Duration
+                switch ending {
+                case .finished(.refundDue), .finished(.dispenseUnknown), .finished(.unresolved):
+                    pause = policy.refundNoticeTime
+                default: pause = policy.resultScreenTime
+                }
                 jobSink.yield {
                     do { try await self.sleep(for: pause) } catch { return }
                     await self.showIdleIfFree()

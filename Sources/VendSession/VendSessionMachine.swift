@@ -143,7 +143,7 @@ public struct VendSessionMachine: Hashable, Sendable {
                 return end(
                     .failed, now: now, event: .failed,
                     note: "no time left to offer an invoice before the machine's timeout",
-                    deny: .unavailable, screen: .cancelled(reason: "payment unavailable"))
+                    deny: .unavailable, screen: .cancelled(reason: .unavailable))
             }
             return [.createInvoice] + schedule(.offerDeadline, at: offerBy)
         case .invoiceCreated(let info, let payload):
@@ -162,13 +162,13 @@ public struct VendSessionMachine: Hashable, Sendable {
             guard phase == .lookingUp else { return [] }
             return end(
                 .failed, now: now, event: .failed, note: "no invoice was created for this trade_no",
-                deny: .unavailable, screen: .cancelled(reason: "payment unavailable"))
+                deny: .unavailable, screen: .cancelled(reason: .unavailable))
         case .lookupFailed(let message):
             guard phase == .lookingUp else { return [] }
             var effects: [SessionEffect] = [.log(event: .lookupFailed, detail: message)]
             // Do not keep the controller waiting on an API that does not answer; keep looking,
             // within the settling budget.
-            effects += releaseController(.unavailable, screen: .cancelled(reason: "payment unavailable"))
+            effects += releaseController(.unavailable, screen: .cancelled(reason: .unavailable))
             effects += retryOrGiveUp(note: "trade_no lookup failed: \(message)", now: now)
             return effects
         case .statusPolled(let status):

@@ -33,7 +33,7 @@ extension VendSessionMachine {
             effects.append(transition(to: record.state, now: now, event: .cancelPending, detail: note))
         }
         let reason = cancelCause?.denyReason ?? .unavailable
-        effects += releaseController(reason, screen: .cancelled(reason: reason.rawValue))
+        effects += releaseController(reason, screen: .cancelled(reason: reason))
         effects += retryOrGiveUp(note: note, now: now)
         return effects
     }
@@ -50,11 +50,13 @@ extension VendSessionMachine {
         guard settleRetries > policy.settleRetries || now >= settleBy else { return scheduleRetry(now: now) }
         let known =
             record.reference.map { "invoice \($0)" } ?? "no invoice reference known (trade_no \(record.tradeNo))"
+        // The refund notice only while a customer may be at the machine: a VEND (or its re-claim)
+        // came in this run; a session recovered at start-up and never re-claimed shows nothing.
         return end(
             .unresolved, now: now, event: .unresolved,
             note:
                 "could not settle within \(settleRetries - 1) retries / \(policy.settleWithin) of the session's start (\(known)); last: \(note). Check it at the API",
-            deny: .unavailable, screen: .cancelled(reason: "payment unavailable"))
+            deny: .unavailable, screen: vendArrivedAt == nil ? nil : .unresolved(tradeNo: record.tradeNo))
     }
 
     mutating func releaseController(_ reason: DenyReason, screen: ScreenIntent) -> [SessionEffect] {

@@ -31,7 +31,7 @@ extension VendSessionMachine {
         case .cancelled:
             return end(
                 .cancelled, now: now, event: .cancelled, note: "the invoice was found cancelled at the API",
-                deny: .unavailable, screen: .cancelled(reason: "payment unavailable"))
+                deny: .unavailable, screen: .cancelled(reason: .unavailable))
         case .pending, .notPayable:
             break
         }
@@ -58,7 +58,7 @@ extension VendSessionMachine {
             // Too late to offer: the customer would not have the time to pay before the machine
             // gives up. Release the controller now; cancel and re-check in the background.
             effects.append(.log(event: .offerTooLate, detail: "invoice answered after the offer deadline"))
-            effects += releaseController(.unavailable, screen: .cancelled(reason: "payment unavailable"))
+            effects += releaseController(.unavailable, screen: .cancelled(reason: .unavailable))
             return effects + beginCancel(.timeout, now: now)
         }
         let claimable = controllerWaiting || (claimDeadline.map { $0 > now } ?? false)
@@ -80,14 +80,14 @@ extension VendSessionMachine {
 
     mutating func createFailed(_ failure: InvoiceCreateFailure, now: Date) -> [SessionEffect] {
         switch failure {
-        case .rejected(let message, let invalid):
+        case .rejected(_, let invalid):
             return end(
                 .failed, now: now, event: .failed, note: failure.description, deny: invalid ? .invalid : .error,
-                screen: .cancelled(reason: invalid ? "invalid request" : "payment error: \(message)"))
+                screen: .cancelled(reason: invalid ? .invalid : .error))
         case .unavailable:
             return end(
                 .failed, now: now, event: .failed, note: failure.description, deny: .unavailable,
-                screen: .cancelled(reason: "payment unavailable"))
+                screen: .cancelled(reason: .unavailable))
         case .outcomeUnknown:
             phase = .lookingUp
             return [.log(event: .createOutcomeUnknown, detail: failure.description), .lookupInvoice(record.tradeNo)]
@@ -101,7 +101,7 @@ extension VendSessionMachine {
             timers[.offerDeadline] = nil
             phase = .awaitingPayment
             var effects = [transition(to: .invoiced, now: now, event: .invoiceCreated, detail: failure.description)]
-            effects += releaseController(.error, screen: .cancelled(reason: "payment error"))
+            effects += releaseController(.error, screen: .cancelled(reason: .error))
             return effects + beginCancel(.mismatch, now: now)
         }
     }
@@ -130,7 +130,7 @@ extension VendSessionMachine {
         case .cancelled:
             return end(
                 .cancelled, now: now, event: .cancelled, note: "the invoice was cancelled outside this daemon",
-                deny: .error, screen: .cancelled(reason: "invoice cancelled"))
+                deny: .error, screen: .cancelled(reason: .error))
         case .pending:
             return []
         case .notPayable(let word):
@@ -154,7 +154,7 @@ extension VendSessionMachine {
             return end(
                 .cancelled, now: now, event: .cancelled, note: "cancelled (\(cause.rawValue))",
                 deny: cause.denyReason,
-                screen: .cancelled(reason: cause == .notPayable ? "payment unavailable" : cause.rawValue))
+                screen: .cancelled(reason: cause == .notPayable ? .unavailable : cause.denyReason))
         case .notPayable(let word):
             return noteNotPayable(word) + endNotPayable(word, now: now)
         case .pending:
@@ -175,7 +175,7 @@ extension VendSessionMachine {
         end(
             .cancelled, now: now, event: .cancelled,
             note: "not payable: the API says the invoice is '\(word)' (cancel cause \(cancelCause?.rawValue ?? "?"))",
-            deny: (cancelCause ?? .notPayable).denyReason, screen: .cancelled(reason: "payment unavailable"))
+            deny: (cancelCause ?? .notPayable).denyReason, screen: .cancelled(reason: .unavailable))
     }
 
     /// Journals a status word other than pending, paid or cancelled, once per change of word.
@@ -236,7 +236,7 @@ extension VendSessionMachine {
             // The create (its retries, lookups, rate-limit waits) used the budget up: deny now.
             // The call goes on; an invoice it yields is cancelled, as nobody waits for it.
             return [.log(event: .offerDeadline, detail: "no invoice in time while \(phase)")]
-                + releaseController(.unavailable, screen: .cancelled(reason: "payment unavailable"))
+                + releaseController(.unavailable, screen: .cancelled(reason: .unavailable))
         default:
             return []
         }
@@ -254,7 +254,7 @@ extension VendSessionMachine {
             // re-check go on. Paid and unclaimed: refund due at the end of the grace.
             if phase == .cancelling || phase == .rechecking { cancelCause = .aborted }
             return [.log(event: .aborted, detail: "customer aborted while \(phase)")]
-                + releaseController(.aborted, screen: .cancelled(reason: "aborted"))
+                + releaseController(.aborted, screen: .cancelled(reason: .aborted))
         case .dispensing, .ended:
             return [.log(event: .ignored, detail: "ABORT while \(phase)")]
         }
@@ -267,7 +267,8 @@ extension VendSessionMachine {
         case .dispensing:
             return end(
                 .dispenseUnknown, now: now, event: .dispenseUnknown,
-                note: "controller gone after DISPENSE (\(reason)); outcome unknown, never dispensed again")
+                note: "controller gone after DISPENSE (\(reason)); outcome unknown, never dispensed again",
+                screen: .dispenseUnknown(tradeNo: record.tradeNo))
         case .creating, .lookingUp:
             guard wasWaiting else { return [] }
             claimDeadline = now.adding(policy.resumeGrace)

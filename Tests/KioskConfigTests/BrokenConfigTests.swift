@@ -31,7 +31,7 @@ let brokenCases: [BrokenCase] = [
         name: "unknown table",
         appending: ["[dispaly]", #"output = "png""#],
         expected: [
-            "$CONFIG:20: unknown table [dispaly] (did you mean 'display'?); allowed tables: [api], [serial], [controller], [qibixx], [vend], [display], [qr], [journal], [metrics]"
+            "$CONFIG:20: unknown table [dispaly] (did you mean 'display'?); allowed tables: [api], [serial], [controller], [qibixx], [vend], [display], [qr], [journal], [metrics], [support]"
         ]),
     BrokenCase(
         name: "integer written as a string",

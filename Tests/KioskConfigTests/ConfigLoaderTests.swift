@@ -53,6 +53,7 @@ struct ConfigLoaderTests {
         #expect(config.qr.source == .invoiceImage && config.qr.refreshSeconds == 10)
         #expect(config.journal == JournalSettings(path: fixture.dir + "/journal.sqlite", retentionDays: 90))
         #expect(config.metrics == MetricsSettings(textfile: nil))
+        #expect(config.support == SupportOptions(contact: nil, url: nil, noticeSeconds: 30))
     }
 
     @Test func configKeysOverrideTheProfileKeyByKey() throws {

@@ -168,7 +168,10 @@ struct MDBOutOfServiceTests {
             let (noticeAt, noticed) = try #require(
                 await display.first(after: firstAt, timeout: .seconds(15)) { Self.payScreen($0)?.notice != nil })
             let notice = try #require(Self.payScreen(noticed)?.notice)
-            #expect(notice.contains("out of service after this sale") && notice.contains("API unreachable"))
+            #expect(notice.contains("API unreachable"), "the operator's reason travels with the screen: \(notice)")
+            #expect(
+                TerminalArt.lines(for: noticed, qr: nil, colors: false)
+                    .contains("Notice: This machine goes out of service after this sale."))
             // Same code, never re-fetched: a restarted keeper would first draw "getting the code" (and the API is down).
             #expect(Self.payScreen(noticed)?.code == Self.payScreen(first)?.code)
             let between = display.all[firstAt...noticeAt].compactMap(Self.payScreen)

@@ -65,7 +65,7 @@ import Testing
         let changes = Changes()
         let display = display(device, changes)
         try await display.start()
-        try await display.show(.idle(message: "before"))
+        try await display.show(.outOfService(reason: "before"))
         try await display.show(.outOfService(reason: "latest"))
         let task = Task { await display.run() }
         defer { task.cancel() }
@@ -94,12 +94,12 @@ import Testing
         try await display.start()
         let task = Task { await display.run() }
         defer { task.cancel() }
-        try await display.show(.idle(message: "gone"))  // the device vanished under it
+        try await display.show(.outOfService(reason: "gone"))  // the device vanished under it
         let seen = await changes.wait(count: 3)
         #expect(seen.count == 3)
         #expect(seen[0] == nil && seen[1]?.reason == "display unavailable" && seen[2] == nil)
         await device.output.wait(count: 1)
-        #expect(await device.output.shown == [.idle(message: "gone")])
+        #expect(await device.output.shown == [.outOfService(reason: "gone")])
     }
 
     @Test func aFaultNoRetryCanCureStopsTheStart() async {

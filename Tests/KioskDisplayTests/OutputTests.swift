@@ -1,4 +1,3 @@
-import CLinuxShims
 import Foundation
 import KioskCore
 import Testing
@@ -38,7 +37,7 @@ struct PNGOutputTests {
         let path = try makeTempDirectory() + "/no/such/screen.png"
         let png = try PNGOutput(options: DisplayOptions(output: .png, pngPath: path))
         await #expect {
-            try await png.show(.idle(message: "Hello"))
+            try await png.show(.idle)
         } throws: { error in
             guard case DisplayError.pngWriteFailed(let failedPath, _, let code) = error else { return false }
             return failedPath == path && code == ENOENT && "\(error)".contains(path)
@@ -49,9 +48,12 @@ struct PNGOutputTests {
     func allScreensRender(size: (Int, Int)) throws {
         let renderer = try ScreenRenderer()
         let screens: [Screen] = [
-            .idle(message: "Choose a product"), payScreen(Payloads.url), .paid(product: "Sparkling water 0.5 l"),
-            .cancelled(reason: "The invoice expired before it was paid"),
+            .idle, payScreen(Payloads.url), .paid(product: "Sparkling water 0.5 l"), .cancelled(reason: .timeout),
             .outOfService(reason: "The payment service cannot be reached"),
+            .refund(
+                RefundNotice(
+                    kind: .refundDue, customerReference: TradeNo("T-1").customerReference,
+                    contact: "+1 555 0100 · help@example.com", url: "https://help.example.com/r")),
         ]
         for screen in screens {
             let canvas = try renderer.render(screen, width: size.0, height: size.1)
@@ -173,7 +175,7 @@ struct TerminalOutputTests {
         let dir = try makeTempDirectory()
         try writePPM(width: image.width, height: image.height, rgb: image.rgb, to: dir + "/terminal.ppm")
         #expect(try await zbarDecode(dir + "/terminal.ppm") == asDrawn(payload))
-        #expect(text.contains("2.50 USD") && text.contains("Time left 1:35") && text.contains("Sparkling water"))
+        #expect(text.contains("$2.50") && text.contains("Time left 1:35") && text.contains("Sparkling water"))
     }
 
     @Test("a countdown tick writes nothing when the output is not a tty")
@@ -240,18 +242,26 @@ struct ConsoleGraphicsModeTests {
     @Test("the VT's cursor is hidden before the mode switch; a terminal that cannot switch is named")
     func hidesTheCursorFirst() throws {
         // A pty stands in for the VT: it shows the bytes written to it, and KDSETMODE fails there.
-        // Raw, so that the master reads exactly what was written.
-        var master: Int32 = -1
-        var slave: Int32 = -1
-        var name = [CChar](repeating: 0, count: 128)
+        // posix_openpt, unlockpt and ptsname are not in Swift's Glibc module (they need
+        // _XOPEN_SOURCE): /dev/ptmx and the kernel's own ioctls do the same.
+        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
+        try #require(master >= 0)
+        defer { close(master) }
+        // TIOCSPTLCK = _IOW('T', 0x31, int), TIOCGPTN = _IOR('T', 0x30, unsigned int) (asm-generic,
+        // x86_64 and arm64 alike); the macros do not import into Swift.
+        var unlock: CInt = 0
+        try #require(ioctl(master, UInt(0x4004_5431), &unlock) == 0)
+        var number: CUnsignedInt = 0
+        try #require(ioctl(master, UInt(0x8004_5430), &number) == 0)
+        let path = "/dev/pts/\(number)"
+        // The slave end stays open so that the master reads what was written (and raw, as written).
+        let slave = open(path, O_RDWR | O_NOCTTY)
+        try #require(slave >= 0)
+        defer { close(slave) }
         var settings = termios()
+        tcgetattr(slave, &settings)
         cfmakeraw(&settings)
-        try #require(openpty(&master, &slave, &name, &settings, nil) == 0)
-        defer {
-            close(master)
-            close(slave)
-        }
-        let path = name.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        tcsetattr(slave, TCSANOW, &settings)
 
         let result = ConsoleGraphicsMode.enter(device: path)
 

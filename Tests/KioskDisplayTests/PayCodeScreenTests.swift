@@ -61,13 +61,13 @@ struct PayCodeScreenTests {
         try await output.show(
             .pay(
                 PayScreen(
-                    code: .waiting(message: "The payment code is being refreshed…"), product: "Soda",
+                    code: .waiting(message: .refreshingCode), product: "Soda",
                     price: Money(minorUnits: 150, currency: usd), secondsLeft: 30)))
         #expect(try await zbarDecode(path) == nil)
         let lines = TerminalArt.lines(
             for: .pay(
                 PayScreen(
-                    code: .waiting(message: "The payment code is being refreshed…"), product: "Soda",
+                    code: .waiting(message: .refreshingCode), product: "Soda",
                     price: Money(minorUnits: 150, currency: usd), secondsLeft: 30)), qr: nil, colors: false)
         #expect(lines.contains("The payment code is being refreshed…"))
     }

@@ -155,6 +155,28 @@ struct BoundedSettlingTests {
         #expect(effects.finishedState == .unresolved)
     }
 
+    @Test func anUnresolvedEndWhileTheCustomerMayBeThereShowsTheRefundNotice() {
+        var driver = Driver(machine: VendSessionMachine(newSession: newRecord(), policy: policy))
+        driver.send(.start)
+        driver.send(.invoiceCreateFailed(.outcomeUnknown(message: "timeout")))
+        var last: [SessionEffect] = []
+        while driver.machine.isOpen {
+            last = driver.send(.lookupFailed("503"))
+            if driver.machine.isOpen { driver.fire(.retry) }
+        }
+        #expect(last.finishedState == .unresolved)
+        #expect(last.screens == [.unresolved(tradeNo: driver.machine.record.tradeNo)])
+    }
+
+    @Test func anUnresolvedEndOfASessionRecoveredAtStartUpShowsNothing() {
+        let record = invoicedRecord(deadline: t0.addingTimeInterval(90))
+        let late = t0.adding(seconds: 3600)
+        var (machine, _) = VendSessionMachine.recover(record, policy: policy, now: late)
+        let effects = machine.handle(.cancelAnswered(.failed("connection refused")), now: late)
+        #expect(effects.finishedState == .unresolved)
+        #expect(effects.screens.isEmpty)
+    }
+
     @Test func aPaidSessionNeverEndsUnresolved() {
         var driver = Driver.invoiced()
         driver.send(.controllerGone(reason: "HELLO"))

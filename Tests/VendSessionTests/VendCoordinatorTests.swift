@@ -82,8 +82,25 @@ struct VendCoordinatorTests {
         #expect(h.invoices.state.read(\.cancels) == 1)
         #expect(h.clock.wallNow() >= t0.addingTimeInterval(90))
         #expect(h.store.record("T-1")?.state == .cancelled)
-        #expect(await eventually { h.screen.shown.get.last == .cancelled(reason: "timeout") })
+        #expect(await eventually { h.screen.shown.get.last == .cancelled(reason: .timeout) })
         #expect(await h.drive(step: .seconds(1), maxSteps: 10) { h.screen.shown.get.last == .idle })
+    }
+
+    @Test func aPaidVendThatFailsToDispenseShowsTheRefundNoticeForItsWholeTime() async {
+        let h = Harness()
+        defer { h.stop() }
+        await h.coordinator.handle(.vendRequested(request()))
+        #expect(await eventually { h.controller.commands == [.accept(v1)] })
+        h.invoices.state.write { $0.status = .success(.paid) }
+        #expect(await h.drive(step: .milliseconds(100)) { h.controller.dispenseCount == 1 })
+        await h.coordinator.handle(.dispenseFailed(v1, reason: "column 5 empty"))
+        #expect(await eventually { h.screen.shown.get.last == .refundDue(tradeNo: TradeNo("T-1")) })
+        let shownAt = h.clock.wallNow()
+        // The result screen's 5 s pass; the notice stays for the policy's 30 s, then idle.
+        await h.idle(steps: 25, step: .seconds(1))
+        #expect(h.screen.shown.get.last == .refundDue(tradeNo: TradeNo("T-1")), "\(h.screen.shown.get)")
+        #expect(await h.drive(step: .seconds(1), maxSteps: 10) { h.screen.shown.get.last == .idle })
+        #expect(h.clock.wallNow() >= shownAt.addingTimeInterval(30))
     }
 
     @Test func anAbortedVendIsCancelledAndDeniedAborted() async {

@@ -63,6 +63,8 @@ struct HappyPathTests {
         driver.send(.statusPolled(.paid))
         let effects = driver.send(.controllerGone(reason: "HELLO"))
         #expect(effects.finishedState == .dispenseUnknown)
+        #expect(
+            effects.screens == [.dispenseUnknown(tradeNo: TradeNo("T-1"))], "the customer is told what happens next")
         driver.send(.controllerReclaimed(request()))
         driver.send(.statusPolled(.paid))
         #expect(driver.all.dispenseCount == 1)

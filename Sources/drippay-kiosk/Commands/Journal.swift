@@ -196,7 +196,8 @@ extension Journal {
             abstract: "Lists paid sessions that were not dispensed and no operator has resolved: refund these by hand.",
             discussion: """
                 Each refund due shows what the DripPay dashboard needs: the invoice reference, the provider
-                invoice id, the trade_no, the amount and when it was paid, and why the vend did not happen.
+                invoice id, the trade_no, the customer reference the machine's screen showed (what a customer
+                quotes), the amount and when it was paid, and why the vend did not happen.
                 Sessions whose dispense outcome is unknown are listed after them: check the machine before refunding.
                 Then unresolved sessions: the API could not tell within the settling budget whether their invoice
                 was paid or cancelled; check each at the API.
@@ -214,7 +215,10 @@ extension Journal {
             defer { journal.close() }
             let sessions = try journal.auditSessions(includingResolved: all)
             let resolutions = try all ? journal.resolutions(of: sessions) : [:]
-            var header = ["REFERENCE", "PROVIDER_INVOICE_ID", "TRADE_NO", "AMOUNT", "CURRENCY", "PAID_AT", "REASON"]
+            var header = [
+                "REFERENCE", "PROVIDER_INVOICE_ID", "TRADE_NO", "CUSTOMER_REFERENCE", "AMOUNT", "CURRENCY", "PAID_AT",
+                "REASON",
+            ]
             if all { header += ["RESOLVED_AT", "RESOLVED_BY", "RESOLUTION"] }
             var blocks: [String] = []
             for state in SessionState.operatorSettleable {
@@ -222,7 +226,8 @@ extension Journal {
                 let rows = listed.map { session -> [String] in
                     var row = [
                         session.reference?.rawValue ?? "-", session.providerInvoiceID ?? "-",
-                        session.tradeNo.rawValue, session.price.decimalString, session.price.currency.code,
+                        session.tradeNo.rawValue, session.tradeNo.customerReference.text, session.price.decimalString,
+                        session.price.currency.code,
                         session.paidAt?.journalShort ?? "-", session.note ?? "-",
                     ]
                     if all {

@@ -1,0 +1,248 @@
+/// The shipped translations of every `ScreenTextKey`: one table per language, each complete
+/// (a test checks that every language has every key and renders with the shipped font).
+public enum ScreenCatalogue {
+    /// The shipped text of `key` in `language`.
+    public static func text(_ key: ScreenTextKey, in language: ScreenLanguage) -> String {
+        table(language)[key] ?? english[key] ?? key.rawValue
+    }
+
+    /// The shipped table of `language`.
+    public static func table(_ language: ScreenLanguage) -> [ScreenTextKey: String] {
+        switch language {
+        case .en: return english
+        case .de: return german
+        case .fr: return french
+        case .es: return spanish
+        case .pt: return portuguese
+        case .it: return italian
+        case .nl: return dutch
+        case .pl: return polish
+        }
+    }
+
+    static let english: [ScreenTextKey: String] = [
+        .idleMessage: "Choose a product",
+        .scanToPay: "Scan to pay",
+        .priceLabel: "Price",
+        .timeLeft: "Time left {time}",
+        .gettingCode: "Getting the payment code…",
+        .refreshingCode: "The payment code is being refreshed…",
+        .noCode: "This invoice has no payment code. Please ask for help.",
+        .noticeLabel: "Notice",
+        .goingOutOfService: "This machine goes out of service after this sale.",
+        .paidHeading: "Paid, thank you",
+        .dispensing: "Dispensing {product}…",
+        .cancelledHeading: "Cancelled",
+        .cancelledTimeout: "The time to pay is up.",
+        .cancelledAborted: "Cancelled at the machine.",
+        .cancelledUnavailable: "Payment is not available right now.",
+        .cancelledError: "The payment could not be completed.",
+        .outOfServiceHeading: "Out of service",
+        .outOfServiceBody: "This machine cannot take payments right now.",
+        .notDispensedHeading: "Not dispensed",
+        .problemHeading: "Something went wrong",
+        .refundDue: "Your payment will be refunded.",
+        .dispenseUnknown: "If nothing came out, your payment will be refunded.",
+        .unresolved: "If you paid, your payment will be refunded.",
+        .customerReference: "Your reference: {customer_reference}",
+        .refundContact: "Contact: {contact}",
+    ]
+
+    static let german: [ScreenTextKey: String] = [
+        .idleMessage: "Wählen Sie ein Produkt",
+        .scanToPay: "Zum Bezahlen scannen",
+        .priceLabel: "Preis",
+        .timeLeft: "Verbleibende Zeit {time}",
+        .gettingCode: "Der Zahlungscode wird geladen…",
+        .refreshingCode: "Der Zahlungscode wird erneuert…",
+        .noCode: "Diese Rechnung hat keinen Zahlungscode. Bitte wenden Sie sich an den Betreiber.",
+        .noticeLabel: "Hinweis",
+        .goingOutOfService: "Dieser Automat ist nach diesem Kauf außer Betrieb.",
+        .paidHeading: "Bezahlt, danke",
+        .dispensing: "{product} wird ausgegeben…",
+        .cancelledHeading: "Abgebrochen",
+        .cancelledTimeout: "Die Zeit zum Bezahlen ist abgelaufen.",
+        .cancelledAborted: "Am Automaten abgebrochen.",
+        .cancelledUnavailable: "Bezahlen ist gerade nicht möglich.",
+        .cancelledError: "Die Zahlung konnte nicht abgeschlossen werden.",
+        .outOfServiceHeading: "Außer Betrieb",
+        .outOfServiceBody: "Dieser Automat kann gerade keine Zahlungen annehmen.",
+        .notDispensedHeading: "Nicht ausgegeben",
+        .problemHeading: "Etwas ist schiefgelaufen",
+        .refundDue: "Ihre Zahlung wird erstattet.",
+        .dispenseUnknown: "Falls nichts ausgegeben wurde, wird Ihre Zahlung erstattet.",
+        .unresolved: "Falls Sie bezahlt haben, wird Ihre Zahlung erstattet.",
+        .customerReference: "Ihre Referenz: {customer_reference}",
+        .refundContact: "Kontakt: {contact}",
+    ]
+
+    // French sets a no-break space before a colon.
+    static let french: [ScreenTextKey: String] = [
+        .idleMessage: "Choisissez un produit",
+        .scanToPay: "Scannez pour payer",
+        .priceLabel: "Prix",
+        .timeLeft: "Temps restant {time}",
+        .gettingCode: "Chargement du code de paiement…",
+        .refreshingCode: "Le code de paiement est en cours de renouvellement…",
+        .noCode: "Cette facture n’a pas de code de paiement. Veuillez demander de l’aide.",
+        .noticeLabel: "Avis",
+        .goingOutOfService: "Cet appareil sera hors service après cette vente.",
+        .paidHeading: "Payé, merci",
+        .dispensing: "Distribution de {product}…",
+        .cancelledHeading: "Annulé",
+        .cancelledTimeout: "Le délai de paiement est écoulé.",
+        .cancelledAborted: "Annulé sur l’appareil.",
+        .cancelledUnavailable: "Le paiement n’est pas disponible pour le moment.",
+        .cancelledError: "Le paiement n’a pas pu aboutir.",
+        .outOfServiceHeading: "Hors service",
+        .outOfServiceBody: "Cet appareil ne peut pas accepter de paiements pour le moment.",
+        .notDispensedHeading: "Non distribué",
+        .problemHeading: "Un problème est survenu",
+        .refundDue: "Votre paiement sera remboursé.",
+        .dispenseUnknown: "Si rien n’est sorti, votre paiement sera remboursé.",
+        .unresolved: "Si vous avez payé, votre paiement sera remboursé.",
+        .customerReference: "Votre référence\u{00A0}: {customer_reference}",
+        .refundContact: "Contact\u{00A0}: {contact}",
+    ]
+
+    static let spanish: [ScreenTextKey: String] = [
+        .idleMessage: "Elija un producto",
+        .scanToPay: "Escanee para pagar",
+        .priceLabel: "Precio",
+        .timeLeft: "Tiempo restante {time}",
+        .gettingCode: "Obteniendo el código de pago…",
+        .refreshingCode: "El código de pago se está actualizando…",
+        .noCode: "Esta factura no tiene código de pago. Pida ayuda, por favor.",
+        .noticeLabel: "Aviso",
+        .goingOutOfService: "Esta máquina quedará fuera de servicio después de esta venta.",
+        .paidHeading: "Pagado, gracias",
+        .dispensing: "Dispensando {product}…",
+        .cancelledHeading: "Cancelado",
+        .cancelledTimeout: "Se acabó el tiempo para pagar.",
+        .cancelledAborted: "Cancelado en la máquina.",
+        .cancelledUnavailable: "El pago no está disponible en este momento.",
+        .cancelledError: "No se pudo completar el pago.",
+        .outOfServiceHeading: "Fuera de servicio",
+        .outOfServiceBody: "Esta máquina no puede aceptar pagos en este momento.",
+        .notDispensedHeading: "No dispensado",
+        .problemHeading: "Algo salió mal",
+        .refundDue: "Se le reembolsará el pago.",
+        .dispenseUnknown: "Si no salió nada, se le reembolsará el pago.",
+        .unresolved: "Si pagó, se le reembolsará el pago.",
+        .customerReference: "Su referencia: {customer_reference}",
+        .refundContact: "Contacto: {contact}",
+    ]
+
+    // Words that read the same in Portugal and Brazil where the two differ.
+    static let portuguese: [ScreenTextKey: String] = [
+        .idleMessage: "Escolha um produto",
+        .scanToPay: "Leia o código para pagar",
+        .priceLabel: "Preço",
+        .timeLeft: "Tempo restante {time}",
+        .gettingCode: "Preparando o código de pagamento…",
+        .refreshingCode: "Renovando o código de pagamento…",
+        .noCode: "Esta fatura não tem código de pagamento. Peça ajuda, por favor.",
+        .noticeLabel: "Aviso",
+        .goingOutOfService: "Esta máquina ficará fora de serviço após esta venda.",
+        .paidHeading: "Pago, obrigado",
+        .dispensing: "Entregando {product}…",
+        .cancelledHeading: "Cancelado",
+        .cancelledTimeout: "O tempo para pagar acabou.",
+        .cancelledAborted: "Cancelado na máquina.",
+        .cancelledUnavailable: "O pagamento não está disponível neste momento.",
+        .cancelledError: "Não foi possível concluir o pagamento.",
+        .outOfServiceHeading: "Fora de serviço",
+        .outOfServiceBody: "Esta máquina não pode aceitar pagamentos neste momento.",
+        .notDispensedHeading: "Não entregue",
+        .problemHeading: "Ocorreu um problema",
+        .refundDue: "O seu pagamento será reembolsado.",
+        .dispenseUnknown: "Se nada saiu, o seu pagamento será reembolsado.",
+        .unresolved: "Se pagou, o seu pagamento será reembolsado.",
+        .customerReference: "Referência: {customer_reference}",
+        .refundContact: "Ajuda: {contact}",
+    ]
+
+    static let italian: [ScreenTextKey: String] = [
+        .idleMessage: "Scegli un prodotto",
+        .scanToPay: "Scansiona per pagare",
+        .priceLabel: "Prezzo",
+        .timeLeft: "Tempo rimanente {time}",
+        .gettingCode: "Caricamento del codice di pagamento…",
+        .refreshingCode: "Il codice di pagamento viene aggiornato…",
+        .noCode: "Questa fattura non ha un codice di pagamento. Chiedi assistenza.",
+        .noticeLabel: "Avviso",
+        .goingOutOfService: "Questo distributore sarà fuori servizio dopo questa vendita.",
+        .paidHeading: "Pagato, grazie",
+        .dispensing: "Erogazione di {product}…",
+        .cancelledHeading: "Annullato",
+        .cancelledTimeout: "Il tempo per pagare è scaduto.",
+        .cancelledAborted: "Annullato sul distributore.",
+        .cancelledUnavailable: "Il pagamento non è disponibile al momento.",
+        .cancelledError: "Non è stato possibile completare il pagamento.",
+        .outOfServiceHeading: "Fuori servizio",
+        .outOfServiceBody: "Questo distributore non può accettare pagamenti al momento.",
+        .notDispensedHeading: "Non erogato",
+        .problemHeading: "Si è verificato un problema",
+        .refundDue: "Il pagamento ti sarà rimborsato.",
+        .dispenseUnknown: "Se non è uscito nulla, il pagamento ti sarà rimborsato.",
+        .unresolved: "Se hai pagato, il pagamento ti sarà rimborsato.",
+        .customerReference: "Il tuo riferimento: {customer_reference}",
+        .refundContact: "Contatto: {contact}",
+    ]
+
+    static let dutch: [ScreenTextKey: String] = [
+        .idleMessage: "Kies een product",
+        .scanToPay: "Scan om te betalen",
+        .priceLabel: "Prijs",
+        .timeLeft: "Resterende tijd {time}",
+        .gettingCode: "De betaalcode wordt opgehaald…",
+        .refreshingCode: "De betaalcode wordt vernieuwd…",
+        .noCode: "Deze factuur heeft geen betaalcode. Vraag om hulp.",
+        .noticeLabel: "Let op",
+        .goingOutOfService: "Deze automaat is na deze verkoop buiten gebruik.",
+        .paidHeading: "Betaald, dank u",
+        .dispensing: "{product} wordt uitgegeven…",
+        .cancelledHeading: "Geannuleerd",
+        .cancelledTimeout: "De tijd om te betalen is om.",
+        .cancelledAborted: "Geannuleerd bij de automaat.",
+        .cancelledUnavailable: "Betalen is nu niet mogelijk.",
+        .cancelledError: "De betaling kon niet worden voltooid.",
+        .outOfServiceHeading: "Buiten gebruik",
+        .outOfServiceBody: "Deze automaat kan nu geen betalingen aannemen.",
+        .notDispensedHeading: "Niet uitgegeven",
+        .problemHeading: "Er ging iets mis",
+        .refundDue: "Uw betaling wordt terugbetaald.",
+        .dispenseUnknown: "Als er niets uitkwam, wordt uw betaling terugbetaald.",
+        .unresolved: "Als u betaald hebt, wordt uw betaling terugbetaald.",
+        .customerReference: "Uw referentie: {customer_reference}",
+        .refundContact: "Contact: {contact}",
+    ]
+
+    static let polish: [ScreenTextKey: String] = [
+        .idleMessage: "Wybierz produkt",
+        .scanToPay: "Zeskanuj, aby zapłacić",
+        .priceLabel: "Cena",
+        .timeLeft: "Pozostały czas {time}",
+        .gettingCode: "Pobieranie kodu płatności…",
+        .refreshingCode: "Kod płatności jest odświeżany…",
+        .noCode: "Ta faktura nie ma kodu płatności. Poproś o pomoc.",
+        .noticeLabel: "Uwaga",
+        .goingOutOfService: "Po tej sprzedaży automat będzie nieczynny.",
+        .paidHeading: "Zapłacono, dziękujemy",
+        .dispensing: "Wydawanie: {product}…",
+        .cancelledHeading: "Anulowano",
+        .cancelledTimeout: "Czas na płatność minął.",
+        .cancelledAborted: "Anulowano na automacie.",
+        .cancelledUnavailable: "Płatność jest teraz niedostępna.",
+        .cancelledError: "Nie udało się dokończyć płatności.",
+        .outOfServiceHeading: "Nieczynny",
+        .outOfServiceBody: "Ten automat nie może teraz przyjmować płatności.",
+        .notDispensedHeading: "Nie wydano",
+        .problemHeading: "Coś poszło nie tak",
+        .refundDue: "Płatność zostanie zwrócona.",
+        .dispenseUnknown: "Jeśli nic nie wypadło, płatność zostanie zwrócona.",
+        .unresolved: "Jeśli płatność została pobrana, zostanie zwrócona.",
+        .customerReference: "Numer referencyjny: {customer_reference}",
+        .refundContact: "Kontakt: {contact}",
+    ]
+}
