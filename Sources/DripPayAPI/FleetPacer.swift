@@ -1,3 +1,5 @@
+import KioskCore
+
 /// Paces one route of the API when every machine of a fleet spends the same per-token budget.
 ///
 /// The API counts its limits per token (Laravel's throttle: `limit` hits in a window of a minute
@@ -90,7 +92,7 @@ public struct FleetPacer: Hashable, Sendable {
         self.mark = Mark(at: now, remaining: remaining, sent: sentCount)
         // A count that went up means a new window opened: nothing to measure across it.
         guard remaining <= mark.remaining else { return }
-        let span = seconds(now - mark.at)
+        let span = (now - mark.at).inSeconds
         let spent = Double(mark.remaining - remaining)
         let measured = spent / span
         accountRate = measured
@@ -114,9 +116,5 @@ public struct FleetPacer: Hashable, Sendable {
         if remaining < reserve {
             rate = max(minimumRate, rate * max(0.5, Double(max(remaining, 0)) / Double(reserve)))
         }
-    }
-
-    private func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 }

@@ -136,11 +136,11 @@ public enum Fleet {
             report.dispensed += tally.dispensed
             report.paidButDenied += tally.paidButDenied
             report.payments += tally.payments.map {
-                FleetReport.Payment(at: seconds($0.at - started), toDispense: $0.toDispense)
+                FleetReport.Payment(at: ($0.at - started).inSeconds, toDispense: $0.toDispense)
             }
             report.outOfServiceSeconds += tally.outOfServiceSeconds
             report.notes += tally.notes
-            report.denyTimes += tally.denyTimes.map { seconds($0 - started) }
+            report.denyTimes += tally.denyTimes.map { ($0 - started).inSeconds }
             for (reason, count) in tally.denies { report.denies[reason, default: 0] += count }
         }
         report.requests = await sandbox.requests()
@@ -313,7 +313,7 @@ actor FleetMachine {
             }
         }
         watch.cancel()
-        if let since = outOfServiceSince { tally.outOfServiceSeconds += seconds(ContinuousClock.now - since) }
+        if let since = outOfServiceSince { tally.outOfServiceSeconds += (ContinuousClock.now - since).inSeconds }
         tally.outOfServiceSeconds += outOfService
         return tally
     }
@@ -331,7 +331,7 @@ actor FleetMachine {
                     })
             else { return }
             if line == "READY" {
-                if let since = outOfServiceSince { outOfService += seconds(ContinuousClock.now - since) }
+                if let since = outOfServiceSince { outOfService += (ContinuousClock.now - since).inSeconds }
                 outOfServiceSince = nil
             } else if outOfServiceSince == nil {
                 outOfServiceSince = ContinuousClock.now
@@ -349,10 +349,6 @@ actor FleetMachine {
         }
         await simulator.shutdown()
     }
-}
-
-private func seconds(_ d: Duration) -> Double {
-    Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
 }
 
 public struct FleetError: Error, CustomStringConvertible {
