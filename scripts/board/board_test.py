@@ -599,8 +599,33 @@ class Run:
         check(not moved, f"a kernel message changed {len(moved)} pixel rows outside the countdown "
                          f"(rows {moved[:3]}...{moved[-3:]}; see {third})")
         check(zbar(third) == PAYLOAD_PREFIX + reference, "the pay screen no longer decodes after a kernel message")
-        return (f"; QR decodes to the API's reference {reference}; its side identical 1.1 s later and after a "
-                f"/dev/kmsg message, which changed no pixel outside the countdown")
+        # The getty on the display's VT, as on a stock board: systemd switches the VT back to text
+        # mode and shows the cursor when a getty starts or stops (TTYReset=), and hangs it up
+        # (TTYVHangup=). Its login prompt and blinking cursor came over the QR (issue 26 item 6).
+        # The daemon takes the VT back at once (VT_WAITEVENT) and redraws.
+        getty = b.agent.run("systemctl is-active getty@tty1.service")[1].strip()
+        check(getty == "active", f"getty@tty1 is {getty!r} on the board, not active as on a stock board")
+        since = b.agent.ok("date +%s.%N").strip()
+        b.agent.ok("systemctl restart getty@tty1.service")
+        time.sleep(1.5)
+        fourth = b.screendump("pay-4.ppm")
+        time.sleep(1.1)
+        fifth = b.screendump("pay-5.ppm")
+        changed = changed_pixels(read_ppm(fourth), read_ppm(fifth), qr_side(width, height))
+        if changed:
+            raise Failure(f"the QR side changed within 1.1 s after getty@tty1 restarted: {describe_pixels(changed)} "
+                          f"(see {fourth} and {fifth}); {self.console_state()}")
+        changed = changed_pixels(read_ppm(third), read_ppm(fifth), qr_side(width, height))
+        if changed:
+            raise Failure(f"the QR side differs from before getty@tty1 restarted: {describe_pixels(changed)} "
+                          f"(see {third} and {fifth}); {self.console_state()}")
+        check(zbar(fifth) == PAYLOAD_PREFIX + reference, "the pay screen no longer decodes after getty@tty1 restarted")
+        retaken = b.agent.run(f"journalctl --no-pager -o cat -u {UNIT} --since @{since} | grep -c 'text console (/dev/tty0) was'")[1].strip()
+        check(retaken not in ("", "0"), "getty@tty1 restarted, but the daemon logged no retake of /dev/tty0; "
+                                        f"{self.console_state()}")
+        return (f"; QR decodes to the API's reference {reference}; its side identical 1.1 s later, after a "
+                f"/dev/kmsg message (no pixel changed outside the countdown), and after getty@tty1 restarted on the "
+                f"display's VT (the daemon took the VT back {retaken} time(s))")
 
     def console_state(self):
         """What a failed screen check needs to know: the foreground VT's mode (KDGETMODE: 0 text,
