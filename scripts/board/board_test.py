@@ -582,19 +582,12 @@ class Run:
         # the rows it changes by itself are allowed to change.
         time.sleep(1.1)
         second = b.screendump("pay-2.ppm")
-        width, height, _ = read_ppm(first)
-        changed = changed_pixels(read_ppm(first), read_ppm(second), qr_side(width, height))
-        if changed:
-            raise Failure(f"the QR side of the pay screen changed within 1.1 s: {describe_pixels(changed)} "
-                          f"(see {first} and {second}); {self.console_state()}")
+        self.same_qr_side(first, second, "the QR side of the pay screen changed within 1.1 s")
         countdown = set(changed_rows(read_ppm(first), read_ppm(second)))
         b.agent.ok("echo '<2>board-test: a kernel message during the pay screen' > /dev/kmsg")
         time.sleep(1.5)
         third = b.screendump("pay-3.ppm")
-        changed = changed_pixels(read_ppm(second), read_ppm(third), qr_side(width, height))
-        if changed:
-            raise Failure(f"the QR side changed after a kernel message: {describe_pixels(changed)} (see {third}); "
-                          f"{self.console_state()}")
+        self.same_qr_side(second, third, "the QR side changed after a kernel message")
         moved = [y for y in changed_rows(read_ppm(second), read_ppm(third)) if y not in countdown]
         check(not moved, f"a kernel message changed {len(moved)} pixel rows outside the countdown "
                          f"(rows {moved[:3]}...{moved[-3:]}; see {third})")
@@ -611,14 +604,8 @@ class Run:
         fourth = b.screendump("pay-4.ppm")
         time.sleep(1.1)
         fifth = b.screendump("pay-5.ppm")
-        changed = changed_pixels(read_ppm(fourth), read_ppm(fifth), qr_side(width, height))
-        if changed:
-            raise Failure(f"the QR side changed within 1.1 s after getty@tty1 restarted: {describe_pixels(changed)} "
-                          f"(see {fourth} and {fifth}); {self.console_state()}")
-        changed = changed_pixels(read_ppm(third), read_ppm(fifth), qr_side(width, height))
-        if changed:
-            raise Failure(f"the QR side differs from before getty@tty1 restarted: {describe_pixels(changed)} "
-                          f"(see {third} and {fifth}); {self.console_state()}")
+        self.same_qr_side(fourth, fifth, "the QR side changed within 1.1 s after getty@tty1 restarted")
+        self.same_qr_side(third, fifth, "the QR side differs from before getty@tty1 restarted")
         check(zbar(fifth) == PAYLOAD_PREFIX + reference, "the pay screen no longer decodes after getty@tty1 restarted")
         retaken = b.agent.run(f"journalctl --no-pager -o cat -u {UNIT} --since @{since} | grep -c 'text console (/dev/tty0) was'")[1].strip()
         check(retaken not in ("", "0"), "getty@tty1 restarted, but the daemon logged no retake of /dev/tty0; "
@@ -626,6 +613,14 @@ class Run:
         return (f"; QR decodes to the API's reference {reference}; its side identical 1.1 s later, after a "
                 f"/dev/kmsg message (no pixel changed outside the countdown), and after getty@tty1 restarted on the "
                 f"display's VT (the daemon took the VT back {retaken} time(s))")
+
+    def same_qr_side(self, before, after, failure):
+        """Fails with `failure` unless the QR side (code and quiet zone) of two screendumps is the
+        same to the pixel."""
+        width, height, _ = read_ppm(before)
+        changed = changed_pixels(read_ppm(before), read_ppm(after), qr_side(width, height))
+        if changed:
+            raise Failure(f"{failure}: {describe_pixels(changed)} (see {before} and {after}); {self.console_state()}")
 
     def console_state(self):
         """What a failed screen check needs to know: the foreground VT's mode (KDGETMODE: 0 text,
