@@ -993,7 +993,7 @@ def main():
             ("unit under full hardening: READY, STATUS= in systemctl status", run.started_under_hardening),
             ("drippay-kiosk ports lists the FTDI 0403:6001 and ttyS1", run.ports),
             ("vends over the UART: paid, abort, failed, timeout", run.vends_over_uart),
-            ("pay screen: screendump decodes to the API's code; /dev/kmsg changes no pixel", run.pay_screen_scenario),
+            ("pay screen: screendump decodes to the API's code; /dev/kmsg and a getty restart change no pixel", run.pay_screen_scenario),
             ("no 'Failed to set thread priority' lines", run.thread_priority_lines),
             ("EPERM from the device policy names DeviceAllow, not dialout", run.device_errors),
             ("apt-get upgrade from the repository with a vend open: resumed, paid, dispensed once",
