@@ -81,8 +81,9 @@ public actor ControllerLink {
         switch kind {
         case .vmcLine: codec = VMCLineCodec(currency: currency)
         case .qibixxMDB:
-            codec = QibixxMDBCodec(
-                currency: currency, settings: qibixx, tickInterval: probeInterval, makeVendID: makeVendID)
+            codec = VendNumbering(
+                QibixxMDBCodec(currency: currency, settings: qibixx, tickInterval: probeInterval),
+                makeVendID: makeVendID)
         }
         self.init(options: options, codec: codec, logger: logger, backoff: backoff)
     }
