@@ -36,8 +36,7 @@ extension VendCoordinator {
 
     func showIdleIfFree() {
         guard screenOwner == nil else { return }
-        let state = effectiveService
-        screenSink.yield(.show(state.available ? .idle : .outOfService(reason: state.reason)))
+        screenSink.yield(.show(effectiveService.screen))
     }
 
     func timerFired(_ key: TimerKey, generation current: UInt64) {
