@@ -9,6 +9,7 @@ let package = Package(
     platforms: [.macOS(.v15)],  // Mutex and Atomic (Synchronization) need macOS 15
     products: [
         .executable(name: "drippay-kiosk", targets: ["drippay-kiosk"]),
+        .executable(name: "drippay-kiosk-demo", targets: ["drippay-kiosk-demo"]),
         .executable(name: "drippay-bench", targets: ["drippay-bench"]),
         // For the fuzz package (Fuzz/, scripts/fuzz): the parsers it drives, without SwiftNIO.
         .library(name: "KioskCore", targets: ["KioskCore"]),
@@ -106,7 +107,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         // `demo` and `sandbox`: the daemon against the built-in API sandbox and a simulated
-        // controller. Kept out of KioskDaemon so the production daemon links neither.
+        // controller. Only the drippay-kiosk-demo executable links it, so the shipped daemon
+        // (drippay-kiosk, the Debian package) links neither (scripts/package --check greps for them).
         .target(
             name: "KioskDemo",
             dependencies: [
@@ -124,7 +126,15 @@ let package = Package(
             dependencies: [
                 "KioskCore", "KioskConfig", "KioskLogging", "ControllerLink", "DripPayAPI", "KioskJournal",
                 "KioskDisplay",
-                "KioskDaemon", "KioskDemo",
+                "KioskDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        // The demo and the API sandbox (`drippay-kiosk-demo demo|sandbox`; scripts/demo): built from
+        // the source tree, never packaged.
+        .executableTarget(
+            name: "drippay-kiosk-demo",
+            dependencies: [
+                "KioskCore", "KioskLogging", "KioskDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(

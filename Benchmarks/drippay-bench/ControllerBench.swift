@@ -36,7 +36,7 @@ func runControllerBenchmarks() async throws {
 
     // qibixx-mdb decode of a full sale cycle.
     let sequence = VendIDSequence(prefix: "bench")
-    var mdb = QibixxMDBCodec(currency: usd, makeVendID: { sequence.make() })
+    var mdb = VendNumbering(QibixxMDBCodec(currency: usd), makeVendID: { sequence.make() })
     _ = mdb.decode("c,STATUS,ENABLED")
     var mdbLines = 0
     let mdbTime = clock.measure {

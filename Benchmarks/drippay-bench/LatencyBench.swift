@@ -348,19 +348,11 @@ final class LatencyRun: Sendable {
     func stop() async throws {
         kill(daemonPID, SIGTERM)
         let exited = self.exited
-        let ended = await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
+        let ended =
+            await withTimeout(.seconds(15)) {
                 for await _ in exited { return true }
                 return true
-            }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(15))
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
+            } ?? false
         if !ended {
             kill(daemonPID, SIGKILL)
             kill(process.processIdentifier, SIGKILL)

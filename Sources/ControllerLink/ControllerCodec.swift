@@ -23,6 +23,12 @@ public protocol ControllerCodec: Sendable {
     var tickInterval: Duration? { get }
     /// A periodic beat (liveness probes); events to report, lines via `takeOutgoing()`.
     mutating func tick() -> [ControllerEvent]
+    /// A protocol whose vend requests carry no id (MDB): the last `decode` read a request that
+    /// waits for `handIn(vendID:)` before anything else.
+    var awaitsVendID: Bool { get }
+    /// Names the waiting vend request with an id made outside the codec (a durable counter), or
+    /// denies it when none could be made (nil). The events to report.
+    mutating func handIn(vendID: VendID?) -> [ControllerEvent]
 }
 
 extension ControllerCodec {
@@ -32,6 +38,43 @@ extension ControllerCodec {
     public mutating func takeOutgoing() -> [String] { [] }
     public var tickInterval: Duration? { nil }
     public mutating func tick() -> [ControllerEvent] { [] }
+    public var awaitsVendID: Bool { false }
+    public mutating func handIn(vendID: VendID?) -> [ControllerEvent] { [] }
+}
+
+/// A codec with the link's vend numbering: after each line, a vend request that waits for an id
+/// gets one from `makeVendID` (the daemon's durable counter in the journal), so that the codec
+/// itself stays pure. What `ControllerLink.make` builds for `qibixx-mdb`; tests drive it alike.
+@dynamicMemberLookup
+public struct VendNumbering<Codec: ControllerCodec>: ControllerCodec {
+    public private(set) var codec: Codec
+    let makeVendID: @Sendable () -> VendID?
+
+    /// - Parameter makeVendID: a new, never repeated id for each vend request (nil when none can
+    ///   be made: the request is denied).
+    public init(_ codec: Codec, makeVendID: @escaping @Sendable () -> VendID?) {
+        self.codec = codec
+        self.makeVendID = makeVendID
+    }
+
+    /// The wrapped codec's own properties (`pendingVend`, `isSetUp`, ...).
+    public subscript<Value>(dynamicMember keyPath: KeyPath<Codec, Value>) -> Value { codec[keyPath: keyPath] }
+
+    public mutating func decode(_ line: String) -> [ControllerEvent] {
+        var events = codec.decode(line)
+        if codec.awaitsVendID { events += codec.handIn(vendID: makeVendID()) }
+        return events
+    }
+
+    public mutating func encode(_ command: ControllerCommand) -> [String] { codec.encode(command) }
+    public var maxLineBytes: Int { codec.maxLineBytes }
+    public var lineTerminator: String { codec.lineTerminator }
+    public mutating func linkDidOpen() { codec.linkDidOpen() }
+    public mutating func takeOutgoing() -> [String] { codec.takeOutgoing() }
+    public var tickInterval: Duration? { codec.tickInterval }
+    public mutating func tick() -> [ControllerEvent] { codec.tick() }
+    public var awaitsVendID: Bool { codec.awaitsVendID }
+    public mutating func handIn(vendID: VendID?) -> [ControllerEvent] { codec.handIn(vendID: vendID) }
 }
 
 /// Text made safe for one field of a line protocol: printable ASCII only (anything else

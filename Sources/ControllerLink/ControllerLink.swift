@@ -20,31 +20,8 @@ import Foundation
 /// in poll(2) feeds it), so `send` runs in between; decoding and encoding share the codec's
 /// state on the actor. Cancel the task running `run()` to stop; `events` then finishes.
 public actor ControllerLink {
-    /// Capped exponential back-off between reopen attempts.
-    public struct Backoff: Hashable, Sendable {
-        public var initial: Duration
-        public var maximum: Duration
-
-        public init(initial: Duration, maximum: Duration) {
-            precondition(initial > .zero && maximum >= initial, "back-off needs 0 < initial <= maximum")
-            self.initial = initial
-            self.maximum = maximum
-        }
-
-        /// 0.1 s doubling up to 5 s.
-        public static let standard = Backoff(initial: .milliseconds(100), maximum: .seconds(5))
-
-        /// The wait after the `failures`-th failed attempt in a row (1 = first).
-        public func delay(afterFailures failures: Int) -> Duration {
-            var delay = initial
-            var step = 1
-            while step < failures && delay < maximum {
-                delay = delay * 2
-                step += 1
-            }
-            return min(delay, maximum)
-        }
-    }
+    /// Capped exponential back-off between reopen attempts (KioskCore's).
+    public typealias Backoff = KioskCore.Backoff
 
     /// Everything the link reports, in order. Single consumer.
     public nonisolated let events: AsyncStream<LinkEvent>
@@ -81,8 +58,9 @@ public actor ControllerLink {
         switch kind {
         case .vmcLine: codec = VMCLineCodec(currency: currency)
         case .qibixxMDB:
-            codec = QibixxMDBCodec(
-                currency: currency, settings: qibixx, tickInterval: probeInterval, makeVendID: makeVendID)
+            codec = VendNumbering(
+                QibixxMDBCodec(currency: currency, settings: qibixx, tickInterval: probeInterval),
+                makeVendID: makeVendID)
         }
         self.init(options: options, codec: codec, logger: logger, backoff: backoff)
     }

@@ -4,74 +4,97 @@ extension QibixxMDBCodec {
     // MARK: adapter -> board
 
     public mutating func decode(_ raw: String) -> [ControllerEvent] {
-        let events = decodeLine(raw)
-        if setUpAfterLine {
-            // The adapter answered again after going silent: set it up, once nothing is open.
-            setUpAfterLine = false
-            if vend == nil, setup == .needed || setup == .failed { outgoing += beginSetup() }
-        }
+        denyUnnumbered()
+        let line = AdapterLine(raw)
+        guard line != .empty else { return [] }
+        // Any line shows the adapter is alive; one after it went silent means it came back.
+        let cameBack = liveness == .lost
+        liveness = .answering
+        let events = apply(line, raw: raw)
+        // Set the adapter up again once it answers after going silent (nothing is open then).
+        if cameBack, phase == .setUpNeeded { outgoing += beginSetup() }
         return events
     }
 
-    mutating func decodeLine(_ raw: String) -> [ControllerEvent] {
-        let line = trimmed(raw)
-        guard !line.isEmpty else { return [] }
-        var events = noteLineSeen()
-        let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        switch fields[0] {
-        case "r", "d", "D", "v", "x":
-            return events  // VMC poll acks, the master role, the version answer, sniffer lines
-        case "c":
-            break
-        default:
-            return events + [.malformed(line: raw, reason: "not a cashless-slave line (expected c,... or r,ACK)")]
+    /// Whether a vend request waits for its id (`handIn(vendID:)`).
+    public var awaitsVendID: Bool {
+        if case .numbering = phase { return true }
+        return false
+    }
+
+    /// Names the vend request the last line made: the request is reported with `id`, or, when
+    /// no id could be made (nil), denied at once with `C,VEND,-1`.
+    public mutating func handIn(vendID: VendID?) -> [ControllerEvent] {
+        guard case .numbering(let draft) = phase else { return [] }
+        guard let id = vendID else {
+            return deniedAtOnce(draft.raw, "no vend id could be reserved in the journal", draft.context)
         }
-        guard fields.count >= 2 else { return events + [.malformed(line: raw, reason: "empty cashless-slave line")] }
-        // Only the first c,... line after C,VEND,<amount> can be its answer.
-        let answersApproval = vend?.approvalUnanswered ?? false
-        vend?.approvalUnanswered = false
-        switch fields[1] {
-        case "1", "0":
-            if fields[1] == "1", setup == .reopenCheck || stateProbe {
-                stateProbe = false
-                events += adapterRestarted("it answered C,1 with c,1")
-            }
-            return events
-        case "SET":
-            return events
-                + setAnswered(
-                    fields.count >= 3 && fields[2] == "OK", detail: fields.dropFirst(2).joined(separator: ","), raw: raw
-                )
-        case "STATUS":
-            return events + decodeStatus(Array(fields.dropFirst(2)), raw: raw)
-        case "VEND":
-            guard fields.count >= 3, fields[2] == "SUCCESS" else {
-                return events + [.malformed(line: raw, reason: "unknown c,VEND line; nothing changes")]
-            }
-            guard let open = vend, open.approved else {
-                return events + [
-                    .malformed(line: raw, reason: "c,VEND,SUCCESS but no vend was approved; nothing changes")
-                ]
-            }
-            events += [.dispensed(open.id)]
-            endVend()
-            return events
-        case "ERR":
-            return events
-                + decodeError(fields.dropFirst(2).joined(separator: ","), raw: raw, answersApproval: answersApproval)
+        phase = .vendRequested(
+            OpenVend(id: id, amountText: draft.amountText, price: draft.price, context: draft.context))
+        return [.vendRequested(VendRequest(id: id, product: draft.product, price: draft.price))]
+    }
+
+    /// A request left without an id (a caller that did not hand one in) is denied before
+    /// anything else happens: the machine must not wait on a vend the daemon never heard of.
+    mutating func denyUnnumbered() {
+        if awaitsVendID { _ = handIn(vendID: nil) }
+    }
+
+    func ignored(_ raw: String, _ why: String) -> [ControllerEvent] {
+        [.malformed(line: raw, reason: "\(why); nothing changes")]
+    }
+
+    mutating func apply(_ line: AdapterLine, raw: String) -> [ControllerEvent] {
+        switch line {
+        case .empty, .noise:
+            return []
+        case .notCashless:
+            return [.malformed(line: raw, reason: "not a cashless-slave line (expected c,... or r,ACK)")]
+        case .emptyCashless:
+            return [.malformed(line: raw, reason: "empty cashless-slave line")]
         default:
-            return events + [
-                .malformed(line: raw, reason: "unknown cashless-slave message '\(protocolText(fields[1], limit: 32))'")
-            ]
+            break
+        }
+        // Only the first c,... line after C,VEND,<amount> can be its answer.
+        var answersApproval = false
+        if case .vendApproved(let vend, answered: false) = phase {
+            answersApproval = true
+            phase = .vendApproved(vend, answered: true)
+        }
+        switch line {
+        case .readerAnswer(let on):
+            if on, adapterCheck == .unchecked || stateProbe {
+                stateProbe = false
+                return adapterRestarted(
+                    reason: "the adapter restarted (it answered C,1 with c,1) before reporting the result")
+            }
+            return []
+        case .setAnswer(let ok, let detail):
+            return setAnswered(ok, detail: detail, raw: raw)
+        case .status(let fields):
+            return decodeStatus(fields, raw: raw)
+        case .vendSuccess:
+            guard case .vendApproved(let vend, _) = phase else {
+                return [.malformed(line: raw, reason: "c,VEND,SUCCESS but no vend was approved; nothing changes")]
+            }
+            outgoing += afterVend(vend.context)
+            return [.dispensed(vend.id)]
+        case .unknownVend:
+            return ignored(raw, "unknown c,VEND line")
+        case .error(let detail):
+            return decodeError(detail, raw: raw, answersApproval: answersApproval)
+        case .unknownMessage(let name):
+            return [.malformed(line: raw, reason: "unknown cashless-slave message '\(protocolText(name, limit: 32))'")]
+        case .empty, .noise, .notCashless, .emptyCashless:
+            return []
         }
     }
 
     mutating func decodeError(_ detail: String, raw: String, answersApproval: Bool = false) -> [ControllerEvent] {
         let text = detail.trimmingQuotes
-        func ignored(_ why: String) -> [ControllerEvent] { [.malformed(line: raw, reason: "\(why); nothing changes")] }
-        if case .running(let index) = setup, text != "cashless is off" {
-            setup = .failed
-            let parameter = parameters[min(index, parameters.count - 1)]
+        if case .settingUp(let step) = phase, text != "cashless is off" {
+            phase = .setUpNeeded
+            let parameter = parameters[min(step, parameters.count - 1)]
             return [
                 .setUpRefused(
                     reason: "the MDB adapter refused C,SETCONF,\(parameter.name)=\(parameter.value) (c,ERR,\(detail)); "
@@ -85,199 +108,200 @@ extension QibixxMDBCodec {
                 stateProbe = false
                 return []  // the periodic state probe: still on, still set up
             }
-            if setup == .reopenCheck {
-                setup = .done  // the adapter kept its state (and its configuration) across the reopen
+            if adapterCheck == .unchecked {
+                adapterCheck = .known  // it kept its state (and its configuration) across the reopen
                 return []
             }
-            return ignored("the adapter says the reader is already on")
+            return ignored(raw, "the adapter says the reader is already on")
         case "cashless is off":
             return []  // answer to C,0 while already disabled
         case "VEND 3":
-            guard let open = vend, open.approved else { return ignored("c,ERR,VEND 3 with no approved vend") }
-            endVend()
+            guard case .vendApproved(let vend, _) = phase else {
+                return ignored(raw, "c,ERR,VEND 3 with no approved vend")
+            }
+            outgoing += afterVend(vend.context)
             return [
-                .dispenseFailed(open.id, reason: "the machine reported the vend failed after approval (c,ERR,VEND 3)")
+                .dispenseFailed(vend.id, reason: "the machine reported the vend failed after approval (c,ERR,VEND 3)")
             ]
         case "VEND 1":
-            guard let open = vend else { return ignored("c,ERR,VEND 1 with no open vend") }
-            guard !open.approved else {
-                return ignored("c,ERR,VEND 1 after approval (the result is still awaited)")
+            switch phase {
+            case .vendRequested(let vend):
+                outgoing += afterVend(vend.context)
+                return [.vendAborted(vend.id)]
+            case .vendApproved:
+                return ignored(raw, "c,ERR,VEND 1 after approval (the result is still awaited)")
+            case .setUpNeeded, .settingUp, .idle, .numbering:
+                return ignored(raw, "c,ERR,VEND 1 with no open vend")
             }
-            endVend()
-            return [.vendAborted(open.id)]
         case "VEND 5":
             return endOpenVend(
                 reason: "the adapter was reset by the machine (c,ERR,VEND 5) before reporting the result")
         case "VEND -3":
-            if let open = vend, open.approved, answersApproval {
-                endVend()
+            if case .vendApproved(let vend, _) = phase, answersApproval {
+                outgoing += afterVend(vend.context)
                 return [
                     .dispenseFailed(
-                        open.id,
+                        vend.id,
                         reason:
-                            "the adapter refused the approval C,VEND,\(open.amountText) (c,ERR,\"VEND -3\"): nothing was credited"
+                            "the adapter refused the approval C,VEND,\(vend.amountText) (c,ERR,\"VEND -3\"): nothing was credited"
                     )
                 ]
             }
-            return ignored("c,ERR,\(detail) not answering an approval")
+            return ignored(raw, "c,ERR,\(detail) not answering an approval")
         default:
-            return ignored("the adapter reported c,ERR,\(detail)")
+            return ignored(raw, "the adapter reported c,ERR,\(detail)")
         }
     }
 
     mutating func decodeStatus(_ fields: [String], raw: String) -> [ControllerEvent] {
-        func bad(_ reason: String) -> [ControllerEvent] { [.malformed(line: raw, reason: reason)] }
-        guard let status = fields.first else { return bad("c,STATUS without a state") }
-        let wasReady = state == .enabled || state == .idle || state == .vend
+        guard let status = fields.first else { return [.malformed(line: raw, reason: "c,STATUS without a state")] }
+        let wasReady = reported == .enabled || reported == .idle || reported == .vend
         switch status {
-        case "INACTIVE", "DISABLED":
+        case "INACTIVE":
             var events: [ControllerEvent] = []
-            if status == "INACTIVE" {
-                if setup == .reopenCheck {
-                    events += adapterRestarted("it reported INACTIVE after C,1")
-                } else if setup == .done, boardEnabled, !expectingInactive, state != .unknown, state != .inactive {
-                    // The adapter (or the machine) restarted behind a link that stayed open.
-                    setup = .needed
-                    deferredDisable = false
-                    events += endOpenVend(
-                        reason: "the adapter reported INACTIVE (restarted) before reporting the result")
-                    outgoing += beginSetup()
-                } else {
-                    events += endOpenVend(reason: "the adapter reported INACTIVE before reporting the result")
-                }
+            if adapterCheck == .unchecked {
+                events += adapterRestarted(
+                    reason: "the adapter restarted (it reported INACTIVE after C,1) before reporting the result")
+            } else if isSetUp, reader == .on, reported != .unknown, reported != .inactive {
+                // The adapter (or the machine) restarted behind a link that stayed open.
+                events += adapterRestarted(
+                    reason: "the adapter reported INACTIVE (restarted) before reporting the result")
             } else {
-                expectingInactive = false
-                events += endOpenVend(reason: "the machine disabled the reader before reporting the result")
+                events += endOpenVend(reason: "the adapter reported INACTIVE before reporting the result")
             }
-            state = status == "INACTIVE" ? .inactive : .disabled
+            reported = .inactive
             sessionOpen = false
-            events.append(
-                .unavailable(
-                    reason: status == "INACTIVE"
-                        ? "the machine has not set up the cashless reader yet (MDB INACTIVE)"
-                        : "the machine disabled the cashless reader (MDB DISABLED)"))
+            events.append(.unavailable(reason: "the machine has not set up the cashless reader yet (MDB INACTIVE)"))
+            return events
+        case "DISABLED":
+            readerSetUpByTheMachine()
+            var events = endOpenVend(reason: "the machine disabled the reader before reporting the result")
+            reported = .disabled
+            sessionOpen = false
+            events.append(.unavailable(reason: "the machine disabled the cashless reader (MDB DISABLED)"))
             return events
         case "ENABLED", "IDLE":
-            expectingInactive = false
+            readerSetUpByTheMachine()
             var events = endOpenVend(reason: "the machine ended the vend without reporting its result")
-            state = status == "ENABLED" ? .enabled : .idle
-            if status == "IDLE" {
-                sessionOpen = true
-            } else {
-                sessionOpen = false
-                if settings.sessionMode == .startSession, setup == .done, wantEnabled, boardEnabled, vend == nil {
+            reported = status == "ENABLED" ? .enabled : .idle
+            sessionOpen = status == "IDLE"
+            if status == "ENABLED" {
+                if settings.sessionMode == .startSession, takesPayments, case .idle(.on) = phase {
                     outgoing.append("C,START,0")
                 }
             }
             if !wasReady { events.append(.hello(name: Self.controllerName, version: status)) }
             return events
         case "VEND":
-            // What waited for the end of the old vend (a disable) waits for the new one too:
-            // never C,0 while the machine waits on a vend.
-            var events = endOpenVend(
-                reason: "a new vend request came before the result of the approved one", runDeferred: false)
-            state = .vend
-            guard setup == .done || setup == .reopenCheck else {
-                // Amounts cannot be read with settings the adapter may not have.
-                return events + deniedAtOnce(raw, "the adapter is not set up (it restarted or refused a parameter)")
-            }
-            guard fields.count == 3 else {
-                return events + deniedAtOnce(raw, "a vend request is c,STATUS,VEND,<amount>,<product>")
-            }
-            let price: Money
-            do {
-                price = try QibixxAmount.price(fields[1], settings: settings, currency: currency)
-            } catch {
-                return events + deniedAtOnce(raw, "vend amount \(error.description)")
-            }
-            guard let product = ProductCode(fields[2]) else {
-                return events
-                    + deniedAtOnce(
-                        raw, "'\(protocolText(fields[2], limit: 32))' is not a product code (1-16 of A-Z a-z 0-9 _ -)")
-            }
-            guard let id = makeVendID() else {
-                return events + deniedAtOnce(raw, "no vend id could be reserved in the journal")
-            }
-            vend = OpenVend(id: id, amountText: fields[1], price: price)
-            events.append(.vendRequested(VendRequest(id: id, product: product, price: price)))
-            return events
+            return decodeVendRequest(fields, raw: raw)
         default:
-            return bad("unknown adapter state '\(protocolText(status, limit: 32))'")
+            return [.malformed(line: raw, reason: "unknown adapter state '\(protocolText(status, limit: 32))'")]
         }
     }
 
+    /// `c,STATUS,VEND,<amount>,<product>`: checked here, named by `handIn(vendID:)`.
+    mutating func decodeVendRequest(_ fields: [String], raw: String) -> [ControllerEvent] {
+        // What waited for the end of the old vend (a disable, the set-up) waits for the new one
+        // too: never C,0 while the machine waits on a vend.
+        var events: [ControllerEvent] = []
+        let context: VendContext?
+        switch phase {
+        case .vendRequested(let vend), .vendApproved(let vend, _):
+            events += abandonOpenVend(reason: "a new vend request came before the result of the approved one")
+            context = vend.context
+        case .idle(let reader):
+            context = VendContext(reader: reader)
+        case .setUpNeeded, .settingUp, .numbering:
+            context = nil
+        }
+        reported = .vend
+        guard let context else {
+            // Amounts cannot be read with settings the adapter may not have.
+            outgoing.append("C,VEND,-1")
+            return events
+                + [
+                    .malformed(
+                        line: raw,
+                        reason: "the adapter is not set up (it restarted or refused a parameter); "
+                            + "denied at once with C,VEND,-1")
+                ]
+        }
+        guard fields.count == 3 else {
+            return events + deniedAtOnce(raw, "a vend request is c,STATUS,VEND,<amount>,<product>", context)
+        }
+        let price: Money
+        do {
+            price = try QibixxAmount.price(fields[1], settings: settings, currency: currency)
+        } catch {
+            return events + deniedAtOnce(raw, "vend amount \(error.description)", context)
+        }
+        guard let product = ProductCode(fields[2]) else {
+            return events
+                + deniedAtOnce(
+                    raw, "'\(protocolText(fields[2], limit: 32))' is not a product code (1-16 of A-Z a-z 0-9 _ -)",
+                    context)
+        }
+        phase = .numbering(
+            VendDraft(raw: raw, amountText: fields[1], price: price, product: product, context: context))
+        return events
+    }
+
     /// A vend request the daemon cannot serve: the machine hears `C,VEND,-1` now instead of
-    /// waiting for its own timeout.
-    mutating func deniedAtOnce(_ raw: String, _ reason: String) -> [ControllerEvent] {
+    /// waiting for its own timeout; then what waited for the end of a vend.
+    mutating func deniedAtOnce(_ raw: String, _ reason: String, _ context: VendContext) -> [ControllerEvent] {
         outgoing.append("C,VEND,-1")
-        outgoing += afterVend()
+        outgoing += afterVend(context)
         return [.malformed(line: raw, reason: "\(reason); denied at once with C,VEND,-1")]
     }
 
     mutating func setAnswered(_ ok: Bool, detail: String, raw: String) -> [ControllerEvent] {
-        guard case .running(let index) = setup else {
-            return ok ? [] : [.malformed(line: raw, reason: "unknown c,SET answer; nothing changes")]
+        guard case .settingUp(let step) = phase else {
+            return ok ? [] : ignored(raw, "unknown c,SET answer")
         }
         guard ok else { return decodeError(detail, raw: raw) }
-        if index + 1 < parameters.count {
-            setup = .running(index: index + 1)
-            outgoing.append(setconf(index + 1))
-        } else {
-            outgoing += finishSetup()
-            return [.setUpDone]
+        guard step + 1 == parameters.count else {
+            phase = .settingUp(step: step + 1)
+            outgoing.append(setconf(step + 1))
+            return []
         }
-        return []
+        outgoing += finishSetup()
+        return [.setUpDone]
     }
 
     /// The adapter lost its state while the link stayed open (or across a reopen): the open
     /// vend is over, and the set-up runs again.
-    mutating func adapterRestarted(_ how: String) -> [ControllerEvent] {
-        setup = .needed  // first: the end of the vend must not start a second set-up
-        deferredDisable = false
-        let events = endOpenVend(reason: "the adapter restarted (\(how)) before reporting the result")
+    mutating func adapterRestarted(reason: String) -> [ControllerEvent] {
+        let events = abandonOpenVend(reason: reason)
         outgoing += beginSetup()
         return events
     }
 
-    /// Ends the open vend because the machine or adapter moved on: before approval the machine
-    /// gave up; after it the outcome is unknown (never a refund by itself).
-    mutating func endOpenVend(reason: String, runDeferred: Bool = true) -> [ControllerEvent] {
-        guard let open = vend else { return [] }
-        if runDeferred { endVend() } else { vend = nil }
-        return open.approved ? [.dispenseUnknown(open.id, reason: reason)] : [.vendAborted(open.id)]
+    /// Ends the open vend because the machine or adapter moved on, then does what waited for
+    /// its end.
+    mutating func endOpenVend(reason: String) -> [ControllerEvent] {
+        guard let vend = openVend else { return [] }
+        let events = abandonOpenVend(reason: reason)
+        outgoing += afterVend(vend.context)
+        return events
     }
 
-    mutating func endVend() {
-        vend = nil
-        outgoing += afterVend()
-    }
-
-    /// What waited for the end of a vend: the disable, or the set-up.
-    mutating func afterVend() -> [String] {
-        if deferredDisable {
-            deferredDisable = false
-            return disableLines()
+    /// What the end of the open vend means: before approval the machine gave up; after it the
+    /// outcome is unknown (never a refund by itself). The phase is the caller's to set.
+    func abandonOpenVend(reason: String) -> [ControllerEvent] {
+        switch phase {
+        case .vendRequested(let vend): [.vendAborted(vend.id)]
+        case .vendApproved(let vend, _): [.dispenseUnknown(vend.id, reason: reason)]
+        case .setUpNeeded, .settingUp, .idle, .numbering: []
         }
-        if setup == .reopenCheck {
-            setup = .needed
-            return beginSetup()
-        }
-        return []
     }
 
-    /// Any line shows the adapter is alive; one after it went silent means it came back.
-    mutating func noteLineSeen() -> [ControllerEvent] {
-        probeOutstanding = false
-        guard adapterLost else { return [] }
-        adapterLost = false
-        setUpAfterLine = true
+    /// A vend ended: what waited for its end (the disable, or the set-up of an adapter not
+    /// checked since a reopen), else back to idle.
+    mutating func afterVend(_ context: VendContext) -> [String] {
+        if context.disableAfter { return disableLines() }
+        if adapterCheck == .unchecked { return beginSetup() }
+        phase = .idle(context.reader)
         return []
-    }
-
-    func trimmed(_ line: String) -> String {
-        var bytes = Substring(line)
-        while let last = bytes.last, last == " " || last == "\t" || last == "\r" { bytes.removeLast() }
-        return String(bytes)
     }
 }
 

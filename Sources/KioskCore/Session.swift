@@ -32,13 +32,17 @@ public enum SessionState: String, Hashable, Sendable, CaseIterable, Codable {
     /// the API. Final: the daemon never asks about it again.
     case unresolved
 
-    /// Final states never change again.
+    /// Final states never change again. The one definition: `finalStates` lists it, the journal's
+    /// trigger that refuses to change a final session names the same (a test compares them).
     public var isFinal: Bool {
         switch self {
         case .dispensed, .cancelled, .refundDue, .dispenseUnknown, .unresolved, .failed: return true
         case .requested, .invoiced, .paid, .dispensing: return false
         }
     }
+
+    /// Every final state (`isFinal`), in declaration order.
+    public static let finalStates: [SessionState] = allCases.filter(\.isFinal)
 
     /// The audit states an operator settles by hand (`journal resolve`): money may be owed
     /// (`refund_due`), a product may have come out (`dispense_unknown`), or an invoice's fate is

@@ -117,9 +117,7 @@ struct DaemonParts: Sendable {
                 refundNoticeTime: .seconds(config.support.noticeSeconds)),
             clock: ContinuousClock(), now: Date.init,
             onJournalHealth: { journalHealthSink.yield($0) })
-        let gate = ServiceGate(
-            coordinator: coordinator, controller: controller, status: status, metrics: metrics,
-            logger: logger)
+        let gate = ServiceGate(coordinator: coordinator, status: status, metrics: metrics, logger: logger)
         let skipped = client.skippedInvoices
         let metricsFile = MetricsFile(
             metrics: metrics, journal: journal, path: config.metrics.textfile, logger: logger,

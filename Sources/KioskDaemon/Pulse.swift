@@ -1,3 +1,4 @@
+import KioskCore
 import Synchronization
 
 /// Wakes waiters when something changed (a session ended, a link event came, a command went
@@ -30,12 +31,7 @@ public final class Pulse: Sendable {
 
     /// Returns once the generation moved past `seen`, after `timeout`, or when cancelled.
     public func wait(after seen: UInt64, timeout: Duration) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.waitForSignal(after: seen) }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
-            group.cancelAll()
-        }
+        _ = await withTimeout(timeout) { await self.waitForSignal(after: seen) }
     }
 
     /// Waits until `condition` holds (checked after each signal) or `timeout` passed; returns
@@ -70,20 +66,6 @@ public final class Pulse: Sendable {
             let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
             waiter?.resume()
         }
-    }
-}
-
-/// Runs `operation`, giving up after `timeout`; nil when it did not finish in time.
-public func withTimeout<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Sendable () async -> T) async -> T? {
-    await withTaskGroup(of: T?.self) { group in
-        group.addTask { await operation() }
-        group.addTask {
-            try? await Task.sleep(for: timeout)
-            return nil
-        }
-        let first = await group.next() ?? nil
-        group.cancelAll()
-        return first
     }
 }
 

@@ -70,44 +70,15 @@ final class StatusBoard: Sendable {
     }
 }
 
-/// Decides whether the kiosk takes payments from its causes (API, serial link, shutdown) and
-/// tells the coordinator, which tells the controller and the screen. Changes are applied in
+/// Decides whether the kiosk takes payments from its causes (`ServiceGateMachine`) and tells
+/// the coordinator, which alone tells the controller and the screen. Changes are applied in
 /// order by `run()`, one at a time.
 final class ServiceGate: Sendable {
-    enum Change: Sendable {
-        case api(ServiceProblem?)
-        case serialDown(ServiceProblem)
-        /// The link (re)opened: the controller must hear whether payments work now, even if
-        /// nothing changed (it may have restarted or just been plugged in).
-        case serialUp
-        /// The display could not be opened or written (nil: it works again).
-        case display(ServiceProblem?)
-        /// The journal stopped taking writes (nil: it takes them again).
-        case journal(ServiceProblem?)
-        /// The payment adapter refused its set-up (nil: a later set-up succeeded).
-        case adapter(ServiceProblem?)
-        case shuttingDown
-    }
-
-    private struct Causes {
-        var api: ServiceProblem? = ServiceProblem(reason: "starting up", detail: "starting up: checking the API")
-        var serial: ServiceProblem? = ServiceProblem(
-            reason: "starting up", detail: "starting up: opening the serial link")
-        var display: ServiceProblem?
-        var journal: ServiceProblem?
-        var adapter: ServiceProblem?
-        var shuttingDown = false
-
-        var current: ServiceProblem? {
-            if shuttingDown { return ServiceProblem(reason: "shutting down", detail: "shutting down") }
-            return journal ?? serial ?? adapter ?? display ?? api
-        }
-    }
+    typealias Change = ServiceGateMachine.Change
 
     private let changes: AsyncStream<Change>
     private let sink: AsyncStream<Change>.Continuation
     private let coordinator: VendCoordinator
-    private let controller: any ControllerPort
     private let status: StatusBoard
     private let metrics: KioskMetrics
     private let logger: Logger
@@ -116,12 +87,8 @@ final class ServiceGate: Sendable {
     private let appliedCount = Locked<UInt64>(0)
     private let applied = Pulse()
 
-    init(
-        coordinator: VendCoordinator, controller: any ControllerPort, status: StatusBoard, metrics: KioskMetrics,
-        logger: Logger
-    ) {
+    init(coordinator: VendCoordinator, status: StatusBoard, metrics: KioskMetrics, logger: Logger) {
         self.coordinator = coordinator
-        self.controller = controller
         self.status = status
         self.metrics = metrics
         self.logger = logger
@@ -151,55 +118,25 @@ final class ServiceGate: Sendable {
 
     /// Applies changes until cancelled.
     func run() async {
-        var causes = Causes()
-        // What the coordinator believes (it starts in service, reason ""): it tells the
-        // controller only when this changes, so `serialUp` must announce the state otherwise.
-        var coordinatorInService = true
-        var coordinatorReason = ""
-        var logged = causes.current
-        status.setOutOfService(causes.current?.detail)
+        var machine = ServiceGateMachine()
+        await perform(machine.initialActions)
         for await change in changes {
-            var announce = false
-            switch change {
-            case .api(let problem): causes.api = problem
-            case .serialDown(let problem): causes.serial = problem
-            case .serialUp:
-                causes.serial = nil
-                announce = true
-            case .display(let problem): causes.display = problem
-            case .journal(let problem): causes.journal = problem
-            case .adapter(let problem): causes.adapter = problem
-            case .shuttingDown: causes.shuttingDown = true
-            }
-            let problem = causes.current
-            let nowAvailable = problem == nil
-            if problem != logged {
-                if let problem, problem.reason == "starting up" {
-                    logger.info("\(problem.detail)")
-                } else if let problem {
-                    logger.warning("out of service: \(problem.detail)")
-                } else {
-                    logger.notice("in service: taking payments")
-                }
-                logged = problem
-            }
-            available.store(nowAvailable, ordering: .relaxed)
-            metrics.setInService(nowAvailable)
-            status.setOutOfService(problem?.detail)
-            let reason = problem?.reason ?? ""
-            if nowAvailable != coordinatorInService || (!nowAvailable && reason != coordinatorReason) {
-                coordinatorInService = nowAvailable
-                coordinatorReason = reason
-                await coordinator.setService(available: nowAvailable, reason: reason)
-            } else if announce {
-                do {
-                    try await controller.send(nowAvailable ? .ready : .outOfService(reason: reason))
-                } catch {
-                    logger.warning("could not tell the controller the service state: \(error)")
-                }
-            }
+            await perform(machine.apply(change))
             appliedCount.update { $0 += 1 }
             applied.signal()
+        }
+    }
+
+    private func perform(_ actions: [ServiceGateMachine.Action]) async {
+        for action in actions {
+            switch action {
+            case .log(let level, let text): logger.log(level: level, "\(text)")
+            case .status(let detail): status.setOutOfService(detail)
+            case .available(let value):
+                available.store(value, ordering: .relaxed)
+                metrics.setInService(value)
+            case .tell(let state, let reannounce): await coordinator.setService(state, reannounce: reannounce)
+            }
         }
     }
 
@@ -213,11 +150,11 @@ extension ServiceGate {
     static func adapterChange(_ event: ControllerEvent) -> Change? {
         switch event {
         case .setUpRefused(let reason):
-            return .adapter(
+            return .adapterSetUp(
                 ServiceProblem(
                     reason: "card reader set-up refused", detail: "payment adapter set-up refused: \(reason)"))
         case .setUpDone:
-            return .adapter(nil)
+            return .adapterSetUp(nil)
         default:
             return nil
         }

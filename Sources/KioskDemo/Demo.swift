@@ -34,7 +34,7 @@ public struct DemoVendResult: Hashable, Sendable {
     public var ok: Bool { expected == got && invoiceStatus == expectedInvoiceStatus }
 }
 
-/// What `drippay-kiosk demo` found.
+/// What `drippay-kiosk-demo demo` found.
 public struct DemoReport: Sendable {
     public var vends: [DemoVendResult]
     /// Invoices still pending at the sandbox after the demo (must be none).
@@ -69,13 +69,13 @@ public enum DemoError: Error, CustomStringConvertible {
     }
 }
 
-/// `drippay-kiosk demo`: the whole flow on one machine, no hardware, no account. The built-in
+/// `drippay-kiosk-demo demo`: the whole flow on one machine, no hardware, no account. The built-in
 /// API sandbox on 127.0.0.1, a simulated `vmc-line` controller on a pty, the terminal display,
 /// and the real daemon in-process, configured through a config file loaded by `ConfigLoader`.
 public enum KioskDemo {
     /// The hardware profile used when no `simulator.toml` is installed or in a checkout nearby.
     static let fallbackProfile = """
-        # written by drippay-kiosk demo: no installed simulator profile was found
+        # written by drippay-kiosk-demo demo: no installed simulator profile was found
         [serial]
         device = "/dev/null"
         [controller]
@@ -161,7 +161,7 @@ public enum KioskDemo {
         let origin = "http://127.0.0.1:\(port)"
         let configFile = directory + "/kiosk.toml"
         let text = """
-            # drippay-kiosk demo: written and loaded by `drippay-kiosk demo`
+            # drippay-kiosk-demo demo: written and loaded by `drippay-kiosk-demo demo`
             machine_id = "DEMO-1"
             profile = "simulator"
             currency = "USD"

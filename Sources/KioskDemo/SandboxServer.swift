@@ -12,7 +12,7 @@ import Foundation
 import Glibc
 #endif
 
-/// `drippay-kiosk sandbox`: the built-in fake DripPay API in the foreground, until SIGINT or
+/// `drippay-kiosk-demo sandbox`: the built-in fake DripPay API in the foreground, until SIGINT or
 /// SIGTERM. The command only parses its options; this is the wiring.
 public enum SandboxServer {
     /// Starts the sandbox on 127.0.0.1:`port`, prints its banner through `write`, waits for the

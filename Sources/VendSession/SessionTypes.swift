@@ -90,13 +90,7 @@ public struct SessionPolicy: Hashable, Sendable {
 
     /// Back-off for the `attempt`-th retry (1-based): `retryInitial * 2^(attempt-1)`, capped.
     public func retryDelay(attempt: Int) -> Duration {
-        var delay = retryInitial
-        var step = 1
-        while step < attempt, delay < retryMax {
-            delay = delay * 2
-            step += 1
-        }
-        return min(delay, retryMax)
+        Backoff(initial: min(retryInitial, retryMax), maximum: retryMax).delay(afterFailures: attempt)
     }
 }
 

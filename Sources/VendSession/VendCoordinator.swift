@@ -48,16 +48,15 @@ public actor VendCoordinator {
     var timerGenerations: [TimerKey: UInt64] = [:]
     var generation: UInt64 = 0
     var screenOwner: TradeNo?
-    /// What the service gate last said (API, serial link, shutdown).
-    var inService = true
-    var outOfServiceReason = ""
+    /// What the service gate last said (API, serial link, display, adapter, start, shutdown).
+    var gateState: ServiceState = .inService
     /// Set while journal writes fail: the kiosk is out of service whatever the gate says, and a
     /// write probe runs until a write succeeds again.
     var journalTrouble: String?
     /// Sessions dropped by a failed write, waiting to be settled again from the journal.
     var parked: Set<TradeNo> = []
-    /// What the controller was last told (effective availability and reason).
-    var announced = (available: true, reason: "")
+    /// What the controller was last told (`READY` or `OUT-OF-SERVICE <reason>`).
+    var announced: ControllerCommand = .ready
     let onJournalHealth: @Sendable (JournalHealth) -> Void
 
     struct TimerKey: Hashable {
@@ -132,8 +131,7 @@ public actor VendCoordinator {
             enqueue(.error(message: reason))
         case .hello(let name, let version):
             controllerGone("controller restarted (HELLO \(name) \(version))")
-            let state = effectiveService
-            enqueue(state.available ? .ready : .outOfService(reason: state.reason))
+            enqueue(effectiveService.command)
         case .unavailable(let reason):
             controllerGone("controller disabled payments: \(reason)")
         case .setUpRefused(let reason):
@@ -161,38 +159,39 @@ public actor VendCoordinator {
         if !up { controllerGone("serial link down") }
     }
 
-    /// Whether the daemon can take payments (API reachable, token abilities). A change is told
-    /// to the controller (`READY` / `OUT-OF-SERVICE`) and shown.
-    public func setService(available: Bool, reason: String) async {
-        inService = available
-        outOfServiceReason = available ? "" : reason
-        announceService()
+    /// What the service gate decided (API, link, display, adapter set-up, start, shutdown). A
+    /// change of what the kiosk does (this and the journal's health) is told to the controller
+    /// (`READY` / `OUT-OF-SERVICE`) and shown; `reannounce` tells the controller again even
+    /// without a change (the link reopened: the controller may have restarted). The controller
+    /// hears the service state from here only, through the output queue, so it never hears
+    /// `READY` while the journal takes no writes.
+    public func setService(_ state: ServiceState, reannounce: Bool = false) async {
+        gateState = state
+        announceService(reannounce: reannounce)
     }
 
     /// Whether the journal can be written now (false from a failed write until a probe succeeds).
     public func journalWritable() -> Bool { journalTrouble == nil }
 
     /// Payments are taken only when the gate allows it and the journal can be written.
-    var effectiveService: (available: Bool, reason: String) {
-        if journalTrouble != nil { return (false, Self.journalReason) }
-        return (inService, inService ? "" : outOfServiceReason)
-    }
+    var effectiveService: ServiceState { journalTrouble != nil ? .journalUnwritable : gateState }
 
-    static let journalReason = "journal unwritable"
-
-    /// Tells the controller and the screen when the effective service state changed.
-    func announceService() {
+    /// Tells the controller and the screen when the effective service state changed (the
+    /// controller also when `reannounce`).
+    func announceService(reannounce: Bool = false) {
         let state = effectiveService
-        guard state != announced else { return }
-        announced = state
-        enqueue(state.available ? .ready : .outOfService(reason: state.reason))
+        let changed = state.command != announced
+        guard changed || reannounce else { return }
+        announced = state.command
+        enqueue(state.command)
+        guard changed else { return }
         if screenOwner == nil {
             showIdleIfFree()
         } else {
             // A vend is open: it goes on (the controller's disable waits for its end), and its
             // customer reads on the pay screen that the machine goes out of service after it;
             // the next screen drops the notice.
-            screenSink.yield(.notice(state.available ? nil : state.reason))
+            screenSink.yield(.notice(state.reason))
         }
     }
 

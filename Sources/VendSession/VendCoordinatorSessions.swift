@@ -36,8 +36,7 @@ extension VendCoordinator {
 
     func showIdleIfFree() {
         guard screenOwner == nil else { return }
-        let state = effectiveService
-        screenSink.yield(.show(state.available ? .idle : .outOfService(reason: state.reason)))
+        screenSink.yield(.show(effectiveService.screen))
     }
 
     func timerFired(_ key: TimerKey, generation current: UInt64) {
@@ -63,8 +62,9 @@ extension VendCoordinator {
             } catch {
                 failures += 1
                 deliver(.pollFailed(String(describing: error)), to: tradeNo)
-                for _ in 0..<min(failures, 16) where delay < policy.pollBackoffMax { delay = delay * 2 }
-                delay = min(delay, policy.pollBackoffMax)
+                // The floor doubled once per failure in a row, at most pollBackoffMax.
+                delay = Backoff(initial: min(policy.pollFloor, policy.pollBackoffMax), maximum: policy.pollBackoffMax)
+                    .delay(afterFailures: failures + 1)
             }
             guard polling[tradeNo] == current else { return }
             do { try await sleep(for: delay) } catch { return }

@@ -236,7 +236,7 @@ public struct VendSessionMachine: Hashable, Sendable {
     public mutating func abandonForShutdown(now: Date) -> [SessionEffect] {
         guard phase == .awaitingPayment else { return [] }
         var effects: [SessionEffect] = [.log(event: .shutdown, detail: "cannot be re-claimed after a restart")]
-        effects += releaseController(.unavailable, screen: .outOfService(reason: "shutting down"))
+        effects += releaseController(.unavailable, screen: ServiceState.shuttingDown.screen)
         controllerWaiting = false
         claimDeadline = nil
         return effects + beginCancel(.unclaimed, now: now)

@@ -7,7 +7,7 @@ struct DrippayKiosk: AsyncParsableCommand {
         commandName: "drippay-kiosk",
         abstract: "Takes payment for a vending machine through the DripPay invoice API.",
         discussion: """
-            Start with `drippay-kiosk demo` to see a whole vend with no hardware and no account.
+            Start with `scripts/demo` (in the source tree) to see a whole vend with no hardware and no account.
             On a machine: `check-config`, then `ping`, then `run` (usually under systemd).
             """,
         version: kioskVersion,

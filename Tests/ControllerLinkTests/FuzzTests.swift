@@ -198,8 +198,8 @@ struct FuzzTests {
     @Test func mdbRandomSessionsKeepMoneySafetyInvariants() {
         var g = SplitMix64(seed: 11)
         let sequence = VendIDSequence(prefix: "f")
-        var codec = QibixxMDBCodec(
-            currency: Self.usd, settings: QibixxSettings(decimalPlaces: 2, scaleFactor: 1),
+        var codec = VendNumbering(
+            QibixxMDBCodec(currency: Self.usd, settings: QibixxSettings(decimalPlaces: 2, scaleFactor: 1)),
             makeVendID: { sequence.make() })
         var requested: [VendID: Money] = [:]
         var paid: Set<VendID> = []
@@ -299,7 +299,7 @@ struct FuzzTests {
     @Test func mdbCommandsRoundTripThroughTheWire() {
         var g = SplitMix64(seed: 12)
         let sequence = VendIDSequence(prefix: "rt")
-        var codec = QibixxMDBCodec(currency: Self.usd, makeVendID: { sequence.make() })
+        var codec = VendNumbering(QibixxMDBCodec(currency: Self.usd), makeVendID: { sequence.make() })
         _ = codec.encode(.ready)
         while !codec.isSetUp { _ = codec.decode("c,SET,OK") }
         _ = codec.decode("c,STATUS,ENABLED")

@@ -2,16 +2,19 @@ import ControllerLink
 import KioskCore
 import Testing
 
+/// The codec with the link's vend numbering, as the link drives it.
+typealias MDBCodec = VendNumbering<QibixxMDBCodec>
+
 /// A codec whose vend ids count mdb-1, mdb-2, ...
 func makeMDBCodec(
     currency: Currency = Currency(iso: "EUR")!, settings: QibixxSettings? = nil
-) -> QibixxMDBCodec {
+) -> MDBCodec {
     let sequence = VendIDSequence(prefix: "mdb")
-    return QibixxMDBCodec(currency: currency, settings: settings, makeVendID: { sequence.make() })
+    return VendNumbering(QibixxMDBCodec(currency: currency, settings: settings), makeVendID: { sequence.make() })
 }
 
 /// A codec set up and enabled, the machine reporting ENABLED (the state a sale starts from).
-func enabledMDBCodec(currency: Currency = Currency(iso: "EUR")!, settings: QibixxSettings? = nil) -> QibixxMDBCodec {
+func enabledMDBCodec(currency: Currency = Currency(iso: "EUR")!, settings: QibixxSettings? = nil) -> MDBCodec {
     var codec = makeMDBCodec(currency: currency, settings: settings)
     _ = codec.encode(.ready)
     while !codec.isSetUp { _ = codec.decode("c,SET,OK") }
@@ -30,7 +33,7 @@ struct QibixxMDBCodecTests {
     static let id1 = VendID("mdb-1")!
     static let id2 = VendID("mdb-2")!
 
-    private func decodeAll(_ codec: inout QibixxMDBCodec, _ lines: [String]) -> [ControllerEvent] {
+    private func decodeAll(_ codec: inout MDBCodec, _ lines: [String]) -> [ControllerEvent] {
         lines.flatMap { codec.decode($0) }
     }
 
@@ -40,7 +43,7 @@ struct QibixxMDBCodecTests {
     }
 
     /// Opens a vend for 1.00 (mdb-1) and approves it.
-    private func approvedVend(_ codec: inout QibixxMDBCodec) {
+    private func approvedVend(_ codec: inout MDBCodec) {
         _ = codec.decode("c,STATUS,VEND,1.00,5")
         #expect(codec.encode(.dispense(Self.id1, price: Self.euros(100))) == ["C,VEND,1.00"])
     }
@@ -252,7 +255,7 @@ struct QibixxMDBCodecTests {
     }
 
     @Test func aVendIDThatCannotBeReservedIsDeniedAtOnce() {
-        var codec = QibixxMDBCodec(currency: Self.eur, makeVendID: { nil })
+        var codec = VendNumbering(QibixxMDBCodec(currency: Self.eur), makeVendID: { nil })
         _ = codec.decode("c,STATUS,ENABLED")
         #expect(isMalformed(codec.decode("c,STATUS,VEND,1.00,5")))
         #expect(codec.takeOutgoing() == ["C,VEND,-1"])

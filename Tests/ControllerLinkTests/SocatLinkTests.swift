@@ -29,8 +29,8 @@ final class SocatPair: Sendable {
         let channel = try SerialChannel.adopting(
             descriptor: dup(log.fileHandleForReading.fileDescriptor), name: "socat log")
         defer { channel.close() }
-        let started = try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask {
+        let started =
+            await withTimeout(timeout) {
                 var framer = LineFramer(maxLineBytes: 4096)
                 for await event in channel.reads {
                     guard case .bytes(let bytes) = event else { break }
@@ -39,15 +39,7 @@ final class SocatPair: Sendable {
                     }
                 }
                 return false
-            }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return false
-            }
-            let first = try await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
+            } ?? false
         guard started else {
             stop()
             throw SocatFailed()
@@ -78,8 +70,8 @@ struct SocatLinkTests {
             b.close()
         }
         try a.write(Array("VEND 1 A5 1.50\r\n".utf8))
-        let got = try await withThrowingTaskGroup(of: [LineFramer.Output].self) { group in
-            group.addTask {
+        let got =
+            await withTimeout(.seconds(5)) { () -> [LineFramer.Output] in
                 var framer = LineFramer()
                 for await event in b.reads {
                     guard case .bytes(let bytes) = event else { break }
@@ -87,15 +79,7 @@ struct SocatLinkTests {
                     if !out.isEmpty { return out }
                 }
                 return []
-            }
-            group.addTask {
-                try await Task.sleep(for: .seconds(5))
-                return []
-            }
-            let first = try await group.next() ?? []
-            group.cancelAll()
-            return first
-        }
+            } ?? []
         #expect(got == [.line("VEND 1 A5 1.50")])
     }
 }

@@ -181,19 +181,10 @@ extension KioskIntegration {
         )
             async -> Bool
         {
-            await withTaskGroup(of: Bool.self) { group in
-                group.addTask {
-                    for await seen in steps where seen == step { return true }
-                    return false
-                }
-                group.addTask {
-                    try? await Task.sleep(for: timeout)
-                    return false
-                }
-                let first = await group.next() ?? false
-                group.cancelAll()
-                return first
-            }
+            await withTimeout(timeout) {
+                for await seen in steps where seen == step { return true }
+                return false
+            } ?? false
         }
 
         /// Waits (bounded) until `condition` holds; the daemon is another process, so there is

@@ -182,11 +182,40 @@ struct JournalFailureTests {
         h.store.state.write { $0.readOnly = true }
         await h.coordinator.handle(.vendRequested(request()))
         #expect(await eventually { h.controller.commands.contains(.outOfService(reason: "journal unwritable")) })
-        await h.coordinator.setService(available: false, reason: "API unreachable")
-        await h.coordinator.setService(available: true, reason: "")
+        await h.coordinator.setService(.outOfService(.api, reason: "API unreachable"))
+        await h.coordinator.setService(.inService)
         await h.coordinator.handle(.hello(name: "vmc", version: "1"))
         #expect(await eventually { h.controller.commands.last == .outOfService(reason: "journal unwritable") })
         #expect(!h.controller.commands.contains(.ready))
+    }
+
+    /// The gate's re-announcement when the link reopens goes through the coordinator too: with
+    /// the journal unwritable the controller hears OUT-OF-SERVICE again, never READY (issue 24).
+    @Test func aReannouncedInServiceStateIsNotReadyWhileTheJournalIsUnwritable() async {
+        let h = Harness()
+        defer { h.stop() }
+        h.store.state.write { $0.readOnly = true }
+        await h.coordinator.handle(.vendRequested(request()))
+        #expect(await eventually { h.controller.commands.contains(.outOfService(reason: "journal unwritable")) })
+        let before = h.controller.commands.filter { $0 == .outOfService(reason: "journal unwritable") }.count
+        await h.coordinator.setService(.inService, reannounce: true)
+        #expect(
+            await eventually {
+                h.controller.commands.filter { $0 == .outOfService(reason: "journal unwritable") }.count == before + 1
+            }, "\(h.controller.commands)")
+        #expect(!h.controller.commands.contains(.ready), "\(h.controller.commands)")
+    }
+
+    /// With nothing wrong, a re-announcement repeats READY to the controller (it may have
+    /// restarted) and leaves the screen alone.
+    @Test func aReannouncedStateIsSentAgainWithoutRedrawingTheScreen() async {
+        let h = Harness()
+        defer { h.stop() }
+        await h.coordinator.setService(.inService, reannounce: true)
+        await h.coordinator.setService(.inService, reannounce: true)
+        #expect(await eventually { h.controller.commands == [.ready, .ready] }, "\(h.controller.commands)")
+        await h.coordinator.setService(.inService)
+        #expect(h.screen.shown.get.isEmpty, "\(h.screen.shown.get)")
     }
 }
 

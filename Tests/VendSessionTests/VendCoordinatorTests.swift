@@ -190,7 +190,7 @@ struct VendCoordinatorTests {
         await h.coordinator.handle(.ping)
         await h.coordinator.handle(.hello(name: "rig", version: "1"))
         await h.coordinator.handle(.malformed(line: "VEND", reason: "VEND needs an id, a product and a price"))
-        await h.coordinator.setService(available: false, reason: "api unreachable")
+        await h.coordinator.setService(.outOfService(.api, reason: "api unreachable"))
         await h.coordinator.handle(.hello(name: "rig", version: "1"))
         await h.coordinator.handle(.vendRequested(request()))
         #expect(

@@ -51,7 +51,7 @@ def check(condition, message):
 
 
 class Sandbox:
-    """The host's API sandbox (`drippay-kiosk sandbox`) on 127.0.0.1; it outlives every power cut."""
+    """The host's API sandbox (`drippay-kiosk-demo sandbox`) on 127.0.0.1; it outlives every power cut."""
 
     def __init__(self, binary, token, workdir):
         with socket.socket() as s:

@@ -15,7 +15,7 @@ public func fuzzFramer(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     let split = body.isEmpty ? 0 : Int(first) % (body.count + 1)
     var vmc = VMCLineCodec(currency: usd)
     var counter = 0
-    var mdb = QibixxMDBCodec(currency: usd, makeVendID: { VendID("F1")! })
+    var mdb = VendNumbering(QibixxMDBCodec(currency: usd), makeVendID: { VendID("F1")! })
     for maxLine in [vmc.maxLineBytes, mdb.maxLineBytes] {
         var framer = LineFramer(maxLineBytes: maxLine)
         var outputs = framer.feed(body.prefix(split))

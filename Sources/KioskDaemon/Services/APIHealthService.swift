@@ -34,8 +34,8 @@ struct APIHealthService: Service, CustomStringConvertible {
             let pause =
                 gate.isAvailable
                 ? interval
-                : Self.backOff(failedChecks: failedChecks, first: outOfServiceInterval, cap: interval)
-                    * Double.random(in: 0.5...1.5, using: &random)
+                : Self.backOff(first: outOfServiceInterval, cap: interval)
+                    .delay(afterFailures: failedChecks, jitter: 0.5, using: &random)
             await trouble.wait(after: seen, timeout: pause)
             if Task.isCancelled { return }
             let woken = trouble.generation != seen
@@ -56,9 +56,11 @@ struct APIHealthService: Service, CustomStringConvertible {
     /// The pause before the next check after `failedChecks` failed ones in a row: `first`,
     /// doubling, at most `cap`.
     static func backOff(failedChecks: Int, first: Duration, cap: Duration) -> Duration {
-        var pause = first
-        for _ in 0..<max(0, failedChecks - 1) where pause < cap { pause = pause * 2 }
-        return min(pause, cap)
+        backOff(first: first, cap: cap).delay(afterFailures: failedChecks)
+    }
+
+    static func backOff(first: Duration, cap: Duration) -> Backoff {
+        Backoff(initial: min(first, cap), maximum: cap)
     }
 
     /// The required abilities the `/ping` answer lacks, or the problem reaching it.

@@ -52,11 +52,11 @@ struct ControllerLinkService: Service, CustomStringConvertible {
                 if wasUp && isDown { metrics.serialReconnected() }
                 wasUp = true
                 isDown = false
-                gate.submit(.serialUp)
+                gate.submit(.linkUp)
             case .down(let reason):
                 isDown = true
                 gate.submit(
-                    .serialDown(ServiceProblem(reason: "serial link down", detail: "serial link down (\(reason))")))
+                    .linkDown(ServiceProblem(reason: "serial link down", detail: "serial link down (\(reason))")))
                 await coordinator.linkChanged(up: false)
             case .controller(let event):
                 if let change = ServiceGate.adapterChange(event) { gate.submit(change) }

@@ -11,7 +11,7 @@ final class CommandsSent: Sendable {
     let shutdownAnnounced = Locked(false)
 
     func sent(_ command: ControllerCommand) {
-        if case .outOfService(reason: "shutting down") = command { shutdownAnnounced.set(true) }
+        if command == ServiceState.shuttingDown.command { shutdownAnnounced.set(true) }
         pulse.signal()
     }
 }
@@ -60,7 +60,7 @@ struct CoordinatorService: Service, CustomStringConvertible {
     /// Graceful shutdown: no new vends, a dispense in flight may finish, the rest is parked.
     private func drain(sessionEnded: Pulse) async {
         logger.notice("shutting down: no new vends")
-        gate.submit(.shuttingDown)
+        gate.submit(.stopping)
         _ = await commands.pulse.wait(until: { commands.shutdownAnnounced.value }, timeout: .seconds(1))
         let drained = await sessionEnded.wait(
             until: {
@@ -82,7 +82,7 @@ struct CoordinatorService: Service, CustomStringConvertible {
             }
         }
         // The last screen: no QR may stay up on a framebuffer once nobody watches it.
-        let finalScreen = ScreenIntent.outOfService(reason: "shutting down")
+        let finalScreen = ServiceState.shuttingDown.screen
         await coordinator.showFinalScreen(finalScreen)
         if !(await screen.waitUntilDrawn(finalScreen, timeout: .seconds(1))) {
             logger.warning("the out-of-service screen was not drawn before exit")

@@ -9,7 +9,7 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// `drippay-kiosk demo`: the whole flow with no hardware and no account.
+/// `drippay-kiosk-demo demo` (`scripts/demo`): the whole flow with no hardware and no account.
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",

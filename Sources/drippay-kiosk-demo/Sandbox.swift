@@ -8,7 +8,7 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// `drippay-kiosk sandbox`: the built-in fake DripPay API, in the foreground.
+/// `drippay-kiosk-demo sandbox`: the built-in fake DripPay API, in the foreground.
 struct Sandbox: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox",
