@@ -148,4 +148,28 @@ struct LatePaymentWatchTests {
         driver.fire(.retry)
         #expect(driver.send(.invoiceGone).finishedState == .cancelled)
     }
+
+    /// Our DELETE answered (soft delete) and the customer paid the quote before the re-check read.
+    func paidBeforeTheReCheck(after seconds: TimeInterval) -> [SessionEffect] {
+        var driver = Driver(machine: VendSessionMachine(newSession: newRecord(), policy: Self.watching))
+        driver.send(.start)
+        driver.send(.invoiceCreated(invoice(), qrPayload: "pay:ref-1"))
+        driver.advance(90)
+        driver.fire(.paymentDeadline)
+        driver.send(.cancelAnswered(.cancelled))
+        driver.advance(seconds)
+        return driver.send(.statusRechecked(.paid))
+    }
+
+    @Test func aSoftDeletedInvoicePaidBeforeTheReCheckDispensesWhileTheMachineWaits() {
+        let effects = paidBeforeTheReCheck(after: 1)
+        #expect(effects.dispenseCount == 1, "the controller was not released yet, 91 s of its 120 s")
+    }
+
+    @Test func aSoftDeletedInvoicePaidBeforeTheReCheckButPastTheMachinesTimeoutIsRefundDue() {
+        let effects = paidBeforeTheReCheck(after: 29)  // 119 s: past 120 s less the 2 s margin
+        #expect(effects.dispenseCount == 0)
+        #expect(effects.finishedState == .refundDue)
+        #expect(effects.denies == [.timeout])
+    }
 }
