@@ -17,6 +17,10 @@ extension DripPayClient {
     /// lookup reads back to this much before the session began.
     public static let lookupClockSkew: TimeInterval = 600
 
+    /// List requests one try of a lookup makes at most (`maxRequests`' default): a walk not done
+    /// within them goes on at the session's next try (docs/money-safety.md, "The budget in numbers").
+    public static let lookupPagesPerTry = 10
+
     /// Every invoice of this machine with this trade_no. trade_nos are unique per machine only,
     /// so another machine's invoice is never returned (nor, by the callers, ever cancelled).
     ///
@@ -28,7 +32,8 @@ extension DripPayClient {
     /// (never "not found": an invoice may sit on a page not read). The matches come back oldest
     /// first (list order within a second).
     public func findInvoices(
-        tradeNo: TradeNo, machineID: String, since: Date, maxRequests: Int = 10, resuming: TradeNoLookup? = nil
+        tradeNo: TradeNo, machineID: String, since: Date, maxRequests: Int = DripPayClient.lookupPagesPerTry,
+        resuming: TradeNoLookup? = nil
     )
         async throws -> [Invoice]
     {
@@ -43,11 +48,8 @@ extension DripPayClient {
             }
             requests += 1
             let result = try await listInvoices(page: page, perPage: TradeNoLookup.perPage)
-            if let ours = result.skipped.first(where: { $0.tradeNo == tradeNo.rawValue && $0.machineID == machineID }) {
-                // Our own invoice is unreadable: neither "found" nor "not found" is true.
-                throw LookupUnreadable(tradeNo: tradeNo, invoice: ours)
-            }
-            lookup.read(page: page, result)
+            // Our own invoice unreadable: neither "found" nor "not found" is true (throws).
+            try lookup.read(page: page, result)
         }
         return lookup.matchesOldestFirst
     }
@@ -74,7 +76,8 @@ extension DripPayClient {
     /// The invoice that stands for this trade_no on this machine: a paid one if any, else the
     /// oldest pending one, else the oldest not cancelled (a not-payable word), else nil.
     public func findInvoice(
-        tradeNo: TradeNo, machineID: String, since: Date, maxRequests: Int = 10, resuming: TradeNoLookup? = nil
+        tradeNo: TradeNo, machineID: String, since: Date, maxRequests: Int = DripPayClient.lookupPagesPerTry,
+        resuming: TradeNoLookup? = nil
     )
         async throws -> Invoice?
     {
@@ -94,7 +97,8 @@ extension DripPayClient {
     /// Finds the invoice standing for this trade_no on this machine and cancels every other
     /// pending one of this machine with the same trade_no. Returns nil when there is none.
     public func reconcile(
-        tradeNo: TradeNo, machineID: String, since: Date, maxRequests: Int = 10, resuming: TradeNoLookup? = nil
+        tradeNo: TradeNo, machineID: String, since: Date, maxRequests: Int = DripPayClient.lookupPagesPerTry,
+        resuming: TradeNoLookup? = nil
     )
         async throws -> Invoice?
     {
@@ -135,7 +139,8 @@ extension DripPayClient {
     ///   `outcomeUnknown` then says the invoice may exist — call again later (it looks up first
     ///   only after a lost answer; for crash recovery call `reconcile(tradeNo:)` first).
     public func createReconciling(
-        _ request: CreateInvoiceRequest, since: Date = Date(), maxRequests: Int = 10, maxAttempts: Int = 2
+        _ request: CreateInvoiceRequest, since: Date = Date(), maxRequests: Int = DripPayClient.lookupPagesPerTry,
+        maxAttempts: Int = 2
     ) async throws -> Invoice {
         var attempt = 0
         // Once a create's answer was lost, an invoice may exist whatever a later attempt answers:

@@ -75,7 +75,15 @@ public struct TradeNoLookup: Hashable, Sendable {
     }
 
     /// Takes one page read (`page`) and decides the next.
-    public mutating func read(page: Int, _ result: InvoicePage) {
+    ///
+    /// - Throws: `LookupUnreadable` when the page holds this machine's invoice for the trade_no
+    ///   but it did not decode: neither "found" nor "not found" is true (the page still counts as
+    ///   a request; the walk is not moved on, so a retry reads the page again).
+    public mutating func read(page: Int, _ result: InvoicePage) throws(LookupUnreadable) {
+        if let ours = result.skipped.first(where: { $0.tradeNo == tradeNo.rawValue && $0.machineID == machineID }) {
+            requests += 1
+            throw LookupUnreadable(tradeNo: tradeNo, invoice: ours)
+        }
         requests += 1
         for (index, invoice) in result.data.enumerated()
         where invoice.tradeNo == tradeNo && invoice.machineID == machineID {
@@ -115,6 +123,106 @@ public struct TradeNoLookup: Hashable, Sendable {
             nextPage = (reachesOlder || page <= 1) ? nil : min(page - 1, lastPage)
         case .unknown?, nil:
             nextPage = (page >= lastPage || result.data.isEmpty) ? nil : page + 1
+        }
+    }
+}
+
+// MARK: Across restarts
+
+extension TradeNoLookup {
+    /// What a walk has read, as the journal keeps it across restarts (`trade_no_lookups`): where
+    /// it stands and the references of the matches so far. The matches' invoices are read again
+    /// by reference when the walk resumes (`init(resuming:matches:)`): their status may have
+    /// changed meanwhile.
+    public struct Progress: Codable, Hashable, Sendable {
+        /// A match's reference and its place in the list when it was read.
+        public struct Match: Codable, Hashable, Sendable {
+            public var reference: String
+            public var page: Int
+            public var index: Int
+        }
+
+        public var tradeNo: String
+        public var machineID: String
+        /// The walk's horizon (`cutoff`), in milliseconds since 1970.
+        public var cutoffMilliseconds: Int64
+        public var requests: Int
+        public var nextPage: Int?
+        /// `newest`, `oldest`, `unknown`, or nil before the first page.
+        public var order: String?
+        public var lastTotal: Int?
+        public var lastPage: Int
+        public var matches: [Match]
+
+        /// The text the journal keeps (JSON).
+        public var text: String {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            guard let data = try? encoder.encode(self) else { return "" }
+            return String(decoding: data, as: UTF8.self)
+        }
+
+        /// Reads `text` back; nil when it is not a progress this version wrote (the walk then
+        /// starts from page 1: slower, never wrong).
+        public init?(text: String) {
+            guard let value = try? JSONDecoder().decode(Self.self, from: Data(text.utf8)) else { return nil }
+            self = value
+        }
+
+        init(
+            tradeNo: String, machineID: String, cutoffMilliseconds: Int64, requests: Int, nextPage: Int?,
+            order: String?, lastTotal: Int?, lastPage: Int, matches: [Match]
+        ) {
+            self.tradeNo = tradeNo
+            self.machineID = machineID
+            self.cutoffMilliseconds = cutoffMilliseconds
+            self.requests = requests
+            self.nextPage = nextPage
+            self.order = order
+            self.lastTotal = lastTotal
+            self.lastPage = lastPage
+            self.matches = matches
+        }
+    }
+
+    /// Where the walk stands, to keep across a restart.
+    public var progress: Progress {
+        let orderText: String?
+        switch order {
+        case .newestFirst?: orderText = "newest"
+        case .oldestFirst?: orderText = "oldest"
+        case .unknown?: orderText = "unknown"
+        case nil: orderText = nil
+        }
+        return Progress(
+            tradeNo: tradeNo.rawValue, machineID: machineID,
+            cutoffMilliseconds: Int64((cutoff.timeIntervalSince1970 * 1000).rounded()), requests: requests,
+            nextPage: nextPage, order: orderText, lastTotal: lastTotal, lastPage: lastPage,
+            matches: matches.values.map {
+                Progress.Match(reference: $0.invoice.reference.rawValue, page: $0.page, index: $0.index)
+            }
+            .sorted { ($0.page, $0.index) < ($1.page, $1.index) })
+    }
+
+    /// The walk `progress` describes, with the matches' invoices as read again by reference
+    /// (`invoices`); a match whose invoice is not among them (gone: 404) is dropped.
+    public init(resuming progress: Progress, matches invoices: [Invoice]) {
+        self.tradeNo = TradeNo(progress.tradeNo)
+        self.machineID = progress.machineID
+        self.cutoff = Date(timeIntervalSince1970: TimeInterval(progress.cutoffMilliseconds) / 1000)
+        self.requests = progress.requests
+        self.nextPage = progress.nextPage
+        switch progress.order {
+        case "newest"?: order = .newestFirst
+        case "oldest"?: order = .oldestFirst
+        case "unknown"?: order = .unknown
+        default: order = nil
+        }
+        self.lastTotal = progress.lastTotal
+        self.lastPage = max(1, progress.lastPage)
+        for match in progress.matches {
+            guard let invoice = invoices.first(where: { $0.reference.rawValue == match.reference }) else { continue }
+            matches[invoice.reference] = (invoice, match.page, match.index)
         }
     }
 }

@@ -72,6 +72,10 @@ public struct SandboxRequestRecord: Hashable, Sendable, CustomStringConvertible 
     public let status: Int?
     /// When the sandbox answered it (or dropped it); not part of a record's equality.
     public var at = Date()
+    /// The query (`page`, `per_page` of a list read); not part of a record's equality.
+    public var query: [String: String] = [:]
+    /// The `page` a list read asked for (1 when it named none).
+    public var page: Int { Int(query["page"] ?? "") ?? 1 }
     public var description: String { "\(method) \(path) -> \(status.map(String.init) ?? "dropped")" }
 
     public static func == (a: Self, b: Self) -> Bool { (a.method, a.path, a.status) == (b.method, b.path, b.status) }
@@ -208,7 +212,9 @@ struct SandboxState: Sendable {
 
     mutating func record(_ request: SandboxRequest, status: Int?) {
         if requests.count >= maxRequestLog { requests.removeFirst(requests.count / 2) }
-        requests.append(SandboxRequestRecord(method: request.method, path: request.path, status: status))
+        var record = SandboxRequestRecord(method: request.method, path: request.path, status: status)
+        record.query = request.query
+        requests.append(record)
     }
 
     // MARK: Payment

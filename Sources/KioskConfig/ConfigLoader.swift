@@ -101,7 +101,7 @@ enum Schema {
         ("serial", ["device", "baud", "data_bits", "parity", "stop_bits", "flow_control"]),
         ("controller", ["protocol", "machine_timeout_s"]),
         ("qibixx", ["session_mode", "decimal_places", "scale_factor", "vend_timeout_s"]),
-        ("vend", ["payment_timeout_s", "resume_grace_s", "items"]),
+        ("vend", ["payment_timeout_s", "resume_grace_s", "late_payment_watch_s", "items"]),
         ("display", ["output", "device", "png_path", "width", "height", "bits_per_pixel", "language", "texts"]),
         ("qr", ["source", "payload", "refresh_s", "error_correction"]),
         ("journal", ["path", "retention_days"]),

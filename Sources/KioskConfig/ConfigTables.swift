@@ -147,6 +147,8 @@ extension Loader {
     ) -> VendSettings {
         let paymentTimeout = f.integer("vend.payment_timeout_s", default: 90, range: 1...3600)
         let resumeGrace = f.integer("vend.resume_grace_s", default: 15, range: 1...3600)
+        let latePaymentWatch = f.integer(
+            "vend.late_payment_watch_s", default: VendSettings.defaultLatePaymentWatchSeconds, range: 0...300)
         if let machine = machineTimeout, paymentTimeout >= machine,
             let at = f.merged["vend.payment_timeout_s"] ?? f.merged["controller.machine_timeout_s"]
         {
@@ -177,7 +179,9 @@ extension Loader {
             }
             products[product] = description
         }
-        return VendSettings(paymentTimeoutSeconds: paymentTimeout, resumeGraceSeconds: resumeGrace, items: products)
+        return VendSettings(
+            paymentTimeoutSeconds: paymentTimeout, resumeGraceSeconds: resumeGrace, items: products,
+            latePaymentWatchSeconds: latePaymentWatch)
     }
 
     /// `[display]` and `[display.texts]`; its QR error correction is set from `[qr]`.

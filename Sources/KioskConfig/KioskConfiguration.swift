@@ -154,8 +154,17 @@ public struct VendSettings: Sendable, Hashable {
     public var resumeGraceSeconds: Int
     /// The planogram: product code -> invoice item description.
     public var items: [ProductCode: String]
+    /// How long after a cancel confirmed only by a 404 (a soft-deleted invoice) its status is still
+    /// re-read for a late payment; 0 ends the session at the 404.
+    public var latePaymentWatchSeconds: Int
+    /// `late_payment_watch_s` when the config does not set it.
+    public static let defaultLatePaymentWatchSeconds = 10
 
-    public init(paymentTimeoutSeconds: Int = 90, resumeGraceSeconds: Int = 15, items: [ProductCode: String] = [:]) {
+    public init(
+        paymentTimeoutSeconds: Int = 90, resumeGraceSeconds: Int = 15, items: [ProductCode: String] = [:],
+        latePaymentWatchSeconds: Int = VendSettings.defaultLatePaymentWatchSeconds
+    ) {
+        self.latePaymentWatchSeconds = latePaymentWatchSeconds
         self.paymentTimeoutSeconds = paymentTimeoutSeconds
         self.resumeGraceSeconds = resumeGraceSeconds
         self.items = items

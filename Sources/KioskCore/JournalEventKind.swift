@@ -46,4 +46,6 @@ public enum JournalEventKind: String, Hashable, Sendable, CaseIterable, CustomSt
     case shutdown
     case sendFailed = "send_failed"
     case journalWriteFailed = "journal_write_failed"
+    /// The cancel was confirmed only by a 404 (soft-deleted): the status is re-read for a late payment.
+    case latePaymentWatch = "late_payment_watch"
 }

@@ -97,7 +97,8 @@ struct DaemonParts: Sendable {
         let items = config.vend.items
         let (journalHealth, journalHealthSink) = AsyncStream<JournalHealth>.makeStream()
         let coordinator = VendCoordinator(
-            invoices: DripPayInvoicePort(client: client, machineID: config.machineID, latency: latency),
+            invoices: DripPayInvoicePort(
+                client: client, machineID: config.machineID, latency: latency, progressStore: store),
             store: store, controller: controller, screen: screen,
             renderQR: { info, tradeNo in
                 guard source == .template, let template else {
@@ -114,7 +115,8 @@ struct DaemonParts: Sendable {
                 paymentTimeout: .seconds(config.vend.paymentTimeoutSeconds),
                 resumeGrace: .seconds(config.vend.resumeGraceSeconds),
                 machineTimeout: config.controller.machineTimeoutSeconds.map { .seconds($0) },
-                refundNoticeTime: .seconds(config.support.noticeSeconds)),
+                refundNoticeTime: .seconds(config.support.noticeSeconds),
+                latePaymentWatch: .seconds(config.vend.latePaymentWatchSeconds)),
             clock: ContinuousClock(), now: Date.init,
             onJournalHealth: { journalHealthSink.yield($0) })
         let gate = ServiceGate(coordinator: coordinator, status: status, metrics: metrics, logger: logger)

@@ -101,11 +101,17 @@ public struct DripPayInvoicePort: InvoicePort {
     private let latency: DispenseLatency?
     /// trade_no walks cut short by their request budget, resumed at the session's next try.
     private let walks = PartialLookups()
+    /// Keeps the walks across restarts (the journal): a restart goes on where the last run stopped.
+    private let progressStore: (any LookupProgressStore)?
 
-    public init(client: DripPayClient, machineID: String, latency: DispenseLatency? = nil) {
+    public init(
+        client: DripPayClient, machineID: String, latency: DispenseLatency? = nil,
+        progressStore: (any LookupProgressStore)? = nil
+    ) {
         self.client = client
         self.machineID = machineID
         self.latency = latency
+        self.progressStore = progressStore
     }
 
     public func createInvoice(
@@ -165,18 +171,40 @@ public struct DripPayInvoicePort: InvoicePort {
     public func findInvoice(tradeNo: TradeNo, since: Date) async throws -> InvoiceInfo? {
         // `reconcile` also cancels pending duplicates of the same trade_no (of this machine only).
         let found: Invoice?
+        var resuming = walks.take(tradeNo)
+        if resuming == nil { resuming = try await savedWalk(tradeNo) }
         do {
             found = try await client.reconcile(
-                tradeNo: tradeNo, machineID: machineID, since: since, resuming: walks.take(tradeNo))
+                tradeNo: tradeNo, machineID: machineID, since: since, resuming: resuming)
         } catch let incomplete as LookupIncomplete {
             walks.keep(incomplete.lookup)
+            progressStore?.save(incomplete.lookup.progress.text, of: tradeNo)
             throw incomplete
         }
+        progressStore?.clear(tradeNo)
         guard let invoice = found else { return nil }
         guard let total = Self.total(of: invoice) else {
             throw LookupError.badTotal(tradeNo: tradeNo, reference: invoice.reference, total: invoice.total.decimal)
         }
         return Self.info(invoice, total: total)
+    }
+
+    /// The walk an earlier run of the daemon kept for `tradeNo` (none in memory after a restart),
+    /// with its matches read again by reference (a 404 drops one: cancelled). A kept text this
+    /// version cannot read, or of another machine, is ignored: the walk starts from page 1.
+    func savedWalk(_ tradeNo: TradeNo) async throws -> TradeNoLookup? {
+        guard let text = progressStore?.progress(of: tradeNo), let progress = TradeNoLookup.Progress(text: text),
+            progress.tradeNo == tradeNo.rawValue, progress.machineID == machineID
+        else { return nil }
+        var invoices: [Invoice] = []
+        for match in progress.matches {
+            do {
+                invoices.append(try await client.invoice(InvoiceReference(match.reference)))
+            } catch DripPayError.notFound {
+                continue
+            }
+        }
+        return TradeNoLookup(resuming: progress, matches: invoices)
     }
 
     public func status(of reference: InvoiceReference) async throws -> InvoiceStatus {
@@ -293,4 +321,12 @@ final class PartialLookups: Sendable {
             list.append((lookup.tradeNo, lookup))
         }
     }
+}
+
+/// Where trade_no lookups keep how far they read, across restarts (the journal's
+/// `trade_no_lookups`). Best effort: a progress lost only makes a lookup start again from page 1.
+public protocol LookupProgressStore: Sendable {
+    func progress(of tradeNo: TradeNo) -> String?
+    func save(_ progress: String, of tradeNo: TradeNo)
+    func clear(_ tradeNo: TradeNo)
 }

@@ -37,3 +37,15 @@ public struct JournalSessionStore: SessionStore {
 
     public func probeWrite(at: Date) throws { try journal.probeWrite(at: at) }
 }
+
+extension JournalSessionStore: LookupProgressStore {
+    // A failed write or read only makes a lookup start again from page 1; the session's own
+    // writes report a journal that cannot be written.
+    public func progress(of tradeNo: TradeNo) -> String? { try? journal.lookupProgress(tradeNo: tradeNo) }
+
+    public func save(_ progress: String, of tradeNo: TradeNo) {
+        try? journal.saveLookupProgress(tradeNo: tradeNo, progress: progress, at: Date())
+    }
+
+    public func clear(_ tradeNo: TradeNo) { try? journal.clearLookupProgress(tradeNo: tradeNo) }
+}

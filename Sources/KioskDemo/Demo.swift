@@ -177,6 +177,8 @@ public enum KioskDemo {
             [vend]
             payment_timeout_s = \(paymentTimeout)
             resume_grace_s = \(resumeGrace)
+            # a short late-payment watch: the demo waits a few seconds for each vend's end
+            late_payment_watch_s = 2
 
             [vend.items]
             "5" = "Soda"

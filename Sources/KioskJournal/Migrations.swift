@@ -147,5 +147,17 @@ enum JournalSchema {
                     SELECT RAISE(ABORT, 'a session in a final state never changes');
                 END;
                 """),
+        Migration(
+            identifier: "v6-trade-no-lookups",
+            sql: """
+                -- How far a trade_no lookup (a lost create's invoice looked for in GET /invoices) has
+                -- read, so that a restart goes on from there instead of reading page 1 again. The text
+                -- is the API client's own (opaque here); the row goes with its session.
+                CREATE TABLE trade_no_lookups (
+                    trade_no TEXT PRIMARY KEY NOT NULL REFERENCES sessions (trade_no) ON DELETE CASCADE,
+                    progress TEXT NOT NULL,
+                    updated_at INTEGER NOT NULL
+                );
+                """),
     ]
 }

@@ -44,6 +44,12 @@ public struct SessionPolicy: Hashable, Sendable {
     /// A `DISPENSE` is never written later than this before `machineTimeout` after the VEND's
     /// arrival: time for the journal commit and the write itself.
     public var dispenseMargin: Duration
+    /// How long after a cancel confirmed only by a 404 the invoice's status is still re-read for a
+    /// late payment (`vend.late_payment_watch_s`). DripPay soft-deletes a cancelled invoice (404
+    /// from then on), but the provider may still take a payment of the quote the customer holds;
+    /// a payment read within the watch is a payment (refund due once the controller was
+    /// released). Zero ends the session `cancelled` at the 404, as before.
+    public var latePaymentWatch: Duration
 
     public init(
         paymentTimeout: Duration = .seconds(90), resumeGrace: Duration = .seconds(15),
@@ -52,8 +58,9 @@ public struct SessionPolicy: Hashable, Sendable {
         resultScreenTime: Duration = .seconds(5), machineTimeout: Duration? = nil,
         machineTimeoutMargin: Duration = .seconds(5), minimumPaymentWindow: Duration = .seconds(15),
         settleRetries: Int = 10, settleWithin: Duration = .seconds(900), dispenseMargin: Duration = .seconds(2),
-        refundNoticeTime: Duration = .seconds(30)
+        refundNoticeTime: Duration = .seconds(30), latePaymentWatch: Duration = .zero
     ) {
+        self.latePaymentWatch = latePaymentWatch
         self.settleRetries = settleRetries
         self.settleWithin = settleWithin
         self.dispenseMargin = dispenseMargin
@@ -255,6 +262,9 @@ public enum SessionEffect: Hashable, Sendable {
     case cancelInvoice(InvoiceReference)
     /// One status read (after a cancel) whose answer comes back as `statusRechecked`/`recheckFailed`.
     case checkStatus(InvoiceReference)
+    /// One read of the late-payment watch, on the status route (`InvoicePort.status(of:)`): the
+    /// answer comes back as `statusRechecked`, `invoiceGone` or `recheckFailed`.
+    case watchStatus(InvoiceReference)
     case startTimer(SessionTimer, at: Date)
     case show(ScreenIntent)
     case send(ControllerCommand)

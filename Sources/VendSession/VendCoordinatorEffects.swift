@@ -116,6 +116,18 @@ extension VendCoordinator {
                     }
                     await self.deliver(event, to: tradeNo)
                 }
+            case .watchStatus(let reference):
+                submit(for: tradeNo) { [invoices] in
+                    let event: SessionEvent
+                    do {
+                        event = .statusRechecked(try await invoices.status(of: reference))
+                    } catch is InvoiceNotFound {
+                        event = .invoiceGone
+                    } catch {
+                        event = .recheckFailed(String(describing: error))
+                    }
+                    await self.deliver(event, to: tradeNo)
+                }
             case .startTimer(let timer, let at):
                 generation += 1
                 let current = generation

@@ -43,6 +43,10 @@ public struct VendSessionMachine: Hashable, Sendable {
         case cancelling
         /// `invoiced`: the cancel answered; a status read decides between cancelled and paid.
         case rechecking
+        /// `invoiced`: the cancel was confirmed only by a 404 (soft-deleted); the controller was
+        /// released as for a cancel, and the status is re-read until `watchUntil` for a late
+        /// payment (`policy.latePaymentWatch`).
+        case watching
         /// `paid`: waiting for the controller to re-claim the vend within the grace.
         case awaitingClaim
         /// `dispensing`: the command went (or is going) out; waiting for DISPENSED/FAILED.
@@ -103,6 +107,8 @@ public struct VendSessionMachine: Hashable, Sendable {
     /// When the VEND the controller now waits on arrived (the request, or its re-claim): no
     /// `DISPENSE` after `policy.machineTimeout` from it. Nil after a restart until a re-claim.
     public internal(set) var vendArrivedAt: Date?
+    /// The end of the late-payment watch, once one began (`Phase.watching`).
+    public internal(set) var watchUntil: Date?
 
     /// A machine for a fresh request, already journaled as `requested`. Feed it `.start`.
     public init(newSession record: SessionRecord, policy: SessionPolicy) {

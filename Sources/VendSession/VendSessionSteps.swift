@@ -59,6 +59,71 @@ extension VendSessionMachine {
             deny: .unavailable, screen: vendArrivedAt == nil ? nil : .unresolved(tradeNo: record.tradeNo))
     }
 
+    // MARK: Late-payment watch (docs/money-safety.md, "API oddities")
+
+    /// Our cancel was confirmed by a 404 (DripPay soft-deletes cancelled invoices). For the
+    /// controller the vend is over now (`DENY` with the cancel's reason), as for any confirmed
+    /// cancel; the session stays `invoiced` and the status is re-read until `watchUntil` (the
+    /// watch, never past the settling time): a payment the provider still took is a payment.
+    mutating func beginWatch(now: Date) -> [SessionEffect] {
+        phase = .watching
+        retryAttempt = 0
+        let until = max(now, min(now.adding(policy.latePaymentWatch), settleBy))
+        watchUntil = until
+        let cause = cancelCause ?? .timeout
+        var effects: [SessionEffect] = [
+            .log(
+                event: .latePaymentWatch,
+                detail:
+                    "cancel (\(cause.rawValue)) confirmed by 404 (soft-deleted); re-reading the status for a late payment until \(until)"
+            )
+        ]
+        effects += releaseController(
+            cause.denyReason, screen: .cancelled(reason: cause == .notPayable ? .unavailable : cause.denyReason))
+        return effects + scheduleWatchRead(now: now)
+    }
+
+    /// The next read of the watch: on the retry back-off (1, 2, 4 s ...), the last one at its end.
+    mutating func scheduleWatchRead(now: Date) -> [SessionEffect] {
+        let until = watchUntil ?? now
+        retryAttempt += 1
+        return schedule(.retry, at: min(until, now.adding(policy.retryDelay(attempt: retryAttempt))))
+    }
+
+    /// One answer of the watch (`nil`: 404). `paid` is a payment (dispensed only if the controller
+    /// still waits within its timeout, which a released one does not: refund due); `pending`
+    /// means the cancel did not hold (the API still offers the invoice): cancelled again, within
+    /// the settling budget; 404, `cancelled` or a not-payable word go on until the watch's end,
+    /// where the session ends `cancelled`.
+    mutating func watchRead(_ status: InvoiceStatus?, now: Date) -> [SessionEffect] {
+        var effects: [SessionEffect] = []
+        switch status {
+        case .paid?:
+            return becomePaid(now: now, source: "status paid after our cancel (the soft-deleted invoice was paid)")
+        case .pending?:
+            phase = .cancelling
+            effects.append(.log(event: .cancelNotEffective, detail: "status pending after a cancel confirmed by 404"))
+            return effects
+                + parkForRetry(
+                    note: "cancel not effective (\(cancelCause?.rawValue ?? "?")): status pending after a 404", now: now
+                )
+        case .notPayable(let word)?:
+            effects += noteNotPayable(word)
+        case .cancelled?, nil:
+            break
+        }
+        guard let until = watchUntil, now < until else {
+            let cause = cancelCause ?? .timeout
+            return effects
+                + end(
+                    .cancelled, now: now, event: .cancelled,
+                    note:
+                        "cancelled (\(cause.rawValue)); the API answered 404 (soft-deleted) and reported no payment within the late-payment watch (\(policy.latePaymentWatch))",
+                    deny: cause.denyReason)
+        }
+        return effects + scheduleWatchRead(now: now)
+    }
+
     mutating func releaseController(_ reason: DenyReason, screen: ScreenIntent) -> [SessionEffect] {
         guard controllerWaiting, !denySent else { return [] }
         denySent = true

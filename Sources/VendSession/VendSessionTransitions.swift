@@ -114,7 +114,7 @@ extension VendSessionMachine {
         switch phase {
         case .awaitingPayment:
             return statusRead(status, now: now)
-        case .cancelling, .rechecking:
+        case .cancelling, .rechecking, .watching:
             if status == .paid { return becomePaid(now: now, source: "status paid (poll)") }
             guard let word = status.notPayableWord else { return [] }
             return noteNotPayable(word)
@@ -141,6 +141,7 @@ extension VendSessionMachine {
     /// The answer of the status read asked after the cancel answered: it decides the session.
     mutating func statusRechecked(_ status: InvoiceStatus, now: Date) -> [SessionEffect] {
         pollFailures = 0
+        if phase == .watching { return watchRead(status, now: now) }
         guard phase == .rechecking else {
             // No re-check is in flight (a cancel retry is): only a payment counts.
             guard phase == .cancelling else { return [] }
@@ -193,6 +194,15 @@ extension VendSessionMachine {
     }
 
     mutating func recheckFailed(_ message: String, now: Date) -> [SessionEffect] {
+        if phase == .watching {
+            // Nothing is known of this read; past the watch, the end waits for an answer (bounded
+            // by the settling budget): a payment may have come meanwhile.
+            guard let until = watchUntil, now < until else {
+                return [.log(event: .recheckFailed, detail: message)]
+                    + retryOrGiveUp(note: "late-payment watch: status read failed: \(message)", now: now)
+            }
+            return [.log(event: .recheckFailed, detail: message)] + scheduleWatchRead(now: now)
+        }
         guard phase == .rechecking else { return [] }
         var effects: [SessionEffect] = [.log(event: .recheckFailed, detail: message)]
         effects += parkForRetry(note: "cancel sent, status re-check failed: \(message)", now: now)
@@ -206,7 +216,12 @@ extension VendSessionMachine {
         pollFailures = 0
         switch phase {
         case .rechecking:
-            return statusRechecked(.cancelled, now: now)
+            // Our cancel is confirmed: the vend is over for the controller. The provider may still
+            // take a payment of the soft-deleted invoice: watch for one when the policy says so.
+            guard policy.latePaymentWatch > .zero else { return statusRechecked(.cancelled, now: now) }
+            return beginWatch(now: now)
+        case .watching:
+            return watchRead(nil, now: now)
         case .awaitingPayment:
             return [.log(event: .invoiceGone, detail: "status answered 404")] + beginCancel(.gone, now: now)
         default:
@@ -230,6 +245,9 @@ extension VendSessionMachine {
         case (.retry, .rechecking):
             guard let reference = record.reference else { return [] }
             return [.checkStatus(reference)]
+        case (.retry, .watching):
+            guard let reference = record.reference else { return [] }
+            return [.watchStatus(reference)]
         case (.retry, .lookingUp):
             return [.lookupInvoice(record.tradeNo)]
         case (.offerDeadline, .creating), (.offerDeadline, .lookingUp):
@@ -255,7 +273,7 @@ extension VendSessionMachine {
             if phase == .cancelling || phase == .rechecking { cancelCause = .aborted }
             return [.log(event: .aborted, detail: "customer aborted while \(phase)")]
                 + releaseController(.aborted, screen: .cancelled(reason: .aborted))
-        case .dispensing, .ended:
+        case .dispensing, .watching, .ended:
             return [.log(event: .ignored, detail: "ABORT while \(phase)")]
         }
     }
@@ -280,7 +298,7 @@ extension VendSessionMachine {
             let until = min(grace, record.paymentDeadline ?? grace)
             claimDeadline = until
             return [.log(event: .controllerGone, detail: reason)] + schedule(.claimGrace, at: until)
-        case .cancelling, .rechecking, .awaitingClaim, .ended:
+        case .cancelling, .rechecking, .watching, .awaitingClaim, .ended:
             return wasWaiting ? [.log(event: .controllerGone, detail: reason)] : []
         }
     }
@@ -320,7 +338,7 @@ extension VendSessionMachine {
             claimDeadline = nil
             timers[.claimGrace] = nil
             return [.log(event: .reclaimed, detail: "paid vend re-claimed")] + decideDispense(now: now)
-        case .cancelling, .rechecking, .dispensing, .ended:
+        case .cancelling, .rechecking, .watching, .dispensing, .ended:
             return denyReclaim(request, now: now)
         }
     }

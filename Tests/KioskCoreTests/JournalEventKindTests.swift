@@ -12,7 +12,7 @@ struct JournalEventKindTests {
         "lookup_failed", "poll_failed", "recheck_failed", "unknown_status", "invoice_gone", "total_mismatch",
         "offer_too_late", "offer_deadline", "aborted", "ignored", "duplicate_vend", "controller_gone",
         "reclaimed", "reclaim_mismatch", "resumed", "recovering", "shutdown", "send_failed",
-        "journal_write_failed", "unresolved",
+        "journal_write_failed", "unresolved", "late_payment_watch",
     ]
 
     @Test func everyStoredSpellingIsAKindAndBack() {

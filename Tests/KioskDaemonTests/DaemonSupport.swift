@@ -105,6 +105,8 @@ final class DaemonHarness: Sendable {
             paymentTimeout: paymentTimeout,
             resumeGrace: resumeGrace, display: "none")
         written.controller.protocolKind = kind
+        // Sessions end at the 404 after their cancel (the late-payment watch has tests of its own).
+        written.vend.latePaymentWatchSeconds = 0
         configuration = written
     }
 

@@ -208,6 +208,7 @@ actor FleetMachine {
             [vend]
             payment_timeout_s = \(options.paymentTimeoutSeconds)
             resume_grace_s = 5
+            late_payment_watch_s = 0
 
             [vend.items]
             "5" = "Soda"

@@ -13,6 +13,9 @@ struct RigOptions: Sendable {
     var machineID = "ITEST-01"
     var paymentTimeoutSeconds = 3
     var resumeGraceSeconds = 2
+    /// `[vend] late_payment_watch_s`: 0 (the session ends at the 404 after its cancel) unless a
+    /// test watches for a late payment; production's default is 10.
+    var latePaymentWatchSeconds = 0
     var requestTimeoutSeconds = 2
     var statusRequestsPerMinute = 600
     var requestsPerMinute = 60
@@ -123,6 +126,7 @@ actor KioskRig {
             [vend]
             payment_timeout_s = \(options.paymentTimeoutSeconds)
             resume_grace_s = \(options.resumeGraceSeconds)
+            late_payment_watch_s = \(options.latePaymentWatchSeconds)
 
             [vend.items]
             \(items)
