@@ -29,10 +29,12 @@ extension CurlTransport {
         case CURLE_OPERATION_TIMEDOUT:
             return .timeout
         case CURLE_PEER_FAILED_VERIFICATION:
-            // OpenSSL verifies the chain (a non-zero result names why); libcurl then checks the
-            // host name itself, with the chain's result still X509_V_OK.
+            // OpenSSL verifies the chain during the handshake; a failure stores its X509_V_ERR
+            // code (2 and up: 20 unknown issuer, 10 expired, …). A chain it accepted leaves the
+            // result at 0, or at libcurl's "not verified yet" (1, !X509_V_OK) when libcurl's own
+            // host-name check, made before it reads the result, is what failed.
             let verify = easy.info(CURLINFO_SSL_VERIFYRESULT)
-            return verify != 0
+            return verify > 1
                 ? .tls(.untrustedCertificate(verifyResult: verify), detail: detail)
                 : .tls(.hostNameMismatch, detail: detail)
         case CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CRL_BADFILE:
