@@ -146,10 +146,17 @@ struct DaemonParts: Sendable {
             displaySink.finish()
             return (injected, nil, displayProblems)
         } else if displayOptions.output == .framebuffer {
+            let logger = Logger(label: "drippay-kiosk.display")
+            // Another program switching the text console back (a getty's reset): redraw at once.
+            let consoleChanged = Pulse()
             let framebuffer = ReopeningDisplay(
-                device: displayOptions.device, backoff: options.linkBackoff,
-                logger: Logger(label: "drippay-kiosk.display"), onChange: { displaySink.yield($0) },
-                open: { () throws(DisplayError) -> any DisplayOutput in try FramebufferOutput(options: displayOptions) }
+                device: displayOptions.device, backoff: options.linkBackoff, logger: logger,
+                onChange: { displaySink.yield($0) }, redraw: consoleChanged,
+                open: { () throws(DisplayError) -> any DisplayOutput in
+                    try FramebufferOutput(
+                        options: displayOptions, consoleChanged: { consoleChanged.signal() },
+                        consoleNote: { logger.warning("display: \($0)") })
+                }
             )
             do {
                 try await framebuffer.start()

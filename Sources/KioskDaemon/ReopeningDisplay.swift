@@ -21,12 +21,16 @@ actor ReopeningDisplay: DisplayOutput {
     /// The failure last reported (nil: none since the display was last open).
     private var reported: DisplayError?
     private let lost = Pulse()
+    /// Signalled when the screen must be drawn again as it is (the text console was switched
+    /// back to text mode by another program and drew over it).
+    private let redraw: Pulse
 
     init(
         device: String, backoff: ControllerLink.Backoff, logger: Logger,
-        onChange: @escaping @Sendable (ServiceProblem?) -> Void, open: @escaping Opener
+        onChange: @escaping @Sendable (ServiceProblem?) -> Void, redraw: Pulse = Pulse(), open: @escaping Opener
     ) {
         self.device = device
+        self.redraw = redraw
         self.open = open
         self.backoff = backoff
         self.logger = logger
@@ -69,8 +73,17 @@ actor ReopeningDisplay: DisplayOutput {
         var failures = 0
         while !Task.isCancelled {
             if output != nil {
-                let seen = lost.generation
-                if output != nil { await lost.wait(after: seen, timeout: .seconds(3600)) }
+                let seenLost = lost.generation
+                let seenRedraw = redraw.generation
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { await self.lost.wait(after: seenLost, timeout: .seconds(3600)) }
+                    group.addTask { await self.redraw.waitForSignal(after: seenRedraw) }
+                    await group.next()
+                    group.cancelAll()
+                }
+                if redraw.generation != seenRedraw, let latest, let output {
+                    do { try await output.show(latest) } catch { logger.error("display: \(error)") }
+                }
                 continue
             }
             do throws(DisplayError) {

@@ -17,9 +17,17 @@ public actor FramebufferOutput: DisplayOutput {
     public nonisolated let consoleWarning: String?
     private let descriptor: FileDescriptor
     private let console: ConsoleGraphicsMode?
+    private let consoleNote: @Sendable (String) -> Void
     private let renderer: ScreenRenderer
 
-    public init(options: DisplayOptions, fontLocator: FontLocator = FontLocator()) throws(DisplayError) {
+    /// - Parameters:
+    ///   - consoleChanged: called (on a thread of its own) when another program switched the text
+    ///     console back to text mode; the caller redraws the screen, which takes the console back.
+    ///   - consoleNote: what taking the console back before a frame found, for the log.
+    public init(
+        options: DisplayOptions, fontLocator: FontLocator = FontLocator(),
+        consoleChanged: (@Sendable () -> Void)? = nil, consoleNote: @escaping @Sendable (String) -> Void = { _ in }
+    ) throws(DisplayError) {
         let probe = try FramebufferDevice.open(options: options)
         self.device = options.device
         self.geometry = probe.geometry
@@ -28,7 +36,7 @@ public actor FramebufferOutput: DisplayOutput {
         self.renderer = try ScreenRenderer(
             errorCorrection: options.errorCorrection, texts: options.texts, fontLocator: fontLocator)
         if probe.isDevice {
-            switch ConsoleGraphicsMode.enter() {
+            switch ConsoleGraphicsMode.enter(onChange: consoleChanged) {
             case .success(let mode):
                 self.console = mode
                 self.consoleWarning = nil
@@ -40,9 +48,11 @@ public actor FramebufferOutput: DisplayOutput {
             self.console = nil
             self.consoleWarning = nil
         }
+        self.consoleNote = consoleNote
     }
 
     public func show(_ screen: Screen) throws(DisplayError) {
+        if let note = console?.hold() { consoleNote(note) }
         let canvas = try renderer.render(screen, width: geometry.width, height: geometry.height)
         let frame = geometry.encode(canvas)
         try FramebufferDevice.write(frame, to: descriptor.raw, at: byteOffset, device: device)
@@ -56,74 +66,6 @@ final class FileDescriptor: Sendable {
     init(_ raw: Int32) { self.raw = raw }
 
     deinit { close(raw) }
-}
-
-/// The kernel's text console kept off the framebuffer while the daemon draws: the VT's cursor
-/// hidden (DECTCEM, `ESC [ ? 25 l`) and the VT switched to graphics mode (`KDSETMODE
-/// KD_GRAPHICS`), both undone when the display is released (a clean exit).
-///
-/// Graphics mode alone did not keep the cursor off: fbcon's blink work (Linux 6.1
-/// `fb_flashcursor`) checks only that the VT shows a cursor, not the VT's mode, so once queued it
-/// kept drawing the cursor's cell over the QR. With the cursor hidden it draws nothing and is not
-/// queued again.
-final class ConsoleGraphicsMode: Sendable {
-    struct Warning: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    /// The foreground virtual terminal.
-    static let device = "/dev/tty0"
-    static let hideCursor = Array("\u{1B}[?25l".utf8)
-    static let showCursor = Array("\u{1B}[?25h".utf8)
-    private let descriptor: FileDescriptor
-
-    private init(_ descriptor: FileDescriptor) { self.descriptor = descriptor }
-
-    /// `device` is the foreground VT but in tests (a pty shows the bytes written to it).
-    static func enter(device: String = device) -> Result<ConsoleGraphicsMode, Warning> {
-        // Non-blocking: a VT stopped by XOFF must not hold the daemon up.
-        let fd = Glibc.open(device, O_WRONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else {
-            let code = errno
-            if code == ENOENT || code == ENODEV || code == ENXIO {
-                return .failure(Warning(description: "no virtual terminal (\(device)): nothing to switch"))
-            }
-            return .failure(
-                Warning(
-                    description: "cannot open \(device) to keep the text console off the framebuffer: "
-                        + "\(DisplayError.describe(code)); the console cursor may blink over the screen. Under systemd the unit "
-                        + "needs DeviceAllow=/dev/tty0 rw and the 'tty' group (SupplementaryGroups=tty)"))
-        }
-        let descriptor = FileDescriptor(fd)
-        // Hidden first, while the console still draws: the cursor shown now is erased too.
-        if let code = write(hideCursor, to: fd) {
-            return .failure(
-                Warning(
-                    description: "cannot hide the text console's cursor on \(device): \(DisplayError.describe(code)); "
-                        + "it may blink over the screen"))
-        }
-        guard ioctl(fd, UInt(KDSETMODE), CInt(KD_GRAPHICS)) == 0 else {
-            let code = errno
-            return .failure(
-                Warning(
-                    description: "KDSETMODE on \(device) failed: \(DisplayError.describe(code)); kernel messages "
-                        + "may appear over the screen. Switching the console needs CAP_SYS_TTY_CONFIG (in the unit: "
-                        + "AmbientCapabilities=CAP_SYS_TTY_CONFIG)"))
-        }
-        return .success(ConsoleGraphicsMode(descriptor))
-    }
-
-    /// The errno of a failed or short write, nil when every byte went out.
-    private static func write(_ bytes: [UInt8], to fd: Int32) -> Int32? {
-        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        if written < 0 { return errno }
-        return written == bytes.count ? nil : EAGAIN
-    }
-
-    deinit {
-        _ = ioctl(descriptor.raw, UInt(KDSETMODE), CInt(KD_TEXT))
-        _ = Self.write(Self.showCursor, to: descriptor.raw)
-    }
 }
 
 /// The fbdev system calls, kept in one place.

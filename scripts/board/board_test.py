@@ -582,25 +582,45 @@ class Run:
         # the rows it changes by itself are allowed to change.
         time.sleep(1.1)
         second = b.screendump("pay-2.ppm")
-        width, height, _ = read_ppm(first)
-        changed = changed_pixels(read_ppm(first), read_ppm(second), qr_side(width, height))
-        if changed:
-            raise Failure(f"the QR side of the pay screen changed within 1.1 s: {describe_pixels(changed)} "
-                          f"(see {first} and {second}); {self.console_state()}")
+        self.same_qr_side(first, second, "the QR side of the pay screen changed within 1.1 s")
         countdown = set(changed_rows(read_ppm(first), read_ppm(second)))
         b.agent.ok("echo '<2>board-test: a kernel message during the pay screen' > /dev/kmsg")
         time.sleep(1.5)
         third = b.screendump("pay-3.ppm")
-        changed = changed_pixels(read_ppm(second), read_ppm(third), qr_side(width, height))
-        if changed:
-            raise Failure(f"the QR side changed after a kernel message: {describe_pixels(changed)} (see {third}); "
-                          f"{self.console_state()}")
+        self.same_qr_side(second, third, "the QR side changed after a kernel message")
         moved = [y for y in changed_rows(read_ppm(second), read_ppm(third)) if y not in countdown]
         check(not moved, f"a kernel message changed {len(moved)} pixel rows outside the countdown "
                          f"(rows {moved[:3]}...{moved[-3:]}; see {third})")
         check(zbar(third) == PAYLOAD_PREFIX + reference, "the pay screen no longer decodes after a kernel message")
-        return (f"; QR decodes to the API's reference {reference}; its side identical 1.1 s later and after a "
-                f"/dev/kmsg message, which changed no pixel outside the countdown")
+        # The getty on the display's VT, as on a stock board: systemd switches the VT back to text
+        # mode and shows the cursor when a getty starts or stops (TTYReset=), and hangs it up
+        # (TTYVHangup=). Its login prompt and blinking cursor came over the QR (issue 26 item 6).
+        # The daemon takes the VT back at once (VT_WAITEVENT) and redraws.
+        getty = b.agent.run("systemctl is-active getty@tty1.service")[1].strip()
+        check(getty == "active", f"getty@tty1 is {getty!r} on the board, not active as on a stock board")
+        since = b.agent.ok("date +%s.%N").strip()
+        b.agent.ok("systemctl restart getty@tty1.service")
+        time.sleep(1.5)
+        fourth = b.screendump("pay-4.ppm")
+        time.sleep(1.1)
+        fifth = b.screendump("pay-5.ppm")
+        self.same_qr_side(fourth, fifth, "the QR side changed within 1.1 s after getty@tty1 restarted")
+        self.same_qr_side(third, fifth, "the QR side differs from before getty@tty1 restarted")
+        check(zbar(fifth) == PAYLOAD_PREFIX + reference, "the pay screen no longer decodes after getty@tty1 restarted")
+        retaken = b.agent.run(f"journalctl --no-pager -o cat -u {UNIT} --since @{since} | grep -c 'text console (/dev/tty0) was'")[1].strip()
+        check(retaken not in ("", "0"), "getty@tty1 restarted, but the daemon logged no retake of /dev/tty0; "
+                                        f"{self.console_state()}")
+        return (f"; QR decodes to the API's reference {reference}; its side identical 1.1 s later, after a "
+                f"/dev/kmsg message (no pixel changed outside the countdown), and after getty@tty1 restarted on the "
+                f"display's VT (the daemon took the VT back {retaken} time(s))")
+
+    def same_qr_side(self, before, after, failure):
+        """Fails with `failure` unless the QR side (code and quiet zone) of two screendumps is the
+        same to the pixel."""
+        width, height, _ = read_ppm(before)
+        changed = changed_pixels(read_ppm(before), read_ppm(after), qr_side(width, height))
+        if changed:
+            raise Failure(f"{failure}: {describe_pixels(changed)} (see {before} and {after}); {self.console_state()}")
 
     def console_state(self):
         """What a failed screen check needs to know: the foreground VT's mode (KDGETMODE: 0 text,
@@ -973,7 +993,7 @@ def main():
             ("unit under full hardening: READY, STATUS= in systemctl status", run.started_under_hardening),
             ("drippay-kiosk ports lists the FTDI 0403:6001 and ttyS1", run.ports),
             ("vends over the UART: paid, abort, failed, timeout", run.vends_over_uart),
-            ("pay screen: screendump decodes to the API's code; /dev/kmsg changes no pixel", run.pay_screen_scenario),
+            ("pay screen: screendump decodes to the API's code; /dev/kmsg and a getty restart change no pixel", run.pay_screen_scenario),
             ("no 'Failed to set thread priority' lines", run.thread_priority_lines),
             ("EPERM from the device policy names DeviceAllow, not dialout", run.device_errors),
             ("apt-get upgrade from the repository with a vend open: resumed, paid, dispensed once",

@@ -2,6 +2,7 @@
 // details. Declarations only; no C implementation lives in this project.
 #include <linux/fb.h>
 #include <linux/kd.h>
+#include <linux/vt.h>
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <pty.h>

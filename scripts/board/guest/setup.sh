@@ -23,8 +23,11 @@ for unit in board-agent.service board-net.service api-relay.service; do
   install -m 0644 "/usr/local/lib/board/$unit" /etc/systemd/system/
 done
 systemctl enable board-agent.service board-net.service api-relay.service
-# Lean boot: no getty anywhere (ttyS1 is the controller's line), no timers, no logind (no D-Bus).
-for unit in getty.target getty@.service serial-getty@.service console-getty.service \
+# Lean boot: no serial getty (ttyS1 is the controller's line, ttyS0 the test's console), no timers,
+# no logind (no D-Bus). getty@tty1 stays, as on a stock board: it shares the VT the display shows,
+# and systemd resets that VT to text mode whenever the getty starts or stops (the pay screen test
+# restarts it).
+for unit in serial-getty@.service console-getty.service \
   systemd-logind.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service \
   fstrim.timer systemd-timesyncd.service dpkg-db-backup.timer systemd-tmpfiles-clean.timer \
   systemd-update-utmp.service systemd-update-utmp-runlevel.service; do
