@@ -43,8 +43,13 @@ public struct HTTPAnswer: Sendable {
 }
 
 extension String {
+    /// Header names are ASCII: compared byte by byte, upper and lower case alike, no allocation
+    /// (every answer's headers are searched several times per status poll).
     fileprivate func caseInsensitiveEquals(_ other: String) -> Bool {
-        utf8.count == other.utf8.count && lowercased() == other.lowercased()
+        guard utf8.count == other.utf8.count else { return false }
+        return zip(utf8, other.utf8).allSatisfy { a, b in
+            a == b || (a | 0x20 == b | 0x20 && (a | 0x20) >= UInt8(ascii: "a") && (a | 0x20) <= UInt8(ascii: "z"))
+        }
     }
 }
 
