@@ -23,7 +23,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
-        .package(url: "https://github.com/swift-server/async-http-client", from: "1.25.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
@@ -49,6 +48,11 @@ let package = Package(
         .systemLibrary(
             name: "CZBar", path: "Sources/CSystem/CZBar", pkgConfig: "zbar",
             providers: [.apt(["libzbar-dev"]), .brew(["zbar"])]),
+        // HTTP to the API and the QR image host: Debian's libcurl on the system's OpenSSL and CA store
+        // (security fixes arrive with apt). shim.h holds typed wrappers for its variadic setopt/getinfo.
+        .systemLibrary(
+            name: "CCurl", path: "Sources/CSystem/CCurl", pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
         // Linux kernel headers (termios, pty, framebuffer ioctls) behind one module.
         .systemLibrary(name: "CLinuxShims", path: "Sources/CSystem/CLinuxShims"),
 
@@ -75,14 +79,7 @@ let package = Package(
         .target(name: "DripPayModels", dependencies: ["KioskCore"]),
         .target(
             name: "DripPayAPI",
-            dependencies: [
-                "KioskCore", "DripPayModels",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ]),
+            dependencies: ["KioskCore", "DripPayModels", "CCurl", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "DripPaySandbox",
             dependencies: [
@@ -102,7 +99,6 @@ let package = Package(
                 "KioskCore", "KioskConfig", "KioskLogging", "ControllerLink", "VendSession", "DripPayAPI",
                 "KioskJournal",
                 "KioskDisplay", "PayCodes", "PayCodeImaging",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
@@ -113,9 +109,7 @@ let package = Package(
             name: "KioskDemo",
             dependencies: [
                 "KioskCore", "KioskConfig", "KioskDaemon", "ControllerSimulator", "VendSession", "DripPaySandbox",
-                "KioskDisplay", "PayCodes", "PayCodeImaging",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
+                "KioskDisplay", "PayCodes", "PayCodeImaging", "DripPayAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
@@ -174,7 +168,6 @@ let package = Package(
             dependencies: [
                 "KioskTestSupport", "KioskCore", "DripPayAPI", "DripPayModels", "DripPaySandbox", "PayCodes",
                 "PayCodeImaging",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),

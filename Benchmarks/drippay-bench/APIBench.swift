@@ -35,7 +35,7 @@ func runAPIBenchmarks() async throws {
                 + String(format: "%.2f µs", microseconds(elapsed) / Double(iterations)))
     }
 
-    // 2. Sandbox over loopback: status polls through the real client and AsyncHTTPClient.
+    // 2. Sandbox over loopback: status polls through the real client and libcurl (CurlTransport).
     let token = APISandbox.generateToken()
     let sandbox = APISandbox(
         tokens: [token: Set(Ability.allCases)], requestsPerMinute: 1_000_000_000,

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import KioskCore
 import Logging
 import Synchronization
@@ -47,31 +46,19 @@ public struct DripPayClient: Sendable {
     /// - Parameters:
     ///   - requestsPerMinute: budget for every endpoint but the status poll (API limit 60).
     ///   - statusRequestsPerMinute: budget for `GET /invoices/{reference}/status` (API limit 600).
+    ///   - transport: nil for a `CurlTransport` of its own (the token only to `baseURL`'s origin);
+    ///     the benchmark measures the client with an in-memory one.
     ///   - rateLimited: false only for benchmarks that measure the server: no client budgets.
     /// - Throws: `DripPayError.invalidBaseURL` for a non-URL or plain http:// to a non-loopback host.
     public init(
         baseURL: String, token: APIToken, requestTimeout: Duration, requestsPerMinute: Int = 60,
-        statusRequestsPerMinute: Int = 600, httpClient: HTTPClient = AsyncHTTPClientTransport.apiClient,
-        logger: Logger = Logger(label: "drippay-kiosk.api"), clock: any Clock<Duration> = ContinuousClock(),
-        rateLimited: Bool = true
-    ) throws(DripPayError) {
-        try self.init(
-            baseURL: baseURL, token: token, requestTimeout: requestTimeout, requestsPerMinute: requestsPerMinute,
-            statusRequestsPerMinute: statusRequestsPerMinute,
-            transport: AsyncHTTPClientTransport(client: httpClient, logger: logger), logger: logger, clock: clock,
-            rateLimited: rateLimited)
-    }
-
-    /// The same client over any transport (the benchmark measures the client with an in-memory one).
-    public init(
-        baseURL: String, token: APIToken, requestTimeout: Duration, requestsPerMinute: Int = 60,
-        statusRequestsPerMinute: Int = 600, transport: any DripPayTransport,
+        statusRequestsPerMinute: Int = 600, transport: (any DripPayTransport)? = nil,
         logger: Logger = Logger(label: "drippay-kiosk.api"), clock: any Clock<Duration> = ContinuousClock(),
         rateLimited: Bool = true
     ) throws(DripPayError) {
         self.baseURL = try Self.validate(baseURL: baseURL)
         self.token = token
-        self.transport = transport
+        self.transport = transport ?? CurlTransport(tokenOrigin: self.baseURL)
         self.requestTimeout = requestTimeout
         self.logger = logger
         if rateLimited {
@@ -114,7 +101,7 @@ public struct DripPayClient: Sendable {
     /// `GET /ping`: connectivity and the token's abilities.
     public func ping() async throws -> PingResponse {
         let e = Endpoint(method: "GET", path: "/ping")
-        let answer = try await perform(e, limiter: generalLimiter, ability: nil)
+        let answer = try await perform(e, route: "ping", limiter: generalLimiter, ability: nil)
         return try decode(e, answer.body) { (n) throws(DecodeFailure) in try PingResponse(json: n) }
     }
 
@@ -122,7 +109,8 @@ public struct DripPayClient: Sendable {
     public func listInvoices(page: Int = 1, perPage: Int = 15) async throws -> InvoicePage {
         let e = Endpoint(method: "GET", path: "/invoices")
         let answer = try await perform(
-            e, query: "page=\(max(1, page))&per_page=\(min(max(1, perPage), 100))", limiter: generalLimiter,
+            e, route: "list", query: "page=\(max(1, page))&per_page=\(min(max(1, perPage), 100))",
+            limiter: generalLimiter,
             ability: .listInvoice)
         let page = try decode(e, answer.body) { (n) throws(DecodeFailure) in try InvoicePage(json: n) }
         if !page.skipped.isEmpty { skippedInvoices.record(page.skipped, logger: logger) }
@@ -134,7 +122,7 @@ public struct DripPayClient: Sendable {
     public func createInvoice(_ request: CreateInvoiceRequest) async throws -> Invoice {
         let e = Endpoint(method: "POST", path: "/invoices")
         let answer = try await perform(
-            e, body: Array(request.jsonBody.utf8), limiter: generalLimiter, ability: .createInvoice)
+            e, route: "create", body: Array(request.jsonBody.utf8), limiter: generalLimiter, ability: .createInvoice)
         do {
             return try decode(e, answer.body) { (n) throws(DecodeFailure) in try Invoice(json: n.field("data")) }
         } catch DripPayError.malformedResponse(_, let expected) {
@@ -149,14 +137,14 @@ public struct DripPayClient: Sendable {
     /// `GET /invoices/{reference}`: details, with the payment once paid.
     public func invoice(_ reference: InvoiceReference) async throws -> Invoice {
         let e = Endpoint(method: "GET", path: "/invoices/\(Self.segment(reference))")
-        let answer = try await perform(e, limiter: generalLimiter, ability: .viewInvoice)
+        let answer = try await perform(e, route: "view", limiter: generalLimiter, ability: .viewInvoice)
         return try decode(e, answer.body) { (n) throws(DecodeFailure) in try Invoice(json: n.field("data")) }
     }
 
     /// `GET /invoices/{reference}/status`: the poll (its own, larger budget).
     public func status(_ reference: InvoiceReference) async throws -> InvoiceStatus {
         let e = Endpoint(method: "GET", path: "/invoices/\(Self.segment(reference))/status")
-        let answer = try await perform(e, limiter: statusLimiter, ability: .viewInvoice)
+        let answer = try await perform(e, route: "status", limiter: statusLimiter, ability: .viewInvoice)
         return try decode(e, answer.body) { (n) throws(DecodeFailure) in
             InvoiceStatus(apiValue: try n.string("status"))
         }
@@ -165,7 +153,7 @@ public struct DripPayClient: Sendable {
     /// `DELETE /invoices/{reference}`: cancels (soft-deletes) a pending invoice.
     public func cancel(_ reference: InvoiceReference) async throws {
         let e = Endpoint(method: "DELETE", path: "/invoices/\(Self.segment(reference))")
-        let answer = try await perform(e, limiter: generalLimiter, ability: .cancelInvoice)
+        let answer = try await perform(e, route: "cancel", limiter: generalLimiter, ability: .cancelInvoice)
         _ = try decode(e, answer.body) { (n) throws(DecodeFailure) in try n.string("message") }
     }
 
@@ -202,7 +190,7 @@ public struct DripPayClient: Sendable {
 
     /// Waits for the budget, sends, and maps any non-2xx answer or transport failure.
     func perform(
-        _ endpoint: Endpoint, query: String? = nil, body: [UInt8]? = nil, limiter: RequestLimiter?,
+        _ endpoint: Endpoint, route: String, query: String? = nil, body: [UInt8]? = nil, limiter: RequestLimiter?,
         ability: Ability?
     ) async throws -> HTTPAnswer {
         // What the request is for (`Endpoint.priority`) decides its pacing and its reserve.
@@ -213,19 +201,21 @@ public struct DripPayClient: Sendable {
         ]
         if body != nil { headers.append(("Content-Type", "application/json")) }
         let url = baseURL + endpoint.path + (query.map { "?\($0)" } ?? "")
-        let exchange = HTTPExchange(method: endpoint.method, url: url, headers: headers, body: body)
+        let exchange = HTTPExchange(method: endpoint.method, url: url, headers: headers, body: body, route: route)
         let answer: HTTPAnswer
         do {
             answer = try await transport.send(exchange, timeout: requestTimeout)
-        } catch TransportFailure.timeout {
-            logger.warning("API request timed out", metadata: ["endpoint": "\(endpoint)"])
-            throw DripPayError.timeout(endpoint, after: requestTimeout)
-        } catch TransportFailure.refused(let detail) {
-            logger.warning("API connection refused", metadata: ["endpoint": "\(endpoint)", "detail": "\(detail)"])
-            throw DripPayError.connectionRefused(endpoint, detail: token.redact(detail))
-        } catch TransportFailure.connectionFailed(let detail) {
-            logger.warning("API connection failed", metadata: ["endpoint": "\(endpoint)", "detail": "\(detail)"])
-            throw DripPayError.connectionFailed(endpoint, detail: token.redact(detail))
+        } catch let failure as TransportFailure {
+            // Whether the request may have reached the API is the failure's case, never its text.
+            let failure = failure.redacting(token)
+            if failure == .timeout {
+                logger.warning("API request timed out", metadata: ["endpoint": "\(endpoint)"])
+                throw DripPayError.timeout(endpoint, after: requestTimeout)
+            }
+            logger.warning(
+                "API request failed", metadata: ["endpoint": "\(endpoint)", "failure": "\(failure)"])
+            if failure.requestMayHaveArrived { throw DripPayError.connectionFailed(endpoint, failure) }
+            throw DripPayError.notConnected(endpoint, failure)
         }
         logger.debug("API answered", metadata: ["endpoint": "\(endpoint)", "status": "\(answer.status)"])
         if let remaining = answer.header("X-RateLimit-Remaining").flatMap({ Int($0.trimmingWhitespace()) }) {

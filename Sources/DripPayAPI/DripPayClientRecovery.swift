@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import KioskCore
 import Logging
 

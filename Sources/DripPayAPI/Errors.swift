@@ -45,10 +45,12 @@ public enum DripPayError: Error, Hashable, Sendable, CustomStringConvertible {
     case unexpectedStatus(Endpoint, status: Int)
     /// No answer within the request timeout.
     case timeout(Endpoint, after: Duration)
-    /// The connection was reset or closed before an answer arrived (the request may have arrived).
-    case connectionFailed(Endpoint, detail: String)
-    /// The connection was refused at connect: the request never left this machine.
-    case connectionRefused(Endpoint, detail: String)
+    /// The exchange failed after the request may have gone out (reset, closed, an answer too
+    /// large): for a create, the invoice may exist.
+    case connectionFailed(Endpoint, TransportFailure)
+    /// No connection to the API was made (refused, unreachable, DNS, TLS, proxy): the request
+    /// never left this machine.
+    case notConnected(Endpoint, TransportFailure)
     /// The answer was not what the API documents.
     case malformedResponse(Endpoint, expected: String)
     /// A 2xx create whose invoice carries a reference but is otherwise malformed (no payable code,
@@ -61,7 +63,7 @@ public enum DripPayError: Error, Hashable, Sendable, CustomStringConvertible {
         case .invalidBaseURL: return nil
         case .unauthenticated(let e), .forbidden(let e, _), .notFound(let e), .validation(let e, _, _),
             .rateLimited(let e, _), .budgetRefused(let e, _), .redirected(let e, _, _), .server(let e, _),
-            .unexpectedStatus(let e, _), .timeout(let e, _), .connectionFailed(let e, _), .connectionRefused(let e, _),
+            .unexpectedStatus(let e, _), .timeout(let e, _), .connectionFailed(let e, _), .notConnected(let e, _),
             .malformedResponse(let e, _), .unusableInvoice(let e, _, _):
             return e
         }
@@ -71,7 +73,7 @@ public enum DripPayError: Error, Hashable, Sendable, CustomStringConvertible {
     /// must change something (token, abilities, request).
     public var isTransient: Bool {
         switch self {
-        case .rateLimited, .budgetRefused, .server, .timeout, .connectionFailed, .connectionRefused: return true
+        case .rateLimited, .budgetRefused, .server, .timeout, .connectionFailed, .notConnected: return true
         case .invalidBaseURL, .unauthenticated, .forbidden, .notFound, .validation, .unexpectedStatus,
             .malformedResponse, .redirected, .unusableInvoice:
             return false
@@ -118,9 +120,9 @@ public enum DripPayError: Error, Hashable, Sendable, CustomStringConvertible {
         case .unusableInvoice(let e, let reference, let expected):
             return
                 "\(e): the API created invoice \(reference) but its answer is not usable (\(expected)); it is cancelled and the vend denied. Check the API's invoices for this machine."
-        case .connectionRefused(let e, let detail):
+        case .notConnected(let e, let failure):
             return
-                "\(e): connection refused (\(detail)); nothing was sent. Check that the API is up and [api] base_url."
+                "\(e): the API was not reached: \(failure); nothing was sent. Check that the API is up, the network and [api] base_url."
         case .server(let e, let status):
             return
                 "\(e): the API failed with HTTP \(status); will retry. If it persists, check the DripPay service status."
@@ -129,8 +131,8 @@ public enum DripPayError: Error, Hashable, Sendable, CustomStringConvertible {
                 "\(e): the API answered HTTP \(status), which it does not document. Check [api] base_url points at /api/v1."
         case .timeout(let e, let after):
             return "\(e): no answer within \(formatSeconds(after)) s (request_timeout_s); check the network to the API."
-        case .connectionFailed(let e, let detail):
-            return "\(e): connection failed (\(detail)); check the network and [api] base_url."
+        case .connectionFailed(let e, let failure):
+            return "\(e): connection failed (\(failure)); check the network and [api] base_url."
         case .malformedResponse(let e, let expected):
             return
                 "\(e): the answer is not what the API documents: \(expected). Check [api] base_url points at the DripPay API."

@@ -1,8 +1,5 @@
-import AsyncHTTPClient
 import KioskCore
 import Logging
-import NIOCore
-import NIOHTTP1
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -88,7 +85,8 @@ public enum QRImageFetchError: Error, Hashable, Sendable, CustomStringConvertibl
     case status(String, Int)
     case tooLarge(String, limit: Int)
     case timeout(String, after: Duration)
-    case connection(String, detail: String)
+    /// No usable answer: why, by cause (refused, DNS, TLS, reset, …).
+    case connection(String, TransportFailure)
 
     public var description: String {
         switch self {
@@ -101,7 +99,7 @@ public enum QRImageFetchError: Error, Hashable, Sendable, CustomStringConvertibl
         case .status(let url, let status): return "QR image \(url) answered HTTP \(status)"
         case .tooLarge(let url, let limit): return "QR image \(url) is larger than \(limit) bytes; refused"
         case .timeout(let url, let after): return "QR image \(url): no answer within \(after)"
-        case .connection(let url, let detail): return "QR image \(url): connection failed (\(detail))"
+        case .connection(let url, let failure): return "QR image \(url): connection failed (\(failure))"
         }
     }
 }
@@ -125,7 +123,8 @@ public struct QRImageFetch: Hashable, Sendable {
 /// Fetches the invoice's QR image over HTTP: the rules of `ImageURLPolicy`, at most
 /// `maxRedirects` redirects (followed here, never by the HTTP client), a byte cap checked while
 /// reading, conditional requests (If-None-Match / If-Modified-Since), one timeout over the whole
-/// fetch, and a request budget (the API's own for its origin, a small one elsewhere).
+/// fetch, and a request budget (the API's own for its origin, a small one elsewhere). Runs on a
+/// `CurlTransport`, the daemon's API transport (its CA file and proxy).
 public final class QRImageFetcher: Sendable {
     public static let defaultMaxBytes = 2 << 20
     public let policy: ImageURLPolicy
@@ -133,7 +132,7 @@ public final class QRImageFetcher: Sendable {
     private let timeout: Duration
     private let maxBytes: Int
     private let maxRedirects: Int
-    private let client: HTTPClient
+    private let transport: CurlTransport
     private let apiBudget: @Sendable () async throws -> Void
     private let otherBudget: RequestLimiter?
     private let logger: Logger
@@ -141,10 +140,12 @@ public final class QRImageFetcher: Sendable {
     /// - Parameters:
     ///   - apiBudget: waits for a grant of the API's 60/min budget (the client's general budget).
     ///   - otherRequestsPerMinute: the bound for fetches from any other origin (nil: none).
+    ///   - transport: the API's transport (nil: one of its own, the token only to the API's origin).
     public init(
         apiBaseURL: String, token: APIToken, timeout: Duration, maxBytes: Int = QRImageFetcher.defaultMaxBytes,
         maxRedirects: Int = 3, apiBudget: @escaping @Sendable () async throws -> Void,
-        otherRequestsPerMinute: Int? = 12, logger: Logger = Logger(label: "drippay-kiosk.qr-image")
+        otherRequestsPerMinute: Int? = 12, transport: CurlTransport? = nil,
+        logger: Logger = Logger(label: "drippay-kiosk.qr-image")
     ) throws(QRImageFetchError) {
         policy = try ImageURLPolicy(apiBaseURL: apiBaseURL)
         self.token = token
@@ -157,15 +158,12 @@ public final class QRImageFetcher: Sendable {
             RequestLimiter(budget: RateBudget(limit: max(1, $0)), clock: ContinuousClock())
         }
         self.logger = logger
-        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
-        configuration.decompression = .disabled
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        self.transport = transport ?? CurlTransport(tokenOrigin: apiBaseURL)
     }
 
-    /// Closes the connections. Call once, when done.
-    public func shutdown() async {
-        try? await client.shutdown()
-    }
+    /// Kept for callers that end a fetcher explicitly: the connections belong to the transport
+    /// (libcurl's pool, closed when idle), so there is nothing left to close.
+    public func shutdown() async {}
 
     /// The most fetches a minute it plans for: the bound for other origins (the API's own origin
     /// has the general budget, of which the image should take no more).
@@ -228,74 +226,32 @@ public final class QRImageFetcher: Sendable {
         } else {
             try await otherBudget?.acquire(for: Endpoint(method: "GET", path: url))
         }
-        var r = HTTPClientRequest(url: url)
-        r.method = .GET
-        r.headers.add(name: "Accept", value: "image/webp, image/png;q=0.9")
-        r.headers.add(name: "User-Agent", value: "drippay-kiosk")
-        if toAPI { r.headers.add(name: "Authorization", value: "Bearer \(token.bearerValue)") }
-        if let etag { r.headers.add(name: "If-None-Match", value: etag) }
-        if let lastModified { r.headers.add(name: "If-Modified-Since", value: lastModified) }
-        let prepared = r
-        let client = self.client
-        let maxBytes = self.maxBytes
-        let logger = self.logger
+        var headers = [("Accept", "image/webp, image/png;q=0.9"), ("User-Agent", "drippay-kiosk")]
+        if toAPI { headers.append(("Authorization", "Bearer \(token.bearerValue)")) }
+        if let etag { headers.append(("If-None-Match", etag)) }
+        if let lastModified { headers.append(("If-Modified-Since", lastModified)) }
+        let response: HTTPAnswer
         do {
-            return try await withThrowingTaskGroup(of: Answer?.self) { group in
-                group.addTask {
-                    let response = try await client.execute(
-                        prepared,
-                        timeout: .nanoseconds(
-                            Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds
-                                / 1_000_000_000), logger: logger)
-                    if let length = response.headers.first(name: "Content-Length").flatMap(Int.init), length > maxBytes
-                    {
-                        throw QRImageFetchError.tooLarge(url, limit: maxBytes)
-                    }
-                    var body: [UInt8] = []
-                    for try await chunk in response.body {
-                        guard body.count + chunk.readableBytes <= maxBytes else {
-                            throw QRImageFetchError.tooLarge(url, limit: maxBytes)
-                        }
-                        body += chunk.readableBytesView
-                    }
-                    return Answer(
-                        status: Int(response.status.code), location: response.headers.first(name: "Location"),
-                        contentType: response.headers.first(name: "Content-Type"),
-                        etag: response.headers.first(name: "ETag"),
-                        lastModified: response.headers.first(name: "Last-Modified"),
-                        freshFor: HTTPFreshness.lifetime(
-                            cacheControl: response.headers["Cache-Control"].joinedOrNil,
-                            expires: response.headers.first(name: "Expires"),
-                            date: response.headers.first(name: "Date"),
-                            age: response.headers.first(name: "Age")),
-                        body: body)
-                }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let answer = first else {
-                    throw QRImageFetchError.timeout(original, after: self.timeout)
-                }
-                return answer
+            // libcurl's timeout covers the whole exchange, the body included; it never follows
+            // the redirect itself (the policy above decides).
+            response = try await transport.send(
+                HTTPExchange(method: "GET", url: url, headers: headers, route: "qr-image"), timeout: timeout,
+                maxBodyBytes: maxBytes)
+        } catch let failure as TransportFailure {
+            switch failure {
+            case .timeout: throw QRImageFetchError.timeout(original, after: self.timeout)
+            case .tooLarge: throw QRImageFetchError.tooLarge(url, limit: maxBytes)
+            default: throw QRImageFetchError.connection(url, failure.redacting(token))
             }
-        } catch let error as QRImageFetchError {
-            throw error
-        } catch let error as HTTPClientError {
-            if Task.isCancelled { throw CancellationError() }
-            switch error {
-            case .deadlineExceeded, .readTimeout, .connectTimeout, .getConnectionFromPoolTimeout, .writeTimeout:
-                throw QRImageFetchError.timeout(original, after: self.timeout)
-            default:
-                throw QRImageFetchError.connection(url, detail: token.redact(String(describing: error)))
-            }
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch {
-            if Task.isCancelled { throw CancellationError() }
-            throw QRImageFetchError.connection(url, detail: token.redact(AsyncHTTPClientTransport.describe(error)))
         }
+        return Answer(
+            status: response.status, location: response.header("Location"),
+            contentType: response.header("Content-Type"), etag: response.header("ETag"),
+            lastModified: response.header("Last-Modified"),
+            freshFor: HTTPFreshness.lifetime(
+                cacheControl: response.headers(named: "Cache-Control").joinedOrNil,
+                expires: response.header("Expires"), date: response.header("Date"), age: response.header("Age")),
+            body: response.body)
     }
 }
 

@@ -97,7 +97,13 @@ public enum ConfigLoader {
 enum Schema {
     static let rootKeys = ["machine_id", "profile", "currency"]
     static let tables: [(name: String, keys: [String])] = [
-        ("api", ["base_url", "token_file", "request_timeout_s", "status_requests_per_minute", "requests_per_minute"]),
+        (
+            "api",
+            [
+                "base_url", "token_file", "request_timeout_s", "status_requests_per_minute", "requests_per_minute",
+                "ca_file", "proxy",
+            ]
+        ),
         ("serial", ["device", "baud", "data_bits", "parity", "stop_bits", "flow_control"]),
         ("controller", ["protocol", "machine_timeout_s"]),
         ("qibixx", ["session_mode", "decimal_places", "scale_factor", "vend_timeout_s"]),

@@ -91,10 +91,17 @@ extension Loader {
         let requestTimeout = f.integer("api.request_timeout_s", default: 10, range: 1...300)
         let statusRPM = f.integer("api.status_requests_per_minute", default: 600, range: 1...600)
         let rpm = f.integer("api.requests_per_minute", default: 60, range: 1...60)
+        let caFile = f.path(
+            "api.ca_file", required: false, what: "the PEM file of the private CA that signed the API's certificate")
+        if let caFile, let at = f.merged["api.ca_file"], let problem = validateCAFile(caFile) {
+            f.problem(at: at, problem)
+        }
+        let proxy = f.string("api.proxy", required: false, what: "")
+        if let proxy, let at = f.merged["api.proxy"], let problem = validateProxy(proxy) { f.problem(at: at, problem) }
         guard let normalizedBaseURL, let tokenFile else { return nil }
         return APISettings(
             baseURL: normalizedBaseURL, tokenFile: tokenFile, requestTimeoutSeconds: requestTimeout,
-            statusRequestsPerMinute: statusRPM, requestsPerMinute: rpm)
+            statusRequestsPerMinute: statusRPM, requestsPerMinute: rpm, caFile: caFile, proxy: proxy)
     }
 
     /// `[serial]` (usually from the hardware profile): nil without a device.

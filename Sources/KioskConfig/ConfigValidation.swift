@@ -51,6 +51,53 @@ func validateSupportURL(_ text: String) -> String? {
     return nil
 }
 
+/// Why `api.ca_file` cannot be the API's CA, or nil when it can: a readable file holding at least
+/// one PEM certificate (libcurl reads it at each new connection; a bad one fails every request).
+func validateCAFile(_ path: String) -> String? {
+    let what = "give the PEM file of the CA that signed the API's certificate"
+    guard FileStatus.exists(path) else { return "api.ca_file \"\(path)\" does not exist; \(what)" }
+    if FileStatus.isDirectory(path) { return "api.ca_file \"\(path)\" is a directory; \(what)" }
+    guard let data = FileManager.default.contents(atPath: path) else {
+        return "api.ca_file \"\(path)\" cannot be read (permission denied); the daemon's user must be able to read it"
+    }
+    guard data.count < 16 << 20, String(decoding: data, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----") else {
+        return "api.ca_file \"\(path)\" holds no PEM certificate (-----BEGIN CERTIFICATE-----); \(what)"
+    }
+    return nil
+}
+
+/// The proxy schemes libcurl speaks.
+let proxySchemes = ["http", "https", "socks4", "socks4a", "socks5", "socks5h"]
+
+/// Why `api.proxy` is not a proxy URL, or nil when it is: `scheme://host[:port]` with a scheme
+/// libcurl speaks, no path, query or fragment; "" (no proxy, not even the environment's) passes.
+func validateProxy(_ text: String) -> String? {
+    guard !text.isEmpty else { return nil }
+    let example = "e.g. \"http://proxy.example:3128\", or \"\" for no proxy"
+    guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
+        let host = components.host, !host.isEmpty
+    else {
+        return "api.proxy \"\(proxyWithoutCredentials(text))\" is not a URL; give scheme, host and port, \(example)"
+    }
+    guard proxySchemes.contains(scheme) else {
+        return
+            "api.proxy \"\(proxyWithoutCredentials(text))\": scheme '\(scheme)' is not a proxy scheme (\(proxySchemes.joined(separator: ", "))), \(example)"
+    }
+    if !(components.path.isEmpty || components.path == "/") || components.query != nil || components.fragment != nil {
+        return
+            "api.proxy \"\(proxyWithoutCredentials(text))\" must not have a path, query or fragment; give scheme, host and port, \(example)"
+    }
+    return nil
+}
+
+/// A proxy URL as it may be shown: a `user:password@` part replaced by `***@`.
+func proxyWithoutCredentials(_ text: String) -> String {
+    guard let scheme = text.firstRange(of: "://"), let at = text[scheme.upperBound...].lastIndex(of: "@") else {
+        return text
+    }
+    return String(text[..<scheme.upperBound]) + "***" + String(text[at...])
+}
+
 /// A validation message (wrapped so it can be a `Result` failure).
 struct ValidationMessage: Error, CustomStringConvertible {
     var description: String

@@ -91,7 +91,7 @@ public struct KioskConfiguration: Sendable, Hashable {
             "profile:    \(profile) -> \(profileFile)",
             "controller: \(controllerLine)",
             "vend:       \(timeouts); \(vend.items.count) item(s) in [vend.items]",
-            "api:        \(api.baseURL) (\(api.requestsPerMinute)/min, status \(api.statusRequestsPerMinute)/min)",
+            "api:        \(api.baseURL) (\(api.requestsPerMinute)/min, status \(api.statusRequestsPerMinute)/min; \(api.connectionSummary))",
             "display:    \(displayLine), QR error correction \(display.errorCorrection.rawValue), language \(display.texts.language.rawValue)"
                 + (display.texts.overrides.isEmpty ? "" : ", \(display.texts.overrides.count) text(s) overridden"),
             "qr:         \(qrLine)",
@@ -114,16 +114,34 @@ public struct APISettings: Sendable, Hashable {
     public var statusRequestsPerMinute: Int
     /// 1...60: the API's limit for every other endpoint.
     public var requestsPerMinute: Int
+    /// A PEM file of a private CA trusted for the API besides the system's store (`ca_file`).
+    public var caFile: String?
+    /// The proxy URL (`proxy`); nil: the environment's `https_proxy` / `no_proxy`; "": none at all.
+    public var proxy: String?
 
     public init(
         baseURL: String, tokenFile: String, requestTimeoutSeconds: Int = 10, statusRequestsPerMinute: Int = 600,
-        requestsPerMinute: Int = 60
+        requestsPerMinute: Int = 60, caFile: String? = nil, proxy: String? = nil
     ) {
         self.baseURL = baseURL
         self.tokenFile = tokenFile
         self.requestTimeoutSeconds = requestTimeoutSeconds
         self.statusRequestsPerMinute = statusRequestsPerMinute
         self.requestsPerMinute = requestsPerMinute
+        self.caFile = caFile
+        self.proxy = proxy
+    }
+
+    /// How the API is reached, for the configuration summary (a proxy's password left out).
+    var connectionSummary: String {
+        var parts: [String] = []
+        if let caFile { parts.append("CA \(caFile)") }
+        switch proxy {
+        case nil: parts.append("proxy from the environment")
+        case ""?: parts.append("no proxy")
+        case let proxy?: parts.append("proxy \(proxyWithoutCredentials(proxy))")
+        }
+        return parts.joined(separator: ", ")
     }
 }
 

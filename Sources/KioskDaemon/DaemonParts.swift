@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import ControllerLink
 import DripPayAPI
 import KioskConfig
@@ -56,11 +55,14 @@ struct DaemonParts: Sendable {
         // OUT-OF-SERVICE within seconds of the API going away, not at the next periodic ping.
         let apiTrouble = Pulse()
         let client: DripPayClient
+        // One libcurl transport for the API and the invoice's QR image: its CA file and proxy,
+        // the token only to base_url's origin.
+        let http = CurlTransport(
+            options: CurlTransport.Options(caFile: config.api.caFile, proxy: config.api.proxy),
+            tokenOrigin: config.api.baseURL)
         do {
             let transport = MeteredTransport(
-                AsyncHTTPClientTransport(
-                    client: AsyncHTTPClientTransport.apiClient, logger: Logger(label: "drippay-kiosk.api")),
-                metrics: metrics,
+                http, metrics: metrics,
                 baseURL: config.api.baseURL, onTransportFailure: { apiTrouble.signal() })
             client = try DripPayClient(
                 baseURL: config.api.baseURL, token: token, requestTimeout: .seconds(config.api.requestTimeoutSeconds),
@@ -83,7 +85,7 @@ struct DaemonParts: Sendable {
         let controller = LinkControllerPort(link: link, latency: latency) { commandsSent.sent($0) }
         let onScreen = options.onScreen
         let store = JournalSessionStore(journal: journal)
-        let (fetcher, keeper) = try payCodeKeeper(config, token: token, client: client, store: store)
+        let (fetcher, keeper) = try payCodeKeeper(config, token: token, client: client, http: http, store: store)
         let screen = DisplayScreenPort(
             output: display, logger: Logger(label: "drippay-kiosk.display"), payCodes: keeper,
             support: config.support, drawn: options.onDrawn
@@ -174,13 +176,14 @@ struct DaemonParts: Sendable {
 
     /// `[qr] source = "invoice-image"`: the pay screen fetches, decodes and keeps the invoice's own QR image.
     private static func payCodeKeeper(
-        _ config: KioskConfiguration, token: APIToken, client: DripPayClient, store: JournalSessionStore
+        _ config: KioskConfiguration, token: APIToken, client: DripPayClient, http: CurlTransport,
+        store: JournalSessionStore
     ) throws -> (QRImageFetcher?, PayCodeKeeper?) {
         guard config.qr.source == .invoiceImage else { return (nil, nil) }
         do {
             let imageFetcher = try QRImageFetcher(
                 apiBaseURL: config.api.baseURL, token: token, timeout: .seconds(config.api.requestTimeoutSeconds),
-                apiBudget: { [client] in try await client.acquireGeneralBudget() },
+                apiBudget: { [client] in try await client.acquireGeneralBudget() }, transport: http,
                 logger: Logger(label: "drippay-kiosk.qr-image"))
             let keeperLogger = Logger(label: "drippay-kiosk.qr-image")
             let keeper = PayCodeKeeper(

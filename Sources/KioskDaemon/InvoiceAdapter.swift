@@ -158,8 +158,8 @@ public struct DripPayInvoicePort: InvoicePort {
         case .rateLimited, .budgetRefused:
             // Laravel throttles before the controller runs; the local budget sends nothing.
             return .unavailable(message: error.description)
-        case .connectionRefused:
-            // Refused at connect: the request never left this machine.
+        case .notConnected:
+            // No connection was made (refused, DNS, TLS, proxy): the request never left this machine.
             return .unavailable(message: error.description)
         case .unusableInvoice(_, let reference, _):
             return .unusable(reference: reference, message: error.description)

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import ControllerLink
 import DripPayAPI
 import KioskConfig

@@ -1,12 +1,11 @@
-import AsyncHTTPClient
 import ControllerSimulator
+import DripPayAPI
 import DripPaySandbox
 import KioskConfig
 import KioskCore
 import KioskDaemon
 import KioskDisplay
 import Logging
-import NIOCore
 import PayCodeImaging
 import PayCodes
 import ServiceLifecycle
@@ -341,12 +340,11 @@ public enum KioskDemo {
         let scanned = try scan(payScreen, width: 480, height: 320)
         say("customer scans the 480x320 pay screen: \(scanned.prefix(24))… (\(scanned.count) characters)")
         do {
-            var request = HTTPClientRequest(url: "\(await sandbox.origin)/_sandbox/wallet/pay")
-            request.method = .POST
-            request.body = .bytes(ByteBuffer(string: scanned))
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
-            let body = try await response.body.collect(upTo: 1 << 20)
-            say("wallet paid: HTTP \(response.status.code) \(String(buffer: body))")
+            let request = HTTPExchange(
+                method: "POST", url: "\(await sandbox.origin)/_sandbox/wallet/pay", headers: [],
+                body: Array(scanned.utf8), route: "wallet")
+            let response = try await CurlTransport().send(request, timeout: .seconds(5))
+            say("wallet paid: HTTP \(response.status) \(String(decoding: response.body, as: UTF8.self))")
         } catch {
             throw DemoError.step("paying the scanned request failed: \(error)")
         }

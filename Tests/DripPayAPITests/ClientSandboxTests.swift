@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import DripPaySandbox
 import Foundation
 import KioskCore
@@ -69,9 +68,8 @@ struct ClientSandboxTests {
         let f = try await Fixture.start()
         defer { Task { await f.finish() } }
         let invoice = try await f.client.createInvoice(sodaRequest("T-page"))
-        let response = try await testHTTPClient.execute(
-            HTTPClientRequest(url: await f.sandbox.payURL(for: invoice.reference)), timeout: .seconds(2))
-        #expect(response.status.code == 200)
+        let response = try await httpRequest(await f.sandbox.payURL(for: invoice.reference))
+        #expect(response.status == 200)
         #expect(try await f.client.status(invoice.reference) == .paid)
     }
 
@@ -239,10 +237,9 @@ struct ClientSandboxTests {
     @Test func aRedirectIsNeverFollowedAndNamesTheBaseURLSetting() async throws {
         let f = try await Fixture.start()
         defer { Task { await f.finish() } }
-        // The production client (AsyncHTTPClient's own default follows redirects).
+        // The production client with its own transport (libcurl would follow with FOLLOWLOCATION 1).
         let client = try DripPayClient(
-            baseURL: await f.sandbox.baseURL, token: APIToken(fullToken), requestTimeout: .seconds(2),
-            httpClient: AsyncHTTPClientTransport.apiClient)
+            baseURL: await f.sandbox.baseURL, token: APIToken(fullToken), requestTimeout: .seconds(2))
         await f.sandbox.redirect(next: 1)
         let error = await #expect(throws: DripPayError.self) {
             _ = try await client.createInvoice(sodaRequest("T-moved"))
@@ -286,13 +283,15 @@ struct ClientSandboxTests {
         let f = try await Fixture.start()
         defer { Task { await f.finish() } }
         _ = try await f.client.ping()
+        let port = try #require(await f.sandbox.port)
         await f.sandbox.goDown()
         let error = await #expect(throws: DripPayError.self) { _ = try await f.client.ping() }
-        guard case .connectionRefused(let endpoint, _)? = error else {
+        guard case .notConnected(let endpoint, .refused(let address))? = error else {
             Issue.record("got \(String(describing: error))")
             return
         }
         #expect(endpoint == Endpoint(method: "GET", path: "/ping"))
+        #expect(address == "127.0.0.1:\(port)")
         #expect(error?.outcomeUnknown == false, "a refused connect sent nothing")
         try await f.sandbox.comeUp()
         #expect(try await f.client.ping().message == "pong")
@@ -305,8 +304,30 @@ struct ClientSandboxTests {
         let error = await #expect(throws: DripPayError.self) {
             _ = try await f.client.createInvoice(sodaRequest("T-drop"))
         }
-        guard case .connectionFailed? = error else { Issue.record("got \(String(describing: error))"); return }
+        guard case .connectionFailed(_, .reset)? = error else {
+            Issue.record("got \(String(describing: error))"); return
+        }
         #expect(error?.outcomeUnknown == true)
+    }
+
+    @Test func aCreateOnAKeptAliveConnectionThatClosesUnansweredIsNeverSentAgain() async throws {
+        // libcurl sends a request again on a fresh connection when a reused one closes before
+        // any answer byte; a create's body went out, so the transport refuses that (the
+        // invoice may exist: it is looked up by trade_no, never created twice).
+        let f = try await Fixture.start()
+        defer { Task { await f.finish() } }
+        _ = try await f.client.ping()  // opens the connection the create then reuses
+        await f.sandbox.injectCreateFault(.dropAfterCommit)
+        let error = await #expect(throws: DripPayError.self) {
+            _ = try await f.client.createInvoice(sodaRequest("T-kept-alive"))
+        }
+        guard case .connectionFailed(_, .reset)? = error else {
+            Issue.record("got \(String(describing: error))"); return
+        }
+        #expect(error?.outcomeUnknown == true)
+        let posts = await f.sandbox.requests().filter { $0.method == "POST" }
+        #expect(posts.map(\.status) == [nil], "one POST, not repeated")
+        #expect(await f.sandbox.liveInvoiceCount(tradeNo: "T-kept-alive") == 1)
     }
 
     @Test func aGarbageBodyIsAMalformedResponse() async throws {

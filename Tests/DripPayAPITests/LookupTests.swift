@@ -117,7 +117,7 @@ struct RequestDeadlineTests {
         defer { Task { await sandbox.stop() } }
         let client = try DripPayClient(
             baseURL: await sandbox.baseURL, token: APIToken(fullToken), requestTimeout: .seconds(2),
-            requestsPerMinute: 1, statusRequestsPerMinute: 600, httpClient: testHTTPClient)
+            requestsPerMinute: 1, statusRequestsPerMinute: 600)
         _ = try await client.createInvoice(sodaRequest("T-first"))
         let started = ContinuousClock.now
         let error = await #expect(throws: DripPayError.self) {

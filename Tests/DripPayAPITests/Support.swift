@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import DripPaySandbox
 import KioskCore
 import Synchronization
@@ -6,13 +5,14 @@ import Testing
 
 @testable import DripPayAPI
 
-/// One HTTP client for the tests, failing fast on a refused connection (no connect retries)
-/// so that "sandbox down" shows as a refused connection rather than a timeout.
-let testHTTPClient: HTTPClient = {
-    var configuration = HTTPClient.Configuration()
-    configuration.connectionPool.retryConnectionEstablishment = false
-    return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-}()
+/// One HTTP request outside the client (the sandbox's admin routes, the pay page), over the
+/// production transport.
+func httpRequest(
+    _ url: String, method: String = "GET", headers: [(String, String)] = [], body: [UInt8]? = nil
+) async throws -> HTTPAnswer {
+    try await CurlTransport().send(
+        HTTPExchange(method: method, url: url, headers: headers, body: body), timeout: .seconds(2))
+}
 
 let fullToken = "7|FullAbilitiesTokenSecret0123456789"
 let viewOnlyToken = "8|ViewOnlyTokenSecret0123456789"
@@ -34,7 +34,7 @@ struct Fixture {
         try await sandbox.start()
         let client = try DripPayClient(
             baseURL: await sandbox.baseURL, token: APIToken(token), requestTimeout: timeout,
-            requestsPerMinute: 10_000, statusRequestsPerMinute: 10_000, httpClient: testHTTPClient, clock: clock)
+            requestsPerMinute: 10_000, statusRequestsPerMinute: 10_000, clock: clock)
         return Fixture(sandbox: sandbox, client: client)
     }
 

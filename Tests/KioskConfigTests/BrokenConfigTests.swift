@@ -25,7 +25,7 @@ let brokenCases: [BrokenCase] = [
         config: [6: #"base_ur = "https://drippay-dev.com/api/v1""#],
         expected: [
             #"$CONFIG:5: missing required key 'base_url' in [api]: the DripPay API, e.g. "https://drippay-dev.com/api/v1""#,
-            "$CONFIG:6: unknown key 'base_ur' in [api] (did you mean 'base_url'?); allowed: base_url, token_file, request_timeout_s, status_requests_per_minute, requests_per_minute",
+            "$CONFIG:6: unknown key 'base_ur' in [api] (did you mean 'base_url'?); allowed: base_url, token_file, request_timeout_s, status_requests_per_minute, requests_per_minute, ca_file, proxy",
         ]),
     BrokenCase(
         name: "unknown table",
@@ -49,6 +49,36 @@ let brokenCases: [BrokenCase] = [
         name: "status requests per minute of zero",
         config: [8: "status_requests_per_minute = 0"],
         expected: ["$CONFIG:8: api.status_requests_per_minute must be between 1 and 600, got 0"]),
+    BrokenCase(
+        name: "a CA file that does not exist",
+        config: [8: #"ca_file = "private-ca.pem""#],
+        expected: [
+            #"$CONFIG:8: api.ca_file "$DIR/private-ca.pem" does not exist; give the PEM file of the CA that signed the API's certificate"#
+        ]),
+    BrokenCase(
+        name: "a CA file that holds no certificate",
+        config: [8: #"ca_file = "token""#],
+        expected: [
+            #"$CONFIG:8: api.ca_file "$DIR/token" holds no PEM certificate (-----BEGIN CERTIFICATE-----); give the PEM file of the CA that signed the API's certificate"#
+        ]),
+    BrokenCase(
+        name: "a proxy without a scheme",
+        config: [8: #"proxy = "proxy.example:3128""#],
+        expected: [
+            #"$CONFIG:8: api.proxy "proxy.example:3128" is not a URL; give scheme, host and port, e.g. "http://proxy.example:3128", or "" for no proxy"#
+        ]),
+    BrokenCase(
+        name: "a proxy with a scheme libcurl has no proxy for, its password not repeated",
+        config: [8: #"proxy = "ftp://user:secret@proxy.example:21""#],
+        expected: [
+            #"$CONFIG:8: api.proxy "ftp://***@proxy.example:21": scheme 'ftp' is not a proxy scheme (http, https, socks4, socks4a, socks5, socks5h), e.g. "http://proxy.example:3128", or "" for no proxy"#
+        ]),
+    BrokenCase(
+        name: "a proxy with a path",
+        config: [8: #"proxy = "http://proxy.example:3128/api""#],
+        expected: [
+            #"$CONFIG:8: api.proxy "http://proxy.example:3128/api" must not have a path, query or fragment; give scheme, host and port, e.g. "http://proxy.example:3128", or "" for no proxy"#
+        ]),
     BrokenCase(
         name: "non-standard baud rate",
         appending: ["[serial]", "baud = 115201"],

@@ -56,6 +56,29 @@ struct ConfigLoaderTests {
         #expect(config.support == SupportOptions(contact: nil, url: nil, noticeSeconds: 30))
     }
 
+    @Test func aPrivateCAFileAndAProxyReachTheAPISettingsAndTheSummary() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+        try pem.write(toFile: fixture.dir + "/site-ca.pem", atomically: true, encoding: .utf8)
+        try fixture.write(config: [8: #"ca_file = "site-ca.pem""#])
+        var config = try loaded(fixture.load())
+        #expect(config.api.caFile == fixture.dir + "/site-ca.pem")
+        #expect(config.api.proxy == nil)
+        #expect(config.summary.contains("CA \(fixture.dir)/site-ca.pem, proxy from the environment"))
+
+        try fixture.write(config: [8: #"proxy = "http://ops:hunter2@proxy.site:3128""#])
+        config = try loaded(fixture.load())
+        #expect(config.api.proxy == "http://ops:hunter2@proxy.site:3128")
+        #expect(config.summary.contains("proxy http://***@proxy.site:3128"))
+        #expect(!config.summary.contains("hunter2"))
+
+        try fixture.write(config: [8: #"proxy = """#])
+        config = try loaded(fixture.load())
+        #expect(config.api.proxy == "")
+        #expect(config.summary.contains("no proxy"))
+    }
+
     @Test func configKeysOverrideTheProfileKeyByKey() throws {
         let fixture = try Fixture()
         defer { fixture.remove() }

@@ -37,13 +37,17 @@ import VendSession
         #expect(kind(.validation(e, message: "bad", fields: [:])) == "invalid")
         #expect(kind(.forbidden(e, ability: .createInvoice)) == "rejected")
         #expect(kind(.unauthenticated(e)) == "rejected")
-        #expect(kind(.connectionRefused(e, detail: "connection refused")) == "unavailable")
+        #expect(kind(.notConnected(e, .refused(address: "127.0.0.1:1"))) == "unavailable")
+        #expect(kind(.notConnected(e, .nameNotResolved(host: "api.example"))) == "unavailable")
+        #expect(kind(.notConnected(e, .tls(.hostNameMismatch, detail: "no name matches"))) == "unavailable")
+        #expect(kind(.notConnected(e, .proxy(.tunnelRefused(status: 403)))) == "unavailable")
         #expect(kind(.rateLimited(e, retryAfter: 5)) == "unavailable")
         #expect(kind(.budgetRefused(e, waitSeconds: 30)) == "unavailable")
         // The decision is on the type: a detail text never makes a lost connection "refused".
-        #expect(kind(.connectionFailed(e, detail: "connection refused")) == "unknown")
+        #expect(kind(.connectionFailed(e, .reset(detail: "connection refused"))) == "unknown")
         #expect(kind(.redirected(e, status: 301, location: "https://x/api/v1/invoices")) == "rejected")
-        #expect(kind(.connectionFailed(e, detail: "connection reset")) == "unknown")
+        #expect(kind(.connectionFailed(e, .reset(detail: "Connection reset by peer"))) == "unknown")
+        #expect(kind(.connectionFailed(e, .tooLarge(limit: 8 << 20))) == "unknown")
         #expect(kind(.timeout(e, after: .seconds(10))) == "unknown")
         #expect(kind(.server(e, status: 502)) == "unknown")
         #expect(kind(.unusableInvoice(e, reference: InvoiceReference("r"), expected: "a payable code")) == "unusable")
@@ -57,9 +61,7 @@ import VendSession
         let base = "http://127.0.0.1:\(port)/api/v1"
         let client = try DripPayClient(
             baseURL: base, token: APIToken(token), requestTimeout: .seconds(5),
-            transport: MeteredTransport(
-                AsyncHTTPClientTransport(client: .shared, logger: Logger(label: "test")), metrics: metrics,
-                baseURL: base))
+            transport: MeteredTransport(CurlTransport(tokenOrigin: base), metrics: metrics, baseURL: base))
         let port_ = DripPayInvoicePort(client: client, machineID: "T-1")
         let usd = Currency(code: "USD", minorDigits: 2)
         let info = try await port_.createInvoice(

@@ -78,10 +78,10 @@ struct APIHealthService: Service, CustomStringConvertible {
                 )
             }
             return nil
-        } catch DripPayError.connectionRefused(_, let detail) {
-            return ServiceProblem(reason: "API unreachable", detail: "API unreachable (\(ping): \(detail))")
-        } catch DripPayError.connectionFailed(_, let detail) {
-            return ServiceProblem(reason: "API unreachable", detail: "API unreachable (\(ping): \(detail))")
+        } catch DripPayError.notConnected(_, let failure) {
+            return ServiceProblem(reason: "API unreachable", detail: "API unreachable (\(ping): \(failure))")
+        } catch DripPayError.connectionFailed(_, let failure) {
+            return ServiceProblem(reason: "API unreachable", detail: "API unreachable (\(ping): \(failure))")
         } catch DripPayError.timeout(_, let after) {
             return ServiceProblem(
                 reason: "API unreachable", detail: "API unreachable (\(ping): no answer within \(after))")

@@ -20,7 +20,9 @@ struct Ping: AsyncParsableCommand {
             answers and nothing is missing; 1 otherwise.
             The API URL, token and timeout come from the config file ([api]; the token from
             $CREDENTIALS_DIRECTORY/drippay-token or [api] token_file); --base-url and
-            --token-file override them or stand in for a config.
+            --token-file override them or stand in for a config. The request goes as the
+            daemon's do: [api] ca_file and proxy, else the environment's https_proxy,
+            http_proxy and no_proxy.
             Examples:
               drippay-kiosk ping --config /etc/drippay-kiosk/kiosk.toml
               drippay-kiosk ping --base-url https://drippay-dev.com/api/v1 --token-file ./token
@@ -58,7 +60,12 @@ struct Ping: AsyncParsableCommand {
         let seconds = timeout ?? configuration?.api.requestTimeoutSeconds ?? 10
         let client: DripPayClient
         do {
-            client = try DripPayClient(baseURL: baseURL, token: token, requestTimeout: .seconds(seconds))
+            // As the daemon reaches the API: [api] ca_file and proxy (else the environment's proxy).
+            let transport = CurlTransport(
+                options: CurlTransport.Options(caFile: configuration?.api.caFile, proxy: configuration?.api.proxy),
+                tokenOrigin: baseURL)
+            client = try DripPayClient(
+                baseURL: baseURL, token: token, requestTimeout: .seconds(seconds), transport: transport)
         } catch {
             StandardStream.error.write(Data("\(error)\n".utf8))
             throw ExitCode.failure
