@@ -133,13 +133,16 @@ extension DripPayClient {
     /// absent is the create sent again (up to `maxAttempts` in all). After such a repeat, a
     /// late-committing earlier create is swept up by one more lookup.
     ///
+    /// A lookup that read its `maxRequests` pages without finishing is passed to
+    /// `onIncompleteLookup` (to be resumed with `findInvoices(resuming:)`).
+    ///
     /// - Throws: the create's own error when the lookup fails or attempts run out; after a lost
     ///   answer, the lost create's error whatever the repeat answered. Its
     ///   `outcomeUnknown` then says the invoice may exist — call again later (it looks up first
     ///   only after a lost answer; for crash recovery call `reconcile(tradeNo:)` first).
     public func createReconciling(
         _ request: CreateInvoiceRequest, since: Date = Date(), maxRequests: Int = DripPayClient.lookupPagesPerTry,
-        maxAttempts: Int = 2
+        maxAttempts: Int = 2, onIncompleteLookup: @Sendable (TradeNoLookup) -> Void = { _ in }
     ) async throws -> Invoice {
         var attempt = 0
         // Once a create's answer was lost, an invoice may exist whatever a later attempt answers:
@@ -174,6 +177,9 @@ extension DripPayClient {
                 } catch is CancellationError {
                     throw CancellationError()
                 } catch {
+                    // A walk cut short by its budget is handed on: the session's lookup goes on
+                    // from its page instead of reading page 1 again.
+                    if let incomplete = error as? LookupIncomplete { onIncompleteLookup(incomplete.lookup) }
                     logger.error(
                         "trade_no lookup failed; the create's outcome is unknown",
                         metadata: ["trade_no": "\(request.tradeNo)", "error": "\(error)"])

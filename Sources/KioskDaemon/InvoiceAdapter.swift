@@ -119,6 +119,15 @@ public struct DripPayInvoicePort: InvoicePort {
     )
         async throws(InvoiceCreateFailure) -> InvoiceInfo
     {
+        try await createInvoice(
+            tradeNo: tradeNo, description: description, price: price, offerBy: offerBy, since: Date())
+    }
+
+    public func createInvoice(
+        tradeNo: TradeNo, description: String, price: Money, offerBy: Date, since: Date
+    )
+        async throws(InvoiceCreateFailure) -> InvoiceInfo
+    {
         let request = CreateInvoiceRequest(
             machineID: machineID, tradeNo: tradeNo, currency: price.currency,
             items: [CreateInvoiceRequest.Item(description: description, amount: price)])
@@ -126,7 +135,11 @@ public struct DripPayInvoicePort: InvoicePort {
         do {
             // Rate-limit waits past the offer deadline fail at once (rateLimited -> unavailable).
             invoice = try await DripPayClient.$requestDeadline.withValue(offerBy) {
-                try await client.createReconciling(request, since: Date())
+                try await client.createReconciling(request, since: since) { [walks, progressStore] walk in
+                    // The session looks the trade_no up next: from this walk's page on.
+                    walks.keep(walk)
+                    progressStore?.save(walk.progress.text, of: tradeNo)
+                }
             }
         } catch let error as DripPayError {
             throw Self.createFailure(error)

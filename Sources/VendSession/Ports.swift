@@ -15,6 +15,13 @@ public protocol InvoicePort: Sendable {
         tradeNo: TradeNo, description: String, price: Money, offerBy: Date
     )
         async throws(InvoiceCreateFailure) -> InvoiceInfo
+    /// The same for a session created at `since` (its `created_at` in the journal): the lookup of
+    /// a lost answer reads back to `since` less the clock-skew allowance, like `findInvoice`.
+    /// By default the plain `createInvoice`.
+    func createInvoice(
+        tradeNo: TradeNo, description: String, price: Money, offerBy: Date, since: Date
+    )
+        async throws(InvoiceCreateFailure) -> InvoiceInfo
     /// Looks `trade_no` up in the invoice list (this machine's invoices only, created since about
     /// `since`, the session's start); nil when the list holds no such invoice. Throws when the
     /// list could not be read completely (then nothing is known).
@@ -110,6 +117,14 @@ public typealias QRPayloadRenderer = @Sendable (InvoiceInfo, TradeNo) -> String
 public typealias Planogram = @Sendable (ProductCode) -> String?
 
 extension InvoicePort {
+    public func createInvoice(
+        tradeNo: TradeNo, description: String, price: Money, offerBy: Date, since: Date
+    )
+        async throws(InvoiceCreateFailure) -> InvoiceInfo
+    {
+        try await createInvoice(tradeNo: tradeNo, description: description, price: price, offerBy: offerBy)
+    }
+
     public func recheck(of reference: InvoiceReference) async throws -> InvoiceStatus {
         try await status(of: reference)
     }

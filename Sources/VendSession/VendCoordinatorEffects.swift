@@ -70,7 +70,7 @@ extension VendCoordinator {
                     do throws(InvoiceCreateFailure) {
                         let info = try await invoices.createInvoice(
                             tradeNo: record.tradeNo, description: record.itemDescription, price: record.price,
-                            offerBy: offerBy)
+                            offerBy: offerBy, since: record.createdAt)
                         event = .invoiceCreated(info, qrPayload: renderQR(info, record.tradeNo))
                     } catch {
                         event = .invoiceCreateFailed(error)

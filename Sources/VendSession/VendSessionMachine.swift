@@ -18,8 +18,10 @@ import Foundation
 ///    re-check; it does not authorise a dispense by itself.
 /// 4. No orphan invoices: an abandoned invoice is cancelled; a cancel the API cannot take is
 ///    retried with back-off and the session stays `invoiced` (with a note) until it is. A 404 for
-///    our reference (`invoiceGone`: cancelled invoices are soft-deleted) confirms a cancel; while
-///    awaiting payment it starts a cancel and re-check, never ends the vend by itself.
+///    our reference (`invoiceGone`: cancelled invoices are soft-deleted) confirms a cancel (with
+///    `policy.latePaymentWatch`, the status is then re-read for a while: the provider may still
+///    take a payment of a soft-deleted invoice); while awaiting payment it starts a cancel and
+///    re-check, never ends the vend by itself.
 /// 5. No wedge: whenever the API cannot settle a cancel, the controller is released at once
 ///    (`DENY`); a `DENY` for the vend, however caused, means no `DISPENSE` may follow it.
 ///
