@@ -20,9 +20,9 @@ extension CurlTransport {
         case CURLE_COULDNT_RESOLVE_HOST:
             return .nameNotResolved(host: host(of: easy.string(CURLINFO_EFFECTIVE_URL) ?? ""))
         case CURLE_COULDNT_RESOLVE_PROXY:
-            return .proxy(.notResolved(proxy: proxy ?? "(from the environment)"))
+            return .proxy(.notResolved(proxy: proxy.map(shown) ?? "(from the environment)"))
         case CURLE_COULDNT_CONNECT:
-            if let proxy, !proxy.isEmpty { return .proxy(.unreachable(proxy: proxy, detail: detail)) }
+            if let proxy, !proxy.isEmpty { return .proxy(.unreachable(proxy: shown(proxy), detail: detail)) }
             let address = self.address(easy)
             if Int32(easy.info(CURLINFO_OS_ERRNO)) == ECONNREFUSED { return .refused(address: address) }
             return .unreachable(address: address, detail: detail)
@@ -55,6 +55,14 @@ extension CurlTransport {
         default:
             return .other(code: Int(code.rawValue), detail: detail)
         }
+    }
+
+    /// A proxy URL as messages show it: a `user:password@` part becomes `***@`.
+    static func shown(_ proxy: String) -> String {
+        guard let scheme = proxy.firstRange(of: "://"), let at = proxy[scheme.upperBound...].lastIndex(of: "@") else {
+            return proxy
+        }
+        return String(proxy[..<scheme.upperBound]) + "***" + String(proxy[at...])
     }
 
     /// `ip:port` of the address libcurl tried last, or the URL's host and port.

@@ -167,14 +167,15 @@ struct HTTPSAndProxyTests {
         }
         #expect(refused?.outcomeUnknown == false)
         proxy.stop()
-        let down = try rig.client(caFile: rig.pki.caFile, proxy: "http://127.0.0.1:1")
+        let down = try rig.client(caFile: rig.pki.caFile, proxy: "http://ops:hunter2@127.0.0.1:1")
         let unreachable = await #expect(throws: DripPayError.self) { _ = try await down.ping() }
         guard case .notConnected(_, .proxy(.unreachable(let name, _)))? = unreachable else {
             Issue.record("got \(String(describing: unreachable))")
             await rig.finish()
             return
         }
-        #expect(name == "http://127.0.0.1:1")
+        #expect(name == "http://***@127.0.0.1:1", "the proxy's password is never shown")
+        #expect(unreachable?.description.contains("hunter2") == false)
         #expect(await rig.sandbox.requests().isEmpty)
         await rig.finish()
     }
