@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """The code the daemon runs, for the linker's --symbol-ordering-file (scripts/package).
 
-    packaging/hot-functions.py BINARY LINK_MAP ORDER_FILE
+    packaging/hot-functions.py BINARY LINK_MAP ORDER_FILE SANDBOX_BINARY
 
-Runs BINARY's `run` under valgrind's callgrind against BINARY's own `sandbox` and a vmc-line
+Runs BINARY's `run` under valgrind's callgrind against SANDBOX_BINARY's `sandbox` (the
+drippay-kiosk-demo executable: the packaged daemon has no sandbox of its own) and a vmc-line
 controller on a pty, as a board runs it: start-up to READY, a PING, one paid vend (invoice,
 the invoice's QR image fetched and drawn to a PNG, status polls, DISPENSE), one aborted vend,
 then SIGTERM. LINK_MAP is the map of BINARY's link (lld -Map). Writes one symbol for each .text
@@ -161,10 +162,11 @@ def hot_sections(callgrind_out, binary, link_map):
 
 
 def main():
-    if len(sys.argv) != 4:
-        print("usage: packaging/hot-functions.py BINARY LINK_MAP ORDER_FILE", file=sys.stderr)
+    if len(sys.argv) != 5:
+        print("usage: packaging/hot-functions.py BINARY LINK_MAP ORDER_FILE SANDBOX_BINARY", file=sys.stderr)
         sys.exit(64)
     binary, link_map, order_file = os.path.abspath(sys.argv[1]), sys.argv[2], sys.argv[3]
+    sandbox_binary = os.path.abspath(sys.argv[4])
     for tool in ("valgrind", "objcopy", "nm"):
         if shutil.which(tool) is None:
             fail(f"{tool} is not installed: run scripts/deps")
@@ -179,7 +181,7 @@ def main():
         # The banner on stdout (nothing more until it stops), its log in a file.
         sandbox_log = open(os.path.join(work, "sandbox.log"), "w")
         sandbox = subprocess.Popen(
-            [binary, "sandbox", "--port", "0", "--token", token], stdout=subprocess.PIPE, stderr=sandbox_log
+            [sandbox_binary, "sandbox", "--port", "0", "--token", token], stdout=subprocess.PIPE, stderr=sandbox_log
         )
         children.append(sandbox)
         url = Lines(sandbox.stdout.fileno(), "the sandbox").expect("base URL:").split(":", 1)[1].strip()
