@@ -246,13 +246,31 @@ public enum SessionEvent: Hashable, Sendable {
     case dispenseSendFailed(String)
     /// The `DISPENSE` write failed after some of its bytes left the board: the machine may act on it.
     case dispenseSendIncomplete(String)
+    /// A commit this machine emitted was not written; `unexecuted`: the effects after it, which
+    /// did not run either.
+    case commitFailed([CommitStep], unexecuted: [SessionEffect])
 }
 
-/// What the session asks its executor to do, in order. `persist` must be durable before the
+/// One state change in a commit: the record as it is after it, and the event row that says why.
+public struct CommitStep: Hashable, Sendable {
+    public var record: SessionRecord
+    public var event: JournalEventKind
+    public var detail: String
+
+    public init(record: SessionRecord, event: JournalEventKind, detail: String) {
+        self.record = record
+        self.event = event
+        self.detail = detail
+    }
+}
+
+/// What the session asks its executor to do, in order. A `commit` must be durable before the
 /// executor runs the next effect: that is how "journal the decision before DISPENSE" holds.
 public enum SessionEffect: Hashable, Sendable {
-    /// Write the record (and an event row) to the journal; stop if this fails.
-    case persist(SessionRecord, event: JournalEventKind, detail: String)
+    /// Write these state changes (records and event rows) to the journal in one transaction, all
+    /// or none; stop if this fails and report it back (`SessionEvent.commitFailed`). The machine
+    /// decides what one commit holds (`VendSessionMachine.joiningCommits`).
+    case commit([CommitStep])
     /// Add an event row to the journal without changing the record.
     case log(event: JournalEventKind, detail: String)
     case createInvoice

@@ -18,41 +18,18 @@ extension VendCoordinator {
         execute(effects, for: tradeNo)
     }
 
-    /// Carries out effects in order; stops at the first journal write that fails.
-    ///
-    /// Consecutive `persist` effects with only `stopPolling` between them (the machine's `paid`
-    /// then `dispensing`) are one commit: every effect after them still waits for it, and a crash
-    /// leaves the journal before the first or after the last, never between (recovery settles
-    /// `invoiced` and `dispensing` as it always did; see docs/money-safety.md).
+    /// Carries out effects in order; stops at the first commit that fails and reports it to the
+    /// session's machine. A commit is written as the machine made it: one transaction.
     func execute(_ effects: [SessionEffect], for tradeNo: TradeNo) {
-        var committed = Set<Int>()
         for (index, effect) in effects.enumerated() {
             switch effect {
-            case .persist(let record, let event, let detail):
-                if committed.contains(index) { continue }
-                var steps = [(record: record, event: event, detail: detail)]
-                var next = index + 1
-                var last = index
-                scan: while next < effects.count {
-                    switch effects[next] {
-                    case .stopPolling: break
-                    case .persist(let later, let laterEvent, let laterDetail):
-                        steps.append((later, laterEvent, laterDetail))
-                        last = next
-                    default: break scan
-                    }
-                    next += 1
-                }
+            case .commit(let steps):
                 do {
-                    try store.update(steps: steps)
+                    try store.update(steps: steps.map { (record: $0.record, event: $0.event, detail: $0.detail) })
                 } catch {
-                    let failed = steps.map(\.event.rawValue).joined(separator: "+")
-                    journalFailed(
-                        tradeNo, unwritten: steps[steps.count - 1].record, events: failed, error: error,
-                        rest: effects[(last + 1)...])
+                    commitFailed(tradeNo, steps: steps, error: error, rest: Array(effects[(index + 1)...]))
                     return
                 }
-                for later in (index + 1)..<(last + 1) { committed.insert(later) }
             case .log(let event, let detail):
                 // An audit line; a failure to add it changes nothing about the session, but it
                 // means the journal cannot be written: out of service until it can.
@@ -156,33 +133,22 @@ extension VendCoordinator {
     /// vend's next commit (`dispensed`, ...) makes it durable. Every other note keeps its fsync.
     static func isDurableNote(_ event: JournalEventKind) -> Bool { event != .dispenseSent }
 
-    /// A journal write failed: never go on (no DISPENSE, no ACCEPT without its record). The
-    /// controller still gets its answer: a `DENY` the machine produced after the write goes out
-    /// (a DENY never authorises anything), and a controller still waiting with no DISPENSE out is
-    /// denied `error`. The session is dropped from memory as the journal last holds it, reported
-    /// (an event and the outcome name the write that was lost), and settled again from the journal
-    /// once it can be written (resettle), so what could not be written is retried.
-    func journalFailed(
-        _ tradeNo: TradeNo, unwritten record: SessionRecord, events: String, error: any Error,
-        rest: ArraySlice<SessionEffect>
-    ) {
-        guard let machine = machines[tradeNo] else { return }
-        // The machine decides `paid` and `dispensing` in one batch: if either write failed, the
-        // DISPENSE after them never went out. Only a later write (dispensed, ...) follows a DISPENSE.
-        let dispenseWentOut = machine.dispenseCommanded && record.state != .dispensing && record.state != .paid
-        var denied = false
-        for effect in rest {
-            if case .send(.deny(let id, let reason)) = effect {
-                enqueue(.deny(id, reason), for: tradeNo)
-                denied = true
-            }
-        }
-        if !denied, machine.controllerWaiting, !machine.denySent, !dispenseWentOut {
-            enqueue(.deny(machine.record.vendID, .error), for: tradeNo)
-        }
+    /// A commit failed: never go on (no DISPENSE, no ACCEPT without its record). The machine
+    /// says what the controller still hears (`VendSessionMachine.commitFailed`: a DENY it emitted
+    /// after the commit, or `DENY error` to a controller still waiting with no DISPENSE out). The
+    /// session is dropped from memory as the journal last holds it, reported (an event and the
+    /// outcome name the write that was lost), and settled again from the journal once it can be
+    /// written (resettle), so what could not be written is retried.
+    func commitFailed(_ tradeNo: TradeNo, steps: [CommitStep], error: any Error, rest: [SessionEffect]) {
+        guard var machine = machines[tradeNo] else { return }
+        let answers = machine.handle(.commitFailed(steps, unexecuted: rest), now: now())
+        machines[tradeNo] = machine
+        for case .send(let command) in answers { enqueue(command, for: tradeNo) }
         // Then out of service (after the DENY: the controller first hears how its vend ended).
         journalUnwritable(error)
-        let reason = "journal write failed (\(events) -> \(record.state.rawValue)): \(error)"
+        let events = steps.map(\.event.rawValue).joined(separator: "+")
+        let unwritten = steps.last?.record.state.rawValue ?? "?"
+        let reason = "journal write failed (\(events) -> \(unwritten)): \(error)"
         // Best effort: the event table may still take a row when the session row cannot change.
         _ = try? store.appendEvent(tradeNo: tradeNo, event: .journalWriteFailed, detail: reason, at: now())
         forget(tradeNo, ending: .parked(reason: reason))

@@ -133,8 +133,15 @@ public struct VendSessionMachine: Hashable, Sendable {
 
     // MARK: Events
 
-    /// Applies one event at wall time `now` and returns the effects to run, in order.
+    /// Applies one event at wall time `now` and returns the effects to run, in order, their
+    /// journal writes joined into commits (`joiningCommits`).
     public mutating func handle(_ event: SessionEvent, now: Date) -> [SessionEffect] {
+        Self.joiningCommits(react(to: event, now: now))
+    }
+
+    mutating func react(to event: SessionEvent, now: Date) -> [SessionEffect] {
+        // A failed commit is answered even by a machine that just ended (its final commit failed).
+        if case .commitFailed(let steps, let rest) = event { return commitFailed(steps, unexecuted: rest) }
         if phase == .ended {
             // Final states never change. A re-claim of an ended vend is a duplicate id.
             if case .controllerReclaimed(let request) = event {
@@ -233,6 +240,8 @@ public struct VendSessionMachine: Hashable, Sendable {
                 .dispenseUnknown, now: now, event: .dispenseUnknown,
                 note: "the DISPENSE write stopped part way; outcome unknown, never dispensed again: \(message)",
                 screen: .refundDue(tradeNo: record.tradeNo))
+        case .commitFailed:
+            return []  // answered above
         }
     }
 

@@ -42,7 +42,7 @@ extension VendSessionMachine {
                 machine.claimDeadline = grace
                 effects += machine.schedule(.claimGrace, at: grace)
                 effects.append(.lookupInvoice(record.tradeNo))
-                return (machine, effects)
+                return (machine, joiningCommits(effects))
             }
             machine.phase = .awaitingPayment
             let deadline = record.paymentDeadline ?? now
@@ -67,6 +67,6 @@ extension VendSessionMachine {
             machine.phase = .ended
             effects = [.finished(record.state)]
         }
-        return (machine, effects)
+        return (machine, joiningCommits(effects))
     }
 }

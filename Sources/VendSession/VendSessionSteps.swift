@@ -211,7 +211,7 @@ extension VendSessionMachine {
     {
         record.state = state
         record.updatedAt = now
-        return .persist(record, event: event, detail: detail)
+        return .commit([CommitStep(record: record, event: event, detail: detail)])
     }
 
     /// Moves to a final state: journal it, answer the controller if it still waits, finish.

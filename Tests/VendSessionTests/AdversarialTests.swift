@@ -255,7 +255,7 @@ struct ControllerOrderTests {
 struct MismatchCrashTests {
     /// Every record the effects journal, as recovery would find it after a crash right after it.
     func journaledRecords(_ effects: [SessionEffect]) -> [SessionRecord] {
-        effects.compactMap { if case .persist(let record, _, _) = $0 { return record } else { return nil } }
+        effects.flatMap { if case .commit(let steps) = $0 { return steps.map(\.record) } else { return [] } }
             .filter { !$0.state.isFinal }
     }
 

@@ -86,7 +86,7 @@ struct PropertyTests {
                 if effects.persistedStates.contains(.paid) { reachedPaid += 1 }
                 if effects.persistedStates.contains(.dispensing) { reachedDispensing += 1 }
                 for (index, effect) in effects.enumerated() {
-                    if case .persist(let record, _, _) = effect { lastPersisted = record.state }
+                    if case .commit(let steps) = effect, let last = steps.last { lastPersisted = last.record.state }
                     if case .send(.deny) = effect { deniedSinceLastVend = true }
                     if case .send(.dispense) = effect {
                         dispenses += 1
@@ -204,7 +204,7 @@ struct PropertyTests {
                     now = now.addingTimeInterval(Double(Int.random(in: 1..<60, using: &rng)))
                     let recovered = VendSessionMachine.recover(journal, policy: policy, now: now)
                     machine = recovered.machine
-                    for case .persist(let record, _, _) in recovered.effects { journal = record }
+                    for case .commit(let steps) in recovered.effects { journal = steps.last?.record ?? journal }
                 }
                 now = now.addingTimeInterval(Double(Int.random(in: 0..<20, using: &rng)))
                 let event = step == 0 ? SessionEvent.start : Self.events.randomElement(using: &rng)!
@@ -215,9 +215,11 @@ struct PropertyTests {
                     sawPaidStatus = true
                 }
                 for effect in machine.handle(event, now: now) {
-                    if case .persist(let record, _, _) = effect {
-                        journal = record
-                        if record.state == .paid || record.state == .dispensing { journaledPaid = true }
+                    if case .commit(let steps) = effect {
+                        for step in steps {
+                            journal = step.record
+                            if step.record.state == .paid || step.record.state == .dispensing { journaledPaid = true }
+                        }
                     }
                     if case .send(.dispense) = effect {
                         dispenses += 1
@@ -232,7 +234,7 @@ struct PropertyTests {
                 effects += machine.handle(.controllerReclaimed(request()), now: now)
                 for answer in Self.settling { effects += machine.handle(answer, now: now) }
                 dispenses += effects.dispenseCount
-                for case .persist(let record, _, _) in effects { journal = record }
+                for case .commit(let steps) in effects { journal = steps.last?.record ?? journal }
             }
             #expect(dispenses <= 1, "more than one dispense across a crash (sequence \(sequence))")
             if journaledPaid {

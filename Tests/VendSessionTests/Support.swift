@@ -50,7 +50,7 @@ extension Array where Element == SessionEffect {
         compactMap { if case .send(let command) = $0 { return command } else { return nil } }
     }
     var persistedStates: [SessionState] {
-        compactMap { if case .persist(let record, _, _) = $0 { return record.state } else { return nil } }
+        flatMap { if case .commit(let steps) = $0 { return steps.map(\.record.state) } else { return [] } }
     }
     var dispenseCount: Int {
         commands.filter { if case .dispense = $0 { return true } else { return false } }.count
@@ -59,7 +59,13 @@ extension Array where Element == SessionEffect {
         commands.compactMap { if case .deny(_, let reason) = $0 { return reason } else { return nil } }
     }
     func firstIndex(persisting state: SessionState) -> Int? {
-        firstIndex { if case .persist(let record, _, _) = $0 { return record.state == state } else { return false } }
+        firstIndex {
+            if case .commit(let steps) = $0 { return steps.contains { $0.record.state == state } } else { return false }
+        }
+    }
+    /// The commit effects, each as the states it writes (one transaction each).
+    var commits: [[SessionState]] {
+        compactMap { if case .commit(let steps) = $0 { return steps.map(\.record.state) } else { return nil } }
     }
     var dispenseIndex: Int? {
         firstIndex { if case .send(.dispense) = $0 { return true } else { return false } }

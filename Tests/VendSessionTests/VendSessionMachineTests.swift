@@ -16,7 +16,10 @@ struct HappyPathTests {
         driver.send(.start)
         let effects = driver.send(.invoiceCreated(invoice(), qrPayload: "pay:ref-1"))
         let persisted = try #require(effects.firstIndex(persisting: .invoiced))
-        guard case .persist(let record, _, _) = effects[persisted] else { Issue.record("no persist"); return }
+        guard case .commit(let steps) = effects[persisted], let record = steps.last?.record else {
+            Issue.record("no commit")
+            return
+        }
         #expect(record.reference == InvoiceReference("ref-1"))
         #expect(record.qrPayload == "pay:ref-1")
         #expect(record.paymentDeadline == t0.addingTimeInterval(90))
@@ -34,10 +37,60 @@ struct HappyPathTests {
         let paid = try #require(effects.firstIndex(persisting: .paid))
         let dispensing = try #require(effects.firstIndex(persisting: .dispensing))
         let dispense = try #require(effects.dispenseIndex)
-        #expect(paid < dispensing && dispensing < dispense)
+        // One commit, decided by the machine: paid with dispensing, before the DISPENSE.
+        #expect(paid == dispensing && dispensing < dispense)
+        #expect(effects.commits == [[.paid, .dispensing]])
         #expect(effects.commands == [.dispense(vendID("v1"), price: cents(150))])
         #expect(effects.contains(.stopPolling))
         #expect(driver.machine.record.paidAt == t0.addingTimeInterval(10))
+    }
+
+    /// The commit of paid + dispensing failed: the DISPENSE after it never went out, so the
+    /// controller still waiting hears DENY error (the machine decides from what it emitted).
+    @Test func aFailedPaidAndDispensingCommitDeniesTheWaitingController() throws {
+        var driver = Driver.invoiced()
+        let effects = driver.send(.statusPolled(.paid))
+        let index = try #require(effects.firstIndex(persisting: .dispensing))
+        guard case .commit(let steps) = effects[index] else {
+            Issue.record("no commit")
+            return
+        }
+        let answer = driver.send(.commitFailed(steps, unexecuted: Array(effects[(index + 1)...])))
+        #expect(answer == [.send(.deny(vendID("v1"), .error))])
+        // Asked again (a second report), nothing more: the controller was answered.
+        #expect(driver.send(.commitFailed(steps, unexecuted: [])).isEmpty)
+    }
+
+    /// A commit after the DISPENSE went out (dispensed) failed: no DENY, the machine may have
+    /// vended; recovery settles the session from the journal (dispensing -> dispense_unknown).
+    @Test func aFailedCommitAfterTheDispenseWentOutSendsNoDeny() throws {
+        var driver = Driver.invoiced()
+        driver.send(.statusPolled(.paid))
+        driver.send(.dispenseSent)
+        let effects = driver.send(.controllerDispensed)
+        let index = try #require(effects.firstIndex(persisting: .dispensed))
+        guard case .commit(let steps) = effects[index] else {
+            Issue.record("no commit")
+            return
+        }
+        #expect(driver.send(.commitFailed(steps, unexecuted: Array(effects[(index + 1)...]))).isEmpty)
+    }
+
+    /// A DENY emitted after the failed commit still goes out (a DENY authorises nothing).
+    @Test func aFailedCommitReturnsTheDenyEmittedAfterIt() throws {
+        // No time left to offer an invoice: the session ends failed (a commit), then DENY.
+        var driver = Driver(machine: VendSessionMachine(newSession: newRecord(), policy: policy))
+        driver.advance(100)
+        let effects = driver.send(.start)
+        let deny = try #require(effects.firstIndex { if case .send(.deny) = $0 { true } else { false } })
+        let commit = try #require(effects.firstIndex { if case .commit = $0 { true } else { false } })
+        #expect(commit < deny)
+        guard case .commit(let steps) = effects[commit] else {
+            Issue.record("no commit")
+            return
+        }
+        let answer = driver.send(.commitFailed(steps, unexecuted: Array(effects[(commit + 1)...])))
+        #expect(answer == [effects[deny]])
     }
 
     @Test func dispensedEndsTheSessionDispensed() {
