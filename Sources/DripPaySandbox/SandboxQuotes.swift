@@ -1,3 +1,4 @@
+import KioskCore
 import PayCodes
 
 #if canImport(FoundationEssentials)
@@ -88,15 +89,9 @@ struct QuoteBook: Sendable {
 
 /// A small deterministic generator for hashes and fake signatures (SplitMix64).
 struct QuoteRandom: Sendable {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    private var generator: SplitMix64
+    init(seed: UInt64) { generator = SplitMix64(seed: seed) }
+    mutating func next() -> UInt64 { generator.next() }
     mutating func bytes(_ n: Int) -> [UInt8] {
         var out: [UInt8] = []
         while out.count < n { withUnsafeBytes(of: next()) { out += $0 } }

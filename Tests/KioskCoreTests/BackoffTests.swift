@@ -3,17 +3,6 @@ import Testing
 
 @Suite("Backoff and withTimeout")
 struct BackoffTests {
-    /// A seeded generator (SplitMix64), so a jittered pause can be predicted.
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     @Test func doublesFromTheInitialPauseUpToTheCap() {
         let backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(1))
@@ -31,8 +20,8 @@ struct BackoffTests {
 
     @Test func jitterStaysWithinItsFractionAndComesFromTheGivenGenerator() {
         let backoff = Backoff(initial: .seconds(8), maximum: .seconds(8))
-        var first = Seeded(state: 42)
-        var second = Seeded(state: 42)
+        var first = SplitMix64(seed: 42)
+        var second = SplitMix64(seed: 42)
         var spread: Set<Duration> = []
         for failures in 1...200 {
             let pause = backoff.delay(afterFailures: failures, jitter: 0.5, using: &first)
@@ -41,7 +30,7 @@ struct BackoffTests {
             spread.insert(pause)
         }
         #expect(spread.count > 150, "the factor varies")
-        var unused = Seeded(state: 1)
+        var unused = SplitMix64(seed: 1)
         #expect(backoff.delay(afterFailures: 3, jitter: 0, using: &unused) == .seconds(8))
     }
 

@@ -14,14 +14,20 @@ struct LatePaymentWatchTests {
         paymentTimeout: .seconds(90), resumeGrace: .seconds(15), retryInitial: .seconds(1), retryMax: .seconds(8),
         machineTimeout: .seconds(120), latePaymentWatch: .seconds(10))
 
-    /// A vend whose payment deadline passed, whose cancel answered and whose re-check said 404.
-    func cancelledBy404() -> (Driver, [SessionEffect]) {
+    /// A vend whose payment deadline passed (90 s after its invoice) and whose DELETE answered.
+    func cancelAnswered() -> Driver {
         var driver = Driver(machine: VendSessionMachine(newSession: newRecord(), policy: Self.watching))
         driver.send(.start)
         driver.send(.invoiceCreated(invoice(), qrPayload: "pay:ref-1"))
         driver.advance(90)
         driver.fire(.paymentDeadline)
         driver.send(.cancelAnswered(.cancelled))
+        return driver
+    }
+
+    /// A vend whose payment deadline passed, whose cancel answered and whose re-check said 404.
+    func cancelledBy404() -> (Driver, [SessionEffect]) {
+        var driver = cancelAnswered()
         let effects = driver.send(.invoiceGone)
         return (driver, effects)
     }
@@ -151,12 +157,7 @@ struct LatePaymentWatchTests {
 
     /// Our DELETE answered (soft delete) and the customer paid the quote before the re-check read.
     func paidBeforeTheReCheck(after seconds: TimeInterval) -> [SessionEffect] {
-        var driver = Driver(machine: VendSessionMachine(newSession: newRecord(), policy: Self.watching))
-        driver.send(.start)
-        driver.send(.invoiceCreated(invoice(), qrPayload: "pay:ref-1"))
-        driver.advance(90)
-        driver.fire(.paymentDeadline)
-        driver.send(.cancelAnswered(.cancelled))
+        var driver = cancelAnswered()
         driver.advance(seconds)
         return driver.send(.statusRechecked(.paid))
     }
