@@ -51,7 +51,9 @@ struct StoreParityTests {
         let invoiced = moved(record, to: .invoiced)
         // invoiced is legal, then dispensed without dispensing is not: neither may be written.
         #expect(throws: (any Error).self) {
-            try store.update(steps: [(invoiced, .invoiceCreated, ""), (moved(invoiced, to: .dispensed), .dispensed, "")])
+            try store.update(steps: [
+                (invoiced, .invoiceCreated, ""), (moved(invoiced, to: .dispensed), .dispensed, ""),
+            ])
         }
         #expect(store.record("T-1")?.state == .requested)
     }
