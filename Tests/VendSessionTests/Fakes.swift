@@ -365,17 +365,24 @@ struct Harness {
     }
 
     /// Stops the coordinator and waits (bounded) until `run()` and the outcome collector have
-    /// returned, then removes the journal file. Records an issue when they do not return in time.
+    /// returned, then removes the journal file. Records an issue when they do not return in time
+    /// (waited on a pulse: a race in a task group would wait for a run() that ignores cancellation).
     func finish() async {
         stop()
         let runTask = runTask
         let collector = collector
-        let ended = await withTimeout(.seconds(10)) {
+        let ended = Pulse()
+        let done = Locked(false)
+        Task {
             await runTask.value
             await collector.value
-            return true
+            done.write { $0 = true }
+            ended.signal()
         }
-        if ended == nil { Issue.record("the coordinator's run() did not return within 10 s of its cancellation") }
+        guard await ended.wait(until: { done.get }, timeout: .seconds(10)) else {
+            Issue.record("the coordinator's run() did not return within 10 s of its cancellation")
+            return
+        }
         store.removeFiles()
     }
 
