@@ -3,6 +3,7 @@ import DripPaySandbox
 import Foundation
 import KioskCore
 import KioskDisplay
+import KioskTestSupport
 import Logging
 import PayCodes
 import Synchronization
@@ -82,12 +83,7 @@ struct PayCodeKeeperTests {
     static func until(
         _ display: RecordingDisplay, within: Duration, _ condition: @Sendable ([Screen]) -> Bool
     ) async -> Bool {
-        let end = ContinuousClock.now + within
-        while ContinuousClock.now < end {
-            if condition(await display.shown) { return true }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return condition(await display.shown)
+        await eventually(timeout: within, every: .milliseconds(50)) { condition(await display.shown) }
     }
 
     @Test("quotes rotating every 2 s: the screen follows each new code at once and journals it")

@@ -406,17 +406,6 @@ struct Harness {
     }
 }
 
-/// Waits (in real time, bounded) until `condition` holds.
-func eventually(timeout: Duration = .seconds(30), _ condition: () async -> Bool) async -> Bool {
-    let clock = ContinuousClock()
-    let end = clock.now.advanced(by: timeout)
-    while clock.now < end {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(1))
-    }
-    return await condition()
-}
-
 /// A controller write that failed with `someBytesLeft` bytes of the line out or not.
 struct PartWrite: ControllerWriteFailure, Hashable {
     let someBytesLeft: Bool
