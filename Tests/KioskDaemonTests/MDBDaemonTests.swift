@@ -96,27 +96,29 @@ struct MDBDaemonTests {
     }
 
     @Test func vendIDsComeFromTheJournalAndAreNeverRepeatedAfterARestart() async throws {
-        let first = try await DaemonHarness(adapter: QibixxAdapterModel())
-        try await first.withDaemon(first.options()) { _ in
-            try await enabled(first)
-            try await customerPicks(first)
-            #expect(await first.screen(isPay) != nil)
-            try await first.simulator.adapterDoes("cancel") { $0.cancelled() }
-            #expect(await first.outcome(of: "mdb-1")?.ending == .finished(.cancelled))
+        // The first run's directory is kept for the second (the same journal).
+        let directory = try await withDaemonHarness(adapter: QibixxAdapterModel(), keepDirectory: true) { first in
+            try await first.withDaemon(first.options()) { _ in
+                try await enabled(first)
+                try await customerPicks(first)
+                #expect(await first.screen(isPay) != nil)
+                try await first.simulator.adapterDoes("cancel") { $0.cancelled() }
+                #expect(await first.outcome(of: "mdb-1")?.ending == .finished(.cancelled))
+            }
+            return first.directory
         }
-        await first.tearDown(keepDirectory: true)
-        let second = try await DaemonHarness(adapter: QibixxAdapterModel(), directory: first.directory)
-        try await second.withDaemon(second.options()) { _ in
-            try await enabled(second)
-            try await customerPicks(second)
-            #expect(await second.screen(isPay) != nil)
-            let open = second.outcomes.withLock { $0.map(\.record.vendID.rawValue) }
-            #expect(open.isEmpty)
-            try await second.simulator.adapterDoes("cancel") { $0.cancelled() }
-            // A new block of ids: the first start reserved mdb-1...mdb-64.
-            #expect(await second.outcome(of: "mdb-65")?.ending == .finished(.cancelled))
+        try await withDaemonHarness(adapter: QibixxAdapterModel(), directory: directory) { second in
+            try await second.withDaemon(second.options()) { _ in
+                try await enabled(second)
+                try await customerPicks(second)
+                #expect(await second.screen(isPay) != nil)
+                let open = second.outcomes.withLock { $0.map(\.record.vendID.rawValue) }
+                #expect(open.isEmpty)
+                try await second.simulator.adapterDoes("cancel") { $0.cancelled() }
+                // A new block of ids: the first start reserved mdb-1...mdb-64.
+                #expect(await second.outcome(of: "mdb-65")?.ending == .finished(.cancelled))
+            }
         }
-        await second.tearDown()
     }
 }
 
