@@ -2,6 +2,7 @@ import ControllerLink
 import ControllerSimulator
 import Foundation
 import KioskCore
+import KioskTestSupport
 import Logging
 import Testing
 
@@ -121,24 +122,26 @@ struct LinkFaultTests {
     }
 
     @Test func unsupportedLineSettingsAreRefusedOnAPty() async throws {
-        let simulator = try await ControllerSimulator.plugged(kind: .vmcLine)
-        #expect(throws: LinkError.self) {
-            try SerialChannel.open(SerialOptions(device: simulator.devicePath, baud: 12345))
+        try await withTearDown(try await ControllerSimulator.plugged(kind: .vmcLine), tearDown: { await $0.shutdown() })
+        { simulator throws in
+            #expect(throws: LinkError.self) {
+                try SerialChannel.open(SerialOptions(device: simulator.devicePath, baud: 12345))
+            }
+            #expect(throws: LinkError.self) {
+                try SerialChannel.open(SerialOptions(device: simulator.devicePath, dataBits: 9))
+            }
+            let channel = try SerialChannel.open(
+                SerialOptions(device: simulator.devicePath, baud: 9600, parity: .even, stopBits: 2))
+            channel.close()
         }
-        #expect(throws: LinkError.self) {
-            try SerialChannel.open(SerialOptions(device: simulator.devicePath, dataBits: 9))
-        }
-        let channel = try SerialChannel.open(
-            SerialOptions(device: simulator.devicePath, baud: 9600, parity: .even, stopBits: 2))
-        channel.close()
-        await simulator.shutdown()
     }
 
     @Test func simulatorWaitTimesOut() async throws {
-        let simulator = try await ControllerSimulator.plugged(kind: .vmcLine)
-        await #expect(throws: SimulatorError.self) {
-            try await simulator.waitForLine("NEVER", timeout: .milliseconds(50))
+        try await withTearDown(try await ControllerSimulator.plugged(kind: .vmcLine), tearDown: { await $0.shutdown() })
+        { simulator throws in
+            await #expect(throws: SimulatorError.self) {
+                try await simulator.waitForLine("NEVER", timeout: .milliseconds(50))
+            }
         }
-        await simulator.shutdown()
     }
 }

@@ -4,6 +4,7 @@
 ///
 /// The rigs build on it: `Fixture.with` (sandbox and client), `withDaemonHarness` (sandbox,
 /// simulated controller, config and journal), `withSandbox`, `withHarness` (coordinator).
+@discardableResult
 public func withTearDown<Resource, Result>(
     _ resource: Resource, tearDown: (Resource) async -> Void, _ body: (Resource) async throws -> Result
 ) async throws -> Result {
