@@ -162,7 +162,11 @@ let package = Package(
                 "KioskTestSupport", "KioskCore", "ControllerLink", "ControllerSimulator",
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "VendSessionTests", dependencies: ["KioskTestSupport", "KioskCore", "VendSession"]),
+        // KioskJournal and KioskDaemon: the coordinator suites also run against the real journal
+        // (JournalSessionStore over a temporary SQLite file).
+        .testTarget(
+            name: "VendSessionTests",
+            dependencies: ["KioskTestSupport", "KioskCore", "VendSession", "KioskJournal", "KioskDaemon"]),
         .testTarget(
             name: "DripPayAPITests",
             dependencies: [

@@ -2,6 +2,7 @@ import ControllerLink
 import ControllerSimulator
 import Foundation
 import KioskCore
+import KioskTestSupport
 import Logging
 
 /// Log lines captured for assertions (thread-safe).
@@ -72,5 +73,16 @@ struct LinkHarness {
         task.cancel()
         _ = await task.result
         await simulator.shutdown()
+    }
+
+    /// A harness for the length of `body`; `stop()` is awaited after it, also when it throws.
+    static func with<Result>(
+        _ kind: ControllerProtocolKind, plugged: Bool = true, adapter: QibixxAdapterModel? = nil,
+        qibixx: QibixxSettings? = nil, probeInterval: Duration = .seconds(30),
+        _ body: (LinkHarness) async throws -> Result
+    ) async throws -> Result {
+        let harness = try await start(
+            kind, plugged: plugged, adapter: adapter, qibixx: qibixx, probeInterval: probeInterval)
+        return try await withTearDown(harness, tearDown: { await $0.stop() }, body)
     }
 }

@@ -2,6 +2,7 @@ import ControllerLink
 import ControllerSimulator
 import Foundation
 import KioskCore
+import KioskTestSupport
 import Logging
 import Testing
 
@@ -11,65 +12,65 @@ struct LinkFaultTests {
     private static func isUp(_ event: LinkEvent) -> Bool { if case .up = event { true } else { false } }
 
     @Test func unplugReportsDownAndReplugRecovers() async throws {
-        let h = try await LinkHarness.start(.vmcLine)
-        try await h.recorder.up()
-        for round in 1...3 {
-            await h.simulator.unplug()
-            let reason = try await h.recorder.down()
-            #expect(reason.contains(h.simulator.devicePath), "round \(round): \(reason)")
-            await #expect(throws: LinkError.notConnected(device: h.simulator.devicePath)) {
-                try await h.link.send(.ready)
-            }
-            try await h.simulator.plug()
+        try await LinkHarness.with(.vmcLine) { h in
             try await h.recorder.up()
-            // Traffic flows again in both directions.
-            try await h.simulator.ping()
-            #expect(try await h.recorder.controller() == .ping)
-            try await h.link.send(.pong)
-            try await h.simulator.waitForLine("PONG")
+            for round in 1...3 {
+                await h.simulator.unplug()
+                let reason = try await h.recorder.down()
+                #expect(reason.contains(h.simulator.devicePath), "round \(round): \(reason)")
+                await #expect(throws: LinkError.notConnected(device: h.simulator.devicePath)) {
+                    try await h.link.send(.ready)
+                }
+                try await h.simulator.plug()
+                try await h.recorder.up()
+                // Traffic flows again in both directions.
+                try await h.simulator.ping()
+                #expect(try await h.recorder.controller() == .ping)
+                try await h.link.send(.pong)
+                try await h.simulator.waitForLine("PONG")
+            }
         }
-        await h.stop()
     }
 
     @Test func replugInOneStepIsNoticedAndRecovered() async throws {
-        let h = try await LinkHarness.start(.qibixxMDB)
-        try await h.recorder.up()
-        try await h.simulator.replug()
-        try await h.recorder.down()
-        try await h.recorder.up()
-        try await h.link.send(.ready)
-        try await h.simulator.waitForLine("C,0")  // a reopened adapter is set up from scratch
-        try await h.simulator.waitForLine("C,SETCONF,mdb-always-idle=1")
-        await h.stop()
+        try await LinkHarness.with(.qibixxMDB) { h in
+            try await h.recorder.up()
+            try await h.simulator.replug()
+            try await h.recorder.down()
+            try await h.recorder.up()
+            try await h.link.send(.ready)
+            try await h.simulator.waitForLine("C,0")  // a reopened adapter is set up from scratch
+            try await h.simulator.waitForLine("C,SETCONF,mdb-always-idle=1")
+        }
     }
 
     @Test func deviceMissingAtStartAppearsLater() async throws {
-        let h = try await LinkHarness.start(.vmcLine, plugged: false)
-        let reason = try await h.recorder.down()
-        #expect(reason.contains("does not exist"))
-        #expect(reason.contains("drippay-kiosk ports"))
-        await #expect(throws: LinkError.self) { try await h.link.send(.ready) }
-        try await Task.sleep(for: .milliseconds(150))  // several retries happen meanwhile
-        try await h.simulator.plug()
-        try await h.recorder.up()
-        try await h.simulator.hello()
-        #expect(try await h.recorder.controller() == .hello(name: "sim-vmc", version: "1.0"))
-        await h.stop()
+        try await LinkHarness.with(.vmcLine, plugged: false) { h in
+            let reason = try await h.recorder.down()
+            #expect(reason.contains("does not exist"))
+            #expect(reason.contains("drippay-kiosk ports"))
+            await #expect(throws: LinkError.self) { try await h.link.send(.ready) }
+            try await Task.sleep(for: .milliseconds(150))  // several retries happen meanwhile
+            try await h.simulator.plug()
+            try await h.recorder.up()
+            try await h.simulator.hello()
+            #expect(try await h.recorder.controller() == .hello(name: "sim-vmc", version: "1.0"))
+        }
     }
 
     @Test func anOutageIsReportedAndLoggedOnceDespiteRetries() async throws {
-        let h = try await LinkHarness.start(.vmcLine)
-        try await h.recorder.up()
-        await h.simulator.unplug()
-        try await h.recorder.down()
-        try await Task.sleep(for: .milliseconds(300))  // ~10 retries at 10-80 ms
-        #expect(await h.recorder.count(where: Self.isDown) == 1)
-        let outageLogs = h.logs.messages(atLeast: .warning)
-        #expect(outageLogs.count == 1, "\(outageLogs)")
-        try await h.simulator.plug()
-        try await h.recorder.up()
-        #expect(h.logs.messages(atLeast: .notice).contains { $0.contains("back up") })
-        await h.stop()
+        try await LinkHarness.with(.vmcLine) { h in
+            try await h.recorder.up()
+            await h.simulator.unplug()
+            try await h.recorder.down()
+            try await Task.sleep(for: .milliseconds(300))  // ~10 retries at 10-80 ms
+            #expect(await h.recorder.count(where: Self.isDown) == 1)
+            let outageLogs = h.logs.messages(atLeast: .warning)
+            #expect(outageLogs.count == 1, "\(outageLogs)")
+            try await h.simulator.plug()
+            try await h.recorder.up()
+            #expect(h.logs.messages(atLeast: .notice).contains { $0.contains("back up") })
+        }
     }
 
     @Test func cancellingRunFinishesTheEventStream() async throws {
@@ -121,24 +122,26 @@ struct LinkFaultTests {
     }
 
     @Test func unsupportedLineSettingsAreRefusedOnAPty() async throws {
-        let simulator = try await ControllerSimulator.plugged(kind: .vmcLine)
-        #expect(throws: LinkError.self) {
-            try SerialChannel.open(SerialOptions(device: simulator.devicePath, baud: 12345))
+        try await withTearDown(try await ControllerSimulator.plugged(kind: .vmcLine), tearDown: { await $0.shutdown() })
+        { simulator throws in
+            #expect(throws: LinkError.self) {
+                try SerialChannel.open(SerialOptions(device: simulator.devicePath, baud: 12345))
+            }
+            #expect(throws: LinkError.self) {
+                try SerialChannel.open(SerialOptions(device: simulator.devicePath, dataBits: 9))
+            }
+            let channel = try SerialChannel.open(
+                SerialOptions(device: simulator.devicePath, baud: 9600, parity: .even, stopBits: 2))
+            channel.close()
         }
-        #expect(throws: LinkError.self) {
-            try SerialChannel.open(SerialOptions(device: simulator.devicePath, dataBits: 9))
-        }
-        let channel = try SerialChannel.open(
-            SerialOptions(device: simulator.devicePath, baud: 9600, parity: .even, stopBits: 2))
-        channel.close()
-        await simulator.shutdown()
     }
 
     @Test func simulatorWaitTimesOut() async throws {
-        let simulator = try await ControllerSimulator.plugged(kind: .vmcLine)
-        await #expect(throws: SimulatorError.self) {
-            try await simulator.waitForLine("NEVER", timeout: .milliseconds(50))
+        try await withTearDown(try await ControllerSimulator.plugged(kind: .vmcLine), tearDown: { await $0.shutdown() })
+        { simulator throws in
+            await #expect(throws: SimulatorError.self) {
+                try await simulator.waitForLine("NEVER", timeout: .milliseconds(50))
+            }
         }
-        await simulator.shutdown()
     }
 }

@@ -1,6 +1,7 @@
 import DripPayAPI
 import Foundation
 import KioskCore
+import KioskTestSupport
 import Testing
 
 @testable import DripPaySandbox
@@ -79,23 +80,26 @@ struct SandboxTests {
     @Test func answersCarryRateLimitHeadersOverHTTP() async throws {
         let sandbox = APISandbox(tokens: ["1|t": [.viewInvoice]], requestsPerMinute: 5)
         let port = try await sandbox.start()
-        defer { Task { await sandbox.stop() } }
-        let response = try await httpRequest(
-            "http://127.0.0.1:\(port)/api/v1/ping", headers: [("Authorization", "Bearer 1|t")])
-        #expect(response.status == 200)
-        #expect(response.headers(named: "X-RateLimit-Limit") == ["5"])
-        #expect(response.headers(named: "X-RateLimit-Remaining") == ["4"])
-        #expect(await sandbox.requests() == [SandboxRequestRecord(method: "GET", path: "/api/v1/ping", status: 200)])
+        try await withTearDown(sandbox, tearDown: { await $0.stop() }) { sandbox in
+            let response = try await httpRequest(
+                "http://127.0.0.1:\(port)/api/v1/ping", headers: [("Authorization", "Bearer 1|t")])
+            #expect(response.status == 200)
+            #expect(response.headers(named: "X-RateLimit-Limit") == ["5"])
+            #expect(response.headers(named: "X-RateLimit-Remaining") == ["4"])
+            #expect(
+                await sandbox.requests() == [SandboxRequestRecord(method: "GET", path: "/api/v1/ping", status: 200)])
+        }
     }
 
     @Test func adminEndpointsInjectFaultsForTheCommandLine() async throws {
         let sandbox = APISandbox(tokens: ["1|t": Set(Ability.allCases)])
         let port = try await sandbox.start()
-        defer { Task { await sandbox.stop() } }
-        let fault = "http://127.0.0.1:\(port)/_sandbox/faults/server-errors?count=1&status=502"
-        #expect(try await httpRequest(fault, method: "POST", body: []).status == 200)
-        let ping = "http://127.0.0.1:\(port)/api/v1/ping"
-        #expect(try await httpRequest(ping, headers: [("Authorization", "Bearer 1|t")]).status == 502)
-        #expect(try await httpRequest(ping, headers: [("Authorization", "Bearer 1|t")]).status == 200)
+        try await withTearDown(sandbox, tearDown: { await $0.stop() }) { sandbox throws in
+            let fault = "http://127.0.0.1:\(port)/_sandbox/faults/server-errors?count=1&status=502"
+            #expect(try await httpRequest(fault, method: "POST", body: []).status == 200)
+            let ping = "http://127.0.0.1:\(port)/api/v1/ping"
+            #expect(try await httpRequest(ping, headers: [("Authorization", "Bearer 1|t")]).status == 502)
+            #expect(try await httpRequest(ping, headers: [("Authorization", "Bearer 1|t")]).status == 200)
+        }
     }
 }

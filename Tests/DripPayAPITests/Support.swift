@@ -1,5 +1,6 @@
 import DripPaySandbox
 import KioskCore
+import KioskTestSupport
 import Synchronization
 import Testing
 
@@ -39,6 +40,18 @@ struct Fixture {
     }
 
     func finish() async { await sandbox.stop() }
+
+    /// A fixture for the length of `body`; the sandbox is stopped (awaited) after it, also when it throws.
+    static func with<Result>(
+        token: String = fullToken, timeout: Duration = .seconds(2), sandboxRequestsPerMinute: Int = 10_000,
+        clock: any Clock<Duration> = ContinuousClock(), cancelledVisible: Bool = false,
+        _ body: (Fixture) async throws -> Result
+    ) async throws -> Result {
+        let fixture = try await start(
+            token: token, timeout: timeout, sandboxRequestsPerMinute: sandboxRequestsPerMinute, clock: clock,
+            cancelledVisible: cancelledVisible)
+        return try await withTearDown(fixture, tearDown: { await $0.finish() }, body)
+    }
 }
 
 func sodaRequest(_ tradeNo: String, amounts: [Int64] = [150]) -> CreateInvoiceRequest {

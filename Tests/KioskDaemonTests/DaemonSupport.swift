@@ -71,6 +71,19 @@ actor RecordingDisplay: DisplayOutput {
     func show(_ screen: Screen) async throws { shown.append(screen) }
 }
 
+/// A `DaemonHarness` for the length of `body`; its teardown (the simulator and the sandbox stopped,
+/// the directory removed unless `keepDirectory`) is awaited after the body, also when the body throws.
+func withDaemonHarness<Result>(
+    abilities: Set<Ability> = Set(Ability.allCases), paymentTimeout: Int = 30, resumeGrace: Int = 10,
+    kind: ControllerProtocolKind = .vmcLine, adapter: QibixxAdapterModel? = nil, directory: String? = nil,
+    keepDirectory: Bool = false, _ body: (DaemonHarness) async throws -> Result
+) async throws -> Result {
+    let harness = try await DaemonHarness(
+        abilities: abilities, paymentTimeout: paymentTimeout, resumeGrace: resumeGrace, kind: kind, adapter: adapter,
+        directory: directory)
+    return try await withTearDown(harness, tearDown: { await $0.tearDown(keepDirectory: keepDirectory) }, body)
+}
+
 /// The real pieces for one daemon test: the sandbox on loopback, a simulated vmc-line
 /// controller on a pty, a temp dir with a token, a config and a journal.
 final class DaemonHarness: Sendable {

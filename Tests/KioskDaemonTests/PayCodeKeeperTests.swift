@@ -3,6 +3,7 @@ import DripPaySandbox
 import Foundation
 import KioskCore
 import KioskDisplay
+import KioskTestSupport
 import Logging
 import PayCodes
 import Synchronization
@@ -62,6 +63,11 @@ struct PayCodeKeeperTests {
             await fetcher.shutdown()
             await sandbox.stop()
         }
+
+        /// A rig for the length of `body`; `stop()` is awaited after it, also when it throws.
+        static func with<Result>(quoteSeconds: Int, _ body: (Rig) async throws -> Result) async throws -> Result {
+            try await withTearDown(try await start(quoteSeconds: quoteSeconds), tearDown: { await $0.stop() }, body)
+        }
     }
 
     /// The codes drawn, in order, without repeats (countdown ticks redraw the same code).
@@ -82,112 +88,111 @@ struct PayCodeKeeperTests {
     static func until(
         _ display: RecordingDisplay, within: Duration, _ condition: @Sendable ([Screen]) -> Bool
     ) async -> Bool {
-        let end = ContinuousClock.now + within
-        while ContinuousClock.now < end {
-            if condition(await display.shown) { return true }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return condition(await display.shown)
+        await eventually(timeout: within, every: .milliseconds(50)) { condition(await display.shown) }
     }
 
     @Test("quotes rotating every 2 s: the screen follows each new code at once and journals it")
     func followsRotation() async throws {
-        let rig = try await Rig.start(quoteSeconds: 2)
-        let invoice = try await rig.invoice("T-keep-rot")
-        let display = RecordingDisplay()
-        let port = DisplayScreenPort(
-            output: display, logger: Logger(label: "test"), payCodes: rig.keeper(refreshSeconds: 10))
-        let ref = InvoiceImageRef(tradeNo: TradeNo("T-keep-rot"), url: invoice.qrCodeImageURL ?? "")
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await port.run() }
-            await port.show(Self.sodaPayScreen(ref, dueIn: 20))
-            let followed = await Self.until(display, within: .seconds(9)) { shown in
-                Self.codes(shown).filter { if case .text = $0 { return true } else { return false } }.count >= 3
+        try await Rig.with(quoteSeconds: 2) { rig in
+            let invoice = try await rig.invoice("T-keep-rot")
+            let display = RecordingDisplay()
+            let port = DisplayScreenPort(
+                output: display, logger: Logger(label: "test"), payCodes: rig.keeper(refreshSeconds: 10))
+            let ref = InvoiceImageRef(tradeNo: TradeNo("T-keep-rot"), url: invoice.qrCodeImageURL ?? "")
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await port.run() }
+                await port.show(Self.sodaPayScreen(ref, dueIn: 20))
+                let followed = await Self.until(display, within: .seconds(9)) { shown in
+                    Self.codes(shown).filter { if case .text = $0 { return true } else { return false } }.count >= 3
+                }
+                #expect(followed, "three codes in 9 s")
+                await port.show(.idle)
+                _ = await Self.until(display, within: .seconds(2)) { $0.last == .idle }
+                group.cancelAll()
             }
-            #expect(followed, "three codes in 9 s")
-            await port.show(.idle)
-            _ = await Self.until(display, within: .seconds(2)) { $0.last == .idle }
-            group.cancelAll()
-        }
-        let codes = Self.codes(await display.shown)
-        #expect(codes.first == .waiting(message: PayCodeKeeper.gettingCode), "the first frame says the code is coming")
-        let texts = codes.compactMap { code -> String? in if case .text(let t) = code { return t } else { return nil } }
-        let quotes = await rig.sandbox.quotes(for: invoice.reference).map(\.bolt11)
-        #expect(Array(texts.prefix(3)) == Array(quotes.prefix(3)))
-        let events = rig.events.withLock { $0 }
-        for text in texts.prefix(3) {
-            let hash = try Bolt11Invoice.decode(text).paymentHash
+            let codes = Self.codes(await display.shown)
             #expect(
-                events.contains {
-                    $0.0 == TradeNo("T-keep-rot") && $0.1 == "qr_shown" && $0.2.contains("payment_hash=\(hash)")
-                        && $0.2.contains("amount_msat=2301000")
-                })
+                codes.first == .waiting(message: PayCodeKeeper.gettingCode), "the first frame says the code is coming")
+            let texts = codes.compactMap { code -> String? in
+                if case .text(let t) = code { return t } else { return nil }
+            }
+            let quotes = await rig.sandbox.quotes(for: invoice.reference).map(\.bolt11)
+            #expect(Array(texts.prefix(3)) == Array(quotes.prefix(3)))
+            let events = rig.events.withLock { $0 }
+            for text in texts.prefix(3) {
+                let hash = try Bolt11Invoice.decode(text).paymentHash
+                #expect(
+                    events.contains {
+                        $0.0 == TradeNo("T-keep-rot") && $0.1 == "qr_shown" && $0.2.contains("payment_hash=\(hash)")
+                            && $0.2.contains("amount_msat=2301000")
+                    })
+            }
         }
-        await rig.stop()
     }
 
     @Test("a code whose expiry has passed is never drawn: the screen says it is being refreshed")
     func expiredNeverShown() async throws {
-        let rig = try await Rig.start(quoteSeconds: 30)
-        let invoice = try await rig.invoice("T-keep-exp")
-        let display = RecordingDisplay()
-        // The keeper's clock is 2 minutes ahead: every quote it fetches (60 s lifetime) has expired.
-        let port = DisplayScreenPort(
-            output: display, logger: Logger(label: "test"),
-            payCodes: rig.keeper(refreshSeconds: 10, now: { Date().addingTimeInterval(120) }))
-        let ref = InvoiceImageRef(tradeNo: TradeNo("T-keep-exp"), url: invoice.qrCodeImageURL ?? "")
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await port.run() }
-            await port.show(Self.sodaPayScreen(ref, dueIn: 200))
+        try await Rig.with(quoteSeconds: 30) { rig in
+            let invoice = try await rig.invoice("T-keep-exp")
+            let display = RecordingDisplay()
+            // The keeper's clock is 2 minutes ahead: every quote it fetches (60 s lifetime) has expired.
+            let port = DisplayScreenPort(
+                output: display, logger: Logger(label: "test"),
+                payCodes: rig.keeper(refreshSeconds: 10, now: { Date().addingTimeInterval(120) }))
+            let ref = InvoiceImageRef(tradeNo: TradeNo("T-keep-exp"), url: invoice.qrCodeImageURL ?? "")
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await port.run() }
+                await port.show(Self.sodaPayScreen(ref, dueIn: 200))
+                #expect(
+                    await Self.until(display, within: .seconds(5)) {
+                        Self.codes($0).contains(.waiting(message: PayCodeKeeper.refreshingCode))
+                    })
+                // Nothing payable on screen: it asks again 3 s later (bounded by the API budget).
+                try? await Task.sleep(for: .milliseconds(3600))
+                await port.show(.idle)
+                _ = await Self.until(display, within: .seconds(2)) { $0.last == .idle }
+                group.cancelAll()
+            }
+            let codes = Self.codes(await display.shown)
             #expect(
-                await Self.until(display, within: .seconds(5)) {
-                    Self.codes($0).contains(.waiting(message: PayCodeKeeper.refreshingCode))
-                })
-            // Nothing payable on screen: it asks again 3 s later (bounded by the API budget).
-            try? await Task.sleep(for: .milliseconds(3600))
-            await port.show(.idle)
-            _ = await Self.until(display, within: .seconds(2)) { $0.last == .idle }
-            group.cancelAll()
+                !codes.contains { if case .text = $0 { return true } else { return false } },
+                "an expired code was drawn: \(codes)")
+            #expect(rig.events.withLock { $0 }.isEmpty)
+            #expect(
+                await rig.sandbox.requests().filter { $0.path.hasPrefix("/qr_codes/") }.count >= 2,
+                "it keeps asking for a fresh code")
         }
-        let codes = Self.codes(await display.shown)
-        #expect(
-            !codes.contains { if case .text = $0 { return true } else { return false } },
-            "an expired code was drawn: \(codes)")
-        #expect(rig.events.withLock { $0 }.isEmpty)
-        #expect(
-            await rig.sandbox.requests().filter { $0.path.hasPrefix("/qr_codes/") }.count >= 2,
-            "it keeps asking for a fresh code")
-        await rig.stop()
     }
 
     @Test(
         "no image at the URL (404) or none given: the screen waits, nothing is journalled, the next screen replaces it")
     func missingImage() async throws {
-        let rig = try await Rig.start(quoteSeconds: 30)
-        let display = RecordingDisplay()
-        let port = DisplayScreenPort(
-            output: display, logger: Logger(label: "test"), payCodes: rig.keeper(refreshSeconds: 10))
-        let origin = await rig.sandbox.origin
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await port.run() }
-            let missing = InvoiceImageRef(tradeNo: TradeNo("T-none"), url: "\(origin)/qr_codes/no-such-invoice.webp")
-            await port.show(Self.sodaPayScreen(missing, dueIn: 30))
-            #expect(await Self.until(display, within: .seconds(2)) { !$0.isEmpty })
-            try? await Task.sleep(for: .milliseconds(500))
-            let empty = InvoiceImageRef(tradeNo: TradeNo("T-none"), url: "")
-            await port.show(Self.sodaPayScreen(empty, dueIn: 30))
-            #expect(
-                await Self.until(display, within: .seconds(2)) {
-                    Self.codes($0).contains(.waiting(message: PayCodeKeeper.noImage))
-                })
-            await port.show(.paid(product: "Soda"))
-            #expect(await Self.until(display, within: .seconds(2)) { $0.last == .paid(product: "Soda") })
-            group.cancelAll()
+        try await Rig.with(quoteSeconds: 30) { rig in
+            let display = RecordingDisplay()
+            let port = DisplayScreenPort(
+                output: display, logger: Logger(label: "test"), payCodes: rig.keeper(refreshSeconds: 10))
+            let origin = await rig.sandbox.origin
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await port.run() }
+                let missing = InvoiceImageRef(
+                    tradeNo: TradeNo("T-none"), url: "\(origin)/qr_codes/no-such-invoice.webp")
+                await port.show(Self.sodaPayScreen(missing, dueIn: 30))
+                #expect(await Self.until(display, within: .seconds(2)) { !$0.isEmpty })
+                try? await Task.sleep(for: .milliseconds(500))
+                let empty = InvoiceImageRef(tradeNo: TradeNo("T-none"), url: "")
+                await port.show(Self.sodaPayScreen(empty, dueIn: 30))
+                #expect(
+                    await Self.until(display, within: .seconds(2)) {
+                        Self.codes($0).contains(.waiting(message: PayCodeKeeper.noImage))
+                    })
+                await port.show(.paid(product: "Soda"))
+                #expect(await Self.until(display, within: .seconds(2)) { $0.last == .paid(product: "Soda") })
+                group.cancelAll()
+            }
+            let codes = Self.codes(await display.shown)
+            #expect(!codes.contains { if case .text = $0 { return true } else { return false } })
+            #expect(rig.events.withLock { $0 }.isEmpty)
         }
-        let codes = Self.codes(await display.shown)
-        #expect(!codes.contains { if case .text = $0 { return true } else { return false } })
-        #expect(rig.events.withLock { $0 }.isEmpty)
-        await rig.stop()
     }
 
     /// What the keeper presented, with the time it did, over `seconds` of a pay screen held open.
@@ -228,38 +233,38 @@ struct PayCodeKeeperTests {
 
     @Test("Strike timing (each quote dies as the next is issued): every code followed within the fetch budget")
     func strikeTiming() async throws {
-        let rig = try await Rig.start(quoteSeconds: 3)
-        await rig.sandbox.setQuoteLifetime(3)
-        let invoice = try await rig.invoice("T-keep-strike")
-        let ref = InvoiceImageRef(tradeNo: TradeNo("T-keep-strike"), url: invoice.qrCodeImageURL ?? "")
-        let start = Date().timeIntervalSince1970
-        let schedule = PayCodeSchedule(refreshSeconds: 10, lead: 1, budget: 12)
-        let shown = await Self.presentations(rig, ref, for: 13, schedule: schedule)
-        let (violations, codes) = try Self.requoteViolations(shown, end: start + 13, slack: 0.3)
-        #expect(violations.isEmpty, "\(violations)")
-        #expect(codes >= 4, "followed \(codes) codes in 13 s of 3 s quotes")
-        let fetches = await rig.sandbox.requests().filter { $0.path.hasPrefix("/qr_codes/") }.count
-        #expect(fetches <= 12, "\(fetches) image fetches against a budget of 12 a minute")
-        await rig.stop()
+        try await Rig.with(quoteSeconds: 3) { rig in
+            await rig.sandbox.setQuoteLifetime(3)
+            let invoice = try await rig.invoice("T-keep-strike")
+            let ref = InvoiceImageRef(tradeNo: TradeNo("T-keep-strike"), url: invoice.qrCodeImageURL ?? "")
+            let start = Date().timeIntervalSince1970
+            let schedule = PayCodeSchedule(refreshSeconds: 10, lead: 1, budget: 12)
+            let shown = await Self.presentations(rig, ref, for: 13, schedule: schedule)
+            let (violations, codes) = try Self.requoteViolations(shown, end: start + 13, slack: 0.3)
+            #expect(violations.isEmpty, "\(violations)")
+            #expect(codes >= 4, "followed \(codes) codes in 13 s of 3 s quotes")
+            let fetches = await rig.sandbox.requests().filter { $0.path.hasPrefix("/qr_codes/") }.count
+            #expect(fetches <= 12, "\(fetches) image fetches against a budget of 12 a minute")
+        }
     }
 
     @Test("a fetch slower than the code's remaining life: the code comes down at its expiry, not when the fetch ends")
     func expiryWhileFetching() async throws {
-        let rig = try await Rig.start(quoteSeconds: 4)
-        await rig.sandbox.setQuoteLifetime(4)
-        let invoice = try await rig.invoice("T-keep-slow")
-        let ref = InvoiceImageRef(tradeNo: TradeNo("T-keep-slow"), url: invoice.qrCodeImageURL ?? "")
-        // Each answer takes 1.5 s; the fetch before the expiry starts 1 s ahead: it is on its way
-        // when the code dies.
-        await rig.sandbox.setLatency(.milliseconds(1500))
-        let start = Date().timeIntervalSince1970
-        let shown = await Self.presentations(
-            rig, ref, for: 11, schedule: PayCodeSchedule(refreshSeconds: 0, lead: 1, budget: 12))
-        let (violations, codes) = try Self.requoteViolations(shown, end: start + 11, slack: 0.3)
-        #expect(violations.isEmpty, "\(violations)")
-        #expect(codes >= 2)
-        #expect(shown.contains { $0.code == .waiting(message: PayCodeKeeper.refreshingCode) })
-        await rig.stop()
+        try await Rig.with(quoteSeconds: 4) { rig in
+            await rig.sandbox.setQuoteLifetime(4)
+            let invoice = try await rig.invoice("T-keep-slow")
+            let ref = InvoiceImageRef(tradeNo: TradeNo("T-keep-slow"), url: invoice.qrCodeImageURL ?? "")
+            // Each answer takes 1.5 s; the fetch before the expiry starts 1 s ahead: it is on its way
+            // when the code dies.
+            await rig.sandbox.setLatency(.milliseconds(1500))
+            let start = Date().timeIntervalSince1970
+            let shown = await Self.presentations(
+                rig, ref, for: 11, schedule: PayCodeSchedule(refreshSeconds: 0, lead: 1, budget: 12))
+            let (violations, codes) = try Self.requoteViolations(shown, end: start + 11, slack: 0.3)
+            #expect(violations.isEmpty, "\(violations)")
+            #expect(codes >= 2)
+            #expect(shown.contains { $0.code == .waiting(message: PayCodeKeeper.refreshingCode) })
+        }
     }
 
     @Test("a template payload is drawn as it is; only an image reference goes to the keeper")

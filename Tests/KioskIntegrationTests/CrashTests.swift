@@ -190,12 +190,7 @@ extension KioskIntegration {
         /// Waits (bounded) until `condition` holds; the daemon is another process, so there is
         /// no event to wait for: look again every 200 ms. A throwing look counts as "not yet".
         static func waitUntil(timeout: Duration, _ condition: () async throws -> Bool) async -> Bool {
-            let deadline = ContinuousClock.now + timeout
-            repeat {
-                if (try? await condition()) == true { return true }
-                try? await Task.sleep(for: .milliseconds(200))
-            } while ContinuousClock.now < deadline
-            return false
+            await eventually(timeout: timeout, every: .milliseconds(200), condition)
         }
 
         /// docs/money-safety.md, against everything the run left behind.

@@ -1,5 +1,6 @@
 import Foundation
 import KioskCore
+import KioskTestSupport
 import Testing
 import VendSession
 
@@ -34,32 +35,36 @@ struct AdversarialTests {
         #expect(paid.dispenseCount == 1)
     }
 
-    @Test func aTimedOutVendWhoseCancelledInvoiceAnswers404EndsAndStopsCallingTheAPI() async {
-        let h = Harness()
-        defer { h.stop() }
-        h.invoices.state.write { $0.cancelledAnswers404 = true }
-        await h.coordinator.handle(.vendRequested(request()))
-        #expect(await eventually { h.controller.commands == [.accept(v1)] })
-        #expect(await h.drive(step: .seconds(1), maxSteps: 400) { h.store.record("T-1")?.state == .cancelled })
-        // The DENY goes out after the cancelled state is journaled (record first, then tell).
-        #expect(await eventually { h.controller.commands == [.accept(v1), .deny(v1, .timeout)] })
-        #expect(await eventually { await h.coordinator.openSessions().isEmpty })
-        let calls = h.invoices.state.read { $0.statusCalls + $0.cancels }
-        await h.idle(steps: 200, step: .seconds(1))
-        #expect(h.invoices.state.read { $0.statusCalls + $0.cancels } == calls)
+    @Test(arguments: StoreKind.allCases) func aTimedOutVendWhoseCancelledInvoiceAnswers404EndsAndStopsCallingTheAPI(
+        store: StoreKind
+    ) async {
+        await withHarness(store: store) { h in
+            h.invoices.state.write { $0.cancelledAnswers404 = true }
+            await h.coordinator.handle(.vendRequested(request()))
+            #expect(await eventually { h.controller.commands == [.accept(v1)] })
+            #expect(await h.drive(step: .seconds(1), maxSteps: 400) { h.store.record("T-1")?.state == .cancelled })
+            // The DENY goes out after the cancelled state is journaled (record first, then tell).
+            #expect(await eventually { h.controller.commands == [.accept(v1), .deny(v1, .timeout)] })
+            #expect(await eventually { await h.coordinator.openSessions().isEmpty })
+            let calls = h.invoices.state.read { $0.statusCalls + $0.cancels }
+            await h.idle(steps: 200, step: .seconds(1))
+            #expect(h.invoices.state.read { $0.statusCalls + $0.cancels } == calls)
+        }
     }
 
     // MARK: A wall clock that steps back (no RTC, NTP) must not disarm a timer
 
-    @Test func aPaymentDeadlineStillEndsTheVendWhenTheWallClockStepsBack() async {
-        let h = Harness()
-        defer { h.stop() }
-        await h.coordinator.handle(.vendRequested(request()))
-        #expect(await eventually { h.controller.commands == [.accept(v1)] })
-        h.wallStep.write { $0 = -3600 }
-        #expect(await h.drive(step: .seconds(1), maxSteps: 200) { h.controller.commands.count == 2 })
-        #expect(h.controller.commands == [.accept(v1), .deny(v1, .timeout)])
-        #expect(h.store.record("T-1")?.state == .cancelled)
+    @Test(arguments: StoreKind.allCases) func aPaymentDeadlineStillEndsTheVendWhenTheWallClockStepsBack(
+        store: StoreKind
+    ) async {
+        await withHarness(store: store) { h in
+            await h.coordinator.handle(.vendRequested(request()))
+            #expect(await eventually { h.controller.commands == [.accept(v1)] })
+            h.wallStep.write { $0 = -3600 }
+            #expect(await h.drive(step: .seconds(1), maxSteps: 200) { h.controller.commands.count == 2 })
+            #expect(h.controller.commands == [.accept(v1), .deny(v1, .timeout)])
+            #expect(h.store.record("T-1")?.state == .cancelled)
+        }
     }
 
     @Test func aPendingTimerFiredByItsExecutorBeforeTheWallDeadlineIsHonoured() {
@@ -77,25 +82,26 @@ struct AdversarialTests {
 
     // MARK: A silent controller after DISPENSE must not stop every later vend (vmc-line)
 
-    @Test func aNewVendWhileADispenseAwaitsItsResultEndsThatSessionDispenseUnknownAndIsServed() async {
-        let h = Harness()
-        defer { h.stop() }
-        await h.coordinator.handle(.vendRequested(request("v1")))
-        #expect(await eventually { h.controller.commands == [.accept(v1)] })
-        h.invoices.state.write { $0.status = .success(.paid) }
-        #expect(await h.drive(step: .milliseconds(100)) { h.controller.dispenseCount == 1 })
-        // DISPENSED v1 was lost on the line; the customer's next choice arrives.
-        h.invoices.state.write {
-            $0.status = .success(.pending)
-            $0.create = .success(invoice("ref-2"))
+    @Test(arguments: StoreKind.allCases)
+    func aNewVendWhileADispenseAwaitsItsResultEndsThatSessionDispenseUnknownAndIsServed(store: StoreKind) async {
+        await withHarness(store: store) { h in
+            await h.coordinator.handle(.vendRequested(request("v1")))
+            #expect(await eventually { h.controller.commands == [.accept(v1)] })
+            h.invoices.state.write { $0.status = .success(.paid) }
+            #expect(await h.drive(step: .milliseconds(100)) { h.controller.dispenseCount == 1 })
+            // DISPENSED v1 was lost on the line; the customer's next choice arrives.
+            h.invoices.state.write {
+                $0.status = .success(.pending)
+                $0.create = .success(invoice("ref-2"))
+            }
+            await h.coordinator.handle(.vendRequested(request("v2")))
+            #expect(await eventually { h.controller.commands.last == .accept(v2) })
+            #expect(h.store.record("T-1")?.state == .dispenseUnknown)
+            #expect(h.controller.dispenseCount == 1)
+            // A late DISPENSED v1 changes nothing.
+            await h.coordinator.handle(.dispensed(v1))
+            #expect(h.store.record("T-1")?.state == .dispenseUnknown)
         }
-        await h.coordinator.handle(.vendRequested(request("v2")))
-        #expect(await eventually { h.controller.commands.last == .accept(v2) })
-        #expect(h.store.record("T-1")?.state == .dispenseUnknown)
-        #expect(h.controller.dispenseCount == 1)
-        // A late DISPENSED v1 changes nothing.
-        await h.coordinator.handle(.dispensed(v1))
-        #expect(h.store.record("T-1")?.state == .dispenseUnknown)
     }
 }
 
@@ -135,16 +141,18 @@ struct DenyOnReclaimTests {
 
 @Suite("Vend coordinator: every VEND gets an answer")
 struct VendAnswerTests {
-    @Test func aVendForASessionThatRecoverySettlesAtOnceIsDeniedDuplicateID() async {
+    @Test(arguments: StoreKind.allCases) func aVendForASessionThatRecoverySettlesAtOnceIsDeniedDuplicateID(
+        store: StoreKind
+    ) async {
         var record = invoicedRecord(deadline: t0.addingTimeInterval(90))
         record.state = .dispensing
         // Open in the journal but not in memory (a journal write failed earlier, so it was parked).
-        let h = Harness(records: [record])
-        defer { h.stop() }
-        await h.coordinator.handle(.vendRequested(request()))
-        #expect(await eventually { h.controller.commands == [.deny(vendID("v1"), .duplicateID)] })
-        #expect(h.store.record("T-1")?.state == .dispenseUnknown)
-        #expect(h.controller.dispenseCount == 0)
+        await withHarness(store: store, records: [record]) { h in
+            await h.coordinator.handle(.vendRequested(request()))
+            #expect(await eventually { h.controller.commands == [.deny(vendID("v1"), .duplicateID)] })
+            #expect(h.store.record("T-1")?.state == .dispenseUnknown)
+            #expect(h.controller.dispenseCount == 0)
+        }
     }
 }
 
@@ -152,36 +160,40 @@ struct VendAnswerTests {
 struct ParkedSessionTests {
     let v1 = vendID("v1")
 
-    @Test func aPaymentWhoseJournalWriteFailedBecomesRefundDueOnceTheJournalHeals() async {
-        let h = Harness()
-        defer { h.stop() }
-        await h.coordinator.handle(.vendRequested(request()))
-        #expect(await eventually { h.controller.commands == [.accept(v1)] })
-        h.store.state.write { $0.failUpdatesTo = .paid }
-        h.invoices.state.write { $0.status = .success(.paid) }
-        #expect(await h.drive(step: .milliseconds(100)) { h.controller.commands.count == 2 })
-        #expect(h.controller.commands == [.accept(v1), .deny(v1, .error)])
-        #expect(h.store.record("T-1")?.state == .invoiced)
-        // The QR of the parked session comes down.
-        #expect(await h.drive(step: .seconds(1), maxSteps: 20) { h.screen.shown.get.last == .idle })
-        h.store.state.write { $0.failUpdatesTo = nil }
-        #expect(await h.drive(step: .seconds(1), maxSteps: 200) { h.store.record("T-1")?.state == .refundDue })
-        #expect(h.controller.dispenseCount == 0)
-        #expect(await eventually { await h.coordinator.openSessions().isEmpty })
+    @Test(arguments: StoreKind.allCases) func aPaymentWhoseJournalWriteFailedBecomesRefundDueOnceTheJournalHeals(
+        store: StoreKind
+    ) async {
+        await withHarness(store: store) { h in
+            await h.coordinator.handle(.vendRequested(request()))
+            #expect(await eventually { h.controller.commands == [.accept(v1)] })
+            h.store.state.write { $0.failUpdatesTo = .paid }
+            h.invoices.state.write { $0.status = .success(.paid) }
+            #expect(await h.drive(step: .milliseconds(100)) { h.controller.commands.count == 2 })
+            #expect(h.controller.commands == [.accept(v1), .deny(v1, .error)])
+            #expect(h.store.record("T-1")?.state == .invoiced)
+            // The QR of the parked session comes down.
+            #expect(await h.drive(step: .seconds(1), maxSteps: 20) { h.screen.shown.get.last == .idle })
+            h.store.state.write { $0.failUpdatesTo = nil }
+            #expect(await h.drive(step: .seconds(1), maxSteps: 200) { h.store.record("T-1")?.state == .refundDue })
+            #expect(h.controller.dispenseCount == 0)
+            #expect(await eventually { await h.coordinator.openSessions().isEmpty })
+        }
     }
 
-    @Test func anAbandonedInvoiceWhoseJournalWriteFailedIsCancelledOnceTheJournalHeals() async {
-        let h = Harness()
-        defer { h.stop() }
-        await h.coordinator.handle(.vendRequested(request()))
-        #expect(await eventually { h.controller.commands == [.accept(v1)] })
-        h.store.state.write { $0.failUpdatesTo = .cancelled }
-        await h.coordinator.handle(.vendAborted(v1))
-        #expect(await eventually { h.outcomes.get.count == 1 })
-        #expect(h.store.record("T-1")?.state == .invoiced)
-        h.store.state.write { $0.failUpdatesTo = nil }
-        #expect(await h.drive(step: .seconds(1), maxSteps: 200) { h.store.record("T-1")?.state == .cancelled })
-        #expect(h.controller.dispenseCount == 0)
+    @Test(arguments: StoreKind.allCases) func anAbandonedInvoiceWhoseJournalWriteFailedIsCancelledOnceTheJournalHeals(
+        store: StoreKind
+    ) async {
+        await withHarness(store: store) { h in
+            await h.coordinator.handle(.vendRequested(request()))
+            #expect(await eventually { h.controller.commands == [.accept(v1)] })
+            h.store.state.write { $0.failUpdatesTo = .cancelled }
+            await h.coordinator.handle(.vendAborted(v1))
+            #expect(await eventually { h.outcomes.get.count == 1 })
+            #expect(h.store.record("T-1")?.state == .invoiced)
+            h.store.state.write { $0.failUpdatesTo = nil }
+            #expect(await h.drive(step: .seconds(1), maxSteps: 200) { h.store.record("T-1")?.state == .cancelled })
+            #expect(h.controller.dispenseCount == 0)
+        }
     }
 }
 
@@ -226,26 +238,27 @@ struct IneffectiveCancelTests {
 struct ControllerOrderTests {
     let v1 = vendID("v1")
 
-    @Test func abortAndResultsForOtherIdsAfterDispenseChangeNothingAndTheRightResultEndsTheVend() async {
-        let h = Harness()
-        defer { h.stop() }
-        await h.coordinator.handle(.vendRequested(request()))
-        #expect(await eventually { h.controller.commands == [.accept(v1)] })
-        h.invoices.state.write { $0.status = .success(.paid) }
-        #expect(await h.drive(step: .milliseconds(100)) { h.controller.dispenseCount == 1 })
-        await h.coordinator.handle(.vendAborted(v1))
-        await h.coordinator.handle(.dispensed(vendID("v9")))
-        await h.coordinator.handle(.dispenseFailed(vendID("v9"), reason: "jam"))
-        await h.coordinator.handle(.vendRequested(request()))  // v1 again: a duplicate, no second DISPENSE
-        #expect(await eventually { h.controller.commands.last == .deny(v1, .duplicateID) })
-        #expect(h.store.record("T-1")?.state == .dispensing)
-        await h.coordinator.handle(.dispensed(v1))
-        #expect(await eventually { h.store.record("T-1")?.state == .dispensed })
-        await h.coordinator.handle(.dispenseFailed(v1, reason: "late"))
-        await h.idle(steps: 20, step: .seconds(1))
-        #expect(h.store.record("T-1")?.state == .dispensed)
-        #expect(h.controller.dispenseCount == 1)
-        #expect(h.invoices.state.read(\.cancels) == 0)
+    @Test(arguments: StoreKind.allCases)
+    func abortAndResultsForOtherIdsAfterDispenseChangeNothingAndTheRightResultEndsTheVend(store: StoreKind) async {
+        await withHarness(store: store) { h in
+            await h.coordinator.handle(.vendRequested(request()))
+            #expect(await eventually { h.controller.commands == [.accept(v1)] })
+            h.invoices.state.write { $0.status = .success(.paid) }
+            #expect(await h.drive(step: .milliseconds(100)) { h.controller.dispenseCount == 1 })
+            await h.coordinator.handle(.vendAborted(v1))
+            await h.coordinator.handle(.dispensed(vendID("v9")))
+            await h.coordinator.handle(.dispenseFailed(vendID("v9"), reason: "jam"))
+            await h.coordinator.handle(.vendRequested(request()))  // v1 again: a duplicate, no second DISPENSE
+            #expect(await eventually { h.controller.commands.last == .deny(v1, .duplicateID) })
+            #expect(h.store.record("T-1")?.state == .dispensing)
+            await h.coordinator.handle(.dispensed(v1))
+            #expect(await eventually { h.store.record("T-1")?.state == .dispensed })
+            await h.coordinator.handle(.dispenseFailed(v1, reason: "late"))
+            await h.idle(steps: 20, step: .seconds(1))
+            #expect(h.store.record("T-1")?.state == .dispensed)
+            #expect(h.controller.dispenseCount == 1)
+            #expect(h.invoices.state.read(\.cancels) == 0)
+        }
     }
 }
 

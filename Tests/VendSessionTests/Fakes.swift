@@ -1,8 +1,11 @@
 import Foundation
 import KioskCore
+import KioskDaemon
 import KioskTestSupport
 import Testing
 import VendSession
+
+@testable import KioskJournal
 
 /// Lock-protected state for fakes that are called from the coordinator's tasks.
 final class Locked<Value>: @unchecked Sendable {
@@ -103,11 +106,28 @@ final class FakeInvoices: InvoicePort, @unchecked Sendable {
     }
 }
 
+/// Which session store a coordinator test runs against: the in-memory fake or the real journal.
+enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case fake
+    case journal
+    var testDescription: String { rawValue == "fake" ? "fake store" : "real journal (JournalSessionStore, SQLite)" }
+}
+
+/// The coordinator's store in tests. With `.fake` the sessions live in memory and every update is
+/// checked by the journal's own transition rules (`Journal.checkTransition`), so the fake refuses
+/// what the journal refuses. With `.journal` every call goes to a real `JournalSessionStore` over
+/// a temporary SQLite file (trade numbers, transitions, reads, durability are the journal's).
+///
+/// Either way, injected faults (`failUpdatesTo`, `readOnly`) fail a call before it reaches the
+/// store, and the counters and call log record only calls the store accepted. The journal hands out
+/// its own trade numbers; tests name the n-th new session `T-n` (`tradeNo(_:)`) with either store.
 final class FakeStore: SessionStore, @unchecked Sendable {
     struct State {
         var records: [TradeNo: SessionRecord] = [:]
         var events: [(TradeNo, String)] = []
         var next = 0
+        /// `T-n` -> the trade number the store gave the n-th new session.
+        var names: [String: TradeNo] = [:]
         /// Updates to this state fail (a full disk, say).
         var failUpdatesTo: SessionState?
         /// Every write fails (a card remounted read-only): inserts, updates, events, the probe.
@@ -119,9 +139,48 @@ final class FakeStore: SessionStore, @unchecked Sendable {
     }
     let state = Locked(State())
     let log: CallLog
-    init(log: CallLog, records: [SessionRecord] = []) {
+    let kind: StoreKind
+    /// The real store when `kind == .journal`.
+    let journal: JournalSessionStore?
+    /// The temporary directory holding the journal file, removed by `removeFiles()`.
+    let directory: String?
+
+    init(log: CallLog, records: [SessionRecord] = [], kind: StoreKind = .fake) {
         self.log = log
-        state.write { s in for record in records { s.records[record.tradeNo] = record } }
+        self.kind = kind
+        switch kind {
+        case .fake:
+            journal = nil
+            directory = nil
+            state.write { s in for record in records { s.records[record.tradeNo] = record } }
+        case .journal:
+            let directory = NSTemporaryDirectory() + "vendsession-journal-\(UUID().uuidString.prefix(8))"
+            self.directory = directory
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                let journal = try Journal.open(path: directory + "/journal.sqlite", machineID: "test-kiosk")
+                // Seeded sessions as an earlier run of the daemon left them (explicit trade numbers).
+                for record in records { try journal.insert(record, event: "seeded", detail: "test set-up") }
+                self.journal = JournalSessionStore(journal: journal)
+            } catch {
+                fatalError("could not open a test journal in \(directory): \(error)")
+            }
+        }
+    }
+
+    /// Removes the journal's temporary directory (after the coordinator has stopped).
+    func removeFiles() {
+        journal?.journal.close()
+        if let directory { try? FileManager.default.removeItem(atPath: directory) }
+    }
+
+    static let readOnlyError = FakeError(description: "journal.sqlite: attempt to write a readonly database (EROFS)")
+
+    /// The trade number of the session tests call `name` (`T-1` is the first new session).
+    func tradeNo(_ name: String) -> TradeNo { state.read { $0.names[name] } ?? TradeNo(name) }
+
+    private func name(of tradeNo: TradeNo) -> String {
+        state.read { s in s.names.first { $0.value == tradeNo }?.key } ?? tradeNo.rawValue
     }
 
     func insertNew(
@@ -129,27 +188,42 @@ final class FakeStore: SessionStore, @unchecked Sendable {
     ) throws
         -> SessionRecord
     {
-        let record = try state.write { s in
-            if s.readOnly {
-                throw FakeError(description: "journal.sqlite: attempt to write a readonly database (EROFS)")
+        let (record, name) = try state.write { s -> (SessionRecord, String) in
+            if s.readOnly { throw Self.readOnlyError }
+            let name = "T-\(s.next + 1)"
+            let record: SessionRecord
+            if let journal {
+                record = try journal.insertNew(now: now, event: event, detail: detail, make)
+            } else {
+                record = make(TradeNo(name))
             }
             s.next += 1
-            let record = make(TradeNo("T-\(s.next)"))
+            s.names[name] = record.tradeNo
             s.records[record.tradeNo] = record
             s.events.append((record.tradeNo, event.rawValue))
             s.commits += 1
-            return record
+            return (record, name)
         }
-        log.write { $0.append("store.insert \(record.tradeNo) \(record.state.rawValue)") }
+        log.write { $0.append("store.insert \(name) \(record.state.rawValue)") }
         return record
     }
 
-    /// All steps or none, as the journal's one transaction.
+    /// All steps or none, as the journal's one transaction, each checked by the journal's rules.
     func update(steps: [(record: SessionRecord, event: JournalEventKind, detail: String)]) throws {
         try state.write { s in
             for step in steps where s.failUpdatesTo == step.record.state { throw FakeError(description: "disk full") }
-            if s.readOnly {
-                throw FakeError(description: "journal.sqlite: attempt to write a readonly database (EROFS)")
+            if s.readOnly { throw Self.readOnlyError }
+            if let journal {
+                try journal.update(steps: steps)
+            } else {
+                var records = s.records
+                for step in steps {
+                    guard let stored = records[step.record.tradeNo] else {
+                        throw JournalError.unknownSession(step.record.tradeNo, path: "fake store")
+                    }
+                    try Journal.checkTransition(from: stored, to: step.record, path: "fake store")
+                    records[step.record.tradeNo] = step.record
+                }
             }
             for step in steps {
                 s.records[step.record.tradeNo] = step.record
@@ -158,14 +232,19 @@ final class FakeStore: SessionStore, @unchecked Sendable {
             s.commits += 1
         }
         log.write { log in
-            for step in steps { log.append("store.update \(step.record.tradeNo) \(step.record.state.rawValue)") }
+            for step in steps {
+                log.append("store.update \(name(of: step.record.tradeNo)) \(step.record.state.rawValue)")
+            }
         }
     }
 
     func appendEvent(tradeNo: TradeNo, event: JournalEventKind, detail: String, at: Date, durable: Bool) throws {
         try state.write { s in
-            if s.readOnly {
-                throw FakeError(description: "journal.sqlite: attempt to write a readonly database (EROFS)")
+            if s.readOnly { throw Self.readOnlyError }
+            if let journal {
+                try journal.appendEvent(tradeNo: tradeNo, event: event, detail: detail, at: at, durable: durable)
+            } else if s.records[tradeNo] == nil {
+                throw JournalError.unknownSession(tradeNo, path: "fake store")
             }
             s.events.append((tradeNo, event.rawValue))
             if durable { s.commits += 1 } else { s.nonDurableNotes += 1 }
@@ -175,21 +254,34 @@ final class FakeStore: SessionStore, @unchecked Sendable {
     func probeWrite(at: Date) throws {
         try state.write { s in
             s.probes += 1
-            if s.readOnly {
-                throw FakeError(description: "journal.sqlite: attempt to write a readonly database (EROFS)")
-            }
+            if s.readOnly { throw Self.readOnlyError }
+            try journal?.probeWrite(at: at)
         }
     }
 
     func openSessions() throws -> [SessionRecord] {
-        state.read { $0.records.values.filter { !$0.state.isFinal }.sorted { $0.tradeNo < $1.tradeNo } }
+        if let journal { return try journal.openSessions() }
+        return state.read { $0.records.values.filter { !$0.state.isFinal }.sorted { $0.tradeNo < $1.tradeNo } }
     }
 
     func latestSession(vendID: VendID) throws -> SessionRecord? {
-        state.read { $0.records.values.filter { $0.vendID == vendID }.max { $0.createdAt < $1.createdAt } }
+        if let journal { return try journal.latestSession(vendID: vendID) }
+        return state.read { $0.records.values.filter { $0.vendID == vendID }.max { $0.createdAt < $1.createdAt } }
     }
 
-    func record(_ tradeNo: String) -> SessionRecord? { state.read { $0.records[TradeNo(tradeNo)] } }
+    /// The stored session tests call `name` (read from the journal file with the real store).
+    func record(_ name: String) -> SessionRecord? {
+        let tradeNo = tradeNo(name)
+        if let journal {
+            do {
+                return try journal.journal.session(tradeNo: tradeNo)
+            } catch {
+                Issue.record("reading \(name) (\(tradeNo)) from the test journal failed: \(error)")
+                return nil
+            }
+        }
+        return state.read { $0.records[tradeNo] }
+    }
 }
 
 final class FakeController: ControllerPort, @unchecked Sendable {
@@ -235,14 +327,14 @@ struct Harness {
     /// Every journal health change the coordinator reported.
     let health: Locked<[JournalHealth]>
 
-    init(records: [SessionRecord] = [], sessionPolicy: SessionPolicy = policy) {
+    init(store kind: StoreKind = .fake, records: [SessionRecord] = [], sessionPolicy: SessionPolicy = policy) {
         let health = Locked<[JournalHealth]>([])
         self.health = health
         let clock = ManualClock(epoch: t0)
         let wallStep = Locked<TimeInterval>(0)
         let log = CallLog([])
         let invoices = FakeInvoices(log: log)
-        let store = FakeStore(log: log, records: records)
+        let store = FakeStore(log: log, records: records, kind: kind)
         let controller = FakeController(log: log)
         let screen = FakeScreen()
         let coordinator = VendCoordinator(
@@ -272,6 +364,28 @@ struct Harness {
         collector.cancel()
     }
 
+    /// Stops the coordinator and waits (bounded) until `run()` and the outcome collector have
+    /// returned, then removes the journal file. Records an issue when they do not return in time
+    /// (waited on a pulse: a race in a task group would wait for a run() that ignores cancellation).
+    func finish() async {
+        stop()
+        let runTask = runTask
+        let collector = collector
+        let ended = Pulse()
+        let done = Locked(false)
+        Task {
+            await runTask.value
+            await collector.value
+            done.write { $0 = true }
+            ended.signal()
+        }
+        guard await ended.wait(until: { done.get }, timeout: .seconds(10)) else {
+            Issue.record("the coordinator's run() did not return within 10 s of its cancellation")
+            return
+        }
+        store.removeFiles()
+    }
+
     /// Advances the manual clock in `step`s, letting the coordinator's tasks run between steps,
     /// until `condition` holds (or `maxSteps`). Returns whether it held.
     func drive(step: Duration, maxSteps: Int = 2000, until condition: () async -> Bool) async -> Bool {
@@ -292,18 +406,24 @@ struct Harness {
     }
 }
 
-/// Waits (in real time, bounded) until `condition` holds.
-func eventually(timeout: Duration = .seconds(30), _ condition: () async -> Bool) async -> Bool {
-    let clock = ContinuousClock()
-    let end = clock.now.advanced(by: timeout)
-    while clock.now < end {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(1))
-    }
-    return await condition()
-}
-
 /// A controller write that failed with `someBytesLeft` bytes of the line out or not.
 struct PartWrite: ControllerWriteFailure, Hashable {
     let someBytesLeft: Bool
+}
+
+/// A coordinator wired to fakes and `store` (the fake store or the real journal) for the length of
+/// `body`; its teardown (`Harness.finish`) is awaited after the body, also when the body throws.
+func withHarness<T>(
+    store: StoreKind, records: [SessionRecord] = [], sessionPolicy: SessionPolicy = policy,
+    _ body: (Harness) async throws -> T
+) async rethrows -> T {
+    let h = Harness(store: store, records: records, sessionPolicy: sessionPolicy)
+    do {
+        let result = try await body(h)
+        await h.finish()
+        return result
+    } catch {
+        await h.finish()
+        throw error
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import KioskCore
+import KioskTestSupport
 import Testing
 import VendSession
 
@@ -108,114 +109,128 @@ struct PaymentBudgetTests {
 struct JournalFailureTests {
     let v1 = vendID("v1")
 
-    @Test func theControllerGetsItsDenyWhenTheSessionsLastWriteFails() async {
-        let h = Harness()
-        defer { h.stop() }
-        h.store.state.write { $0.failUpdatesTo = .cancelled }
-        await h.coordinator.handle(.vendRequested(request()))
-        #expect(await eventually { h.controller.commands == [.accept(v1)] })
-        #expect(await h.drive(step: .seconds(1), maxSteps: 200) { h.controller.commands.count >= 2 })
-        #expect(Array(h.controller.commands.prefix(2)) == [.accept(v1), .deny(v1, .timeout)])
-        #expect(await eventually { h.outcomes.get.count == 1 })
-        guard case .parked(let reason) = h.outcomes.get.first?.ending else {
-            Issue.record("the session was not parked: \(h.outcomes.get)")
-            return
+    @Test(arguments: StoreKind.allCases) func theControllerGetsItsDenyWhenTheSessionsLastWriteFails(
+        store: StoreKind
+    ) async {
+        await withHarness(store: store) { h in
+            h.store.state.write { $0.failUpdatesTo = .cancelled }
+            await h.coordinator.handle(.vendRequested(request()))
+            #expect(await eventually { h.controller.commands == [.accept(v1)] })
+            #expect(await h.drive(step: .seconds(1), maxSteps: 200) { h.controller.commands.count >= 2 })
+            #expect(Array(h.controller.commands.prefix(2)) == [.accept(v1), .deny(v1, .timeout)])
+            #expect(await eventually { h.outcomes.get.count == 1 })
+            guard case .parked(let reason) = h.outcomes.get.first?.ending else {
+                Issue.record("the session was not parked: \(h.outcomes.get)")
+                return
+            }
+            #expect(reason.contains("cancelled"), "the outcome names the write that was lost: \(reason)")
         }
-        #expect(reason.contains("cancelled"), "the outcome names the write that was lost: \(reason)")
     }
 
-    @Test func theControllerGetsItsDenyWhenTheFailedCreatesWriteFails() async {
-        let h = Harness()
-        defer { h.stop() }
-        h.store.state.write { s in
-            s.failUpdatesTo = .failed
+    @Test(arguments: StoreKind.allCases) func theControllerGetsItsDenyWhenTheFailedCreatesWriteFails(
+        store: StoreKind
+    ) async {
+        await withHarness(store: store) { h in
+            h.store.state.write { s in
+                s.failUpdatesTo = .failed
+            }
+            h.invoices.state.write { $0.create = .failure(.unavailable(message: "503")) }
+            await h.coordinator.handle(.vendRequested(request()))
+            #expect(await eventually { h.controller.commands.contains(.deny(v1, .unavailable)) })
         }
-        h.invoices.state.write { $0.create = .failure(.unavailable(message: "503")) }
-        await h.coordinator.handle(.vendRequested(request()))
-        #expect(await eventually { h.controller.commands.contains(.deny(v1, .unavailable)) })
     }
 
-    @Test func anUnwritableJournalPutsTheKioskOutOfServiceUntilAWriteSucceedsAgain() async {
-        let h = Harness()
-        defer { h.stop() }
-        await h.coordinator.handle(.vendRequested(request()))
-        #expect(await eventually { h.controller.commands == [.accept(v1)] })
-        h.store.state.write { $0.readOnly = true }
-        await h.coordinator.handle(.vendAborted(v1))
-        #expect(
-            await eventually {
-                h.controller.commands.contains(.outOfService(reason: "journal unwritable"))
-                    && h.controller.commands.contains(.deny(v1, .aborted))
-            })
-        #expect(await eventually { h.health.get.count == 1 })
-        guard case .unwritable(let detail) = h.health.get.first else {
-            Issue.record("no unwritable report: \(h.health.get)")
-            return
+    @Test(arguments: StoreKind.allCases) func anUnwritableJournalPutsTheKioskOutOfServiceUntilAWriteSucceedsAgain(
+        store: StoreKind
+    ) async {
+        await withHarness(store: store) { h in
+            await h.coordinator.handle(.vendRequested(request()))
+            #expect(await eventually { h.controller.commands == [.accept(v1)] })
+            h.store.state.write { $0.readOnly = true }
+            await h.coordinator.handle(.vendAborted(v1))
+            #expect(
+                await eventually {
+                    h.controller.commands.contains(.outOfService(reason: "journal unwritable"))
+                        && h.controller.commands.contains(.deny(v1, .aborted))
+                })
+            #expect(await eventually { h.health.get.count == 1 })
+            guard case .unwritable(let detail) = h.health.get.first else {
+                Issue.record("no unwritable report: \(h.health.get)")
+                return
+            }
+            #expect(detail.contains("EROFS"), "the OS error is named: \(detail)")
+            #expect(await h.coordinator.journalWritable() == false)
+
+            // A new customer is denied while the journal cannot be written; no invoice is created.
+            await h.coordinator.handle(.vendRequested(request("v2")))
+            #expect(await eventually { h.controller.commands.last == .deny(vendID("v2"), .unavailable) })
+            #expect(h.invoices.state.read(\.creates) == 1)
+            // Probing with back-off meanwhile, reported once.
+            await h.idle(steps: 20, step: .seconds(1))
+            #expect(h.store.state.read(\.probes) >= 2)
+            #expect(h.health.get.count == 1, "reported once per episode")
+            // Once the vend's result screen has been up, the screen says out of service.
+            #expect(h.screen.shown.get.last == .outOfService(reason: "journal unwritable"), "\(h.screen.shown.get)")
+
+            h.store.state.write { $0.readOnly = false }
+            #expect(await h.drive(step: .seconds(1), maxSteps: 60) { h.controller.commands.last == .ready })
+            #expect(h.health.get.last == .writable)
+            #expect(await h.coordinator.journalWritable())
+            // The parked session is settled from the journal: its invoice is cancelled.
+            #expect(await h.drive(step: .seconds(1), maxSteps: 120) { h.store.record("T-1")?.state == .cancelled })
+            await h.coordinator.handle(.vendRequested(request("v3")))
+            #expect(
+                await eventually { h.controller.commands.contains(.accept(vendID("v3"))) }, "\(h.controller.commands)")
         }
-        #expect(detail.contains("EROFS"), "the OS error is named: \(detail)")
-        #expect(await h.coordinator.journalWritable() == false)
-
-        // A new customer is denied while the journal cannot be written; no invoice is created.
-        await h.coordinator.handle(.vendRequested(request("v2")))
-        #expect(await eventually { h.controller.commands.last == .deny(vendID("v2"), .unavailable) })
-        #expect(h.invoices.state.read(\.creates) == 1)
-        // Probing with back-off meanwhile, reported once.
-        await h.idle(steps: 20, step: .seconds(1))
-        #expect(h.store.state.read(\.probes) >= 2)
-        #expect(h.health.get.count == 1, "reported once per episode")
-        // Once the vend's result screen has been up, the screen says out of service.
-        #expect(h.screen.shown.get.last == .outOfService(reason: "journal unwritable"), "\(h.screen.shown.get)")
-
-        h.store.state.write { $0.readOnly = false }
-        #expect(await h.drive(step: .seconds(1), maxSteps: 60) { h.controller.commands.last == .ready })
-        #expect(h.health.get.last == .writable)
-        #expect(await h.coordinator.journalWritable())
-        // The parked session is settled from the journal: its invoice is cancelled.
-        #expect(await h.drive(step: .seconds(1), maxSteps: 120) { h.store.record("T-1")?.state == .cancelled })
-        await h.coordinator.handle(.vendRequested(request("v3")))
-        #expect(await eventually { h.controller.commands.contains(.accept(vendID("v3"))) }, "\(h.controller.commands)")
     }
 
-    @Test func theServiceGateCannotBringTheKioskBackWhileTheJournalIsUnwritable() async {
-        let h = Harness()
-        defer { h.stop() }
-        h.store.state.write { $0.readOnly = true }
-        await h.coordinator.handle(.vendRequested(request()))
-        #expect(await eventually { h.controller.commands.contains(.outOfService(reason: "journal unwritable")) })
-        await h.coordinator.setService(.outOfService(.api, reason: "API unreachable"))
-        await h.coordinator.setService(.inService)
-        await h.coordinator.handle(.hello(name: "vmc", version: "1"))
-        #expect(await eventually { h.controller.commands.last == .outOfService(reason: "journal unwritable") })
-        #expect(!h.controller.commands.contains(.ready))
+    @Test(arguments: StoreKind.allCases) func theServiceGateCannotBringTheKioskBackWhileTheJournalIsUnwritable(
+        store: StoreKind
+    ) async {
+        await withHarness(store: store) { h in
+            h.store.state.write { $0.readOnly = true }
+            await h.coordinator.handle(.vendRequested(request()))
+            #expect(await eventually { h.controller.commands.contains(.outOfService(reason: "journal unwritable")) })
+            await h.coordinator.setService(.outOfService(.api, reason: "API unreachable"))
+            await h.coordinator.setService(.inService)
+            await h.coordinator.handle(.hello(name: "vmc", version: "1"))
+            #expect(await eventually { h.controller.commands.last == .outOfService(reason: "journal unwritable") })
+            #expect(!h.controller.commands.contains(.ready))
+        }
     }
 
     /// The gate's re-announcement when the link reopens goes through the coordinator too: with
     /// the journal unwritable the controller hears OUT-OF-SERVICE again, never READY (issue 24).
-    @Test func aReannouncedInServiceStateIsNotReadyWhileTheJournalIsUnwritable() async {
-        let h = Harness()
-        defer { h.stop() }
-        h.store.state.write { $0.readOnly = true }
-        await h.coordinator.handle(.vendRequested(request()))
-        #expect(await eventually { h.controller.commands.contains(.outOfService(reason: "journal unwritable")) })
-        let before = h.controller.commands.filter { $0 == .outOfService(reason: "journal unwritable") }.count
-        await h.coordinator.setService(.inService, reannounce: true)
-        #expect(
-            await eventually {
-                h.controller.commands.filter { $0 == .outOfService(reason: "journal unwritable") }.count == before + 1
-            }, "\(h.controller.commands)")
-        #expect(!h.controller.commands.contains(.ready), "\(h.controller.commands)")
+    @Test(arguments: StoreKind.allCases) func aReannouncedInServiceStateIsNotReadyWhileTheJournalIsUnwritable(
+        store: StoreKind
+    ) async {
+        await withHarness(store: store) { h in
+            h.store.state.write { $0.readOnly = true }
+            await h.coordinator.handle(.vendRequested(request()))
+            #expect(await eventually { h.controller.commands.contains(.outOfService(reason: "journal unwritable")) })
+            let before = h.controller.commands.filter { $0 == .outOfService(reason: "journal unwritable") }.count
+            await h.coordinator.setService(.inService, reannounce: true)
+            #expect(
+                await eventually {
+                    h.controller.commands.filter { $0 == .outOfService(reason: "journal unwritable") }.count == before
+                        + 1
+                }, "\(h.controller.commands)")
+            #expect(!h.controller.commands.contains(.ready), "\(h.controller.commands)")
+        }
     }
 
     /// With nothing wrong, a re-announcement repeats READY to the controller (it may have
     /// restarted) and leaves the screen alone.
-    @Test func aReannouncedStateIsSentAgainWithoutRedrawingTheScreen() async {
-        let h = Harness()
-        defer { h.stop() }
-        await h.coordinator.setService(.inService, reannounce: true)
-        await h.coordinator.setService(.inService, reannounce: true)
-        #expect(await eventually { h.controller.commands == [.ready, .ready] }, "\(h.controller.commands)")
-        await h.coordinator.setService(.inService)
-        #expect(h.screen.shown.get.isEmpty, "\(h.screen.shown.get)")
+    @Test(arguments: StoreKind.allCases) func aReannouncedStateIsSentAgainWithoutRedrawingTheScreen(
+        store: StoreKind
+    ) async {
+        await withHarness(store: store) { h in
+            await h.coordinator.setService(.inService, reannounce: true)
+            await h.coordinator.setService(.inService, reannounce: true)
+            #expect(await eventually { h.controller.commands == [.ready, .ready] }, "\(h.controller.commands)")
+            await h.coordinator.setService(.inService)
+            #expect(h.screen.shown.get.isEmpty, "\(h.screen.shown.get)")
+        }
     }
 }
 
@@ -223,37 +238,41 @@ struct JournalFailureTests {
 struct SlowCreateTests {
     let v1 = vendID("v1")
 
-    @Test func abortDuringASlowCreateReleasesTheControllerAndTheNextCustomerIsServed() async {
-        let h = Harness()
-        defer { h.stop() }
-        h.invoices.holdCreates()
-        await h.coordinator.handle(.vendRequested(request()))
-        #expect(await eventually { h.invoices.createsWaiting == 1 })
-        await h.coordinator.handle(.vendAborted(v1))
-        #expect(await eventually { h.controller.commands == [.deny(v1, .aborted)] })
-        // The next customer is not denied `unavailable` while the first create still hangs.
-        await h.coordinator.handle(.vendRequested(request("v2")))
-        #expect(await eventually { h.invoices.createsWaiting == 2 })
-        h.invoices.releaseCreates()
-        #expect(await eventually { h.controller.commands.contains(.accept(vendID("v2"))) })
-        #expect(!h.controller.commands.contains(.accept(v1)))
-        #expect(await h.drive(step: .milliseconds(100)) { h.store.record("T-1")?.state == .cancelled })
-        #expect(h.invoices.state.read(\.cancels) >= 1)
+    @Test(arguments: StoreKind.allCases) func abortDuringASlowCreateReleasesTheControllerAndTheNextCustomerIsServed(
+        store: StoreKind
+    ) async {
+        await withHarness(store: store) { h in
+            h.invoices.holdCreates()
+            await h.coordinator.handle(.vendRequested(request()))
+            #expect(await eventually { h.invoices.createsWaiting == 1 })
+            await h.coordinator.handle(.vendAborted(v1))
+            #expect(await eventually { h.controller.commands == [.deny(v1, .aborted)] })
+            // The next customer is not denied `unavailable` while the first create still hangs.
+            await h.coordinator.handle(.vendRequested(request("v2")))
+            #expect(await eventually { h.invoices.createsWaiting == 2 })
+            h.invoices.releaseCreates()
+            #expect(await eventually { h.controller.commands.contains(.accept(vendID("v2"))) })
+            #expect(!h.controller.commands.contains(.accept(v1)))
+            #expect(await h.drive(step: .milliseconds(100)) { h.store.record("T-1")?.state == .cancelled })
+            #expect(h.invoices.state.read(\.cancels) >= 1)
+        }
     }
 
-    @Test func aCreateSlowerThanTheOfferBudgetIsDeniedAtTheBudgetNotWhenItAnswers() async {
-        let h = Harness()
-        defer { h.stop() }
-        h.invoices.holdCreates()
-        await h.coordinator.handle(.vendRequested(request()))
-        #expect(await eventually { h.invoices.createsWaiting == 1 })
-        #expect(await h.drive(step: .seconds(1), maxSteps: 100) { !h.controller.commands.isEmpty })
-        #expect(h.controller.commands == [.deny(v1, .unavailable)])
-        let at = h.clock.wallNow()
-        #expect(at >= t0.addingTimeInterval(75) && at <= t0.addingTimeInterval(77))
-        h.invoices.releaseCreates()
-        #expect(await h.drive(step: .milliseconds(100)) { h.store.record("T-1")?.state == .cancelled })
-        #expect(!h.controller.commands.contains(.accept(v1)))
+    @Test(arguments: StoreKind.allCases) func aCreateSlowerThanTheOfferBudgetIsDeniedAtTheBudgetNotWhenItAnswers(
+        store: StoreKind
+    ) async {
+        await withHarness(store: store) { h in
+            h.invoices.holdCreates()
+            await h.coordinator.handle(.vendRequested(request()))
+            #expect(await eventually { h.invoices.createsWaiting == 1 })
+            #expect(await h.drive(step: .seconds(1), maxSteps: 100) { !h.controller.commands.isEmpty })
+            #expect(h.controller.commands == [.deny(v1, .unavailable)])
+            let at = h.clock.wallNow()
+            #expect(at >= t0.addingTimeInterval(75) && at <= t0.addingTimeInterval(77))
+            h.invoices.releaseCreates()
+            #expect(await h.drive(step: .milliseconds(100)) { h.store.record("T-1")?.state == .cancelled })
+            #expect(!h.controller.commands.contains(.accept(v1)))
+        }
     }
 }
 
@@ -261,18 +280,20 @@ struct SlowCreateTests {
 struct ShutdownAbandonTests {
     let v1 = vendID("v1")
 
-    @Test func anInvoiceAwaitingPaymentIsCancelledAndRecheckedAndTheControllerReleased() async {
-        let h = Harness()
-        defer { h.stop() }
-        await h.coordinator.handle(.vendRequested(request()))
-        #expect(await eventually { h.controller.commands == [.accept(v1)] })
-        let abandoned = await h.coordinator.abandonUnclaimable()
-        #expect(abandoned == [TradeNo("T-1")])
-        #expect(await eventually { h.store.record("T-1")?.state == .cancelled })
-        #expect(h.invoices.state.read(\.cancels) == 1)
-        #expect(h.controller.commands == [.accept(v1), .deny(v1, .unavailable)])
-        await h.coordinator.showFinalScreen(.outOfService(reason: "shutting down"))
-        #expect(await eventually { h.screen.shown.get.last == .outOfService(reason: "shutting down") })
+    @Test(arguments: StoreKind.allCases) func anInvoiceAwaitingPaymentIsCancelledAndRecheckedAndTheControllerReleased(
+        store: StoreKind
+    ) async {
+        await withHarness(store: store) { h in
+            await h.coordinator.handle(.vendRequested(request()))
+            #expect(await eventually { h.controller.commands == [.accept(v1)] })
+            let abandoned = await h.coordinator.abandonUnclaimable()
+            #expect(abandoned == [h.store.tradeNo("T-1")])
+            #expect(await eventually { h.store.record("T-1")?.state == .cancelled })
+            #expect(h.invoices.state.read(\.cancels) == 1)
+            #expect(h.controller.commands == [.accept(v1), .deny(v1, .unavailable)])
+            await h.coordinator.showFinalScreen(.outOfService(reason: "shutting down"))
+            #expect(await eventually { h.screen.shown.get.last == .outOfService(reason: "shutting down") })
+        }
     }
 
     @Test func aPaymentThatWonTheRaceBecomesRefundDueNeverADispense() {
@@ -288,13 +309,13 @@ struct ShutdownAbandonTests {
         #expect(driver.all.dispenseCount == 0)
     }
 
-    @Test func aSessionStillCreatingIsLeftToRecovery() async {
-        let h = Harness()
-        defer { h.stop() }
-        h.invoices.holdCreates()
-        await h.coordinator.handle(.vendRequested(request()))
-        #expect(await eventually { h.invoices.createsWaiting == 1 })
-        #expect(await h.coordinator.abandonUnclaimable().isEmpty)
-        h.invoices.releaseCreates()
+    @Test(arguments: StoreKind.allCases) func aSessionStillCreatingIsLeftToRecovery(store: StoreKind) async {
+        await withHarness(store: store) { h in
+            h.invoices.holdCreates()
+            await h.coordinator.handle(.vendRequested(request()))
+            #expect(await eventually { h.invoices.createsWaiting == 1 })
+            #expect(await h.coordinator.abandonUnclaimable().isEmpty)
+            h.invoices.releaseCreates()
+        }
     }
 }

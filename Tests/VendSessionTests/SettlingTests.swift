@@ -1,5 +1,6 @@
 import Foundation
 import KioskCore
+import KioskTestSupport
 import Testing
 import VendSession
 
@@ -254,17 +255,20 @@ struct UnusableCreateTests {
 
 @Suite("Vend coordinator: a DISPENSE write that fails")
 struct DispenseWriteFailureTests {
-    @Test(arguments: [(true, SessionState.dispenseUnknown), (false, SessionState.refundDue)])
-    func someBytesOutIsDispenseUnknownNoneIsRefundDue(someBytesLeft: Bool, expected: SessionState) async {
-        let h = Harness()
-        defer { h.stop() }
-        h.controller.dispenseFailure.write { $0 = PartWrite(someBytesLeft: someBytesLeft) }
-        await h.coordinator.handle(.vendRequested(request()))
-        #expect(await eventually { h.controller.commands == [.accept(vendID("v1"))] })
-        h.invoices.state.write { $0.status = .success(.paid) }
-        #expect(await h.drive(step: .milliseconds(100)) { h.store.record("T-1")?.state.isFinal == true })
-        #expect(h.store.record("T-1")?.state == expected)
-        #expect(h.controller.dispenseCount == 1)
+    @Test(arguments: [(true, SessionState.dispenseUnknown), (false, SessionState.refundDue)], StoreKind.allCases)
+    func someBytesOutIsDispenseUnknownNoneIsRefundDue(
+        part: (someBytesLeft: Bool, expected: SessionState), store: StoreKind
+    ) async {
+        let (someBytesLeft, expected) = part
+        await withHarness(store: store) { h in
+            h.controller.dispenseFailure.write { $0 = PartWrite(someBytesLeft: someBytesLeft) }
+            await h.coordinator.handle(.vendRequested(request()))
+            #expect(await eventually { h.controller.commands == [.accept(vendID("v1"))] })
+            h.invoices.state.write { $0.status = .success(.paid) }
+            #expect(await h.drive(step: .milliseconds(100)) { h.store.record("T-1")?.state.isFinal == true })
+            #expect(h.store.record("T-1")?.state == expected)
+            #expect(h.controller.dispenseCount == 1)
+        }
     }
 }
 
