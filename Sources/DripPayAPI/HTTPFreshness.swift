@@ -1,3 +1,5 @@
+import KioskCore
+
 /// How long an HTTP answer says it stays the same (RFC 9111, 4.2.1): `Cache-Control: max-age`
 /// less `Age`, else `Expires` less `Date`. `no-cache` and `no-store` say nothing may be reused
 /// (0). A pure function of header values, tested without a server.
@@ -41,16 +43,6 @@ public enum HTTPFreshness {
         guard clock.count == 3, (0...23).contains(clock[0]), (0...59).contains(clock[1]), (0...60).contains(clock[2])
         else { return nil }
         return Double(
-            daysSince1970(year: year, month: month, day: day) * 86_400 + clock[0] * 3600 + clock[1] * 60 + clock[2])
-    }
-
-    /// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil).
-    static func daysSince1970(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
+            CivilDate.days(year: year, month: month, day: day) * 86_400 + clock[0] * 3600 + clock[1] * 60 + clock[2])
     }
 }

@@ -18,23 +18,7 @@ extension SandboxState {
     }
 
     /// `2025-10-27T20:12:23+00:00`, as Laravel's toIso8601String() writes UTC.
-    static func iso8601(_ date: Date) -> String {
-        let total = Int64(date.timeIntervalSince1970.rounded(.down))
-        let days = total >= 0 ? total / 86400 : (total - 86399) / 86400
-        let secs = total - days * 86400
-        // Civil from days (Howard Hinnant's algorithm).
-        let z = days + 719468
-        let era = (z >= 0 ? z : z - 146096) / 146097
-        let doe = z - era * 146097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
-        func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        return "\(y)-\(two(m))-\(two(d))T\(two(secs / 3600)):\(two(secs / 60 % 60)):\(two(secs % 60))+00:00"
-    }
+    static func iso8601(_ date: Date) -> String { CivilDate.iso8601(date) }
 
     func invoiceJSON(_ invoice: SandboxInvoice) -> JSON {
         let created = JSON.string(Self.iso8601(invoice.createdAt))

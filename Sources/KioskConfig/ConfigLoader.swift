@@ -132,11 +132,24 @@ struct FlatFile {
     var file: String
     var values: [String: Located] = [:]
     /// `[vend.items]` entries: product code as written -> description.
-    var items: [(code: String, value: Located)] = []
+    var items: [(name: String, value: Located)] = []
     /// `[display.texts]` entries: text key as written -> the operator's wording.
-    var texts: [(key: String, value: Located)] = []
+    var texts: [(name: String, value: Located)] = []
     /// Line of each table's header (or first dotted key).
     var tableLines: [String: Int] = [:]
+
+    /// The sub-tables whose keys are the operator's own (product codes, text keys), kept in the
+    /// order written: where each one's entries go, and what its lines look like (for the message
+    /// when it is not a table).
+    static func namedEntryTable(
+        _ table: String
+    ) -> (entries: WritableKeyPath<FlatFile, [(name: String, value: Located)]>, lines: String)? {
+        switch table {
+        case "vend.items": (\.items, "\"code\" = \"description\"")
+        case "display.texts": (\.texts, "key = \"text\"")
+        default: nil
+        }
+    }
 }
 
 // MARK: - Loader
@@ -210,20 +223,9 @@ struct Loader {
 
         var merged = profile.values
         for (key, value) in config.values { merged[key] = value }
-        var items: [String: Located] = [:]
-        var itemOrder: [String] = []
-        for (code, value) in profile.items + config.items {
-            if items[code] == nil { itemOrder.append(code) }
-            items[code] = value
-        }
-
-        // The config's wording of a text wins over the profile's, key by key.
-        var texts: [String: Located] = [:]
-        var textOrder: [String] = []
-        for (key, value) in profile.texts + config.texts {
-            if texts[key] == nil { textOrder.append(key) }
-            texts[key] = value
-        }
+        // The config's product and wording of a text win over the profile's, key by key.
+        let (items, itemOrder) = Self.mergedInOrder(profile.items + config.items)
+        let (texts, textOrder) = Self.mergedInOrder(profile.texts + config.texts)
 
         var fields = Fields(merged: merged, configFile: configFile, tableLines: config.tableLines)
         // Keys a missing profile would have supplied are not reported missing on top of it.
@@ -235,6 +237,18 @@ struct Loader {
             profileName: profileName, profileFile: profile.file)
         problems += fields.problems
         return configuration
+    }
+
+    /// Entries by name, a later one replacing an earlier one of the same name, and the names in
+    /// the order each first appeared.
+    static func mergedInOrder(_ entries: [(name: String, value: Located)]) -> ([String: Located], [String]) {
+        var byName: [String: Located] = [:]
+        var order: [String] = []
+        for (name, value) in entries {
+            if byName[name] == nil { order.append(name) }
+            byName[name] = value
+        }
+        return (byName, order)
     }
 
     /// Finds the profile file; records a problem listing every place tried when there is none.
@@ -313,31 +327,18 @@ struct Loader {
                     )
                     continue
                 }
-                if full == "vend.items" {
-                    guard case .table(let items) = subNode.value else {
+                if let named = FlatFile.namedEntryTable(full) {
+                    guard case .table(let entries) = subNode.value else {
                         problem(
                             file, subNode.keyLine,
-                            "vend.items must be a table ([vend.items] with \"code\" = \"description\" lines), not \(subNode.value.typeName)"
+                            "\(full) must be a table ([\(full)] with \(named.lines) lines), not \(subNode.value.typeName)"
                         )
                         continue
                     }
                     flat.tableLines[full] = subNode.keyLine
-                    for (code, itemNode) in items.orderedEntries {
-                        flat.items.append((code, Located(value: itemNode.value, file: file, line: itemNode.keyLine)))
-                    }
-                    continue
-                }
-                if full == "display.texts" {
-                    guard case .table(let texts) = subNode.value else {
-                        problem(
-                            file, subNode.keyLine,
-                            "display.texts must be a table ([display.texts] with key = \"text\" lines), not \(subNode.value.typeName)"
-                        )
-                        continue
-                    }
-                    flat.tableLines[full] = subNode.keyLine
-                    for (key, textNode) in texts.orderedEntries {
-                        flat.texts.append((key, Located(value: textNode.value, file: file, line: textNode.keyLine)))
+                    for (name, entryNode) in entries.orderedEntries {
+                        flat[keyPath: named.entries].append(
+                            (name, Located(value: entryNode.value, file: file, line: entryNode.keyLine)))
                     }
                     continue
                 }

@@ -75,16 +75,22 @@ public final class ScreenRenderer {
 
     /// Where the QR and the text go on a `width` x `height` screen.
     public static func payLayout(width: Int, height: Int) -> (qr: Rect, text: Rect) {
+        qrBesideText(width: width, height: height, numerator: 2, denominator: 3)
+    }
+
+    /// A square QR beside the text: in landscape on the left, using the full height; in portrait
+    /// on top, using the full width. Its side is at most numerator/denominator of the long side.
+    private static func qrBesideText(
+        width: Int, height: Int, numerator: Int, denominator: Int
+    ) -> (qr: Rect, text: Rect) {
         if width >= height {
-            // Landscape: the QR is a square on the left using the full height, text on the right.
-            let side = min(height, width * 2 / 3)
+            let side = min(height, width * numerator / denominator)
             return (
                 Rect(x: 0, y: (height - side) / 2, width: side, height: side),
                 Rect(x: side, y: 0, width: width - side, height: height)
             )
         }
-        // Portrait: the QR on top using the full width, text below.
-        let side = min(width, height * 2 / 3)
+        let side = min(width, height * numerator / denominator)
         return (
             Rect(x: (width - side) / 2, y: 0, width: side, height: side),
             Rect(x: 0, y: side, width: width, height: height - side)
@@ -178,18 +184,8 @@ public final class ScreenRenderer {
     /// screen's (a short URL, and the words matter more here), beside or above the text.
     public static func refundLayout(width: Int, height: Int, withQR: Bool) -> (qr: Rect?, text: Rect) {
         guard withQR else { return (nil, Rect(x: 0, y: 0, width: width, height: height)) }
-        if width >= height {
-            let side = min(height, width * 2 / 5)
-            return (
-                Rect(x: 0, y: (height - side) / 2, width: side, height: side),
-                Rect(x: side, y: 0, width: width - side, height: height)
-            )
-        }
-        let side = min(width, height * 2 / 5)
-        return (
-            Rect(x: (width - side) / 2, y: 0, width: side, height: side),
-            Rect(x: 0, y: side, width: width, height: height - side)
-        )
+        let layout = qrBesideText(width: width, height: height, numerator: 2, denominator: 5)
+        return (layout.qr, layout.text)
     }
 
     /// The refund notice: what happened, that the money comes back, the reference to quote, whom

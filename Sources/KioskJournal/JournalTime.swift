@@ -1,3 +1,5 @@
+import KioskCore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -22,19 +24,10 @@ enum JournalTime {
 
     static func civil(milliseconds: Int64) -> Civil {
         let (days, msOfDay) = floorDivMod(milliseconds, 86_400_000)
-        // Howard Hinnant's civil_from_days: days since 1970-01-01 -> year, month, day.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = Int(doy - (153 * mp + 2) / 5 + 1)
-        let month = Int(mp < 10 ? mp + 3 : mp - 9)
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        let (year, month, day) = CivilDate.date(days: Int(days))
         let ms = Int(msOfDay)
         return Civil(
-            year: year, month: month, day: day, hour: ms / 3_600_000, minute: ms / 60_000 % 60,
+            year: Int64(year), month: month, day: day, hour: ms / 3_600_000, minute: ms / 60_000 % 60,
             second: ms / 1000 % 60, millisecond: ms % 1000)
     }
 

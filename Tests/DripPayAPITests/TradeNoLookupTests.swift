@@ -45,25 +45,8 @@ struct TradeNoLookupTests {
 
         var json: String { malformed.map { $0(text) } ?? text }
 
-        /// `2027-01-15T08:00:00+00:00`, by hand: a formatter per invoice made the property test slow.
-        static func stamp(_ date: Date) -> String {
-            let seconds = Int(date.timeIntervalSince1970.rounded(.down))
-            let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-            let inDay = seconds - days * 86_400
-            // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-            let z = days + 719_468
-            let era = (z >= 0 ? z : z - 146_096) / 146_097
-            let doe = z - era * 146_097
-            let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365
-            let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-            let mp = (5 * doy + 2) / 153
-            let day = doy - (153 * mp + 2) / 5 + 1
-            let month = mp < 10 ? mp + 3 : mp - 9
-            let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-            func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
-            return
-                "\(year)-\(two(month))-\(two(day))T\(two(inDay / 3600)):\(two(inDay / 60 % 60)):\(two(inDay % 60))+00:00"
-        }
+        /// `2027-01-15T08:00:00+00:00` (no formatter per invoice: the property test makes many).
+        static func stamp(_ date: Date) -> String { CivilDate.iso8601(date) }
     }
 
     static func other(_ n: Int, at date: Date, machine: String = "OTHER-01") -> Entry {
